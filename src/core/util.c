@@ -1,0 +1,227 @@
+/*
+ * core/util.c owns the small shared helpers: return-code names, aborting allocators, slices,
+ * randomness, base64url, SHA-256, hex and clocks.
+ */
+#include "core/core.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <time.h>
+
+const char *gh_rc_str(enum gh_rc rc)
+{
+    switch (rc) {
+    case GH_OK: return "ok";
+    case GH_E_NOMEM: return "out of memory";
+    case GH_E_AGAIN: return "again";
+    case GH_E_DECLINED: return "declined";
+    case GH_E_PARSE: return "parse error";
+    case GH_E_LIMIT: return "limit exceeded";
+    case GH_E_IO: return "i/o error";
+    case GH_E_TIMEOUT: return "timeout";
+    case GH_E_UPSTREAM: return "upstream error";
+    case GH_E_CLOSED: return "closed";
+    case GH_E_INTERNAL: return "internal error";
+    }
+    return "unknown";
+}
+
+void gh_bug(const char *file, int line, const char *what)
+{
+    fprintf(stderr, "BUG at %s:%d: %s\n", file, line, what);
+    abort();
+}
+
+static void oom(void)
+{
+    fputs("fatal: out of memory\n", stderr);
+    abort();
+}
+
+void *gh_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+void *gh_xcalloc(size_t nmemb, size_t n)
+{
+    void *p = calloc(nmemb ? nmemb : 1, n ? n : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+void *gh_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        oom();
+    return q;
+}
+
+char *gh_xstrdup(const char *s)
+{
+    return gh_xstrndup(s, strlen(s));
+}
+
+char *gh_xstrndup(const char *s, size_t n)
+{
+    char *p = gh_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+bool gh_slice_eq(struct gh_slice a, struct gh_slice b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+bool gh_slice_eq_cstr(struct gh_slice a, const char *s)
+{
+    return gh_slice_eq(a, gh_slice_cstr(s));
+}
+
+static inline unsigned char lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+bool gh_slice_caseeq_cstr(struct gh_slice a, const char *s)
+{
+    size_t n = strlen(s);
+    if (a.len != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (lower((unsigned char)a.ptr[i]) != lower((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+struct gh_slice gh_slice_trim(struct gh_slice s)
+{
+    while (s.len && (s.ptr[0] == ' ' || s.ptr[0] == '\t')) {
+        s.ptr++;
+        s.len--;
+    }
+    while (s.len && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t'))
+        s.len--;
+    return s;
+}
+
+void gh_random_bytes(void *buf, size_t n)
+{
+    if (RAND_bytes(buf, (int)n) != 1) {
+        fputs("fatal: CSPRNG failure\n", stderr);
+        abort();
+    }
+}
+
+static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+size_t gh_b64url_encode(const void *in, size_t n, char *out)
+{
+    const unsigned char *p = in;
+    size_t o = 0, i = 0;
+    for (; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        out[o++] = B64URL[v >> 18 & 63];
+        out[o++] = B64URL[v >> 12 & 63];
+        out[o++] = B64URL[v >> 6 & 63];
+        out[o++] = B64URL[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        out[o++] = B64URL[v >> 18 & 63];
+        out[o++] = B64URL[v >> 12 & 63];
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+        out[o++] = B64URL[v >> 18 & 63];
+        out[o++] = B64URL[v >> 12 & 63];
+        out[o++] = B64URL[v >> 6 & 63];
+    }
+    out[o] = '\0';
+    return o;
+}
+
+static int b64val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    return -1;
+}
+
+enum gh_rc gh_b64url_decode(const char *in, size_t n, unsigned char *out, size_t outcap,
+                            size_t *outlen)
+{
+    if (n % 4 == 1)
+        return GH_E_PARSE;
+    size_t need = n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0);
+    if (need > outcap)
+        return GH_E_LIMIT;
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64val((unsigned char)in[i]);
+        if (v < 0)
+            return GH_E_PARSE;
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    /* leftover bits must be zero: otherwise two encodings decode to the same bytes */
+    if (bits && (acc & ((1u << bits) - 1)))
+        return GH_E_PARSE;
+    *outlen = o;
+    return GH_OK;
+}
+
+void gh_sha256(const void *p, size_t n, unsigned char out[32])
+{
+    unsigned int len = 32;
+    if (EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) != 1)
+        gh_bug(__FILE__, __LINE__, "EVP_Digest(sha256) failed");
+}
+
+void gh_hex_encode(const unsigned char *p, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[p[i] >> 4];
+        out[2 * i + 1] = hex[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+uint64_t gh_clock_ms(void)
+{
+    return gh_clock_us() / 1000;
+}
+
+uint64_t gh_clock_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int64_t gh_clock_wall_s(void)
+{
+    return (int64_t)time(NULL);
+}

@@ -1,0 +1,79 @@
+/* Unit tests for core/: arenas, capped buffers, base64url, slices. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "core/core.h"
+
+static void bump(void *p)
+{
+    (*(int *)p)++;
+}
+
+static void arena_allocates_and_runs_cleanups(void **state)
+{
+    (void)state;
+    struct gh_arena *a = gh_arena_new(512);
+    int ran = 0;
+    char *s = gh_arena_strndup(a, "hello", 5);
+    assert_string_equal(s, "hello");
+    void *big = gh_arena_alloc(a, 10000); /* larger than a chunk */
+    memset(big, 1, 10000);
+    gh_arena_defer(a, bump, &ran);
+    char *f = gh_arena_sprintf(a, "%d-%s", 42, "x");
+    assert_string_equal(f, "42-x");
+    gh_arena_reset(a);
+    assert_int_equal(ran, 1);
+    assert_int_equal(gh_arena_used(a), 0);
+    gh_arena_free(a);
+}
+
+static void buf_enforces_cap(void **state)
+{
+    (void)state;
+    struct gh_buf b;
+    gh_buf_init(&b, 8);
+    assert_int_equal(gh_buf_append(&b, "12345678", 8), GH_OK);
+    assert_int_equal(gh_buf_append(&b, "9", 1), GH_E_LIMIT);
+    assert_int_equal(b.len, 8);
+    gh_buf_consume(&b, 4);
+    assert_int_equal(gh_buf_append(&b, "abcd", 4), GH_OK);
+    assert_memory_equal(gh_buf_rptr(&b), "5678abcd", 8);
+    gh_buf_release(&b);
+}
+
+static void b64url_roundtrip_and_strictness(void **state)
+{
+    (void)state;
+    unsigned char out[64];
+    size_t n;
+    char enc[64];
+    gh_b64url_encode("hello?", 6, enc);
+    assert_string_equal(enc, "aGVsbG8_");
+    assert_int_equal(gh_b64url_decode(enc, strlen(enc), out, sizeof(out), &n), GH_OK);
+    assert_memory_equal(out, "hello?", 6);
+    assert_int_equal(gh_b64url_decode("aGVsbG8=", 8, out, sizeof(out), &n), GH_E_PARSE);
+    assert_int_equal(gh_b64url_decode("aGVsbG9", 7, out, sizeof(out), &n), GH_E_PARSE); /* non-canonical */
+    assert_int_equal(gh_b64url_decode("a", 1, out, sizeof(out), &n), GH_E_PARSE);
+}
+
+static void slices_compare(void **state)
+{
+    (void)state;
+    assert_true(gh_slice_caseeq_cstr(GH_SLICE_LIT("Content-Length"), "content-length"));
+    assert_false(gh_slice_eq_cstr(GH_SLICE_LIT("abc"), "abcd"));
+    struct gh_slice t = gh_slice_trim(GH_SLICE_LIT("  x y\t"));
+    assert_true(gh_slice_eq_cstr(t, "x y"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(arena_allocates_and_runs_cleanups),
+        cmocka_unit_test(buf_enforces_cap),
+        cmocka_unit_test(b64url_roundtrip_and_strictness),
+        cmocka_unit_test(slices_compare),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
