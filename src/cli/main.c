@@ -1,6 +1,207 @@
-/* cli/main.c: placeholder entry point, replaced by the real subcommands. */
+/*
+ * cli/main.c owns the command line: `gatehouse serve | dev | check-config | version`, flag
+ * parsing, and the safety rules for running without authentication.
+ */
 #include "core/core.h"
-int main(void)
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
 {
+    fputs("usage:\n"
+          "  gatehouse dev [--listen ADDR] [--workers N] [--log-level L]\n"
+          "      serve the built-in demo MCP server through the gateway on loopback\n"
+          "  gatehouse serve [--config FILE] [--listen ADDR] [--upstream URL] [--workers N]\n"
+          "                  [--log-level L] [--insecure-no-auth]\n"
+          "      run the gateway (flags override the file)\n"
+          "  gatehouse check-config FILE\n"
+          "      validate a configuration file without starting\n"
+          "  gatehouse version\n",
+          f);
+}
+
+static int config_fail(const struct gh_config_error *e)
+{
+    char msg[1024];
+    gh_config_error_format(e, msg, sizeof(msg));
+    fprintf(stderr, "gatehouse: %s\n", msg);
+    return 2;
+}
+
+static int check_config(int argc, char **argv)
+{
+    if (argc != 3) {
+        usage(stderr);
+        return 2;
+    }
+    struct gh_config *cfg = NULL;
+    struct gh_config_error err = {0};
+    if (gh_config_load_file(argv[2], &cfg, &err) != GH_OK)
+        return config_fail(&err);
+    printf("%s: ok (%zu listener%s, %zu upstream%s)\n", argv[2], cfg->n_listeners,
+           cfg->n_listeners == 1 ? "" : "s", cfg->n_upstreams, cfg->n_upstreams == 1 ? "" : "s");
+    gh_config_unref(cfg);
     return 0;
+}
+
+struct flags {
+    const char *config, *workers, *log_level;
+    const char *listen[8];
+    size_t nlisten;
+    const char *upstream[8];
+    size_t nupstream;
+    bool insecure;
+};
+
+static int parse_flags(int argc, char **argv, struct flags *f)
+{
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_val = i + 1 < argc;
+        if (strcmp(a, "--insecure-no-auth") == 0) {
+            f->insecure = true;
+        } else if (strcmp(a, "--config") == 0 && has_val) {
+            f->config = argv[++i];
+        } else if (strcmp(a, "--workers") == 0 && has_val) {
+            f->workers = argv[++i];
+        } else if (strcmp(a, "--log-level") == 0 && has_val) {
+            f->log_level = argv[++i];
+        } else if (strcmp(a, "--listen") == 0 && has_val && f->nlisten < 8) {
+            f->listen[f->nlisten++] = argv[++i];
+        } else if (strcmp(a, "--upstream") == 0 && has_val && f->nupstream < 8) {
+            f->upstream[f->nupstream++] = argv[++i];
+        } else {
+            fprintf(stderr, "gatehouse: unknown or incomplete option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static int apply_flags(struct gh_config *cfg, const struct flags *f)
+{
+    for (size_t i = 0; i < f->nlisten; i++) {
+        if (gh_config_add_listener(cfg, f->listen[i]) != GH_OK) {
+            fprintf(stderr, "gatehouse: --listen: invalid address (want IP:PORT or [IPv6]:PORT)\n");
+            return 2;
+        }
+    }
+    for (size_t i = 0; i < f->nupstream; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), i == 0 ? "upstream" : "upstream%zu", i + 1);
+        if (gh_config_add_upstream(cfg, name, f->upstream[i], NULL) != GH_OK) {
+            fprintf(stderr, "gatehouse: --upstream: invalid URL (want http(s)://host:port/path)\n");
+            return 2;
+        }
+    }
+    if (f->workers) {
+        char *end;
+        long n = strtol(f->workers, &end, 10);
+        if (*end || n < 0 || n > GH_CONFIG_MAX_WORKERS) {
+            fprintf(stderr, "gatehouse: --workers: want 0..%d\n", GH_CONFIG_MAX_WORKERS);
+            return 2;
+        }
+        cfg->gateway.workers = (uint64_t)n;
+    }
+    if (f->log_level && gh_log_level_parse(f->log_level, &cfg->gateway.log_level) != GH_OK) {
+        fprintf(stderr, "gatehouse: --log-level: want error, warn, info or debug\n");
+        return 2;
+    }
+    if (f->insecure)
+        cfg->gateway.insecure_no_auth = true;
+    return 0;
+}
+
+static bool listener_is_loopback(const struct gh_config_listener *l)
+{
+    const char *h = l->addr.host;
+    return strcmp(h, "localhost") == 0 || strcmp(h, "::1") == 0 || strncmp(h, "127.", 4) == 0;
+}
+
+/* Until inbound authentication exists, serving without it must be asked for, and only locally. */
+static int check_auth_mode(const struct gh_config *cfg)
+{
+    if (!cfg->gateway.insecure_no_auth) {
+        fputs("gatehouse: inbound authentication is not available in this build; to serve "
+              "without it, pass --insecure-no-auth (or gateway.insecure_no_auth: true)\n",
+              stderr);
+        return 2;
+    }
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        if (!listener_is_loopback(&cfg->listeners[i])) {
+            fprintf(stderr, "gatehouse: refusing to serve without authentication on the "
+                            "non-loopback listener %s\n",
+                    cfg->listeners[i].addr.host);
+            return 2;
+        }
+    }
+    GH_LOGW("cli", "INSECURE: serving WITHOUT authentication (loopback only); any local "
+                   "process can call every upstream tool");
+    return 0;
+}
+
+static int serve(int argc, char **argv, bool dev)
+{
+    struct flags f = {0};
+    int rc = parse_flags(argc, argv, &f);
+    if (rc)
+        return rc;
+    struct gh_config *cfg = NULL;
+    struct gh_config_error err = {0};
+    if (f.config) {
+        if (gh_config_load_file(f.config, &cfg, &err) != GH_OK)
+            return config_fail(&err);
+    } else {
+        cfg = gh_config_new_default();
+    }
+    if (dev)
+        f.insecure = true; /* dev is loopback-only by construction; the check below enforces it */
+    rc = apply_flags(cfg, &f);
+    if (rc == 0 && gh_config_validate(cfg, &err) != GH_OK)
+        rc = config_fail(&err);
+    if (rc == 0) {
+        gh_log_set_level(cfg->gateway.log_level);
+        rc = check_auth_mode(cfg);
+    }
+    if (rc == 0 && !dev && cfg->n_upstreams == 0) {
+        fputs("gatehouse: no upstream configured (use --upstream URL or upstreams: in the "
+              "config)\n",
+              stderr);
+        rc = 2;
+    }
+    if (rc == 0) {
+        struct gh_cli_run_opts opts = {.cfg = cfg, .dev = dev};
+        rc = gh_cli_run(&opts);
+    }
+    gh_config_unref(cfg);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0)
+        return serve(argc, argv, false);
+    if (strcmp(cmd, "dev") == 0)
+        return serve(argc, argv, true);
+    if (strcmp(cmd, "check-config") == 0)
+        return check_config(argc, argv);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("gatehouse %s\n", GH_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "gatehouse: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
 }

@@ -1,0 +1,592 @@
+#!/usr/bin/env bash
+# Gatehouse benchmark harness: one command that measures the gateway and its peers the same way in
+# one session on loopback, prints a table and writes docs/benchmarks.md.
+#
+# Part A (acceptance): the pass-through hop. An nginx stub answers MCP POSTs; nginx as a plain
+#   keep-alive reverse proxy and gatehouse each sit in front of it. The hop cost is the proxy
+#   process's own CPU per request; gatehouse must stay within 1.5x nginx's.
+# Part B: MCP peers in front of the same real MCP server (server-everything): the server alone,
+#   gatehouse, supergateway --stateful and mcp-proxy.
+#
+# Figure of merit: server CPU microseconds per request = (utime+stime of the server's processes
+# over the measured run, from /proc/PID/stat) / requests served. On these noisy shared machines
+# req/s moves by 30% between runs, CPU/req by less than 10% (shared/reference/perf-baselines.md).
+#
+# Environment (all optional):
+#   BENCH_SECONDS=10          measured seconds per Part A target
+#   BENCH_WARMUP=2            warm-up seconds before each measured run (not counted)
+#   BENCH_CONNECTIONS=64      wrk connections for Part A
+#   BENCH_NODE_SECONDS=5      measured seconds per Part B target
+#   BENCH_NODE_CONNECTIONS=16 wrk connections for Part B
+#   BENCH_PARTS=AB            which parts to run (A, B or AB)
+#   BENCH_PIN=1               pin servers to CPU0 and wrk to CPU1 (0 to disable)
+#   BENCH_OUT=docs/benchmarks.md  report path; BENCH_OUT=- prints the report and writes no file
+#   GATEHOUSE_BIN=build/release/gatehouse
+#   BENCH_INTEROP_DIR=tests/interop   where the npm packages of Part B are installed
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LIB="$ROOT/bench/lib"
+SECS=${BENCH_SECONDS:-10}
+WARM=${BENCH_WARMUP:-2}
+CONNS=${BENCH_CONNECTIONS:-64}
+NODE_SECS=${BENCH_NODE_SECONDS:-5}
+NODE_CONNS=${BENCH_NODE_CONNECTIONS:-16}
+PARTS=${BENCH_PARTS:-AB}
+GATEHOUSE_BIN=${GATEHOUSE_BIN:-$ROOT/build/release/gatehouse}
+[[ $GATEHOUSE_BIN = /* ]] || GATEHOUSE_BIN="$ROOT/$GATEHOUSE_BIN"
+INTEROP=${BENCH_INTEROP_DIR:-$ROOT/tests/interop}
+OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
+[[ $OUT = - || $OUT = /* ]] || OUT="$ROOT/$OUT"
+PROTO=2025-06-18
+STUB_SESSION=stub-session-1
+HZ=$(getconf CLK_TCK)
+NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+
+PIN=${BENCH_PIN:-1}
+if [[ $PIN = 1 && $(nproc) -ge 2 ]]; then
+	SRV_PIN=(taskset -c 0)
+	LOAD_PIN=(taskset -c 1)
+else
+	PIN=0
+	SRV_PIN=()
+	LOAD_PIN=()
+fi
+
+TMP=$(mktemp -d /tmp/gatehouse-bench.XXXXXX)
+STARTED=() # root pids of every server this script started
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------- processes
+
+# tree_pids PID: the pid and all its live descendants, parents first.
+tree_pids() {
+	local p=$1 c
+	[[ -d /proc/$p ]] || return 0
+	echo "$p"
+	for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do
+		tree_pids "$c"
+	done
+}
+
+# stop_tree PID: TERM the process and its descendants, then KILL what is left after 3 s.
+stop_tree() {
+	local pids i p alive
+	pids=$(tree_pids "$1")
+	[[ -n $pids ]] || return 0
+	kill -TERM $pids 2>/dev/null
+	for i in $(seq 30); do
+		alive=
+		for p in $pids; do [[ -d /proc/$p ]] && ! grep -q '^State:.*Z' /proc/"$p"/status 2>/dev/null && alive=1; done
+		[[ -z $alive ]] && break
+		sleep 0.1
+	done
+	kill -KILL $pids 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+cleanup() {
+	local p
+	for p in "${STARTED[@]}"; do stop_tree "$p"; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start NAME CMD...: run a server pinned to CPU0 with output to $TMP/NAME.log; sets PID.
+start() {
+	local name=$1
+	shift
+	"${SRV_PIN[@]}" "$@" >"$TMP/$name.log" 2>&1 &
+	PID=$!
+	STARTED+=("$PID")
+}
+
+# pin_tree PID: pin every thread of the process tree to CPU0 (children spawned later inherit it).
+pin_tree() {
+	[[ $PIN = 1 ]] || return 0
+	local p
+	for p in $(tree_pids "$1"); do taskset -apc 0 "$p" >/dev/null 2>&1; done
+}
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		[[ -z $(ss -Htln "sport = :$p" 2>/dev/null) ]] && { echo "$p"; return; }
+	done
+}
+
+# wait_http PID URL [STATUS]: wait up to 15 s until URL answers (with STATUS if given); on failure
+# sets WHY (the process's exit status, or what the URL last answered).
+wait_http() {
+	local pid=$1 url=$2 want=${3:-} i code=000 st
+	WHY=
+	for i in $(seq 150); do
+		if [[ ! -d /proc/$pid ]] || grep -q '^State:.*Z' /proc/"$pid"/status 2>/dev/null; then
+			wait "$pid" 2>/dev/null
+			st=$?
+			WHY="exited with status $st"
+			return 1
+		fi
+		code=$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$url" 2>/dev/null)
+		if [[ $code != 000 && ( -z $want || $code = "$want" ) ]]; then return 0; fi
+		sleep 0.1
+	done
+	WHY="no ${want:-answer} from /${url#http://127.0.0.1:*/} in 15 s (last: HTTP $code)"
+	return 1
+}
+
+# why NAME: WHY plus the server's first error line (else its last line), cut to 160 characters.
+why() {
+	local line
+	line=$(grep -m1 -iE 'error|fatal|emerg' "$TMP/$1.log" 2>/dev/null || tail -n1 "$TMP/$1.log" 2>/dev/null)
+	line=$(printf '%s' "$line" | tr -d '\r' | cut -c1-160)
+	echo "$WHY${line:+: $line}"
+}
+
+# cpu_ticks PID...: utime+stime+cutime+cstime of the given processes, in clock ticks. Fields are
+# read after the last ')' because the command name may hold spaces; the thread-group line
+# already includes every thread of the process.
+cpu_ticks() {
+	local p files=()
+	for p in "$@"; do files+=("/proc/$p/stat"); done
+	((${#files[@]})) || { echo 0; return; }
+	cat "${files[@]}" 2>/dev/null | awk '{ sub(/.*\) /, ""); s += $12 + $13 + $14 + $15 } END { print s + 0 }'
+}
+
+# ---------------------------------------------------------------- MCP session and load
+
+# mcp_post URL SESSION BODY: POST one JSON-RPC message; sets HTTP_CODE, RESP_HEADERS, RESP_BODY.
+mcp_post() {
+	local url=$1 session=$2 body=$3 args=()
+	[[ -n $session ]] && args=(-H "Mcp-Session-Id: $session" -H "MCP-Protocol-Version: $PROTO")
+	HTTP_CODE=$(curl -sS -m 15 -o "$TMP/resp.body" -D "$TMP/resp.hdrs" -w '%{http_code}' \
+		-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+		"${args[@]}" --data-binary "$body" "$url" 2>"$TMP/curl.err")
+	RESP_HEADERS=$(cat "$TMP/resp.hdrs" 2>/dev/null)
+	RESP_BODY=$(head -c 300 "$TMP/resp.body" 2>/dev/null | tr -d '\r' | tr '\n' ' ')
+}
+
+# mcp_session URL: initialize + notifications/initialized + one checked tools/call; sets SESSION,
+# or FAIL with the reason.
+mcp_session() {
+	local url=$1
+	SESSION=
+	FAIL=
+	mcp_post "$url" "" '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"'$PROTO'","capabilities":{},"clientInfo":{"name":"gatehouse-bench","version":"1.0"}}}'
+	if [[ $HTTP_CODE != 2* ]]; then
+		FAIL="initialize -> HTTP $HTTP_CODE $(head -c 120 "$TMP/curl.err")"
+		return 1
+	fi
+	SESSION=$(printf '%s\n' "$RESP_HEADERS" | tr -d '\r' | awk -F': *' 'tolower($1) == "mcp-session-id" { print $2; exit }')
+	if [[ -z $SESSION ]]; then
+		FAIL="initialize answered without Mcp-Session-Id"
+		return 1
+	fi
+	mcp_post "$url" "$SESSION" '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+	if [[ $HTTP_CODE != 2* ]]; then
+		FAIL="notifications/initialized -> HTTP $HTTP_CODE"
+		return 1
+	fi
+	mcp_post "$url" "$SESSION" '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"}}}'
+	if [[ $HTTP_CODE != 2* ]]; then
+		FAIL="tools/call -> HTTP $HTTP_CODE"
+		return 1
+	fi
+	if [[ $RESP_BODY == *'"error":{'* || $RESP_BODY == *'"isError":true'* ]]; then
+		FAIL="tools/call -> JSON-RPC error"
+		return 1
+	fi
+	return 0
+}
+
+# wrk_run URL SESSION CONNS SECONDS OUTFILE: one wrk run on CPU1 with the MCP Lua script.
+# Also writes wrk's own user+system seconds to OUTFILE.time: a wrk near 100% of its core means the
+# load generator, not the server, set the pace.
+wrk_run() {
+	local TIMEFORMAT='%U %S'
+	{ time "${LOAD_PIN[@]}" wrk -t1 -c"$3" -d"$4"s --latency -s "$LIB/mcp.lua" "$1" -- "$2" "$PROTO" >"$5" 2>&1; } 2>"$5.time"
+}
+
+# ---------------------------------------------------------------- results
+
+declare -A R # R[target,field]
+TARGETS=()
+
+# measure TARGET URL CONNS SECONDS PROXY_ROOT UPSTREAM_ROOTS: session setup, warm-up, measured run.
+# PROXY_ROOT is the process whose own CPU is the hop ("" when the target is a server alone);
+# UPSTREAM_ROOTS are the processes behind it. A proxy's descendants count as its upstream (the stdio
+# children of the Node bridges), so "proxy" is the proxy process alone.
+measure() {
+	local t=$1 url=$2 conns=$3 secs=$4 proxy=$5 ups=$6
+	local ppids upids p0 u0 p1 u1 line n
+	R[$t,conns]=$conns
+	if ! mcp_session "$url"; then
+		R[$t,fail]=$FAIL
+		log "$t: n/a ($FAIL)"
+		return 1
+	fi
+	wrk_run "$url" "$SESSION" "$conns" "$WARM" "$TMP/$t.warm"
+	ppids=
+	upids=
+	if [[ -n $proxy ]]; then
+		ppids=$proxy
+		for p in $(tree_pids "$proxy"); do [[ $p != "$proxy" ]] && upids+=" $p"; done
+	fi
+	for p in $ups; do upids+=" $(tree_pids "$p" | tr '\n' ' ')"; done
+	p0=$(cpu_ticks $ppids)
+	u0=$(cpu_ticks $upids)
+	wrk_run "$url" "$SESSION" "$conns" "$secs" "$TMP/$t.wrk"
+	p1=$(cpu_ticks $ppids)
+	u1=$(cpu_ticks $upids)
+	line=$(grep '^BENCH ' "$TMP/$t.wrk")
+	if [[ -z $line ]]; then
+		R[$t,fail]="wrk failed: $(head -c 160 "$TMP/$t.wrk" | tr '\n' ' ')"
+		log "$t: n/a (${R[$t,fail]})"
+		return 1
+	fi
+	for kv in ${line#BENCH }; do R[$t,${kv%%=*}]=${kv#*=}; done
+	n=${R[$t,requests]}
+	if ((n == 0)); then
+		R[$t,fail]="no request completed"
+		return 1
+	fi
+	R[$t,rps]=$(awk -v n="$n" -v d="${R[$t,duration_us]}" 'BEGIN { printf "%.0f", n / (d / 1e6) }')
+	R[$t,cpu_proxy]=$(awk -v a="$p0" -v b="$p1" -v n="$n" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) * 1e6 / hz / n }')
+	R[$t,cpu_up]=$(awk -v a="$u0" -v b="$u1" -v n="$n" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) * 1e6 / hz / n }')
+	R[$t,cpu_total]=$(awk -v a="${R[$t,cpu_proxy]}" -v b="${R[$t,cpu_up]}" 'BEGIN { printf "%.2f", a + b }')
+	R[$t,wrk_cpu]=$(awk -v d="${R[$t,duration_us]}" '{ printf "%.0f", ($1 + $2) * 1e8 / d }' "$TMP/$t.wrk.time")
+	[[ -n $proxy ]] || R[$t,cpu_proxy]=
+	R[$t,errors]=$((R[$t,non2xx] + R[$t,rpc_errors] + R[$t,sock_errors] + R[$t,timeouts]))
+	log "$t: ${R[$t,rps]} req/s, p50 ${R[$t,p50_us]} us, p99 ${R[$t,p99_us]} us, CPU/req total ${R[$t,cpu_total]} us proxy ${R[$t,cpu_proxy]:--} us, errors ${R[$t,errors]}, wrk CPU ${R[$t,wrk_cpu]}%"
+	return 0
+}
+
+# ---------------------------------------------------------------- Part A
+
+STUB_INIT='{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"gatehouse-bench-stub","version":"1"}}}'
+# 196 bytes, the anchor's size; ids are fixed because nginx's return cannot echo the request's.
+STUB_CALL='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"Echo: '$(printf 'x%.0s' $(seq 101))'"}],"isError":false}}'
+
+# nginx_conf NAME HTTP-BLOCK-BODY: a self-contained foreground nginx config in $TMP/NAME.
+nginx_conf() {
+	local d="$TMP/$1"
+	mkdir -p "$d"
+	cat >"$d/nginx.conf" <<-EOF
+		daemon off;
+		master_process off;
+		worker_processes 1;
+		pid $d/nginx.pid;
+		error_log $d/error.log warn;
+		events { worker_connections 4096; multi_accept on; }
+		http {
+		    access_log off;
+		    client_body_temp_path $d/client_body;
+		    proxy_temp_path $d/proxy;
+		    fastcgi_temp_path $d/fastcgi;
+		    uwsgi_temp_path $d/uwsgi;
+		    scgi_temp_path $d/scgi;
+		    keepalive_requests 1000000;
+		    keepalive_timeout 60s;
+		    server_tokens off;
+		$2
+		}
+	EOF
+	echo "$d"
+}
+
+start_nginx() { # NAME DIR
+	start "$1" "$NGINX" -p "$2" -c "$2/nginx.conf" -e "$2/error.log"
+}
+
+part_a() {
+	local stub_port nx_port gh_port d stub nx gh
+	stub_port=$(free_port)
+	d=$(nginx_conf stub "
+    server {
+        listen 127.0.0.1:$stub_port;
+        location = /mcp {
+            default_type application/json;
+            add_header Mcp-Session-Id $STUB_SESSION always;
+            if (\$http_mcp_session_id = \"\") { return 200 '$STUB_INIT'; }
+            return 200 '$STUB_CALL';
+        }
+    }")
+	start_nginx stub "$d"
+	stub=$PID
+	if ! wait_http "$stub" "http://127.0.0.1:$stub_port/"; then
+		log "nginx stub did not start: $(why stub) $(tail -c 200 "$d/error.log")"
+		for t in nginx-stub nginx-proxy gatehouse; do TARGETS+=("$t"); R[$t,fail]="nginx stub did not start"; done
+		return 1
+	fi
+	pin_tree "$stub"
+
+	TARGETS+=(nginx-stub)
+	measure nginx-stub "http://127.0.0.1:$stub_port/mcp" "$CONNS" "$SECS" "" "$stub"
+
+	nx_port=$(free_port)
+	d=$(nginx_conf proxy "
+    upstream stub { server 127.0.0.1:$stub_port; keepalive 64; keepalive_requests 1000000; }
+    server {
+        listen 127.0.0.1:$nx_port;
+        location / {
+            proxy_pass http://stub;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+            proxy_buffering off;
+        }
+    }")
+	TARGETS+=(nginx-proxy)
+	start_nginx nginx-proxy "$d"
+	nx=$PID
+	if wait_http "$nx" "http://127.0.0.1:$nx_port/"; then
+		pin_tree "$nx"
+		measure nginx-proxy "http://127.0.0.1:$nx_port/mcp" "$CONNS" "$SECS" "$nx" "$stub"
+	else
+		R[nginx-proxy,fail]="did not start: $(why nginx-proxy) $(tail -c 200 "$d/error.log")"
+	fi
+	stop_tree "$nx"
+
+	TARGETS+=(gatehouse)
+	start_gatehouse gatehouse "http://127.0.0.1:$stub_port/mcp" || return 0
+	gh=$PID
+	measure gatehouse "http://127.0.0.1:$GH_PORT/mcp" "$CONNS" "$SECS" "$gh" "$stub"
+	stop_tree "$gh"
+	stop_tree "$stub"
+}
+
+# start_gatehouse TARGET UPSTREAM-URL: sets PID and GH_PORT, or R[TARGET,fail].
+start_gatehouse() {
+	local t=$1
+	if [[ ! -x $GATEHOUSE_BIN ]]; then
+		R[$t,fail]="no binary at ${GATEHOUSE_BIN#$ROOT/}"
+		log "$t: n/a (${R[$t,fail]})"
+		return 1
+	fi
+	GH_PORT=$(free_port)
+	start "$t" "$GATEHOUSE_BIN" serve --listen "127.0.0.1:$GH_PORT" --upstream "$2" \
+		--insecure-no-auth --workers 1 --log-level warn
+	if ! wait_http "$PID" "http://127.0.0.1:$GH_PORT/healthz" 200; then
+		R[$t,fail]="not healthy: $(why "$t")"
+		log "$t: n/a (${R[$t,fail]})"
+		stop_tree "$PID"
+		return 1
+	fi
+	pin_tree "$PID"
+	return 0
+}
+
+# ---------------------------------------------------------------- Part B
+
+part_b() {
+	local node everything sg mp port p t
+	node="$INTEROP/node_modules/.bin/node"
+	[[ -x $node ]] || node=$(command -v node)
+	everything="$INTEROP/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
+	sg="$INTEROP/node_modules/supergateway/dist/index.js"
+	mp="$INTEROP/node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs"
+	NODE_BIN=$node
+	local -a peers=(everything gatehouse-everything supergateway mcp-proxy)
+	for t in "${peers[@]}"; do TARGETS+=("$t"); done
+	if [[ ! -f $everything ]]; then
+		for t in "${peers[@]}"; do R[$t,fail]="npm packages missing in ${INTEROP#$ROOT/} (npm ci there)"; done
+		return 1
+	fi
+	# Servers that take only a port listen on 127.0.0.1 through this preload.
+	export NODE_OPTIONS="--import=file://$LIB/loopback.mjs"
+
+	# server-everything Streamable HTTP on its own
+	port=$(free_port)
+	PORT=$port start everything "$node" "$everything" streamableHttp
+	p=$PID
+	if wait_http "$p" "http://127.0.0.1:$port/mcp"; then
+		pin_tree "$p"
+		measure everything "http://127.0.0.1:$port/mcp" "$NODE_CONNS" "$NODE_SECS" "" "$p"
+	else
+		R[everything,fail]="did not start: $(why everything)"
+	fi
+	stop_tree "$p"
+
+	# gatehouse in front of a fresh server-everything (its replay store never evicts)
+	port=$(free_port)
+	PORT=$port start everything-2 "$node" "$everything" streamableHttp
+	p=$PID
+	if wait_http "$p" "http://127.0.0.1:$port/mcp"; then
+		pin_tree "$p"
+		if start_gatehouse gatehouse-everything "http://127.0.0.1:$port/mcp"; then
+			measure gatehouse-everything "http://127.0.0.1:$GH_PORT/mcp" "$NODE_CONNS" "$NODE_SECS" "$PID" "$p"
+			stop_tree "$PID"
+		fi
+	else
+		R[gatehouse-everything,fail]="server-everything did not start: $(why everything-2)"
+	fi
+	stop_tree "$p"
+
+	# supergateway --stateful: stdio server-everything behind Streamable HTTP
+	port=$(free_port)
+	start supergateway "$node" "$sg" --stdio "$node $everything stdio" --outputTransport streamableHttp \
+		--stateful --port "$port" --logLevel none
+	p=$PID
+	if wait_http "$p" "http://127.0.0.1:$port/mcp"; then
+		pin_tree "$p"
+		measure supergateway "http://127.0.0.1:$port/mcp" "$NODE_CONNS" "$NODE_SECS" "$p" ""
+	else
+		R[supergateway,fail]="did not start: $(why supergateway)"
+	fi
+	stop_tree "$p"
+
+	# mcp-proxy: stdio server-everything behind Streamable HTTP (/mcp)
+	port=$(free_port)
+	start mcp-proxy "$node" "$mp" --host 127.0.0.1 --port "$port" --server stream -- "$node" "$everything" stdio
+	p=$PID
+	if wait_http "$p" "http://127.0.0.1:$port/mcp"; then
+		pin_tree "$p"
+		measure mcp-proxy "http://127.0.0.1:$port/mcp" "$NODE_CONNS" "$NODE_SECS" "$p" ""
+	else
+		R[mcp-proxy,fail]="did not start: $(why mcp-proxy)"
+	fi
+	stop_tree "$p"
+	unset NODE_OPTIONS
+}
+
+# ---------------------------------------------------------------- report
+
+declare -A DESC=(
+	[nginx-stub]="nginx stub upstream (return 200)"
+	[nginx-proxy]="nginx reverse proxy -> stub"
+	[gatehouse]="gatehouse -> stub"
+	[everything]="server-everything (Streamable HTTP)"
+	[gatehouse-everything]="gatehouse -> server-everything HTTP"
+	[supergateway]="supergateway --stateful -> stdio"
+	[mcp-proxy]="mcp-proxy -> stdio"
+)
+
+fmt_us() { # microseconds -> readable latency
+	awk -v u="$1" 'BEGIN { if (u >= 1e6) printf "%.2f s", u / 1e6; else if (u >= 1e3) printf "%.2f ms", u / 1e3; else printf "%d us", u }'
+}
+
+ratio() { # A B -> A/B with 2 decimals, or n/a
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
+}
+
+table() {
+	local t
+	echo "| target | conns | req/s | p50 | p99 | server CPU µs/req (all processes) | proxy's own CPU µs/req | upstream CPU µs/req | errors |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+	for t in "${TARGETS[@]}"; do
+		if [[ -n ${R[$t,fail]:-} || -z ${R[$t,rps]:-} ]]; then
+			local why=${R[$t,fail]:-not run}
+			echo "| ${DESC[$t]} | ${R[$t,conns]:--} | n/a (${why//|//}) | | | | | | |"
+			continue
+		fi
+		local err=0
+		if ((R[$t,errors] > 0)); then
+			err="**${R[$t,errors]} FAILED** (non-2xx ${R[$t,non2xx]}, JSON-RPC ${R[$t,rpc_errors]}, socket ${R[$t,sock_errors]}, timeout ${R[$t,timeouts]})"
+		fi
+		local mark=
+		((R[$t,wrk_cpu] >= 90)) && mark=" ‡"
+		echo "| ${DESC[$t]} | ${R[$t,conns]} | ${R[$t,rps]}$mark | $(fmt_us "${R[$t,p50_us]}") | $(fmt_us "${R[$t,p99_us]}") | ${R[$t,cpu_total]} | ${R[$t,cpu_proxy]:--} | ${R[$t,cpu_up]} | $err |"
+	done
+}
+
+ok() { [[ -z ${R[$1,fail]:-} && -n ${R[$1,rps]:-} ]]; }
+
+ratios() {
+	local hop
+	if [[ $PARTS == *A* ]]; then
+		if ok gatehouse && ok nginx-proxy; then
+			hop=$(ratio "${R[gatehouse,cpu_proxy]}" "${R[nginx-proxy,cpu_proxy]}")
+			local verdict=FAIL
+			awk -v r="$hop" 'BEGIN { exit !(r <= 1.5) }' && verdict=PASS
+			((R[gatehouse,errors] > 0)) && verdict="FAIL (the gatehouse run had errors)"
+			echo "- **Hop CPU, gatehouse / nginx: $hop** (${R[gatehouse,cpu_proxy]} / ${R[nginx-proxy,cpu_proxy]} µs/req); target ≤ 1.5: **$verdict**"
+			echo "- Whole path (proxy + stub) CPU, gatehouse / nginx: $(ratio "${R[gatehouse,cpu_total]}" "${R[nginx-proxy,cpu_total]}")"
+			echo "- req/s, gatehouse / nginx (noisy; CPU is the figure of merit): $(ratio "${R[gatehouse,rps]}" "${R[nginx-proxy,rps]}")"
+		else
+			echo "- Hop CPU, gatehouse / nginx: n/a (gatehouse: ${R[gatehouse,fail]:-ok}; nginx proxy: ${R[nginx-proxy,fail]:-ok})"
+		fi
+		ok nginx-proxy && ok nginx-stub &&
+			echo "- nginx hop / nginx stub CPU: $(ratio "${R[nginx-proxy,cpu_proxy]}" "${R[nginx-stub,cpu_total]}")"
+	fi
+	if [[ $PARTS == *B* ]]; then
+		local t
+		for t in supergateway mcp-proxy; do
+			ok "$t" || continue
+			if ok gatehouse-everything; then
+				echo "- $t's own CPU / gatehouse's own CPU in front of server-everything: $(ratio "${R[$t,cpu_proxy]}" "${R[gatehouse-everything,cpu_proxy]}")"
+			fi
+			if ok nginx-proxy; then
+				echo "- $t's own CPU / nginx hop CPU: $(ratio "${R[$t,cpu_proxy]}" "${R[nginx-proxy,cpu_proxy]}")"
+			fi
+		done
+		ok gatehouse-everything || echo "- gatehouse in front of server-everything: n/a (${R[gatehouse-everything,fail]:-not run})"
+		ok gatehouse-everything && ok everything &&
+			echo "- gatehouse → server-everything whole path / server-everything alone: $(ratio "${R[gatehouse-everything,cpu_total]}" "${R[everything,cpu_total]}")"
+	fi
+}
+
+versions() {
+	local v
+	echo "- nginx: $("$NGINX" -v 2>&1 | sed 's/.*version: //') ($(dpkg-query -W -f '${Package} ${Version}' nginx-light 2>/dev/null || echo 'nginx-light not installed'))"
+	echo "- wrk: $(dpkg-query -W -f '${Version}' wrk 2>/dev/null || wrk -v 2>&1 | head -1)"
+	if [[ $PARTS == *B* ]]; then
+		echo "- node: $("${NODE_BIN:-node}" --version 2>/dev/null)"
+		for v in @modelcontextprotocol/server-everything supergateway mcp-proxy @modelcontextprotocol/sdk; do
+			echo "- $v: $(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$INTEROP/node_modules/$v/package.json" 2>/dev/null | head -1)"
+		done
+	fi
+	if [[ -x $GATEHOUSE_BIN ]]; then
+		v=$("$GATEHOUSE_BIN" --version 2>/dev/null | head -1)
+		echo "- gatehouse: ${v:-${GATEHOUSE_BIN#$ROOT/}} (git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo ', src modified'))"
+	fi
+}
+
+report() {
+	cat <<-EOF
+		# Gatehouse benchmarks
+
+		Generated by \`bench/run.sh\` (see bench/README.md for the method and the columns). Every figure below
+		comes from the same run on the same machine; compare CPU µs/req and the ratios, not req/s, which moves by
+		30% between runs on shared machines.
+
+		- date: $(date -u '+%Y-%m-%d %H:%M UTC')
+		- kernel: $(uname -r)
+		- CPU: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores
+		- pinning: $([[ $PIN = 1 ]] && echo 'servers on CPU0, wrk on CPU1' || echo 'none')
+		- Part A load: wrk -t1 -c$CONNS, ${WARM} s warm-up then ${SECS} s measured, 323-byte JSON-RPC tools/call POSTs with unique ids in one MCP session
+		- Part B load: wrk -t1 -c$NODE_CONNS, ${WARM} s warm-up then ${NODE_SECS} s measured, tools/call \`echo\` with unique ids after initialize + notifications/initialized
+		$(versions)
+
+		## Results
+
+		$(table)
+
+		‡ wrk used ≥ 90% of its core: the load generator set the pace and the server was not saturated (its
+		CPU µs/req then reads somewhat higher than at saturation, as fewer requests share each wake-up).
+
+		## Ratios (same run)
+
+		$(ratios)
+	EOF
+}
+
+# ---------------------------------------------------------------- main
+
+for tool in wrk curl taskset ss "$NGINX"; do
+	command -v "$tool" >/dev/null || { log "missing $tool (apt-get install wrk curl util-linux iproute2 nginx-light)"; exit 1; }
+done
+log "temp dir $TMP; Part A ${SECS}s x -c$CONNS, Part B ${NODE_SECS}s x -c$NODE_CONNS, warm-up ${WARM}s"
+[[ $PARTS == *A* ]] && part_a
+[[ $PARTS == *B* ]] && part_b
+REPORT=$(report)
+echo
+printf '%s\n' "$REPORT"
+if [[ $OUT != - ]]; then
+	mkdir -p "$(dirname "$OUT")"
+	printf '%s\n' "$REPORT" >"$OUT"
+	log "wrote ${OUT#$ROOT/}"
+fi

@@ -1,0 +1,38 @@
+/* admin/admin.c owns /healthz and /readyz: cheap, unauthenticated, no request data echoed. */
+#include "core/core.h"
+#include "admin/admin.h"
+
+#include <stdio.h>
+
+static void reply_json(struct gh_http_req *r, int status, const char *body)
+{
+    static const struct gh_http_header hdrs[] = {
+        {GH_SLICE_LIT("Cache-Control"), GH_SLICE_LIT("no-store")}};
+    gh_http_resp_simple(r, status, "application/json", body, strlen(body), hdrs, 1);
+}
+
+bool gh_admin_handle(const struct gh_admin_state *st, struct gh_http_req *r)
+{
+    const struct gh_http_request_head *h = gh_http_req_head(r);
+    bool health = gh_slice_eq_cstr(h->path, "/healthz");
+    bool ready = gh_slice_eq_cstr(h->path, "/readyz");
+    if (!health && !ready)
+        return false;
+    if (h->method != GH_HTTP_M_GET && h->method != GH_HTTP_M_HEAD) {
+        static const struct gh_http_header allow[] = {{GH_SLICE_LIT("Allow"), GH_SLICE_LIT("GET")}};
+        gh_http_resp_simple(r, 405, "text/plain", "method not allowed\n", 19, allow, 1);
+        return true;
+    }
+    char body[128];
+    if (health) {
+        snprintf(body, sizeof(body), "{\"status\":\"ok\",\"version\":\"%s\"}", st->version);
+        reply_json(r, 200, body);
+    } else if (atomic_load(&st->draining)) {
+        reply_json(r, 503, "{\"status\":\"draining\"}");
+    } else if (!atomic_load(&st->ready)) {
+        reply_json(r, 503, "{\"status\":\"starting\"}");
+    } else {
+        reply_json(r, 200, "{\"status\":\"ready\"}");
+    }
+    return true;
+}

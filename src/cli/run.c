@@ -1,0 +1,299 @@
+/*
+ * cli/run.c owns the process runtime: it binds every listener once per worker (SO_REUSEPORT),
+ * starts the workers, routes requests (admin, MCP, the dev demo server), and shuts down
+ * gracefully on SIGTERM/SIGINT: stop accepting, let in-flight exchanges finish (bounded by
+ * timeouts.shutdown_drain_ms), then exit.
+ */
+#include "core/core.h"
+#include "admin/admin.h"
+#include "cli/cli.h"
+#include "demo/demo.h"
+#include "mcp/mcp.h"
+
+#include <errno.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#define MAX_LISTEN_FDS 64
+
+struct listen_set {
+    struct gh_http_server *srv;
+    int *fds; /* one per worker */
+};
+
+struct runtime {
+    struct gh_config *cfg;
+    struct gh_mcp_gateway *gw;
+    struct gh_admin_state admin;
+    struct gh_net_worker **workers;
+    unsigned nworkers;
+    struct gh_net_worker *main;
+    struct listen_set sets[MAX_LISTEN_FDS];
+    size_t nsets;
+    struct gh_net_timer *tick;
+    uint64_t drain_deadline;
+    uint16_t first_port; /* the first listener's bound port (it may have been 0) */
+    bool draining;
+};
+
+static void route_request(struct gh_http_req *r, void *arg)
+{
+    struct runtime *rt = arg;
+    if (gh_admin_handle(&rt->admin, r))
+        return;
+    if (gh_mcp_serves_path(rt->gw, gh_http_req_head(r)->path)) {
+        gh_mcp_handle(rt->gw, r);
+        return;
+    }
+    gh_http_resp_simple(r, 404, "text/plain", "not found\n", 10, NULL, 0);
+}
+
+/* The demo MCP server of `gatehouse dev`: a real HTTP upstream inside this process. */
+static void demo_request(struct gh_http_req *r, void *arg)
+{
+    (void)arg;
+    const struct gh_http_request_head *h = gh_http_req_head(r);
+    if (h->method == GH_HTTP_M_DELETE) { /* stateless: nothing to end */
+        gh_http_resp_simple(r, 200, NULL, NULL, 0, NULL, 0);
+        return;
+    }
+    if (h->method != GH_HTTP_M_POST) {
+        static const struct gh_http_header allow[] = {{GH_SLICE_LIT("Allow"), GH_SLICE_LIT("POST")}};
+        gh_http_resp_simple(r, 405, "text/plain", "method not allowed\n", 19, allow, 1);
+        return;
+    }
+    struct gh_buf out;
+    gh_buf_init(&out, 1 << 20);
+    int status = 500;
+    struct gh_slice body = gh_http_req_body(r);
+    if (gh_demo_handle(gh_http_req_arena(r), body.ptr ? body.ptr : "", body.len, &out, &status) !=
+        GH_OK)
+        status = 500;
+    if (status == 202)
+        gh_http_resp_simple(r, 202, NULL, NULL, 0, NULL, 0);
+    else
+        gh_http_resp_simple(r, status, "application/json", out.data, out.len, NULL, 0);
+    gh_buf_release(&out);
+}
+
+static struct gh_http_server_limits server_limits(const struct gh_config *c)
+{
+    struct gh_http_server_limits l = {
+        .header_bytes = c->limits.header_bytes,
+        .headers_count = c->limits.headers_count,
+        .body_bytes = c->limits.body_bytes,
+        .out_bytes = GH_MAX((size_t)1 << 20, (size_t)c->limits.sse_event_bytes * 2),
+        .connections = c->limits.connections,
+        .header_ms = c->timeouts.header_ms,
+        .body_ms = c->timeouts.body_ms,
+        .idle_ms = c->timeouts.idle_ms,
+    };
+    return l;
+}
+
+/* Binds one socket per worker; the first bind settles an ephemeral port for the others. */
+static enum gh_rc bind_set(struct runtime *rt, struct listen_set *set, const char *host,
+                           uint16_t port, uint16_t *bound)
+{
+    char hp[300];
+    snprintf(hp, sizeof(hp), strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
+    struct gh_net_addr a;
+    if (gh_net_addr_parse(hp, &a) != GH_OK)
+        return GH_E_PARSE;
+    set->fds = gh_xcalloc(rt->nworkers, sizeof(int));
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        if (gh_net_listen_fd(&a, 1024, &set->fds[i]) != GH_OK) {
+            GH_LOGE("cli", "cannot listen on %s: %s", hp, strerror(errno));
+            return GH_E_IO;
+        }
+        if (i == 0) {
+            a.len = sizeof(a.ss);
+            getsockname(set->fds[0], (struct sockaddr *)&a.ss, &a.len);
+        }
+    }
+    *bound = gh_net_addr_port(&a);
+    return GH_OK;
+}
+
+static enum gh_rc start_demo(struct runtime *rt)
+{
+    struct gh_http_server_limits lim = server_limits(rt->cfg);
+    struct listen_set *set = &rt->sets[rt->nsets++];
+    set->srv = gh_http_server_new(&lim, NULL, demo_request, rt);
+    uint16_t port;
+    enum gh_rc rc = bind_set(rt, set, "127.0.0.1", 0, &port);
+    if (rc)
+        return rc;
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/mcp", port);
+    return gh_config_add_upstream(rt->cfg, "demo", url, "/mcp");
+}
+
+static enum gh_rc start_listeners(struct runtime *rt)
+{
+    struct gh_http_server_limits lim = server_limits(rt->cfg);
+    for (size_t i = 0; i < rt->cfg->n_listeners && rt->nsets < MAX_LISTEN_FDS; i++) {
+        const struct gh_config_listener *l = &rt->cfg->listeners[i];
+        SSL_CTX *tls = NULL;
+        if (l->tls) {
+            char err[256];
+            if (gh_net_tls_server_ctx(l->tls->certificate, l->tls->key, &tls, err, sizeof(err)) !=
+                GH_OK) {
+                GH_LOGE("cli", "listeners[%zu].tls: %s", i, err);
+                return GH_E_PARSE;
+            }
+        }
+        struct listen_set *set = &rt->sets[rt->nsets++];
+        set->srv = gh_http_server_new(&lim, tls, route_request, rt);
+        uint16_t port;
+        enum gh_rc rc = bind_set(rt, set, l->addr.host, l->addr.port, &port);
+        if (rc)
+            return rc;
+        bool v6 = strchr(l->addr.host, ':') != NULL;
+        GH_LOGI("cli", "listening on %s://%s%s%s:%u", tls ? "https" : "http", v6 ? "[" : "",
+                l->addr.host, v6 ? "]" : "", port);
+        if (i == 0) {
+            rt->first_port = port;
+            printf("GATEHOUSE_LISTEN %s://%s%s%s:%u\n", tls ? "https" : "http", v6 ? "[" : "",
+                   l->addr.host, v6 ? "]" : "", port);
+            fflush(stdout);
+        }
+    }
+    return GH_OK;
+}
+
+static void worker_init(struct gh_net_worker *w, void *arg)
+{
+    struct runtime *rt = arg;
+    unsigned id = gh_net_worker_id(w);
+    gh_mcp_worker_init(rt->gw, w);
+    for (size_t i = 0; i < rt->nsets; i++)
+        gh_net_listener_add(w, rt->sets[i].fds[id], gh_http_server_accept, rt->sets[i].srv);
+}
+
+static void worker_drain(void *arg)
+{
+    struct gh_net_worker *w = gh_net_worker_current();
+    (void)arg;
+    gh_net_listeners_close(w);
+    gh_http_server_drain(w);
+}
+
+static void worker_fini(void *arg)
+{
+    struct runtime *rt = arg;
+    gh_mcp_worker_fini(rt->gw, gh_net_worker_current());
+}
+
+static void on_tick(void *arg)
+{
+    struct runtime *rt = arg;
+    if (!rt->draining) {
+        gh_mcp_sessions_sweep(rt->gw);
+        gh_net_timer_arm(rt->tick, 1000);
+        return;
+    }
+    size_t left = gh_mcp_inflight(rt->gw);
+    if (left == 0 || gh_clock_ms() >= rt->drain_deadline) {
+        if (left)
+            GH_LOGW("cli", "drain deadline reached with %zu exchanges in flight", left);
+        gh_net_main_break(rt->main);
+        return;
+    }
+    gh_net_timer_arm(rt->tick, 50);
+}
+
+static void on_stop_signal(int signo, void *arg)
+{
+    struct runtime *rt = arg;
+    if (rt->draining) {
+        GH_LOGW("cli", "second signal: exiting now");
+        gh_net_main_break(rt->main);
+        return;
+    }
+    GH_LOGI("cli", "%s: draining (at most %llu ms)", signo == SIGTERM ? "SIGTERM" : "SIGINT",
+            (unsigned long long)rt->cfg->timeouts.shutdown_drain_ms);
+    rt->draining = true;
+    atomic_store(&rt->admin.draining, true);
+    rt->drain_deadline = gh_clock_ms() + rt->cfg->timeouts.shutdown_drain_ms;
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        gh_net_worker_post(rt->workers[i], worker_drain, rt);
+    gh_net_timer_arm(rt->tick, 10);
+}
+
+static void print_dev_banner(const struct runtime *rt)
+{
+    const struct gh_config_listener *l = &rt->cfg->listeners[0];
+    printf("\nGatehouse %s dev mode: the built-in demo MCP server (tools: echo, add, sha256, time,\n"
+           "word_count) is served through the gateway.\n\n"
+           "  MCP endpoint (Streamable HTTP):  http://%s:%u/mcp\n"
+           "  Health:                          http://%s:%u/healthz\n\n"
+           "Point an MCP client at the endpoint, for example:\n"
+           "  npx @modelcontextprotocol/inspector   (Transport: Streamable HTTP, URL as above)\n"
+           "  claude mcp add --transport http gatehouse http://%s:%u/mcp\n\n"
+           "Authentication is OFF in dev mode and it listens on loopback only. Ctrl-C stops it.\n\n",
+           GH_VERSION, l->addr.host, rt->first_port, l->addr.host, rt->first_port, l->addr.host,
+           rt->first_port);
+    fflush(stdout);
+}
+
+static unsigned worker_count(const struct gh_config *c)
+{
+    if (c->gateway.workers)
+        return (unsigned)c->gateway.workers;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+static void runtime_free(struct runtime *rt)
+{
+    for (size_t i = 0; i < rt->nsets; i++) {
+        free(rt->sets[i].fds);
+        gh_http_server_free(rt->sets[i].srv);
+    }
+    gh_mcp_gateway_free(rt->gw);
+    gh_net_timer_free(rt->tick);
+    gh_net_main_free(rt->main);
+}
+
+int gh_cli_run(struct gh_cli_run_opts *opts)
+{
+    struct runtime rt = {.cfg = opts->cfg};
+    rt.admin.version = GH_VERSION;
+    signal(SIGPIPE, SIG_IGN);
+    rt.main = gh_net_main_new();
+    rt.tick = gh_net_timer_new(rt.main, on_tick, &rt);
+    rt.nworkers = worker_count(rt.cfg);
+    int status = 1;
+    if (opts->dev && start_demo(&rt) != GH_OK)
+        goto out;
+    if (start_listeners(&rt) != GH_OK)
+        goto out;
+    char err[256];
+    if (gh_mcp_gateway_new(rt.cfg, &rt.gw, err, sizeof(err)) != GH_OK) {
+        GH_LOGE("cli", "%s", err);
+        goto out;
+    }
+    rt.workers = gh_net_workers_new(rt.nworkers);
+    gh_net_workers_start(rt.workers, rt.nworkers, worker_init, &rt);
+    atomic_store(&rt.admin.ready, true);
+    GH_LOGI("cli", "gatehouse %s serving %zu upstream%s with %u worker%s", GH_VERSION,
+            rt.cfg->n_upstreams, rt.cfg->n_upstreams == 1 ? "" : "s", rt.nworkers,
+            rt.nworkers == 1 ? "" : "s");
+    if (opts->dev)
+        print_dev_banner(&rt);
+    gh_net_main_on_signal(rt.main, SIGTERM, on_stop_signal, &rt);
+    gh_net_main_on_signal(rt.main, SIGINT, on_stop_signal, &rt);
+    gh_net_timer_arm(rt.tick, 1000);
+    gh_net_main_run(rt.main);
+    for (unsigned i = 0; i < rt.nworkers; i++)
+        gh_net_worker_post(rt.workers[i], worker_fini, &rt);
+    gh_net_workers_stop(rt.workers, rt.nworkers);
+    GH_LOGI("cli", "stopped");
+    status = 0;
+out:
+    runtime_free(&rt);
+    return status;
+}

@@ -1,0 +1,276 @@
+/*
+ * config/check.c owns gh_config_validate(): the ranges of every numeric setting (and the tables
+ * that define them, with their defaults), and the checks that span fields or touch the file
+ * system. It works on configs built by code as well as loaded ones; for loaded ones it finds the
+ * source position of a key path in c->marks.
+ */
+#include "core/core.h"
+#include "config/config.h"
+#include "config/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define KIB (UINT64_C(1024))
+#define MIB (KIB * 1024)
+#define SEC (UINT64_C(1000))
+#define DAY (SEC * 86400)
+
+#define LIM(k, d, lo, hi)                                                                          \
+    {                                                                                              \
+#k, offsetof(struct gh_config_limits, k), d, lo, hi                                        \
+    }
+const struct cfg_field gh_config__limit_fields[] = {
+    LIM(header_bytes, 16 * KIB, 1, 1 * MIB),
+    LIM(headers_count, 100, 1, 10000),
+    LIM(body_bytes, 4 * MIB, 1, 256 * MIB),
+    LIM(json_depth, 64, 1, 512),
+    LIM(batch_length, 32, 1, 1024),
+    LIM(sse_event_bytes, 1 * MIB, 1, 64 * MIB),
+    LIM(sse_replay_bytes, 1 * MIB, 1, 256 * MIB),
+    LIM(sessions_per_principal, 64, 1, 100000),
+    LIM(sessions_total, 10000, 1, 10000000),
+    LIM(concurrent_requests_per_principal, 64, 1, 100000),
+    LIM(connections, 10000, 1, 1000000),
+    LIM(stdio_children, 64, 1, 4096),
+};
+const size_t gh_config__n_limit_fields = GH_ARRAY_LEN(gh_config__limit_fields);
+
+#define TMO(k, d, hi)                                                                              \
+    {                                                                                              \
+#k, offsetof(struct gh_config_timeouts, k), d, 1, hi                                       \
+    }
+const struct cfg_field gh_config__timeout_fields[] = {
+    TMO(header_ms, 10 * SEC, DAY),
+    TMO(body_ms, 30 * SEC, DAY),
+    TMO(idle_ms, 60 * SEC, DAY),
+    TMO(upstream_connect_ms, 5 * SEC, DAY),
+    TMO(upstream_first_byte_ms, 60 * SEC, DAY),
+    TMO(stream_idle_ms, 300 * SEC, DAY),
+    TMO(session_idle_ms, 1800 * SEC, 7 * DAY),
+    TMO(shutdown_drain_ms, 10 * SEC, 3600 * SEC),
+};
+const size_t gh_config__n_timeout_fields = GH_ARRAY_LEN(gh_config__timeout_fields);
+
+/* Defaults 0: "inherit the global value"; written values must still be >= 1. */
+#define UTO(k)                                                                                     \
+    {                                                                                              \
+#k, offsetof(struct gh_config_upstream_timeouts, k), 0, 1, DAY                             \
+    }
+const struct cfg_field gh_config__upstream_timeout_fields[] = {
+    UTO(connect_ms),
+    UTO(first_byte_ms),
+    UTO(stream_idle_ms),
+};
+const size_t gh_config__n_upstream_timeout_fields =
+    GH_ARRAY_LEN(gh_config__upstream_timeout_fields);
+
+/* Position of path in the source, or of its nearest written ancestor ("upstreams[1].path" that
+ * was defaulted points at "upstreams[1]"). */
+static void where(const struct gh_config *c, const char *path, int *line, int *column)
+{
+    char p[256];
+    snprintf(p, sizeof(p), "%s", path);
+    *line = *column = 0;
+    while (p[0]) {
+        for (size_t i = 0; i < c->n_marks; i++) {
+            if (strcmp(c->marks[i].path, p) == 0) {
+                *line = c->marks[i].line;
+                *column = c->marks[i].column;
+                return;
+            }
+        }
+        char *cut = strrchr(p, '.');
+        char *br = strrchr(p, '[');
+        if (!cut || (br && br > cut))
+            cut = br;
+        if (!cut)
+            return;
+        *cut = '\0';
+    }
+}
+
+static enum gh_rc fail(const struct gh_config *c, struct gh_config_error *err, const char *path,
+                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum gh_rc fail(const struct gh_config *c, struct gh_config_error *err, const char *path,
+                       const char *fmt, ...)
+{
+    va_list ap;
+    snprintf(err->file, sizeof(err->file), "%s", c->source ? c->source : "");
+    where(c, path, &err->line, &err->column);
+    snprintf(err->path, sizeof(err->path), "%s", path);
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    return GH_E_PARSE;
+}
+
+static enum gh_rc check_fields(const struct gh_config *c, struct gh_config_error *err,
+                               const char *prefix, const struct cfg_field *f, size_t nf,
+                               const void *base, bool zero_ok)
+{
+    char path[256];
+    for (size_t i = 0; i < nf; i++) {
+        uint64_t v = *(const uint64_t *)((const char *)base + f[i].off);
+        if ((v == 0 && zero_ok) || (v >= f[i].min && v <= f[i].max))
+            continue;
+        snprintf(path, sizeof(path), "%s.%s", prefix, f[i].key);
+        return fail(c, err, path, "must be between %" PRIu64 " and %" PRIu64, f[i].min, f[i].max);
+    }
+    return GH_OK;
+}
+
+static enum gh_rc check_list(const struct gh_config *c, struct gh_config_error *err,
+                             const char *key, char *const *v, size_t n,
+                             const char *(*check)(const char *))
+{
+    char path[256];
+    if (n > GH_CONFIG_MAX_ALLOWED)
+        return fail(c, err, key, "too many entries (max %d)", GH_CONFIG_MAX_ALLOWED);
+    for (size_t i = 0; i < n; i++) {
+        const char *why = check(v[i]);
+        if (why) {
+            snprintf(path, sizeof(path), "%s[%zu]", key, i);
+            return fail(c, err, path, "%s", why);
+        }
+    }
+    return GH_OK;
+}
+
+static enum gh_rc check_gateway(const struct gh_config *c, struct gh_config_error *err)
+{
+    const struct gh_config_gateway *g = &c->gateway;
+    enum gh_rc rc;
+    if (g->workers > GH_CONFIG_MAX_WORKERS)
+        return fail(c, err, "gateway.workers", "must be between 0 and %d", GH_CONFIG_MAX_WORKERS);
+    if (g->log_level < GH_LOG_ERROR || g->log_level > GH_LOG_DEBUG)
+        return fail(c, err, "gateway.log_level", "expected one of: error, warn, info, debug");
+    rc = check_list(c, err, "gateway.allowed_origins", g->allowed_origins, g->n_allowed_origins,
+                    gh_config__check_origin);
+    if (rc)
+        return rc;
+    return check_list(c, err, "gateway.allowed_hosts", g->allowed_hosts, g->n_allowed_hosts,
+                      gh_config__check_host);
+}
+
+/* TLS files are opened now so a typo fails the load, not the first handshake. */
+static enum gh_rc check_readable(const struct gh_config *c, struct gh_config_error *err,
+                                 const char *path, const char *file, const char *what)
+{
+    struct stat sb;
+    int fd = file ? open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY) : -1;
+    if (!file)
+        return fail(c, err, path, "required key is missing (tls needs certificate and key)");
+    if (fd < 0)
+        return fail(c, err, path, "cannot read %s file: %s", what, strerror(errno));
+    bool regular = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+    close(fd);
+    if (!regular)
+        return fail(c, err, path, "%s must be a regular file", what);
+    return GH_OK;
+}
+
+static bool same_addr(const struct gh_config_addr *a, const struct gh_config_addr *b)
+{
+    return a->port != 0 && a->port == b->port && a->family == b->family &&
+           strcmp(a->host, b->host) == 0;
+}
+
+static enum gh_rc check_listener(const struct gh_config *c, struct gh_config_error *err, size_t i)
+{
+    const struct gh_config_listener *l = &c->listeners[i];
+    char path[96]; /* "upstreams[N].max_connections" and the like */
+    enum gh_rc rc;
+    snprintf(path, sizeof(path), "listeners[%zu].address", i);
+    if (!l->addr.host)
+        return fail(c, err, path, "required key is missing");
+    for (size_t j = 0; j < i; j++) {
+        if (same_addr(&c->listeners[j].addr, &l->addr))
+            return fail(c, err, path, "duplicate listener address (also listeners[%zu])", j);
+    }
+    if (!l->tls)
+        return GH_OK;
+    snprintf(path, sizeof(path), "listeners[%zu].tls.certificate", i);
+    rc = check_readable(c, err, path, l->tls->certificate, "certificate");
+    if (rc)
+        return rc;
+    snprintf(path, sizeof(path), "listeners[%zu].tls.key", i);
+    return check_readable(c, err, path, l->tls->key, "key");
+}
+
+static enum gh_rc check_upstream_fields(const struct gh_config *c, struct gh_config_error *err,
+                                        size_t i)
+{
+    const struct gh_config_upstream *u = &c->upstreams[i];
+    char path[96]; /* "upstreams[N].max_connections" and the like */
+    const char *why;
+    snprintf(path, sizeof(path), "upstreams[%zu].name", i);
+    why = u->name ? gh_config__check_name(u->name) : "required key is missing";
+    if (why)
+        return fail(c, err, path, "%s", why);
+    snprintf(path, sizeof(path), "upstreams[%zu].url", i);
+    if (!u->url.host || !u->url.path)
+        return fail(c, err, path, "required key is missing");
+    snprintf(path, sizeof(path), "upstreams[%zu].path", i);
+    why = u->path ? gh_config__check_gw_path(u->path) : "required key is missing";
+    if (why)
+        return fail(c, err, path, "%s", why);
+    snprintf(path, sizeof(path), "upstreams[%zu].max_connections", i);
+    if (u->max_connections < 1 || u->max_connections > CFG_MAX_CONNECTIONS_MAX)
+        return fail(c, err, path, "must be between 1 and %d", CFG_MAX_CONNECTIONS_MAX);
+    snprintf(path, sizeof(path), "upstreams[%zu].timeouts", i);
+    return check_fields(c, err, path, gh_config__upstream_timeout_fields,
+                        gh_config__n_upstream_timeout_fields, &u->timeouts, true);
+}
+
+static enum gh_rc check_upstream(const struct gh_config *c, struct gh_config_error *err, size_t i)
+{
+    const struct gh_config_upstream *u = &c->upstreams[i];
+    char path[96]; /* "upstreams[N].max_connections" and the like */
+    enum gh_rc rc = check_upstream_fields(c, err, i);
+    if (rc)
+        return rc;
+    for (size_t j = 0; j < i; j++) {
+        if (strcmp(c->upstreams[j].name, u->name) == 0) {
+            snprintf(path, sizeof(path), "upstreams[%zu].name", i);
+            return fail(c, err, path, "duplicate upstream name (also upstreams[%zu])", j);
+        }
+        if (strcmp(c->upstreams[j].path, u->path) == 0) {
+            snprintf(path, sizeof(path), "upstreams[%zu].path", i);
+            return fail(c, err, path, "duplicate path (also served by upstreams[%zu])", j);
+        }
+    }
+    return GH_OK;
+}
+
+enum gh_rc gh_config_validate(const struct gh_config *c, struct gh_config_error *err)
+{
+    struct gh_config_error local;
+    enum gh_rc rc;
+    if (!err)
+        err = &local;
+    memset(err, 0, sizeof(*err));
+    rc = check_gateway(c, err);
+    if (!rc)
+        rc = check_fields(c, err, "limits", gh_config__limit_fields, gh_config__n_limit_fields,
+                          &c->limits, false);
+    if (!rc)
+        rc = check_fields(c, err, "timeouts", gh_config__timeout_fields,
+                          gh_config__n_timeout_fields, &c->timeouts, false);
+    if (!rc && c->n_listeners == 0)
+        rc = fail(c, err, "listeners", "at least one listener is required");
+    if (!rc && c->n_listeners > GH_CONFIG_MAX_LISTENERS)
+        rc = fail(c, err, "listeners", "too many listeners (max %d)", GH_CONFIG_MAX_LISTENERS);
+    if (!rc && c->n_upstreams > GH_CONFIG_MAX_UPSTREAMS)
+        rc = fail(c, err, "upstreams", "too many upstreams (max %d)", GH_CONFIG_MAX_UPSTREAMS);
+    for (size_t i = 0; !rc && i < c->n_listeners; i++)
+        rc = check_listener(c, err, i);
+    for (size_t i = 0; !rc && i < c->n_upstreams; i++)
+        rc = check_upstream(c, err, i);
+    return rc;
+}

@@ -1,0 +1,234 @@
+/*
+ * config: the gateway's configuration — one YAML file loaded into plain typed structs, checked
+ * with errors that name file:line:column and the key path, and shared between threads as
+ * refcounted, immutable generations (a reload builds a new one and swaps the pointer).
+ *
+ * Operator reference: docs/configuration.md. Every value here is owned by the struct gh_config
+ * that holds it and lives exactly as long as that generation.
+ */
+#ifndef GH_CONFIG_H
+#define GH_CONFIG_H
+
+#include "core/core.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Largest configuration file or string accepted (bytes). */
+#define GH_CONFIG_MAX_BYTES (1024 * 1024)
+/** List caps: more entries than this is an error, not a truncation. */
+#define GH_CONFIG_MAX_LISTENERS 64
+#define GH_CONFIG_MAX_UPSTREAMS 256
+#define GH_CONFIG_MAX_ALLOWED   256 /* per allowed_origins / allowed_hosts list */
+/** Upper bound of gateway.workers. */
+#define GH_CONFIG_MAX_WORKERS 256
+
+/** Address family of a listener or URL host. */
+enum gh_config_family {
+    GH_CONFIG_FAMILY_IPV4 = 1, /* dotted quad */
+    GH_CONFIG_FAMILY_IPV6 = 2, /* written in brackets; host holds it without them */
+    GH_CONFIG_FAMILY_NAME = 3, /* a DNS name (listeners accept only "localhost") */
+};
+
+/** A parsed "host:port" listener address. */
+struct gh_config_addr {
+    char *host;                   /* owned; "127.0.0.1", "::1" (no brackets), "localhost" */
+    uint16_t port;                /* 0 means ephemeral (tests) */
+    enum gh_config_family family; /* how host is written */
+};
+
+/**
+ * A parsed upstream URL, from the strict parser in config/ (see gh_config_url_parse): only http
+ * and https, a host is required, no userinfo, no fragment, no spaces or control characters.
+ */
+struct gh_config_url {
+    bool tls;                     /* true for https */
+    char *host;                   /* owned, lower-cased; IPv6 without brackets */
+    enum gh_config_family family; /* how host is written */
+    uint16_t port;                /* explicit port, else 80 / 443 */
+    char *path;                   /* owned; path plus "?query" if any; "/" when the URL had none */
+};
+
+/** TLS material of a listener; both files were readable when the config was validated. */
+struct gh_config_tls {
+    char *certificate; /* owned; PEM certificate chain path */
+    char *key;         /* owned; PEM private key path */
+};
+
+/** One listening socket. */
+struct gh_config_listener {
+    struct gh_config_addr addr; /* where to listen */
+    struct gh_config_tls *tls;  /* owned; NULL for plain HTTP */
+};
+
+/** Per-upstream timeout overrides; 0 means "use the global timeouts.upstream_* value". */
+struct gh_config_upstream_timeouts {
+    uint64_t connect_ms;     /* TCP (+TLS) connect */
+    uint64_t first_byte_ms;  /* request sent -> first response byte */
+    uint64_t stream_idle_ms; /* longest silence on an open SSE stream */
+};
+
+/** One MCP server behind the gateway. */
+struct gh_config_upstream {
+    char *name;                                  /* owned; [A-Za-z0-9_-]{1,64}, unique */
+    struct gh_config_url url;                    /* where the upstream listens */
+    char *path;                                  /* owned; gateway path serving it, unique */
+    bool path_default;                           /* path was derived, not written */
+    uint64_t max_connections;                    /* keep-alive pool cap per worker */
+    struct gh_config_upstream_timeouts timeouts; /* overrides; 0 = global */
+};
+
+/** Resource caps; every one is > 0 and below a sanity maximum (docs/configuration.md). */
+struct gh_config_limits {
+    uint64_t header_bytes;                      /* request line + headers */
+    uint64_t headers_count;                     /* header fields per request */
+    uint64_t body_bytes;                        /* request body */
+    uint64_t json_depth;                        /* JSON nesting */
+    uint64_t batch_length;                      /* JSON-RPC batch entries */
+    uint64_t sse_event_bytes;                   /* one SSE event */
+    uint64_t sse_replay_bytes;                  /* replay buffer per stream (Last-Event-ID) */
+    uint64_t sessions_per_principal;            /* open MCP sessions per principal */
+    uint64_t sessions_total;                    /* open MCP sessions overall */
+    uint64_t concurrent_requests_per_principal; /* in-flight requests per principal */
+    uint64_t connections;                       /* open client connections */
+    uint64_t stdio_children;                    /* spawned stdio upstream processes */
+};
+
+/** Global timeouts in milliseconds; every one is > 0. */
+struct gh_config_timeouts {
+    uint64_t header_ms;              /* whole request head must arrive within */
+    uint64_t body_ms;                /* whole request body must arrive within */
+    uint64_t idle_ms;                /* keep-alive idle between requests */
+    uint64_t upstream_connect_ms;    /* default for upstreams[].timeouts.connect_ms */
+    uint64_t upstream_first_byte_ms; /* default for upstreams[].timeouts.first_byte_ms */
+    uint64_t stream_idle_ms;         /* default for upstreams[].timeouts.stream_idle_ms */
+    uint64_t session_idle_ms;        /* unused MCP session is dropped after */
+    uint64_t shutdown_drain_ms;      /* graceful shutdown waits at most */
+};
+
+/** The gateway: section. */
+struct gh_config_gateway {
+    uint64_t workers;            /* worker threads; 0 = number of CPU cores */
+    enum gh_log_level log_level; /* error|warn|info|debug */
+    bool insecure_no_auth;       /* operator explicitly accepts serving without auth */
+    char **allowed_origins;      /* owned; extra exact Origin values accepted */
+    size_t n_allowed_origins;    /* entries in allowed_origins */
+    char **allowed_hosts;        /* owned; extra Host header values accepted */
+    size_t n_allowed_hosts;      /* entries in allowed_hosts */
+};
+
+/** Where a key path was written; lets gh_config_validate() point into the file. */
+struct gh_config_mark {
+    char *path; /* owned; "upstreams[1].url" */
+    int line;   /* 1-based */
+    int column; /* 1-based */
+};
+
+/**
+ * One configuration generation. Immutable once published: readers take gh_config_ref() and
+ * drop it with gh_config_unref(); the last unref frees everything.
+ */
+struct gh_config {
+    atomic_int refs;                      /* see gh_config_ref() */
+    char *source;                         /* owned; file name for messages; NULL if built by code */
+    struct gh_config_gateway gateway;     /* gateway: */
+    struct gh_config_listener *listeners; /* owned array */
+    size_t n_listeners;                   /* >= 1 once validated */
+    bool listeners_default;               /* listeners is still the embedded default */
+    struct gh_config_upstream *upstreams; /* owned array */
+    size_t n_upstreams;                   /* may be 0 */
+    struct gh_config_limits limits;       /* limits: */
+    struct gh_config_timeouts timeouts;   /* timeouts: */
+    struct gh_config_mark *marks;         /* owned; source positions, empty when built by code */
+    size_t n_marks;                       /* entries in marks */
+};
+
+/** A precise configuration error. Never contains a configured value (they may be secrets). */
+struct gh_config_error {
+    char file[256]; /* file name (or the name given to load_string); "" when built by code */
+    int line;       /* 1-based; 0 when unknown */
+    int column;     /* 1-based; 0 when unknown */
+    char path[256]; /* key path, e.g. "upstreams[1].url"; "" for the whole file */
+    char msg[256];  /* what is wrong and what is expected */
+};
+
+/**
+ * Returns a new generation holding the embedded defaults (one listener on 127.0.0.1:8080, no
+ * upstreams, the limits and timeouts of docs/configuration.md). refs is 1. Never NULL.
+ */
+struct gh_config *gh_config_new_default(void);
+
+/** Takes one more reference to c (thread-safe) and returns c. */
+struct gh_config *gh_config_ref(struct gh_config *c);
+
+/** Drops one reference (thread-safe); the last one frees c and everything it owns. NULL is ok. */
+void gh_config_unref(struct gh_config *c);
+
+/**
+ * Reads the YAML file at path (at most GH_CONFIG_MAX_BYTES), applies it over the defaults and
+ * validates the result. On GH_OK *out is a new generation (refs 1) owned by the caller; on any
+ * error *out is NULL and *err (if not NULL) says where and why. Returns GH_E_IO when the file
+ * cannot be read, GH_E_LIMIT when it is too large, GH_E_PARSE for anything wrong inside it.
+ */
+enum gh_rc gh_config_load_file(const char *path, struct gh_config **out,
+                               struct gh_config_error *err);
+
+/**
+ * Same as gh_config_load_file() on len bytes of yaml (need not be NUL-terminated); name is what
+ * error messages call the source (e.g. "gw.yaml", "<stdin>").
+ */
+enum gh_rc gh_config_load_string(const char *name, const char *yaml, size_t len,
+                                 struct gh_config **out, struct gh_config_error *err);
+
+/**
+ * Checks everything that spans fields or needs the file system: ranges of every limit and
+ * timeout, at least one listener, unique listener addresses, upstream names and paths, readable
+ * TLS files. Works on configs built by code; positions come from c->marks when present. Returns
+ * GH_OK or GH_E_PARSE with *err filled (err may be NULL).
+ */
+enum gh_rc gh_config_validate(const struct gh_config *c, struct gh_config_error *err);
+
+/**
+ * Writes "FILE:LINE:COL: KEY.PATH: message" into out (n bytes, always NUL-terminated). Parts
+ * that are unknown are left out: no "LINE:COL" when line is 0, no "KEY.PATH: " when the path is
+ * empty, "(config)" when the file is empty.
+ */
+void gh_config_error_format(const struct gh_config_error *e, char *out, size_t n);
+
+/**
+ * Adds a listener parsed from "IPv4:port", "[IPv6]:port" or "localhost:port" (CLI flags). The
+ * first call on a config still holding the default listener replaces it. Returns GH_E_PARSE on a
+ * malformed address, GH_E_LIMIT past GH_CONFIG_MAX_LISTENERS.
+ */
+enum gh_rc gh_config_add_listener(struct gh_config *c, const char *address);
+
+/**
+ * Adds an upstream (CLI flags). name and url are required; path NULL derives the default ("/mcp"
+ * for a single upstream, "/mcp/<name>" once there are several, re-deriving earlier defaults).
+ * Returns GH_E_PARSE on a bad name, URL or path, GH_E_LIMIT past GH_CONFIG_MAX_UPSTREAMS.
+ * Uniqueness is checked by gh_config_validate().
+ */
+enum gh_rc gh_config_add_upstream(struct gh_config *c, const char *name, const char *url,
+                                  const char *path);
+
+/**
+ * The strict URL parser used for upstreams: "http(s)://host[:port][/path][?query]". host is a
+ * DNS name, a dotted-quad IPv4 address or a bracketed IPv6 address; port 1-65535 without leading
+ * zeros; no userinfo, fragment, spaces, control or non-ASCII bytes, backslashes or malformed %XX.
+ * On GH_OK out owns new strings (release with gh_config_url_release); on GH_E_PARSE *why (if not
+ * NULL) names the problem without echoing the input.
+ */
+enum gh_rc gh_config_url_parse(const char *s, struct gh_config_url *out, const char **why);
+
+/** Frees the strings of a parsed URL and zeroes it. */
+void gh_config_url_release(struct gh_config_url *u);
+
+/**
+ * Parses a listener address ("127.0.0.1:8080", "[::1]:0", "localhost:80"). On GH_OK out->host is
+ * a new string (free it); on GH_E_PARSE *why (if not NULL) names the problem.
+ */
+enum gh_rc gh_config_addr_parse(const char *s, struct gh_config_addr *out, const char **why);
+
+#endif

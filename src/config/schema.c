@@ -1,0 +1,458 @@
+/*
+ * config/schema.c owns the mapping from the YAML node tree onto struct gh_config: which keys
+ * exist where, the type of each value, and the format checks of single values (addresses, URLs,
+ * names, paths). Unknown keys and wrong types are errors at the exact node. Ranges and checks
+ * that span fields are gh_config_validate()'s (check.c), so code-built configs get them too.
+ */
+#include "core/core.h"
+#include "config/config.h"
+#include "config/internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+typedef enum gh_rc (*cfg_apply_fn)(struct cfg_state *st, const struct cfg_node *v, void *obj);
+
+/** A key of a mapping and what to do with its value. */
+struct cfg_key {
+    const char *key;
+    cfg_apply_fn fn;
+};
+
+/* ---- scalars ---- */
+
+static bool is_null(const struct cfg_node *n)
+{
+    if (n->kind != CFG_SCALAR || !n->plain)
+        return false;
+    return n->len == 0 || strcmp(n->text, "~") == 0 || strcmp(n->text, "null") == 0 ||
+           strcmp(n->text, "Null") == 0 || strcmp(n->text, "NULL") == 0;
+}
+
+static enum gh_rc get_string(struct cfg_state *st, const struct cfg_node *n, const char **out)
+{
+    if (n->kind != CFG_SCALAR || is_null(n))
+        return gh_config__err_node(st, n, "expected a string");
+    for (size_t i = 0; i < n->len; i++) {
+        unsigned char ch = (unsigned char)n->text[i];
+        if (ch < 0x20 || ch == 0x7f)
+            return gh_config__err_node(st, n, "control characters are not allowed");
+    }
+    *out = n->text;
+    return GH_OK;
+}
+
+/* Plain decimal only: "010", "0x10", "1e3", "1_000" and quoted numbers are refused, so what the
+ * operator reads is what the gateway uses. */
+static enum gh_rc get_uint(struct cfg_state *st, const struct cfg_node *n, uint64_t min,
+                           uint64_t max, uint64_t *out)
+{
+    const char *s = n->text;
+    bool neg = false;
+    uint64_t v = 0;
+    if (n->kind != CFG_SCALAR || !n->plain || n->len == 0)
+        return gh_config__err_node(st, n, "expected an integer");
+    if (*s == '-') {
+        neg = true;
+        s++;
+    }
+    if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] != '\0'))
+        return gh_config__err_node(st, n, "expected an integer");
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return gh_config__err_node(st, n, "expected an integer");
+        if (v > (UINT64_MAX - 9) / 10)
+            neg = true; /* too large for any range: report as out of range below */
+        else
+            v = v * 10 + (uint64_t)(*s - '0');
+    }
+    if (neg || v < min || v > max)
+        return gh_config__err_node(st, n, "must be between %" PRIu64 " and %" PRIu64, min, max);
+    *out = v;
+    return GH_OK;
+}
+
+static enum gh_rc get_bool(struct cfg_state *st, const struct cfg_node *n, bool *out)
+{
+    if (n->kind == CFG_SCALAR && n->plain && strcmp(n->text, "true") == 0)
+        *out = true;
+    else if (n->kind == CFG_SCALAR && n->plain && strcmp(n->text, "false") == 0)
+        *out = false;
+    else
+        return gh_config__err_node(st, n, "expected true or false");
+    return GH_OK;
+}
+
+/* ---- mappings ---- */
+
+static enum gh_rc unknown_key(struct cfg_state *st, const struct cfg_node *v,
+                              const char *const *names, size_t n)
+{
+    char list[160];
+    size_t at = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < n && at < sizeof(list); i++) {
+        int w = snprintf(list + at, sizeof(list) - at, "%s%s", i ? ", " : "", names[i]);
+        if (w < 0)
+            break;
+        at += (size_t)w;
+    }
+    gh_config__err_node(st, v, "unknown key (expected one of: %s)", list);
+    st->err->line = v->key_line; /* point at the key, not its value */
+    st->err->column = v->key_column;
+    return GH_E_PARSE;
+}
+
+static enum gh_rc want_map(struct cfg_state *st, const struct cfg_node *m)
+{
+    if (m->kind != CFG_MAP)
+        return gh_config__err_node(st, m, "expected a mapping");
+    return GH_OK;
+}
+
+static enum gh_rc walk_map(struct cfg_state *st, const struct cfg_node *m,
+                           const struct cfg_key *keys, size_t nkeys, void *obj)
+{
+    const char *names[16];
+    enum gh_rc rc = want_map(st, m);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < nkeys && i < GH_ARRAY_LEN(names); i++)
+        names[i] = keys[i].key;
+    for (size_t i = 0; i < m->n; i++) {
+        const struct cfg_node *v = m->items[i];
+        size_t k = 0;
+        while (k < nkeys && strcmp(keys[k].key, v->key) != 0)
+            k++;
+        if (k == nkeys)
+            return unknown_key(st, v, names, GH_MIN(nkeys, GH_ARRAY_LEN(names)));
+        rc = keys[k].fn(st, v, obj);
+        if (rc)
+            return rc;
+    }
+    return GH_OK;
+}
+
+/* A mapping of integers described by a field table (limits, timeouts). */
+static enum gh_rc walk_fields(struct cfg_state *st, const struct cfg_node *m,
+                              const struct cfg_field *f, size_t nf, void *base)
+{
+    const char *names[16];
+    enum gh_rc rc = want_map(st, m);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < nf && i < GH_ARRAY_LEN(names); i++)
+        names[i] = f[i].key;
+    for (size_t i = 0; i < m->n; i++) {
+        const struct cfg_node *v = m->items[i];
+        size_t k = 0;
+        while (k < nf && strcmp(f[k].key, v->key) != 0)
+            k++;
+        if (k == nf)
+            return unknown_key(st, v, names, GH_MIN(nf, GH_ARRAY_LEN(names)));
+        rc = get_uint(st, v, f[k].min, f[k].max, (uint64_t *)((char *)base + f[k].off));
+        if (rc)
+            return rc;
+    }
+    return GH_OK;
+}
+
+/* Error for a required key missing from mapping m: at the mapping, path naming the key. */
+static enum gh_rc missing(struct cfg_state *st, const struct cfg_node *m, const char *key,
+                          const char *why)
+{
+    char path[256];
+    gh_config__node_path(m, path, sizeof(path));
+    size_t at = strlen(path);
+    snprintf(path + at, sizeof(path) - at, "%s%s", at ? "." : "", key);
+    return gh_config__err(st->err, m->line, m->column, path, "required key is missing%s", why);
+}
+
+static enum gh_rc want_seq(struct cfg_state *st, const struct cfg_node *s, size_t max,
+                           const char *what)
+{
+    if (s->kind != CFG_SEQ)
+        return gh_config__err_node(st, s, "expected a list");
+    if (s->n > max)
+        return gh_config__err_node(st, s, "too many %s (max %zu)", what, max);
+    return GH_OK;
+}
+
+/* ---- gateway: ---- */
+
+static enum gh_rc gw_workers(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    return get_uint(st, v, 0, GH_CONFIG_MAX_WORKERS, &((struct gh_config_gateway *)obj)->workers);
+}
+
+static enum gh_rc gw_log_level(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    const char *s;
+    enum gh_rc rc = get_string(st, v, &s);
+    if (rc)
+        return rc;
+    if (gh_log_level_parse(s, &((struct gh_config_gateway *)obj)->log_level) != GH_OK)
+        return gh_config__err_node(st, v, "expected one of: error, warn, info, debug");
+    return GH_OK;
+}
+
+static enum gh_rc gw_insecure(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    return get_bool(st, v, &((struct gh_config_gateway *)obj)->insecure_no_auth);
+}
+
+static enum gh_rc str_list(struct cfg_state *st, const struct cfg_node *v,
+                           const char *(*check)(const char *), char ***out, size_t *nout)
+{
+    enum gh_rc rc = want_seq(st, v, GH_CONFIG_MAX_ALLOWED, "entries");
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < *nout; i++)
+        gh_free(&(*out)[i]);
+    gh_free(out);
+    *nout = 0;
+    *out = gh_xcalloc(v->n ? v->n : 1, sizeof(char *));
+    for (size_t i = 0; i < v->n; i++) {
+        const char *s, *why;
+        rc = get_string(st, v->items[i], &s);
+        if (rc)
+            return rc;
+        why = check(s);
+        if (why)
+            return gh_config__err_node(st, v->items[i], "%s", why);
+        (*out)[(*nout)++] = gh_xstrdup(s);
+    }
+    return GH_OK;
+}
+
+static enum gh_rc gw_origins(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    struct gh_config_gateway *g = obj;
+    return str_list(st, v, gh_config__check_origin, &g->allowed_origins, &g->n_allowed_origins);
+}
+
+static enum gh_rc gw_hosts(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    struct gh_config_gateway *g = obj;
+    return str_list(st, v, gh_config__check_host, &g->allowed_hosts, &g->n_allowed_hosts);
+}
+
+static enum gh_rc sec_gateway(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    static const struct cfg_key keys[] = {
+        {"workers", gw_workers},           {"log_level", gw_log_level},
+        {"insecure_no_auth", gw_insecure}, {"allowed_origins", gw_origins},
+        {"allowed_hosts", gw_hosts},
+    };
+    return walk_map(st, v, keys, GH_ARRAY_LEN(keys), &((struct gh_config *)obj)->gateway);
+}
+
+/* ---- listeners: ---- */
+
+static enum gh_rc tls_path(struct cfg_state *st, const struct cfg_node *v, char **out)
+{
+    const char *s;
+    enum gh_rc rc = get_string(st, v, &s);
+    if (rc)
+        return rc;
+    gh_free(out);
+    *out = gh_xstrdup(s);
+    return GH_OK;
+}
+
+static enum gh_rc tls_cert(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    return tls_path(st, v, &((struct gh_config_tls *)obj)->certificate);
+}
+
+static enum gh_rc tls_key(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    return tls_path(st, v, &((struct gh_config_tls *)obj)->key);
+}
+
+static enum gh_rc lis_tls(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    static const struct cfg_key keys[] = {{"certificate", tls_cert}, {"key", tls_key}};
+    struct gh_config_listener *l = obj;
+    l->tls = gh_xcalloc(1, sizeof(*l->tls));
+    enum gh_rc rc = walk_map(st, v, keys, GH_ARRAY_LEN(keys), l->tls);
+    if (rc)
+        return rc;
+    if (!l->tls->certificate)
+        return missing(st, v, "certificate", " (tls needs certificate and key)");
+    if (!l->tls->key)
+        return missing(st, v, "key", " (tls needs certificate and key)");
+    return GH_OK;
+}
+
+static enum gh_rc lis_address(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    struct gh_config_listener *l = obj;
+    const char *s, *why = NULL;
+    enum gh_rc rc = get_string(st, v, &s);
+    if (rc)
+        return rc;
+    if (gh_config_addr_parse(s, &l->addr, &why) != GH_OK)
+        return gh_config__err_node(st, v, "%s", why);
+    return GH_OK;
+}
+
+static enum gh_rc sec_listeners(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    static const struct cfg_key keys[] = {{"address", lis_address}, {"tls", lis_tls}};
+    struct gh_config *c = obj;
+    enum gh_rc rc = want_seq(st, v, GH_CONFIG_MAX_LISTENERS, "listeners");
+    if (rc)
+        return rc;
+    if (v->n == 0)
+        return gh_config__err_node(st, v, "at least one listener is required");
+    gh_config__listeners_clear(c);
+    c->listeners = gh_xcalloc(v->n, sizeof(*c->listeners));
+    for (size_t i = 0; i < v->n; i++) {
+        struct gh_config_listener *l = &c->listeners[c->n_listeners++];
+        rc = walk_map(st, v->items[i], keys, GH_ARRAY_LEN(keys), l);
+        if (rc)
+            return rc;
+        if (!l->addr.host)
+            return missing(st, v->items[i], "address", "");
+    }
+    return GH_OK;
+}
+
+/* ---- upstreams: ---- */
+
+static enum gh_rc up_name(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    struct gh_config_upstream *u = obj;
+    const char *s, *why;
+    enum gh_rc rc = get_string(st, v, &s);
+    if (rc)
+        return rc;
+    why = gh_config__check_name(s);
+    if (why)
+        return gh_config__err_node(st, v, "%s", why);
+    u->name = gh_xstrdup(s);
+    return GH_OK;
+}
+
+static enum gh_rc up_url(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    struct gh_config_upstream *u = obj;
+    const char *s, *why = NULL;
+    enum gh_rc rc = get_string(st, v, &s);
+    if (rc)
+        return rc;
+    if (gh_config_url_parse(s, &u->url, &why) != GH_OK)
+        return gh_config__err_node(st, v, "%s", why);
+    return GH_OK;
+}
+
+static enum gh_rc up_path(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    struct gh_config_upstream *u = obj;
+    const char *s, *why;
+    enum gh_rc rc = get_string(st, v, &s);
+    if (rc)
+        return rc;
+    why = gh_config__check_gw_path(s);
+    if (why)
+        return gh_config__err_node(st, v, "%s", why);
+    u->path = gh_xstrdup(s);
+    u->path_default = false;
+    return GH_OK;
+}
+
+static enum gh_rc up_maxconn(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    return get_uint(st, v, 1, CFG_MAX_CONNECTIONS_MAX,
+                    &((struct gh_config_upstream *)obj)->max_connections);
+}
+
+static enum gh_rc up_timeouts(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    return walk_fields(st, v, gh_config__upstream_timeout_fields,
+                       gh_config__n_upstream_timeout_fields,
+                       &((struct gh_config_upstream *)obj)->timeouts);
+}
+
+static enum gh_rc sec_upstreams(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    static const struct cfg_key keys[] = {
+        {"name", up_name},         {"url", up_url},
+        {"path", up_path},         {"max_connections", up_maxconn},
+        {"timeouts", up_timeouts},
+    };
+    struct gh_config *c = obj;
+    enum gh_rc rc = want_seq(st, v, GH_CONFIG_MAX_UPSTREAMS, "upstreams");
+    if (rc)
+        return rc;
+    c->upstreams = gh_xcalloc(v->n ? v->n : 1, sizeof(*c->upstreams));
+    for (size_t i = 0; i < v->n; i++) {
+        struct gh_config_upstream *u = &c->upstreams[c->n_upstreams++];
+        u->max_connections = GH_CONFIG_DEFAULT_MAX_CONNECTIONS;
+        u->path_default = true;
+        rc = walk_map(st, v->items[i], keys, GH_ARRAY_LEN(keys), u);
+        if (rc)
+            return rc;
+        if (!u->name)
+            return missing(st, v->items[i], "name", "");
+        if (!u->url.host)
+            return missing(st, v->items[i], "url", "");
+    }
+    gh_config__default_paths(c);
+    return GH_OK;
+}
+
+/* ---- limits:, timeouts: ---- */
+
+static enum gh_rc sec_limits(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    return walk_fields(st, v, gh_config__limit_fields, gh_config__n_limit_fields,
+                       &((struct gh_config *)obj)->limits);
+}
+
+static enum gh_rc sec_timeouts(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    return walk_fields(st, v, gh_config__timeout_fields, gh_config__n_timeout_fields,
+                       &((struct gh_config *)obj)->timeouts);
+}
+
+enum gh_rc gh_config__schema_apply(struct cfg_state *st, const struct cfg_node *root)
+{
+    static const struct cfg_key keys[] = {
+        {"gateway", sec_gateway}, {"listeners", sec_listeners}, {"upstreams", sec_upstreams},
+        {"limits", sec_limits},   {"timeouts", sec_timeouts},
+    };
+    if (!root || is_null(root)) /* empty file: the defaults */
+        return GH_OK;
+    if (root->kind != CFG_MAP)
+        return gh_config__err(st->err, root->line, root->column, "",
+                              "expected a mapping at the top level");
+    return walk_map(st, root, keys, GH_ARRAY_LEN(keys), st->c);
+}
+
+/* ---- positions for gh_config_validate() ---- */
+
+static void mark_node(struct gh_config *c, const struct cfg_node *n, size_t *cap)
+{
+    char path[256];
+    if (n->parent) {
+        if (c->n_marks == *cap) {
+            *cap = *cap ? *cap * 2 : 64;
+            c->marks = gh_xrealloc(c->marks, *cap * sizeof(*c->marks));
+        }
+        gh_config__node_path(n, path, sizeof(path));
+        c->marks[c->n_marks++] = (struct gh_config_mark){gh_xstrdup(path), n->line, n->column};
+    }
+    if (n->kind != CFG_SCALAR) {
+        for (size_t i = 0; i < n->n; i++)
+            mark_node(c, n->items[i], cap); /* depth is capped at CFG_MAX_DEPTH */
+    }
+}
+
+void gh_config__marks_record(struct gh_config *c, const struct cfg_node *root)
+{
+    size_t cap = c->n_marks;
+    if (root && root->kind == CFG_MAP)
+        mark_node(c, root, &cap);
+}

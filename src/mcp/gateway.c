@@ -1,0 +1,283 @@
+/*
+ * mcp/gateway.c owns the gateway object built from a config generation: upstream routes with
+ * resolved addresses, each worker's keep-alive pools, and the entry point that runs the ingress
+ * checks of the session-era transport and hands the request to the proxy.
+ */
+#include "core/core.h"
+#include "mcp/internal.h"
+
+#include <openssl/ssl.h>
+#include <stdio.h>
+
+static _Thread_local struct gh_http_pool **worker_pools;
+
+enum gh_rc gh_mcp_gateway_new(struct gh_config *cfg, struct gh_mcp_gateway **out, char *err,
+                              size_t errlen)
+{
+    struct gh_mcp_gateway *gw = gh_xcalloc(1, sizeof(*gw));
+    gw->cfg = gh_config_ref(cfg);
+    gw->nroutes = cfg->n_upstreams;
+    gw->routes = gh_xcalloc(gw->nroutes ? gw->nroutes : 1, sizeof(*gw->routes));
+    pthread_mutex_init(&gw->lock, NULL);
+    gw->nbuckets = 4096;
+    gw->buckets = gh_xcalloc(gw->nbuckets, sizeof(*gw->buckets));
+    for (size_t i = 0; i < gw->nroutes; i++) {
+        const struct gh_config_upstream *up = &cfg->upstreams[i];
+        struct gh_mcp_route *rt = &gw->routes[i];
+        rt->up = up;
+        rt->index = i;
+        if (gh_net_addr_resolve(up->url.host, up->url.port, &rt->target.addr) != GH_OK) {
+            snprintf(err, errlen, "upstream %s: cannot resolve its host", up->name);
+            gh_mcp_gateway_free(gw);
+            return GH_E_IO;
+        }
+        if (up->url.tls && !gw->client_tls)
+            gw->client_tls = gh_net_tls_client_ctx();
+        bool v6 = up->url.family == GH_CONFIG_FAMILY_IPV6;
+        snprintf(rt->host_header, sizeof(rt->host_header), v6 ? "[%s]:%u" : "%s:%u", up->url.host,
+                 up->url.port);
+        rt->target.tls = up->url.tls ? gw->client_tls : NULL;
+        rt->target.host_header = rt->host_header;
+        rt->target.sni = up->url.tls && up->url.family == GH_CONFIG_FAMILY_NAME ? up->url.host : NULL;
+        rt->target.max_idle = up->max_connections;
+        rt->target.header_bytes = cfg->limits.header_bytes;
+        const struct gh_config_timeouts *t = &cfg->timeouts;
+        rt->target.connect_ms = up->timeouts.connect_ms ? up->timeouts.connect_ms : t->upstream_connect_ms;
+        rt->target.first_byte_ms =
+            up->timeouts.first_byte_ms ? up->timeouts.first_byte_ms : t->upstream_first_byte_ms;
+        rt->target.stream_idle_ms =
+            up->timeouts.stream_idle_ms ? up->timeouts.stream_idle_ms : t->stream_idle_ms;
+    }
+    *out = gw;
+    return GH_OK;
+}
+
+void gh_mcp_gateway_free(struct gh_mcp_gateway *gw)
+{
+    if (!gw)
+        return;
+    for (size_t b = 0; b < gw->nbuckets; b++) {
+        while (gw->buckets[b]) {
+            struct gh_mcp_session *s = gw->buckets[b];
+            gw->buckets[b] = s->next;
+            pthread_mutex_destroy(&s->lock);
+            free(s->upstream_id);
+            free(s);
+        }
+    }
+    free(gw->buckets);
+    free(gw->routes);
+    if (gw->client_tls)
+        SSL_CTX_free(gw->client_tls);
+    pthread_mutex_destroy(&gw->lock);
+    gh_config_unref(gw->cfg);
+    free(gw);
+}
+
+void gh_mcp_worker_init(struct gh_mcp_gateway *gw, struct gh_net_worker *w)
+{
+    worker_pools = gh_xcalloc(gw->nroutes ? gw->nroutes : 1, sizeof(*worker_pools));
+    for (size_t i = 0; i < gw->nroutes; i++)
+        worker_pools[i] = gh_http_pool_new(w, &gw->routes[i].target);
+}
+
+void gh_mcp_worker_fini(struct gh_mcp_gateway *gw, struct gh_net_worker *w)
+{
+    (void)w;
+    for (size_t i = 0; i < gw->nroutes; i++)
+        gh_http_pool_free(worker_pools[i]);
+    gh_free(&worker_pools);
+}
+
+struct gh_http_pool *gh_mcp_pool(const struct gh_mcp_route *route)
+{
+    return worker_pools[route->index];
+}
+
+size_t gh_mcp_inflight(struct gh_mcp_gateway *gw)
+{
+    return atomic_load(&gw->inflight);
+}
+
+static const struct gh_mcp_route *route_of(const struct gh_mcp_gateway *gw, struct gh_slice path)
+{
+    for (size_t i = 0; i < gw->nroutes; i++)
+        if (gh_slice_eq_cstr(path, gw->routes[i].up->path))
+            return &gw->routes[i];
+    return NULL;
+}
+
+bool gh_mcp_serves_path(const struct gh_mcp_gateway *gw, struct gh_slice path)
+{
+    return route_of(gw, path) != NULL;
+}
+
+/* Finds the session a request names: 400 when it names none, 404 when unknown. */
+static struct gh_mcp_session *require_session(struct gh_mcp_gateway *gw,
+                                              const struct gh_mcp_route *rt,
+                                              struct gh_http_req *r, struct gh_slice id)
+{
+    struct gh_slice sid = gh_http_req_header(r, "Mcp-Session-Id");
+    if (!sid.ptr) {
+        gh_mcp_reply_error(r, 400, id, GH_JSONRPC_INVALID_REQUEST,
+                           "Bad Request: Mcp-Session-Id header is required");
+        return NULL;
+    }
+    struct gh_mcp_session *s = gh_mcp_session_find(gw, sid, rt);
+    if (!s)
+        gh_mcp_reply_error(r, 404, id, GH_JSONRPC_INVALID_REQUEST, "Session not found");
+    return s;
+}
+
+/* The version a request speaks: its header, else the session's, else 2025-03-26 (the spec). */
+static bool version_ok(struct gh_http_req *r, struct gh_mcp_session *s, const char **ver)
+{
+    struct gh_slice h = gh_http_req_header(r, "MCP-Protocol-Version");
+    static _Thread_local char buf[16];
+    if (h.ptr) {
+        if (!gh_mcp_version_known(h))
+            return false;
+        memcpy(buf, h.ptr, h.len);
+        buf[h.len] = '\0';
+        *ver = buf;
+        return true;
+    }
+    *ver = s && s->version[0] ? s->version : "2025-03-26";
+    return true;
+}
+
+static bool content_type_json(struct gh_slice ct)
+{
+    const char *semi = ct.ptr ? memchr(ct.ptr, ';', ct.len) : NULL;
+    struct gh_slice mt = gh_slice_trim(semi ? gh_slice(ct.ptr, (size_t)(semi - ct.ptr)) : ct);
+    return gh_slice_caseeq_cstr(mt, "application/json");
+}
+
+static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+                        struct gh_http_req *r)
+{
+    struct gh_slice none = {0};
+    if (!content_type_json(gh_http_req_header(r, "Content-Type"))) {
+        gh_mcp_reply_error(r, 415, none, GH_JSONRPC_INVALID_REQUEST,
+                           "Unsupported Media Type: Content-Type must be application/json");
+        return;
+    }
+    struct gh_slice accept = gh_http_req_header(r, "Accept");
+    if (!gh_mcp_accepts(accept, "application/json") || !gh_mcp_accepts(accept, "text/event-stream")) {
+        gh_mcp_reply_error(r, 406, none, GH_JSONRPC_INVALID_REQUEST,
+                           "Not Acceptable: Accept must list application/json and text/event-stream");
+        return;
+    }
+    struct gh_jsonrpc_limits lim = {.json = {.max_depth = (uint32_t)gw->cfg->limits.json_depth,
+                                             .max_bytes = gw->cfg->limits.body_bytes},
+                                    .max_batch = (uint32_t)gw->cfg->limits.batch_length};
+    struct gh_jsonrpc_body body;
+    struct gh_jsonrpc_err jerr = {0};
+    struct gh_slice raw = gh_http_req_body(r);
+    if (gh_jsonrpc_parse(gh_http_req_arena(r), raw.ptr ? raw.ptr : "", raw.len, &lim, &body,
+                         &jerr) != GH_OK) {
+        gh_mcp_reply_error(r, 400, jerr.id_raw, jerr.code, jerr.reason);
+        return;
+    }
+    const struct gh_jsonrpc_msg *m = &body.msgs[0];
+    struct gh_slice id = body.batch ? none : m->id_raw;
+    bool init = false;
+    for (uint32_t i = 0; i < body.count; i++)
+        init |= gh_slice_eq_cstr(body.msgs[i].method, "initialize");
+    if (init && body.batch) {
+        gh_mcp_reply_error(r, 400, none, GH_JSONRPC_INVALID_REQUEST,
+                           "Invalid Request: initialize must not be part of a batch");
+        return;
+    }
+    struct gh_mcp_session *s = NULL;
+    if (!init && !(s = require_session(gw, rt, r, id)))
+        return;
+    const char *ver;
+    if (!version_ok(r, s, &ver)) {
+        gh_mcp_reply_error(r, 400, id, GH_JSONRPC_INVALID_REQUEST,
+                           "Bad Request: unsupported MCP-Protocol-Version");
+        goto fail;
+    }
+    if (body.batch && strcmp(ver, "2025-03-26") != 0) {
+        gh_mcp_reply_error(r, 400, none, GH_JSONRPC_INVALID_REQUEST,
+                           "Invalid Request: JSON-RPC batches are not supported in this protocol "
+                           "version");
+        goto fail;
+    }
+    gh_mcp_proxy_post(gw, rt, r, s, &body); /* takes the session reference */
+    return;
+fail:
+    if (s)
+        gh_mcp_session_unref(gw, s);
+}
+
+static void handle_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+                       struct gh_http_req *r)
+{
+    if (!gh_mcp_accepts(gh_http_req_header(r, "Accept"), "text/event-stream")) {
+        gh_mcp_reply_error(r, 406, (struct gh_slice){0}, GH_JSONRPC_INVALID_REQUEST,
+                           "Not Acceptable: Accept must list text/event-stream");
+        return;
+    }
+    struct gh_mcp_session *s = require_session(gw, rt, r, (struct gh_slice){0});
+    if (!s)
+        return;
+    const char *ver;
+    if (!version_ok(r, s, &ver)) {
+        gh_mcp_reply_error(r, 400, (struct gh_slice){0}, GH_JSONRPC_INVALID_REQUEST,
+                           "Bad Request: unsupported MCP-Protocol-Version");
+        gh_mcp_session_unref(gw, s);
+        return;
+    }
+    uint64_t seq = 0;
+    struct gh_slice last = gh_http_req_header(r, "Last-Event-ID");
+    struct gh_mcp_stream *st = last.ptr ? gh_mcp_stream_find(s, last, &seq) : gh_mcp_stream_find_get(s);
+    if (!last.ptr && st)
+        seq = gh_mcp_stream_delivered(st);
+    if (st) {
+        static const struct gh_http_header hdrs[] = {
+            {GH_SLICE_LIT("Content-Type"), GH_SLICE_LIT("text/event-stream")},
+            {GH_SLICE_LIT("Cache-Control"), GH_SLICE_LIT("no-cache")},
+            {GH_SLICE_LIT("X-Accel-Buffering"), GH_SLICE_LIT("no")},
+        };
+        gh_http_resp_start(r, 200, hdrs, GH_ARRAY_LEN(hdrs), -1);
+        gh_http_resp_flush(r);
+        gh_mcp_stream_attach(st, r, seq);
+        gh_mcp_stream_unref(st);
+        gh_mcp_session_unref(gw, s);
+        return;
+    }
+    gh_mcp_proxy_get(gw, rt, r, s);
+}
+
+void gh_mcp_handle(struct gh_mcp_gateway *gw, struct gh_http_req *r)
+{
+    const struct gh_http_request_head *h = gh_http_req_head(r);
+    const struct gh_mcp_route *rt = route_of(gw, h->path);
+    if (!rt) {
+        gh_http_resp_simple(r, 404, "text/plain", "not found\n", 10, NULL, 0);
+        return;
+    }
+    if (gh_mcp_check_origin(gw, r) != GH_ALLOW)
+        return;
+    switch (h->method) {
+    case GH_HTTP_M_POST:
+        handle_post(gw, rt, r);
+        return;
+    case GH_HTTP_M_GET:
+        handle_get(gw, rt, r);
+        return;
+    case GH_HTTP_M_DELETE: {
+        struct gh_mcp_session *s = require_session(gw, rt, r, (struct gh_slice){0});
+        if (s)
+            gh_mcp_proxy_delete(gw, rt, r, s);
+        return;
+    }
+    default: {
+        static const struct gh_http_header allow[] = {
+            {GH_SLICE_LIT("Allow"), GH_SLICE_LIT("GET, POST, DELETE")}};
+        gh_http_resp_simple(r, 405, "text/plain", "method not allowed\n", 19, allow, 1);
+        return;
+    }
+    }
+}

@@ -1,0 +1,116 @@
+/* mcp/internal.h: what the files of mcp/ share; nothing outside mcp/ includes it. */
+#ifndef GH_MCP_INTERNAL_H
+#define GH_MCP_INTERNAL_H
+
+#include "json/json.h"
+#include "mcp/mcp.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+/** One upstream route: a gateway path and where it goes. */
+struct gh_mcp_route {
+    const struct gh_config_upstream *up; /* in the config generation */
+    struct gh_http_client_target target; /* resolved address, timeouts */
+    size_t index;                        /* into each worker's pool array */
+    char host_header[300];
+};
+
+struct gh_mcp_session;
+struct gh_mcp_stream;
+
+struct gh_mcp_gateway {
+    struct gh_config *cfg;
+    struct gh_mcp_route *routes;
+    size_t nroutes;
+    struct ssl_ctx_st *client_tls;
+    /* session table: a small open hash guarded by one lock (sessions are rare next to requests) */
+    pthread_mutex_t lock;
+    struct gh_mcp_session **buckets;
+    size_t nbuckets;
+    size_t nsessions;
+    _Atomic size_t inflight;
+};
+
+/* ---- sessions (session.c) ---- */
+
+/** A gateway session: the client sees only id; the upstream's id never leaves the gateway. */
+struct gh_mcp_session {
+    struct gh_mcp_session *next; /* bucket chain; guarded by gw->lock */
+    int refs;                    /* guarded by gw->lock */
+    char id[48];                 /* 256 random bits, base64url */
+    char *upstream_id;           /* owned; may be NULL (upstream without sessions) */
+    const struct gh_mcp_route *route;
+    struct gh_mcp_gateway *gw;
+    char version[16];            /* negotiated protocol version, "" until known */
+    _Atomic uint64_t last_used_ms; /* requests and stream traffic keep a session alive */
+    pthread_mutex_t lock;          /* guards everything below */
+    bool closed;
+    struct gh_mcp_stream *streams; /* retained SSE streams, newest first */
+    uint32_t next_stream;
+    size_t nstreams;
+};
+
+struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw,
+                                             const struct gh_mcp_route *route,
+                                             struct gh_slice upstream_id);
+/** Finds by id and route, with a reference; NULL when unknown or closed. */
+struct gh_mcp_session *gh_mcp_session_find(struct gh_mcp_gateway *gw, struct gh_slice id,
+                                           const struct gh_mcp_route *route);
+void gh_mcp_session_unref(struct gh_mcp_gateway *gw, struct gh_mcp_session *s);
+void gh_mcp_session_ref(struct gh_mcp_gateway *gw, struct gh_mcp_session *s);
+/** Removes from the table and ends its streams. */
+void gh_mcp_session_close(struct gh_mcp_gateway *gw, struct gh_mcp_session *s);
+void gh_mcp_session_set_version(struct gh_mcp_session *s, struct gh_slice v);
+
+/* ---- streams (stream.c) ---- */
+
+/** Feeding a stream from an upstream response: producer side. */
+/** What a stream may ask of its producer; runs on the producer's worker. */
+enum gh_mcp_producer_op {
+    GH_MCP_PRODUCER_PAUSE = 1,
+    GH_MCP_PRODUCER_RESUME,
+    GH_MCP_PRODUCER_CANCEL, /* the producer must not call gh_mcp_stream_finish afterwards */
+};
+typedef void (*gh_mcp_producer_fn)(void *producer, enum gh_mcp_producer_op op);
+/** A new stream fed by producer on the calling worker (returned with one reference: the producer's). */
+struct gh_mcp_stream *gh_mcp_stream_new(struct gh_mcp_session *s, bool is_get, size_t replay_cap,
+                                        gh_mcp_producer_fn control, void *producer);
+/** Appends one event (assigns the gateway id); may pause the producer. */
+void gh_mcp_stream_append(struct gh_mcp_stream *st, const struct gh_sse_event *ev);
+/** The upstream side ended (rc GH_OK: normally). The producer is forgotten. */
+void gh_mcp_stream_finish(struct gh_mcp_stream *st, enum gh_rc rc);
+/** Attaches a client response (already started as SSE) from the event after last_seq. */
+void gh_mcp_stream_attach(struct gh_mcp_stream *st, struct gh_http_req *r, uint64_t after_seq);
+/** Finds the stream named by a Last-Event-ID ("<stream>-<seq>") within s, with a reference. */
+struct gh_mcp_stream *gh_mcp_stream_find(struct gh_mcp_session *s, struct gh_slice last_event_id,
+                                         uint64_t *seq);
+/** A detached, unfinished GET stream of s (a GET reconnect without Last-Event-ID), referenced. */
+struct gh_mcp_stream *gh_mcp_stream_find_get(struct gh_mcp_session *s);
+void gh_mcp_stream_unref(struct gh_mcp_stream *st);
+/** The highest sequence number some client has received (0 when none). */
+uint64_t gh_mcp_stream_delivered(struct gh_mcp_stream *st);
+/** Ends all streams of a closing session (called with s->lock held). */
+void gh_mcp_streams_close_locked(struct gh_mcp_session *s);
+
+/* ---- ingress (ingress.c) ---- */
+
+/** Answers a gateway-made error: HTTP status plus a JSON-RPC error body (id may be empty). */
+void gh_mcp_reply_error(struct gh_http_req *r, int status, struct gh_slice id, int code,
+                        const char *msg);
+/** Host and Origin checks (DNS rebinding); answers 403 itself and returns GH_DENY. */
+enum gh_verdict gh_mcp_check_origin(const struct gh_mcp_gateway *gw, struct gh_http_req *r);
+bool gh_mcp_accepts(struct gh_slice accept, const char *type);
+bool gh_mcp_version_known(struct gh_slice v);
+
+/* ---- proxy (proxy.c) ---- */
+void gh_mcp_proxy_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
+                       struct gh_http_req *r, struct gh_mcp_session *s,
+                       const struct gh_jsonrpc_body *body);
+void gh_mcp_proxy_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
+                      struct gh_http_req *r, struct gh_mcp_session *s);
+void gh_mcp_proxy_delete(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
+                         struct gh_http_req *r, struct gh_mcp_session *s);
+struct gh_http_pool *gh_mcp_pool(const struct gh_mcp_route *route);
+
+#endif

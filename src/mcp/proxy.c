@@ -1,0 +1,339 @@
+/*
+ * mcp/proxy.c owns the upstream exchanges of the session-era Streamable HTTP transport: it builds
+ * the upstream request from an allow-list of headers (the client's credentials and session id
+ * never cross), maps the gateway session to the upstream's, and relays the answer — JSON bodies
+ * streamed straight through with backpressure, SSE bodies event by event into a stream.
+ */
+#include "core/core.h"
+#include "mcp/internal.h"
+
+#include <stdio.h>
+
+#define CLIENT_HIGH_WATER (256u << 10)
+#define INIT_BODY_CAP     (1u << 20)
+
+enum ex_kind {
+    EX_POST = 0,
+    EX_GET,
+    EX_DELETE,
+};
+
+struct exchange {
+    struct gh_mcp_gateway *gw;
+    const struct gh_mcp_route *route;
+    struct gh_http_req *req;     /* the client request while we answer it; NULL once handed over */
+    struct gh_mcp_session *sess; /* referenced; NULL before initialize creates it */
+    struct gh_http_creq *creq;
+    enum ex_kind kind;
+    bool initialize, sse, started, client_gone, buffered, overflow, discard_body;
+    struct gh_slice rpc_id; /* id of a single request (for error answers), in the req arena */
+    struct gh_sse_parser sse_parser;
+    struct gh_mcp_stream *st;
+    struct gh_buf body; /* buffered initialize answer */
+    int status;
+};
+
+static const char *const REQUEST_HEADERS[] = {
+    "Content-Type", "Accept", "MCP-Protocol-Version", "traceparent", "tracestate", "User-Agent",
+};
+
+static const char *const RESPONSE_HEADERS[] = {
+    "Content-Type", "Cache-Control", "Retry-After", "Allow", "WWW-Authenticate",
+};
+
+static void ex_free(struct exchange *ex)
+{
+    if (ex->sse)
+        gh_sse_parser_release(&ex->sse_parser);
+    gh_buf_release(&ex->body);
+    if (ex->sess)
+        gh_mcp_session_unref(ex->gw, ex->sess);
+    atomic_fetch_sub(&ex->gw->inflight, 1);
+    free(ex);
+}
+
+/* Upstream headers: an allow-list copy plus the upstream's own session id. */
+static size_t upstream_headers(struct exchange *ex, struct gh_http_header *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < GH_ARRAY_LEN(REQUEST_HEADERS) && n < cap; i++) {
+        struct gh_slice v = gh_http_req_header(ex->req, REQUEST_HEADERS[i]);
+        if (v.ptr)
+            out[n++] = (struct gh_http_header){gh_slice_cstr(REQUEST_HEADERS[i]), v};
+    }
+    if (ex->sess && ex->sess->upstream_id && n < cap)
+        out[n++] = (struct gh_http_header){GH_SLICE_LIT("Mcp-Session-Id"),
+                                           gh_slice_cstr(ex->sess->upstream_id)};
+    return n;
+}
+
+static size_t client_headers(struct exchange *ex, const struct gh_http_response_head *h,
+                             struct gh_http_header *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->nheaders && n + 3 < cap; i++)
+        for (size_t j = 0; j < GH_ARRAY_LEN(RESPONSE_HEADERS); j++)
+            if (gh_slice_caseeq_cstr(h->headers[i].name, RESPONSE_HEADERS[j]))
+                out[n++] = h->headers[i];
+    if (ex->sess)
+        out[n++] = (struct gh_http_header){GH_SLICE_LIT("Mcp-Session-Id"),
+                                           gh_slice_cstr(ex->sess->id)};
+    return n;
+}
+
+/* ---- SSE answers: the exchange becomes the stream's producer ---- */
+
+static void producer_control(void *arg, enum gh_mcp_producer_op op)
+{
+    struct exchange *ex = arg;
+    if (op == GH_MCP_PRODUCER_CANCEL) {
+        gh_http_creq_cancel(ex->creq);
+        ex_free(ex);
+        return;
+    }
+    gh_http_creq_pause(ex->creq, op == GH_MCP_PRODUCER_PAUSE);
+}
+
+/* The initialize answer names the negotiated version; later requests are checked against it. */
+static void note_version(struct exchange *ex, const char *json, size_t len)
+{
+    struct gh_arena *a = gh_arena_new(4096);
+    struct gh_json_doc d;
+    struct gh_json_err e;
+    if (gh_json_parse(a, json, len, NULL, &d, &e) == GH_OK && d.toks[0].type == GH_JSON_OBJECT) {
+        int32_t res = gh_json_obj_get(&d, 0, "result", 6);
+        int32_t v = res >= 0 ? gh_json_obj_get(&d, (uint32_t)res, "protocolVersion", 15) : -1;
+        struct gh_slice s;
+        if (v >= 0 && gh_json_str(&d, a, (uint32_t)v, &s) == GH_OK)
+            gh_mcp_session_set_version(ex->sess, s);
+    }
+    gh_arena_free(a);
+}
+
+static enum gh_rc on_sse_event(void *arg, const struct gh_sse_event *ev)
+{
+    struct exchange *ex = arg;
+    if (!ev->has_data && ev->retry < 0)
+        return GH_OK; /* an id-only block: our own ids replace the upstream's */
+    if (ex->initialize && ev->has_data)
+        note_version(ex, ev->data.ptr, ev->data.len);
+    gh_mcp_stream_append(ex->st, ev);
+    return GH_OK;
+}
+
+static void start_sse(struct exchange *ex, const struct gh_http_response_head *h)
+{
+    struct gh_http_header hdrs[12];
+    size_t n = client_headers(ex, h, hdrs, GH_ARRAY_LEN(hdrs) - 2);
+    hdrs[n++] = (struct gh_http_header){GH_SLICE_LIT("X-Accel-Buffering"), GH_SLICE_LIT("no")};
+    bool has_cc = false;
+    for (size_t i = 0; i < n; i++)
+        has_cc |= gh_slice_caseeq_cstr(hdrs[i].name, "Cache-Control");
+    if (!has_cc)
+        hdrs[n++] = (struct gh_http_header){GH_SLICE_LIT("Cache-Control"), GH_SLICE_LIT("no-cache")};
+    gh_http_resp_start(ex->req, 200, hdrs, n, -1);
+    gh_http_resp_flush(ex->req);
+    ex->sse = true;
+    gh_sse_parser_init(&ex->sse_parser, ex->gw->cfg->limits.sse_event_bytes);
+    ex->st = gh_mcp_stream_new(ex->sess, ex->kind == EX_GET, ex->gw->cfg->limits.sse_replay_bytes,
+                               producer_control, ex);
+    struct gh_http_req *r = ex->req;
+    ex->req = NULL; /* the stream's consumer owns the client response now */
+    gh_mcp_stream_attach(ex->st, r, 0);
+}
+
+/* ---- upstream callbacks ---- */
+
+static void on_client_drain(void *arg)
+{
+    struct exchange *ex = arg;
+    gh_http_creq_pause(ex->creq, false);
+}
+
+static void on_client_abort(void *arg)
+{
+    struct exchange *ex = arg;
+    /* a disconnect is not a cancellation (MCP), but nobody can read a JSON answer any more */
+    ex->client_gone = true;
+    gh_http_resp_end(ex->req); /* drops our reference to the detached request */
+    ex->req = NULL;
+    gh_http_creq_cancel(ex->creq);
+    ex_free(ex);
+}
+
+static bool open_session(struct exchange *ex, const struct gh_http_response_head *h)
+{
+    const struct gh_http_header *sid = gh_http_header_find(h->headers, h->nheaders, "Mcp-Session-Id");
+    ex->sess = gh_mcp_session_create(ex->gw, ex->route, sid ? sid->value : (struct gh_slice){0});
+    return ex->sess != NULL;
+}
+
+static void on_head(void *arg, const struct gh_http_response_head *h)
+{
+    struct exchange *ex = arg;
+    ex->status = h->status;
+    bool ok = h->status >= 200 && h->status < 300;
+    if (ex->sess && h->status == 404 && ex->kind != EX_DELETE) {
+        /* the upstream forgot its session: so does the gateway; the client re-initializes */
+        gh_mcp_session_close(ex->gw, ex->sess);
+    }
+    if (ex->kind == EX_DELETE && (ok || h->status == 404) && ex->sess)
+        gh_mcp_session_close(ex->gw, ex->sess);
+    if (ex->initialize && ok && !open_session(ex, h)) {
+        gh_http_creq_cancel(ex->creq);
+        gh_mcp_reply_error(ex->req, 503, ex->rpc_id, GH_JSONRPC_INTERNAL_ERROR,
+                           "Service Unavailable: session limit reached");
+        ex->req = NULL;
+        ex_free(ex);
+        return;
+    }
+    const struct gh_http_header *ct = gh_http_header_find(h->headers, h->nheaders, "Content-Type");
+    if (ok && ct && ct->value.len >= 17 && strncasecmp(ct->value.ptr, "text/event-stream", 17) == 0 &&
+        ex->sess) {
+        start_sse(ex, h);
+        return;
+    }
+    if (ex->initialize && ok) {
+        ex->buffered = true; /* held whole so the negotiated version can be read */
+        gh_buf_init(&ex->body, INIT_BODY_CAP);
+    }
+    struct gh_http_header hdrs[12];
+    size_t n = client_headers(ex, h, hdrs, GH_ARRAY_LEN(hdrs));
+    if (ex->buffered) {
+        /* headers are written when the body is complete (Content-Length known then) */
+        return;
+    }
+    int64_t len = h->has_content_length && !h->chunked ? (int64_t)h->content_length : -1;
+    if (h->no_body || h->status == 202) {
+        len = 0;
+        ex->discard_body = true;
+    }
+    gh_http_resp_start(ex->req, h->status, hdrs, n, len);
+    ex->started = true;
+}
+
+static void on_body(void *arg, const char *p, size_t len)
+{
+    struct exchange *ex = arg;
+    if (ex->sse) {
+        enum gh_rc rc = gh_sse_parser_feed(&ex->sse_parser, p, len, on_sse_event, ex);
+        if (rc != GH_OK) {
+            GH_LOGW("mcp", "upstream %s: SSE event over the limit or malformed: %s",
+                    ex->route->up->name, gh_rc_str(rc));
+            gh_http_creq_cancel(ex->creq);
+            gh_mcp_stream_finish(ex->st, rc);
+            ex_free(ex);
+        }
+        return;
+    }
+    if (ex->buffered) {
+        if (gh_buf_append(&ex->body, p, len) != GH_OK)
+            ex->overflow = true; /* answered as an upstream error in on_done */
+        return;
+    }
+    if (ex->discard_body) {
+        return;
+    }
+    gh_http_resp_write(ex->req, p, len);
+    if (gh_http_resp_pending(ex->req) > CLIENT_HIGH_WATER) {
+        gh_http_creq_pause(ex->creq, true);
+        gh_http_req_on_drain(ex->req, on_client_drain, ex);
+    }
+    gh_http_resp_flush(ex->req);
+}
+
+static void finish_buffered(struct exchange *ex)
+{
+    note_version(ex, ex->body.data, ex->body.len);
+    struct gh_http_header hdrs[2] = {
+        {GH_SLICE_LIT("Mcp-Session-Id"), gh_slice_cstr(ex->sess->id)},
+    };
+    gh_http_resp_simple(ex->req, ex->status, "application/json", ex->body.data, ex->body.len, hdrs,
+                        1);
+    ex->req = NULL;
+}
+
+static void on_done(void *arg, enum gh_rc rc)
+{
+    struct exchange *ex = arg;
+    if (ex->sse) {
+        if (rc == GH_OK) {
+            /* the parser may hold a final event without its blank line: dispatch it */
+            gh_sse_parser_feed(&ex->sse_parser, "\n\n", 2, on_sse_event, ex);
+        }
+        gh_mcp_stream_finish(ex->st, rc);
+        ex_free(ex);
+        return;
+    }
+    if (rc == GH_OK && ex->overflow)
+        rc = GH_E_LIMIT;
+    if (rc == GH_OK && ex->buffered) {
+        finish_buffered(ex);
+    } else if (rc == GH_OK) {
+        gh_http_resp_end(ex->req);
+    } else if (ex->started) {
+        GH_LOGW("mcp", "upstream %s: answer cut short: %s", ex->route->up->name, gh_rc_str(rc));
+        gh_http_resp_close_after(ex->req); /* the client must see the truncation */
+        gh_http_resp_end(ex->req);
+    } else {
+        int status = rc == GH_E_TIMEOUT ? 504 : 502;
+        GH_LOGW("mcp", "upstream %s unavailable: %s", ex->route->up->name, gh_rc_str(rc));
+        gh_mcp_reply_error(ex->req, status, ex->rpc_id, GH_JSONRPC_INTERNAL_ERROR,
+                           status == 504 ? "Gateway Timeout: upstream did not answer in time"
+                                         : "Bad Gateway: upstream unavailable");
+    }
+    ex->req = NULL;
+    ex_free(ex);
+}
+
+static const struct gh_http_creq_cbs EX_CBS = {on_head, on_body, on_done};
+
+static struct exchange *ex_new(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
+                               struct gh_http_req *r, struct gh_mcp_session *s, enum ex_kind kind)
+{
+    struct exchange *ex = gh_xcalloc(1, sizeof(*ex));
+    ex->gw = gw;
+    ex->route = route;
+    ex->req = r;
+    ex->sess = s; /* the caller's reference moves here */
+    ex->kind = kind;
+    gh_buf_init(&ex->body, 1);
+    atomic_fetch_add(&gw->inflight, 1);
+    return ex;
+}
+
+static void ex_send(struct exchange *ex, const char *method, struct gh_slice body)
+{
+    struct gh_http_header hdrs[16];
+    size_t n = upstream_headers(ex, hdrs, GH_ARRAY_LEN(hdrs));
+    gh_http_req_on_abort(ex->req, on_client_abort, ex);
+    ex->creq = gh_http_client_send(gh_mcp_pool(ex->route), method,
+                                   gh_slice_cstr(ex->route->up->url.path), hdrs, n, body, &EX_CBS,
+                                   ex);
+}
+
+void gh_mcp_proxy_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
+                       struct gh_http_req *r, struct gh_mcp_session *s,
+                       const struct gh_jsonrpc_body *body)
+{
+    struct exchange *ex = ex_new(gw, route, r, s, EX_POST);
+    const struct gh_jsonrpc_msg *m = &body->msgs[0];
+    ex->initialize = !body->batch && gh_slice_eq_cstr(m->method, "initialize");
+    if (!body->batch)
+        ex->rpc_id = m->id_raw;
+    ex_send(ex, "POST", gh_http_req_body(r));
+}
+
+void gh_mcp_proxy_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
+                      struct gh_http_req *r, struct gh_mcp_session *s)
+{
+    struct exchange *ex = ex_new(gw, route, r, s, EX_GET);
+    ex_send(ex, "GET", (struct gh_slice){NULL, 0});
+}
+
+void gh_mcp_proxy_delete(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
+                         struct gh_http_req *r, struct gh_mcp_session *s)
+{
+    struct exchange *ex = ex_new(gw, route, r, s, EX_DELETE);
+    ex_send(ex, "DELETE", (struct gh_slice){NULL, 0});
+}

@@ -1,0 +1,149 @@
+/*
+ * mcp/session.c owns the gateway session table: ids minted from 256 random bits, the mapping to
+ * the upstream's session id (never shown to the client), the negotiated version, idle expiry.
+ * One lock guards the table; each session has its own lock for its streams.
+ */
+#include "core/core.h"
+#include "mcp/internal.h"
+
+static size_t bucket_of(const struct gh_mcp_gateway *gw, struct gh_slice id)
+{
+    unsigned char h[32];
+    gh_sha256(id.ptr, id.len, h); /* ids are random already; hashing keeps buckets honest */
+    uint64_t v;
+    memcpy(&v, h, sizeof(v));
+    return (size_t)(v % gw->nbuckets);
+}
+
+struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw,
+                                             const struct gh_mcp_route *route,
+                                             struct gh_slice upstream_id)
+{
+    pthread_mutex_lock(&gw->lock);
+    if (gw->nsessions >= gw->cfg->limits.sessions_total) {
+        pthread_mutex_unlock(&gw->lock);
+        return NULL;
+    }
+    struct gh_mcp_session *s = gh_xcalloc(1, sizeof(*s));
+    unsigned char rnd[32];
+    gh_random_bytes(rnd, sizeof(rnd));
+    gh_b64url_encode(rnd, sizeof(rnd), s->id);
+    s->upstream_id = upstream_id.len ? gh_xstrndup(upstream_id.ptr, upstream_id.len) : NULL;
+    s->route = route;
+    s->gw = gw;
+    s->refs = 2; /* the table's and the caller's */
+    s->last_used_ms = gh_clock_ms();
+    pthread_mutex_init(&s->lock, NULL);
+    size_t b = bucket_of(gw, gh_slice_cstr(s->id));
+    s->next = gw->buckets[b];
+    gw->buckets[b] = s;
+    gw->nsessions++;
+    pthread_mutex_unlock(&gw->lock);
+    return s;
+}
+
+struct gh_mcp_session *gh_mcp_session_find(struct gh_mcp_gateway *gw, struct gh_slice id,
+                                           const struct gh_mcp_route *route)
+{
+    if (id.len == 0 || id.len >= sizeof(((struct gh_mcp_session *)0)->id))
+        return NULL;
+    pthread_mutex_lock(&gw->lock);
+    struct gh_mcp_session *s = gw->buckets[bucket_of(gw, id)];
+    while (s && !gh_slice_eq_cstr(id, s->id))
+        s = s->next;
+    /* a session belongs to one route: an id presented on another path is unknown there */
+    if (s && (s->closed || s->route != route))
+        s = NULL;
+    if (s) {
+        s->refs++;
+        s->last_used_ms = gh_clock_ms();
+    }
+    pthread_mutex_unlock(&gw->lock);
+    return s;
+}
+
+void gh_mcp_session_ref(struct gh_mcp_gateway *gw, struct gh_mcp_session *s)
+{
+    pthread_mutex_lock(&gw->lock);
+    s->refs++;
+    pthread_mutex_unlock(&gw->lock);
+}
+
+void gh_mcp_session_unref(struct gh_mcp_gateway *gw, struct gh_mcp_session *s)
+{
+    pthread_mutex_lock(&gw->lock);
+    int left = --s->refs;
+    pthread_mutex_unlock(&gw->lock);
+    if (left > 0)
+        return;
+    pthread_mutex_destroy(&s->lock);
+    free(s->upstream_id);
+    free(s);
+}
+
+static void table_remove_locked(struct gh_mcp_gateway *gw, struct gh_mcp_session *s)
+{
+    struct gh_mcp_session **pp = &gw->buckets[bucket_of(gw, gh_slice_cstr(s->id))];
+    while (*pp && *pp != s)
+        pp = &(*pp)->next;
+    if (*pp) {
+        *pp = s->next;
+        gw->nsessions--;
+        s->refs--; /* the table's reference; the caller still holds one */
+    }
+}
+
+void gh_mcp_session_close(struct gh_mcp_gateway *gw, struct gh_mcp_session *s)
+{
+    pthread_mutex_lock(&gw->lock);
+    bool was_open = !s->closed;
+    s->closed = true;
+    if (was_open)
+        table_remove_locked(gw, s);
+    pthread_mutex_unlock(&gw->lock);
+    if (!was_open)
+        return;
+    pthread_mutex_lock(&s->lock);
+    gh_mcp_streams_close_locked(s);
+    pthread_mutex_unlock(&s->lock);
+    GH_LOGD("mcp", "session closed");
+}
+
+void gh_mcp_session_set_version(struct gh_mcp_session *s, struct gh_slice v)
+{
+    if (!gh_mcp_version_known(v))
+        return;
+    pthread_mutex_lock(&s->lock);
+    memcpy(s->version, v.ptr, v.len);
+    s->version[v.len] = '\0';
+    pthread_mutex_unlock(&s->lock);
+}
+
+void gh_mcp_sessions_sweep(struct gh_mcp_gateway *gw)
+{
+    uint64_t now = gh_clock_ms(), idle = gw->cfg->timeouts.session_idle_ms;
+    for (;;) {
+        struct gh_mcp_session *victim = NULL;
+        pthread_mutex_lock(&gw->lock);
+        for (size_t b = 0; b < gw->nbuckets && !victim; b++)
+            for (struct gh_mcp_session *s = gw->buckets[b]; s && !victim; s = s->next)
+                if (now - atomic_load(&s->last_used_ms) > idle)
+                    victim = s;
+        if (victim)
+            victim->refs++;
+        pthread_mutex_unlock(&gw->lock);
+        if (!victim)
+            return;
+        GH_LOGI("mcp", "session expired after %llu ms idle", (unsigned long long)idle);
+        gh_mcp_session_close(gw, victim);
+        gh_mcp_session_unref(gw, victim);
+    }
+}
+
+size_t gh_mcp_sessions_count(struct gh_mcp_gateway *gw)
+{
+    pthread_mutex_lock(&gw->lock);
+    size_t n = gw->nsessions;
+    pthread_mutex_unlock(&gw->lock);
+    return n;
+}

@@ -1,0 +1,96 @@
+// Demo suite: `gatehouse dev` serves its built-in demo MCP server through the
+// gateway; the official SDK client lists and calls every demo tool. Gateway-only
+// (there is no upstream to talk to directly), so it is skipped in direct mode.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { DIRECT, startGatehouseDev, stop } from './lib/harness.mjs';
+
+const T = { timeout: 20000 };
+const TEXT = 'the quick brown fox jumps';
+const DEMO_TOOLS = ['echo', 'add', 'sha256', 'time', 'word_count'];
+
+/** Arguments for a tool built from its inputSchema: strings get TEXT, numbers 2 then 3. */
+function argsFor(tool) {
+  const props = tool.inputSchema?.properties || {};
+  const args = {};
+  const nums = [2, 3, 5];
+  for (const [name, schema] of Object.entries(props)) {
+    const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
+    if (type === 'number' || type === 'integer') args[name] = nums.shift() ?? 1;
+    else if (type === 'string') args[name] = TEXT;
+    else if (type === 'boolean') args[name] = true;
+    else if (type === 'array' && ['number', 'integer'].includes(schema.items?.type)) args[name] = [2, 3];
+  }
+  return args;
+}
+
+const text = (r) => r.content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
+
+describe('gatehouse dev: built-in demo tools', { skip: DIRECT ? 'direct mode: gateway-only suite' : false }, () => {
+  let gw;
+  let client;
+  let tools;
+
+  before(async () => {
+    gw = await startGatehouseDev('gatehouse-dev');
+    client = new Client({ name: 'gatehouse-interop-dev', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(gw.url)));
+  }, { timeout: 30000 });
+
+  after(async () => {
+    try {
+      await client?.close();
+    } catch {
+      /* ignore */
+    }
+    await stop(gw?.proc);
+  });
+
+  test('tools/list shows every demo tool with an object inputSchema', T, async () => {
+    ({ tools } = await client.listTools());
+    const names = tools.map((t) => t.name);
+    for (const want of DEMO_TOOLS) assert.ok(names.includes(want), `${want} missing from ${names}`);
+    for (const t of tools) {
+      assert.equal(t.inputSchema?.type, 'object', `${t.name} inputSchema`);
+      assert.equal(typeof t.description, 'string', `${t.name} description`);
+    }
+  });
+
+  const expectations = {
+    echo: (out) => assert.ok(out.includes(TEXT), out),
+    add: (out) => assert.match(out, /\b5(\.0+)?\b/),
+    sha256: (out) => assert.ok(out.toLowerCase().includes(createHash('sha256').update(TEXT).digest('hex')), out),
+    time: (out) => assert.ok(out.trim().length > 0 && /\d/.test(out), out),
+    word_count: (out) => assert.match(out, /\b5\b/),
+  };
+
+  for (const name of DEMO_TOOLS) {
+    test(`tools/call ${name}`, T, async () => {
+      if (!tools) ({ tools } = await client.listTools());
+      const tool = tools.find((t) => t.name === name);
+      assert.ok(tool, `${name} not listed`);
+      const r = await client.callTool({ name, arguments: argsFor(tool) });
+      assert.notEqual(r.isError, true, `${name} returned isError: ${JSON.stringify(r)}`);
+      const out = text(r) || JSON.stringify(r.structuredContent ?? {});
+      expectations[name](out);
+    });
+  }
+
+  test('unknown tool is an error, not a crash', T, async () => {
+    let r;
+    try {
+      r = await client.callTool({ name: 'no_such_tool', arguments: {} });
+    } catch (err) {
+      assert.match(String(err.message), /no_such_tool|not found|unknown|-32602|-32601/i);
+      return;
+    }
+    assert.equal(r.isError, true);
+  });
+
+  test('gateway process is still alive', T, () => {
+    assert.ok(gw.proc.alive());
+  });
+});

@@ -1,0 +1,562 @@
+/* Unit tests for config/: defaults, a full file, every class of error with its exact position and
+ * key path, the URL and address parsers, building from code, refcounts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "core/core.h"
+#include "config/config.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+static enum gh_rc load(const char *yaml, struct gh_config **c, struct gh_config_error *e)
+{
+    return gh_config_load_string("gw.yaml", yaml, strlen(yaml), c, e);
+}
+
+/* Loads yaml, expects GH_E_PARSE and exactly this formatted error. */
+static void expect_error(const char *yaml, const char *want)
+{
+    struct gh_config *c = (struct gh_config *)0x1;
+    struct gh_config_error e;
+    char msg[1024];
+    assert_int_equal(load(yaml, &c, &e), GH_E_PARSE);
+    assert_null(c);
+    gh_config_error_format(&e, msg, sizeof(msg));
+    assert_string_equal(msg, want);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* ---- defaults and valid files ---- */
+
+static void defaults_are_embedded(void **state)
+{
+    (void)state;
+    struct gh_config *c = gh_config_new_default();
+    assert_int_equal(atomic_load(&c->refs), 1);
+    assert_int_equal(c->n_listeners, 1);
+    assert_string_equal(c->listeners[0].addr.host, "127.0.0.1");
+    assert_int_equal(c->listeners[0].addr.port, 8080);
+    assert_int_equal(c->listeners[0].addr.family, GH_CONFIG_FAMILY_IPV4);
+    assert_null(c->listeners[0].tls);
+    assert_int_equal(c->n_upstreams, 0);
+    assert_int_equal(c->gateway.workers, 0);
+    assert_int_equal(c->gateway.log_level, GH_LOG_INFO);
+    assert_false(c->gateway.insecure_no_auth);
+    assert_int_equal(c->limits.header_bytes, 16384);
+    assert_int_equal(c->limits.headers_count, 100);
+    assert_int_equal(c->limits.body_bytes, 4194304);
+    assert_int_equal(c->limits.json_depth, 64);
+    assert_int_equal(c->limits.batch_length, 32);
+    assert_int_equal(c->limits.sse_event_bytes, 1048576);
+    assert_int_equal(c->limits.sse_replay_bytes, 1048576);
+    assert_int_equal(c->limits.sessions_per_principal, 64);
+    assert_int_equal(c->limits.sessions_total, 10000);
+    assert_int_equal(c->limits.concurrent_requests_per_principal, 64);
+    assert_int_equal(c->limits.connections, 10000);
+    assert_int_equal(c->limits.stdio_children, 64);
+    assert_int_equal(c->timeouts.header_ms, 10000);
+    assert_int_equal(c->timeouts.body_ms, 30000);
+    assert_int_equal(c->timeouts.idle_ms, 60000);
+    assert_int_equal(c->timeouts.upstream_connect_ms, 5000);
+    assert_int_equal(c->timeouts.upstream_first_byte_ms, 60000);
+    assert_int_equal(c->timeouts.stream_idle_ms, 300000);
+    assert_int_equal(c->timeouts.session_idle_ms, 1800000);
+    assert_int_equal(c->timeouts.shutdown_drain_ms, 10000);
+    assert_int_equal(gh_config_validate(c, NULL), GH_OK);
+    gh_config_unref(c);
+}
+
+static void empty_and_comment_only_files_give_defaults(void **state)
+{
+    (void)state;
+    const char *inputs[] = {"", "# nothing\n", "---\n", "~\n"};
+    for (size_t i = 0; i < GH_ARRAY_LEN(inputs); i++) {
+        struct gh_config *c = NULL;
+        assert_int_equal(load(inputs[i], &c, NULL), GH_OK);
+        assert_int_equal(c->n_listeners, 1);
+        assert_int_equal(c->limits.json_depth, 64);
+        gh_config_unref(c);
+    }
+}
+
+static void full_valid_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/gh-config-test-XXXXXX", cert[128], key[128], yaml[4096];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    write_file(cert, "cert\n");
+    write_file(key, "key\n");
+    snprintf(yaml, sizeof(yaml),
+             "gateway:\n"
+             "  workers: 4\n"
+             "  log_level: debug\n"
+             "  insecure_no_auth: true\n"
+             "  allowed_origins: [\"https://app.example.com\", \"http://localhost:5173\"]\n"
+             "  allowed_hosts:\n"
+             "    - gw.example.com\n"
+             "listeners:\n"
+             "  - address: 127.0.0.1:0\n"
+             "  - address: \"[::1]:8443\"\n"
+             "    tls:\n"
+             "      certificate: %s\n"
+             "      key: '%s'\n"
+             "upstreams:\n"
+             "  - name: everything\n"
+             "    url: http://127.0.0.1:3001/mcp\n"
+             "    max_connections: 8\n"
+             "    timeouts: {connect_ms: 1000, first_byte_ms: 2000, stream_idle_ms: 3000}\n"
+             "  - name: Files_2\n"
+             "    url: HTTPS://Files.Example.com/v1/mcp?tenant=a\n"
+             "    path: /files\n"
+             "limits:\n"
+             "  header_bytes: 8192\n"
+             "  json_depth: 32\n"
+             "  stdio_children: 1\n"
+             "timeouts:\n"
+             "  idle_ms: 5000\n"
+             "  shutdown_drain_ms: 1\n",
+             cert, key);
+    struct gh_config *c = NULL;
+    struct gh_config_error e;
+    assert_int_equal(load(yaml, &c, &e), GH_OK);
+    assert_string_equal(c->source, "gw.yaml");
+    assert_int_equal(c->gateway.workers, 4);
+    assert_int_equal(c->gateway.log_level, GH_LOG_DEBUG);
+    assert_true(c->gateway.insecure_no_auth);
+    assert_int_equal(c->gateway.n_allowed_origins, 2);
+    assert_string_equal(c->gateway.allowed_origins[1], "http://localhost:5173");
+    assert_int_equal(c->gateway.n_allowed_hosts, 1);
+    assert_string_equal(c->gateway.allowed_hosts[0], "gw.example.com");
+    assert_int_equal(c->n_listeners, 2);
+    assert_int_equal(c->listeners[0].addr.port, 0);
+    assert_null(c->listeners[0].tls);
+    assert_string_equal(c->listeners[1].addr.host, "::1");
+    assert_int_equal(c->listeners[1].addr.family, GH_CONFIG_FAMILY_IPV6);
+    assert_int_equal(c->listeners[1].addr.port, 8443);
+    assert_string_equal(c->listeners[1].tls->certificate, cert);
+    assert_string_equal(c->listeners[1].tls->key, key);
+    assert_int_equal(c->n_upstreams, 2);
+    const struct gh_config_upstream *u0 = &c->upstreams[0], *u1 = &c->upstreams[1];
+    assert_string_equal(u0->name, "everything");
+    assert_false(u0->url.tls);
+    assert_string_equal(u0->url.host, "127.0.0.1");
+    assert_int_equal(u0->url.port, 3001);
+    assert_string_equal(u0->url.path, "/mcp");
+    assert_string_equal(u0->path, "/mcp/everything"); /* two upstreams: derived per name */
+    assert_true(u0->path_default);
+    assert_int_equal(u0->max_connections, 8);
+    assert_int_equal(u0->timeouts.connect_ms, 1000);
+    assert_int_equal(u0->timeouts.first_byte_ms, 2000);
+    assert_int_equal(u0->timeouts.stream_idle_ms, 3000);
+    assert_true(u1->url.tls);
+    assert_string_equal(u1->url.host, "files.example.com");
+    assert_int_equal(u1->url.port, 443);
+    assert_string_equal(u1->url.path, "/v1/mcp?tenant=a");
+    assert_string_equal(u1->path, "/files");
+    assert_false(u1->path_default);
+    assert_int_equal(u1->max_connections, 64);
+    assert_int_equal(u1->timeouts.connect_ms, 0); /* inherits timeouts.upstream_connect_ms */
+    assert_int_equal(c->limits.header_bytes, 8192);
+    assert_int_equal(c->limits.json_depth, 32);
+    assert_int_equal(c->limits.stdio_children, 1);
+    assert_int_equal(c->limits.body_bytes, 4194304); /* untouched keys keep defaults */
+    assert_int_equal(c->timeouts.idle_ms, 5000);
+    assert_int_equal(c->timeouts.shutdown_drain_ms, 1);
+    gh_config_unref(c);
+
+    /* the same file from disk; then the key file disappears: the load must fail at its line */
+    char path[160];
+    snprintf(path, sizeof(path), "%s/gw.yaml", dir);
+    write_file(path, yaml);
+    assert_int_equal(gh_config_load_file(path, &c, &e), GH_OK);
+    assert_int_equal(c->n_upstreams, 2);
+    gh_config_unref(c);
+    unlink(key);
+    assert_int_equal(gh_config_load_file(path, &c, &e), GH_E_PARSE);
+    assert_null(c);
+    assert_string_equal(e.file, path);
+    assert_int_equal(e.line, 13);
+    assert_int_equal(e.column, 12);
+    assert_string_equal(e.path, "listeners[1].tls.key");
+    assert_string_equal(e.msg, "cannot read key file: No such file or directory");
+    unlink(cert);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void single_upstream_gets_mcp_path(void **state)
+{
+    (void)state;
+    struct gh_config *c = NULL;
+    assert_int_equal(load("upstreams:\n  - {name: a, url: 'http://[::1]:9/'}\n", &c, NULL), GH_OK);
+    assert_string_equal(c->upstreams[0].path, "/mcp");
+    assert_string_equal(c->upstreams[0].url.host, "::1");
+    assert_int_equal(c->upstreams[0].url.family, GH_CONFIG_FAMILY_IPV6);
+    assert_int_equal(c->upstreams[0].url.port, 9);
+    assert_string_equal(c->upstreams[0].url.path, "/");
+    gh_config_unref(c);
+}
+
+/* ---- each class of error, with position and key path ---- */
+
+static void unknown_keys(void **state)
+{
+    (void)state;
+    expect_error("gateway:\n  wrokers: 2\n",
+                 "gw.yaml:2:3: gateway.wrokers: unknown key (expected one of: workers, log_level, "
+                 "insecure_no_auth, allowed_origins, allowed_hosts)");
+    expect_error("listen:\n  - address: 127.0.0.1:1\n",
+                 "gw.yaml:1:1: listen: unknown key (expected one of: gateway, listeners, "
+                 "upstreams, limits, timeouts)");
+    expect_error("upstreams:\n  - name: a\n    url: http://h/\n    timeouts:\n      read_ms: 5\n",
+                 "gw.yaml:5:7: upstreams[0].timeouts.read_ms: unknown key (expected one of: "
+                 "connect_ms, first_byte_ms, stream_idle_ms)");
+}
+
+static void wrong_types(void **state)
+{
+    (void)state;
+    expect_error("limits:\n  body_bytes: \"100\"\n",
+                 "gw.yaml:2:15: limits.body_bytes: expected an integer");
+    expect_error("limits:\n  body_bytes: 0x100\n",
+                 "gw.yaml:2:15: limits.body_bytes: expected an integer");
+    expect_error("limits:\n  body_bytes: 0100\n",
+                 "gw.yaml:2:15: limits.body_bytes: expected an integer");
+    expect_error("gateway:\n  insecure_no_auth: yes\n",
+                 "gw.yaml:2:21: gateway.insecure_no_auth: expected true or false");
+    expect_error("gateway: 5\n", "gw.yaml:1:10: gateway: expected a mapping");
+    expect_error("listeners: {address: 127.0.0.1:1}\n", "gw.yaml:1:12: listeners: expected a list");
+    expect_error("gateway:\n  allowed_hosts: [a, [b]]\n",
+                 "gw.yaml:2:22: gateway.allowed_hosts[1]: expected a string");
+    expect_error("upstreams:\n  - name:\n    url: http://h/\n",
+                 "gw.yaml:2:10: upstreams[0].name: expected a string");
+    expect_error("gateway:\n  log_level: verbose\n",
+                 "gw.yaml:2:14: gateway.log_level: expected one of: error, warn, info, debug");
+    expect_error("- 1\n", "gw.yaml:1:1: expected a mapping at the top level");
+}
+
+static void bad_urls(void **state)
+{
+    (void)state;
+    expect_error("upstreams:\n"
+                 "  - name: a\n"
+                 "    url: http://127.0.0.1:3001/mcp\n"
+                 "  - name: b\n"
+                 "    url: ftp://files.example.com/\n",
+                 "gw.yaml:5:10: upstreams[1].url: scheme must be http or https");
+    /* the password must never appear in the message */
+    struct gh_config *c;
+    struct gh_config_error e;
+    char msg[512];
+    const char *y = "upstreams:\n  - name: a\n    url: https://admin:hunter2@h.example/\n";
+    assert_int_equal(load(y, &c, &e), GH_E_PARSE);
+    gh_config_error_format(&e, msg, sizeof(msg));
+    assert_string_equal(msg,
+                        "gw.yaml:3:10: upstreams[0].url: userinfo (user:password@) is not allowed");
+    assert_null(strstr(msg, "hunter2"));
+    expect_error("upstreams:\n  - name: a\n",
+                 "gw.yaml:2:5: upstreams[0].url: required key is missing");
+}
+
+static void duplicate_upstream_name_and_path(void **state)
+{
+    (void)state;
+    expect_error("upstreams:\n"
+                 "  - name: docs\n"
+                 "    url: http://127.0.0.1:1/\n"
+                 "  - name: docs\n"
+                 "    url: http://127.0.0.1:2/\n",
+                 "gw.yaml:4:11: upstreams[1].name: duplicate upstream name (also upstreams[0])");
+    expect_error("upstreams:\n"
+                 "  - {name: a, url: 'http://h/', path: /x}\n"
+                 "  - {name: b, url: 'http://h/', path: /x}\n",
+                 "gw.yaml:3:39: upstreams[1].path: duplicate path (also served by upstreams[0])");
+    /* a derived path collides: the error points at the upstream entry that has no path key */
+    expect_error("upstreams:\n"
+                 "  - {name: a, url: 'http://h/', path: /mcp/b}\n"
+                 "  - name: b\n"
+                 "    url: http://h/\n",
+                 "gw.yaml:3:5: upstreams[1].path: duplicate path (also served by upstreams[0])");
+    expect_error("listeners:\n  - address: 127.0.0.1:80\n  - address: 127.0.0.1:80\n",
+                 "gw.yaml:3:14: listeners[1].address: duplicate listener address (also "
+                 "listeners[0])");
+}
+
+static void duplicate_yaml_keys(void **state)
+{
+    (void)state;
+    expect_error("gateway:\n  workers: 1\n  workers: 2\n",
+                 "gw.yaml:3:3: gateway.workers: duplicate key");
+    expect_error("limits: {}\nlimits: {}\n", "gw.yaml:2:1: limits: duplicate key");
+}
+
+static void aliases_anchors_tags_refused(void **state)
+{
+    (void)state;
+    expect_error("limits:\n  body_bytes: &n 5\n",
+                 "gw.yaml:2:15: limits.body_bytes: YAML anchors are not allowed");
+    expect_error("limits:\n  body_bytes: *n\n",
+                 "gw.yaml:2:15: limits.body_bytes: YAML aliases are not allowed");
+    expect_error("a: &a [1]\nb: [*a, *a]\n", "gw.yaml:1:4: a: YAML anchors are not allowed");
+    expect_error("limits:\n  body_bytes: !!int 5\n",
+                 "gw.yaml:2:15: limits.body_bytes: YAML tags are not allowed");
+    expect_error("upstreams:\n  - name: a\n  - *x\n",
+                 "gw.yaml:3:5: upstreams[1]: YAML aliases are not allowed");
+}
+
+static void tls_needs_both_files(void **state)
+{
+    (void)state;
+    expect_error("listeners:\n"
+                 "  - address: 127.0.0.1:8443\n"
+                 "    tls:\n"
+                 "      certificate: /etc/gatehouse/cert.pem\n",
+                 "gw.yaml:4:7: listeners[0].tls.key: required key is missing (tls needs "
+                 "certificate and key)");
+    expect_error("listeners:\n  - tls: {key: /k}\n",
+                 "gw.yaml:2:10: listeners[0].tls.certificate: required key is missing (tls needs "
+                 "certificate and key)");
+    expect_error("listeners:\n  - address: 127.0.0.1:8443\n    tls:\n      certificate: "
+                 "/nonexistent/gh-cert.pem\n      key: /nonexistent/gh-key.pem\n",
+                 "gw.yaml:4:20: listeners[0].tls.certificate: cannot read certificate file: No "
+                 "such file or directory");
+}
+
+static void limits_out_of_range(void **state)
+{
+    (void)state;
+    expect_error("limits:\n  json_depth: 100000\n",
+                 "gw.yaml:2:15: limits.json_depth: must be between 1 and 512");
+    expect_error("limits:\n  header_bytes: 0\n",
+                 "gw.yaml:2:17: limits.header_bytes: must be between 1 and 1048576");
+    expect_error("timeouts:\n  idle_ms: -5\n",
+                 "gw.yaml:2:12: timeouts.idle_ms: must be between 1 and 86400000");
+    expect_error("limits:\n  connections: 99999999999999999999999\n",
+                 "gw.yaml:2:16: limits.connections: must be between 1 and 1000000");
+    expect_error("gateway:\n  workers: 257\n",
+                 "gw.yaml:2:12: gateway.workers: must be between 0 and 256");
+    expect_error("upstreams:\n  - {name: a, url: 'http://h/', max_connections: 0}\n",
+                 "gw.yaml:2:50: upstreams[0].max_connections: must be between 1 and 10000");
+    expect_error("upstreams:\n  - {name: a, url: 'http://h/', timeouts: {connect_ms: 0}}\n",
+                 "gw.yaml:2:56: upstreams[0].timeouts.connect_ms: must be between 1 and "
+                 "86400000");
+}
+
+static void listener_and_value_formats(void **state)
+{
+    (void)state;
+    expect_error("listeners: []\n", "gw.yaml:1:12: listeners: at least one listener is required");
+    expect_error("listeners:\n  - address: 0.0.0.0\n",
+                 "gw.yaml:2:14: listeners[0].address: expected host:port (e.g. 127.0.0.1:8080)");
+    expect_error("listeners:\n  - address: example.com:80\n",
+                 "gw.yaml:2:14: listeners[0].address: host must be an IPv4 address, a [bracketed] "
+                 "IPv6 address or localhost");
+    expect_error("listeners:\n  - {}\n",
+                 "gw.yaml:2:5: listeners[0].address: required key is missing");
+    expect_error(
+        "upstreams:\n  - {name: 'a b', url: 'http://h/'}\n",
+        "gw.yaml:2:12: upstreams[0].name: name must be 1-64 characters of A-Z a-z 0-9 _ -");
+    expect_error("upstreams:\n  - {name: a, url: 'http://h/', path: /a/../b}\n",
+                 "gw.yaml:2:39: upstreams[0].path: path must not contain ..");
+    expect_error("upstreams:\n  - {name: a, url: 'http://h/', path: '/a?b'}\n",
+                 "gw.yaml:2:39: upstreams[0].path: path must not contain a query");
+    expect_error("gateway:\n  allowed_origins: ['https://app.example.com/']\n",
+                 "gw.yaml:2:21: gateway.allowed_origins[0]: an origin is scheme://host[:port] with "
+                 "no path, query or trailing slash");
+    expect_error("gateway:\n  allowed_hosts: [\"a\\tb\"]\n",
+                 "gw.yaml:2:19: gateway.allowed_hosts[0]: control characters are not allowed");
+}
+
+static void yaml_structure_errors(void **state)
+{
+    (void)state;
+    expect_error("gateway:\n  workers: [1\n", "gw.yaml:3:1: YAML syntax: while parsing a flow "
+                                              "sequence did not find expected ',' or ']'");
+    expect_error("gateway: {}\n---\nlimits: {}\n",
+                 "gw.yaml:2:1: only one YAML document is allowed");
+    expect_error("? [a]\n: 1\n", "gw.yaml:1:3: keys must be plain strings");
+    char deep[200] = "a: ";
+    for (int i = 0; i < 20; i++)
+        strcat(deep, "[");
+    expect_error(deep,
+                 "gw.yaml:1:19: a[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]: nesting is too "
+                 "deep (max 16 levels)");
+}
+
+static void size_cap(void **state)
+{
+    (void)state;
+    size_t n = GH_CONFIG_MAX_BYTES + 1;
+    char *big = gh_xmalloc(n);
+    memset(big, '#', n);
+    struct gh_config *c;
+    struct gh_config_error e;
+    assert_int_equal(gh_config_load_string("big.yaml", big, n, &c, &e), GH_E_LIMIT);
+    assert_null(c);
+    assert_string_equal(e.msg, "configuration is larger than 1 MiB");
+    free(big);
+    assert_int_equal(gh_config_load_file("/nonexistent/gw.yaml", &c, &e), GH_E_IO);
+    assert_string_equal(e.msg, "cannot open: No such file or directory");
+}
+
+/* ---- parsers ---- */
+
+static void url_parser(void **state)
+{
+    (void)state;
+    struct gh_config_url u;
+    const char *why = NULL;
+    assert_int_equal(gh_config_url_parse("http://a.b:8080?x=1", &u, &why), GH_OK);
+    assert_string_equal(u.host, "a.b");
+    assert_int_equal(u.port, 8080);
+    assert_string_equal(u.path, "/?x=1");
+    gh_config_url_release(&u);
+    struct {
+        const char *in, *why;
+    } bad[] = {
+        {"http://h/#frag", "fragments are not allowed"},
+        {"http://h :1/", "URL must not contain spaces, control or non-ASCII characters"},
+        {"http://h/\x01", "URL must not contain spaces, control or non-ASCII characters"},
+        {"http://h:0/", "port must be between 1 and 65535"},
+        {"http://h:65536/", "port must be between 1 and 65535"},
+        {"http://h:080/", "port must be a decimal number without leading zeros"},
+        {"http://h:/", "port must be a decimal number without leading zeros"},
+        {"http://u@h/", "userinfo (user:password@) is not allowed"},
+        {"http:///p", "host is required"},
+        {"http://0x7f.0.0.1/", "malformed IPv4 address"},
+        {"http://127.1/", "malformed IPv4 address"},
+        {"http://2130706433/", "malformed IPv4 address"},
+        {"http://[::1/", "malformed IPv6 address"},
+        {"http://[fe80::1%25eth0]/", "malformed IPv6 address"},
+        {"http://-a.b/", "malformed host name"},
+        {"http://a..b/", "malformed host name"},
+        {"http://h\\@evil/", "backslashes are not allowed in URLs"},
+        {"http://h/%zz", "malformed percent-encoding in path"},
+        {"http://h/<x>", "path has a character that must be percent-encoded"},
+        {"javascript:alert(1)", "expected an absolute URL (http://host/path)"},
+        {"file:///etc/passwd", "scheme must be http or https"},
+    };
+    for (size_t i = 0; i < GH_ARRAY_LEN(bad); i++) {
+        why = NULL;
+        assert_int_equal(gh_config_url_parse(bad[i].in, &u, &why), GH_E_PARSE);
+        assert_string_equal(why, bad[i].why);
+    }
+}
+
+static void addr_parser(void **state)
+{
+    (void)state;
+    struct gh_config_addr a;
+    assert_int_equal(gh_config_addr_parse("LOCALHOST:65535", &a, NULL), GH_OK);
+    assert_string_equal(a.host, "localhost");
+    assert_int_equal(a.port, 65535);
+    assert_int_equal(a.family, GH_CONFIG_FAMILY_NAME);
+    free(a.host);
+    const char *bad[] = {"127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "::1:80", "[::1]80",
+                         "1.2.3:80",  "[::1]",      "localhost:-1",    ":80",    "127.0.0.1:1:2"};
+    for (size_t i = 0; i < GH_ARRAY_LEN(bad); i++)
+        assert_int_equal(gh_config_addr_parse(bad[i], &a, NULL), GH_E_PARSE);
+}
+
+/* ---- building from code ---- */
+
+static void built_by_code(void **state)
+{
+    (void)state;
+    struct gh_config *c = gh_config_new_default();
+    struct gh_config_error e;
+    char msg[512];
+    assert_int_equal(gh_config_add_listener(c, "[::1]:9000"), GH_OK);
+    assert_int_equal(c->n_listeners, 1); /* replaced the default */
+    assert_int_equal(gh_config_add_listener(c, "127.0.0.1:9001"), GH_OK);
+    assert_int_equal(c->n_listeners, 2);
+    assert_int_equal(gh_config_add_listener(c, "127.0.0.1"), GH_E_PARSE);
+    assert_int_equal(gh_config_add_upstream(c, "one", "http://127.0.0.1:1/mcp", NULL), GH_OK);
+    assert_string_equal(c->upstreams[0].path, "/mcp");
+    assert_int_equal(gh_config_add_upstream(c, "two", "http://127.0.0.1:2/mcp", NULL), GH_OK);
+    assert_string_equal(c->upstreams[0].path, "/mcp/one"); /* re-derived */
+    assert_string_equal(c->upstreams[1].path, "/mcp/two");
+    assert_int_equal(gh_config_add_upstream(c, "bad name", "http://h/", NULL), GH_E_PARSE);
+    assert_int_equal(gh_config_add_upstream(c, "x", "ftp://h/", NULL), GH_E_PARSE);
+    assert_int_equal(gh_config_add_upstream(c, "x", "http://h/", "mcp"), GH_E_PARSE);
+    assert_int_equal(gh_config_validate(c, &e), GH_OK);
+    assert_int_equal(gh_config_add_upstream(c, "one", "http://h/", "/other"), GH_OK);
+    assert_int_equal(gh_config_validate(c, &e), GH_E_PARSE);
+    gh_config_error_format(&e, msg, sizeof(msg));
+    assert_string_equal(msg, "(config): upstreams[2].name: duplicate upstream name (also "
+                             "upstreams[0])");
+    c->n_upstreams--; /* drop it again (the test owns the struct) */
+    gh_free(&c->upstreams[2].name);
+    gh_free(&c->upstreams[2].path);
+    gh_config_url_release(&c->upstreams[2].url);
+    c->limits.batch_length = 5000;
+    assert_int_equal(gh_config_validate(c, &e), GH_E_PARSE);
+    gh_config_error_format(&e, msg, sizeof(msg));
+    assert_string_equal(msg, "(config): limits.batch_length: must be between 1 and 1024");
+    gh_config_unref(c);
+}
+
+static void refcount_and_format(void **state)
+{
+    (void)state;
+    struct gh_config *c = gh_config_new_default();
+    assert_ptr_equal(gh_config_ref(c), c);
+    assert_int_equal(atomic_load(&c->refs), 2);
+    gh_config_unref(c);
+    assert_int_equal(atomic_load(&c->refs), 1);
+    gh_config_unref(c); /* frees; ASan reports a leak or double free otherwise */
+    gh_config_unref(NULL);
+
+    struct gh_config_error e = {.file = "gw.yaml",
+                                .line = 12,
+                                .column = 7,
+                                .path = "upstreams[1].url",
+                                .msg = "scheme must be http or https"};
+    char out[128], tiny[8];
+    gh_config_error_format(&e, out, sizeof(out));
+    assert_string_equal(out, "gw.yaml:12:7: upstreams[1].url: scheme must be http or https");
+    gh_config_error_format(&e, tiny, sizeof(tiny));
+    assert_string_equal(tiny, "gw.yaml");
+    e.path[0] = '\0';
+    e.line = 0;
+    gh_config_error_format(&e, out, sizeof(out));
+    assert_string_equal(out, "gw.yaml: scheme must be http or https");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defaults_are_embedded),
+        cmocka_unit_test(empty_and_comment_only_files_give_defaults),
+        cmocka_unit_test(full_valid_file),
+        cmocka_unit_test(single_upstream_gets_mcp_path),
+        cmocka_unit_test(unknown_keys),
+        cmocka_unit_test(wrong_types),
+        cmocka_unit_test(bad_urls),
+        cmocka_unit_test(duplicate_upstream_name_and_path),
+        cmocka_unit_test(duplicate_yaml_keys),
+        cmocka_unit_test(aliases_anchors_tags_refused),
+        cmocka_unit_test(tls_needs_both_files),
+        cmocka_unit_test(limits_out_of_range),
+        cmocka_unit_test(listener_and_value_formats),
+        cmocka_unit_test(yaml_structure_errors),
+        cmocka_unit_test(size_cap),
+        cmocka_unit_test(url_parser),
+        cmocka_unit_test(addr_parser),
+        cmocka_unit_test(built_by_code),
+        cmocka_unit_test(refcount_and_format),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
