@@ -39,7 +39,7 @@ INTEROP=${BENCH_INTEROP_DIR:-$ROOT/tests/interop}
 OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
 [[ $OUT = - || $OUT = /* ]] || OUT="$ROOT/$OUT"
 PROTO=2025-06-18
-STUB_SESSION=stub-session-1
+STUB_SESSION="stub-session-1"
 HZ=$(getconf CLK_TCK)
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 
@@ -70,19 +70,27 @@ tree_pids() {
 	done
 }
 
-# stop_tree PID: TERM the process and its descendants, then KILL what is left after 3 s.
+# live PID...: those of the given processes that still run (not gone, not zombies).
+live() {
+	local p
+	for p in "$@"; do
+		[[ -d /proc/$p ]] && ! grep -q '^State:.*Z' /proc/"$p"/status 2>/dev/null && echo "$p"
+	done
+}
+
+# stop_tree PID: TERM a server this script started and its descendants, KILL what is left after 3 s,
+# and reap it. The root must still be this shell's child, so a recycled pid is never signalled.
 stop_tree() {
-	local pids i p alive
+	local pids left
+	[[ $(awk '{ sub(/.*\) /, ""); print $2 }' /proc/"$1"/stat 2>/dev/null) = "$$" ]] || return 0
 	pids=$(tree_pids "$1")
-	[[ -n $pids ]] || return 0
 	kill -TERM $pids 2>/dev/null
-	for i in $(seq 30); do
-		alive=
-		for p in $pids; do [[ -d /proc/$p ]] && ! grep -q '^State:.*Z' /proc/"$p"/status 2>/dev/null && alive=1; done
-		[[ -z $alive ]] && break
+	for _ in $(seq 30); do
+		left=$(live $pids)
+		[[ -z $left ]] && break
 		sleep 0.1
 	done
-	kill -KILL $pids 2>/dev/null
+	[[ -n $left ]] && kill -KILL $left 2>/dev/null
 	wait "$1" 2>/dev/null
 	return 0
 }
@@ -123,9 +131,9 @@ free_port() {
 # wait_http PID URL [STATUS]: wait up to 15 s until URL answers (with STATUS if given); on failure
 # sets WHY (the process's exit status, or what the URL last answered).
 wait_http() {
-	local pid=$1 url=$2 want=${3:-} i code=000 st
+	local pid=$1 url=$2 want=${3:-} code=000 st
 	WHY=
-	for i in $(seq 150); do
+	for _ in $(seq 150); do
 		if [[ ! -d /proc/$pid ]] || grep -q '^State:.*Z' /proc/"$pid"/status 2>/dev/null; then
 			wait "$pid" 2>/dev/null
 			st=$?
@@ -304,7 +312,7 @@ start_nginx() { # NAME DIR
 }
 
 part_a() {
-	local stub_port nx_port gh_port d stub nx gh
+	local stub_port nx_port d stub nx gh t
 	stub_port=$(free_port)
 	d=$(nginx_conf stub "
     server {

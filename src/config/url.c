@@ -85,13 +85,15 @@ static bool looks_numeric(const char *s, size_t n)
         i--;
     const char *last = s + i;
     size_t len = n - i;
+    if (len == 0) /* "host." : a DNS-name question, answered by check_dns_name() */
+        return false;
     if (len >= 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X'))
         return true;
     for (size_t k = 0; k < len; k++) {
         if (!is_digit(last[k]))
             return false;
     }
-    return true; /* includes the empty last label of "host." */
+    return true;
 }
 
 static const char *check_dns_name(const char *s, size_t n)
@@ -140,6 +142,8 @@ static const char *split_hostport(const char *s, size_t n, const char **h, size_
         *h = s;
         *hn = colon ? (size_t)(colon - s) : n;
         *fam = GH_CONFIG_FAMILY_NAME;
+        if (*hn == 0)
+            return "host is required";
         if (looks_numeric(*h, *hn)) {
             if (!ipv4_ok(*h, *hn))
                 return "malformed IPv4 address";

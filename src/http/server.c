@@ -47,6 +47,8 @@ struct conn {
     bool dead;        /* closed; free when depth reaches 0 */
     bool close_after; /* no keep-alive after the current response */
     bool want_write;
+    bool lingering;          /* answer sent and write side shut: draining what the client sends */
+    size_t discarded;        /* bytes thrown away while lingering */
 };
 
 struct gh_http_req {
@@ -271,6 +273,21 @@ size_t gh_http_server_conns(struct gh_net_worker *w)
 
 /* ---- writing ---- */
 
+/*
+ * After an error answer, closing at once would reset the connection while the client is still
+ * sending (a 413 body): the client would see ECONNRESET instead of our answer. So shut the write
+ * side and read and drop what comes, for a bounded time and amount (nginx's lingering close).
+ */
+static void linger(struct conn *c)
+{
+    if (c->lingering)
+        return;
+    c->lingering = true;
+    gh_net_sock_shutdown_write(c->sock);
+    gh_net_timer_arm(c->timer, 2000);
+    gh_net_sock_want(c->sock, true, false, 0);
+}
+
 static void conn_flush(struct conn *c)
 {
     while (gh_buf_rlen(&c->out) > 0) {
@@ -291,7 +308,7 @@ static void conn_flush(struct conn *c)
     if (pending)
         return;
     if (c->state == CONN_CLOSING) {
-        conn_close(c);
+        linger(c);
         return;
     }
     if (c->req && c->req->on_drain) {
@@ -502,9 +519,11 @@ static void conn_on_io(struct gh_net_sock *s, int flags, void *arg)
         conn_flush(c);
     if ((flags & GH_NET_READABLE) && !c->dead) {
         if (c->state == CONN_CLOSING) {
-            char sink[4096]; /* discard what a rejected client still sends */
+            char sink[16384]; /* discard what a rejected client still sends */
             ssize_t n = gh_net_sock_read(c->sock, sink, sizeof(sink));
-            if (n < 0 && n != GH_E_AGAIN)
+            if (n > 0)
+                c->discarded += (size_t)n;
+            if ((n < 0 && n != GH_E_AGAIN) || c->discarded > ((size_t)64 << 20))
                 conn_close(c);
         } else {
             conn_read(c);

@@ -107,6 +107,8 @@ ssize_t gh_net_sock_read(struct gh_net_sock *s, void *buf, size_t n);
 ssize_t gh_net_sock_write(struct gh_net_sock *s, const void *buf, size_t n);
 /** Interest: read events on/off, write events on/off; timeout_ms 0 = none (GH_NET_TIMEOUT). */
 void gh_net_sock_want(struct gh_net_sock *s, bool rd, bool wr, uint64_t timeout_ms);
+/** Half-closes the sending side (TLS close_notify first): the peer reads EOF after our bytes. */
+void gh_net_sock_shutdown_write(struct gh_net_sock *s);
 /** Closes the socket (and TLS); the callback never runs again. */
 void gh_net_sock_close(struct gh_net_sock *s);
 struct gh_net_worker *gh_net_sock_worker(const struct gh_net_sock *s);

@@ -467,6 +467,15 @@ void gh_net_sock_want(struct gh_net_sock *s, bool rd, bool wr, uint64_t timeout_
         sock_rearm(s);
 }
 
+void gh_net_sock_shutdown_write(struct gh_net_sock *s)
+{
+    if (s->ssl) {
+        SSL_shutdown(s->ssl);
+        ERR_clear_error();
+    }
+    shutdown(s->fd, SHUT_WR);
+}
+
 void gh_net_sock_close(struct gh_net_sock *s)
 {
     if (!s)

@@ -14,7 +14,7 @@ import {
   ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { DIRECT, sleep, startEverything, startGateway, stop } from './lib/harness.mjs';
-import { postHeaders, rawRequest, rawSession, initializeBody } from './lib/raw.mjs';
+import { initializeBody, postHeaders, rawRequest, rawSession, rawUpload } from './lib/raw.mjs';
 
 const T = { timeout: 30000 };
 let upstream; // { proc, port, url }
@@ -364,16 +364,24 @@ describe('gateway spec enforcement (raw HTTP)', { skip: DIRECT ? 'direct mode: n
     assert.equal(err.error.code, -32700);
   });
 
-  test('oversized body gets 413', T, async () => {
+  // Answered before the whole body is sent: a server that rejects early and
+  // closes at once would make a client still writing see a reset, not the 413.
+  test('oversized body (declared Content-Length) gets 413 before the body is read', T, async () => {
     const size = Number(process.env.GH_INTEROP_OVERSIZE_BYTES || 16 * 1024 * 1024);
-    const body = JSON.stringify({
-      jsonrpc: '2.0',
-      id: 41,
-      method: 'tools/call',
-      params: { name: 'echo', arguments: { message: 'x'.repeat(size) } },
-    });
-    const res = await rawRequest(gw.url, { headers: inSession(), body, timeoutMs: 15000 });
+    const res = await rawUpload(gw.url, { headers: inSession(), declaredLength: size, sendBytes: 256 * 1024 });
     assert.equal(res.status, 413, res.text.slice(0, 300));
+  });
+
+  test('oversized body (chunked, no Content-Length) gets 413', T, async () => {
+    const max = Number(process.env.GH_INTEROP_OVERSIZE_BYTES || 16 * 1024 * 1024) * 4;
+    let res;
+    try {
+      res = await rawUpload(gw.url, { headers: { ...inSession(), 'transfer-encoding': 'chunked' }, maxBytes: max });
+    } catch (err) {
+      assert.fail(`no HTTP answer, socket ${err.code || err.message} after ${err.written} bytes written ` +
+        '(a 413 must reach the client: drain or half-close before closing, do not reset)');
+    }
+    assert.equal(res.status, 413, `${res.status} after ${res.written} bytes: ${res.text.slice(0, 200)}`);
   });
 
   test('after all of that the same gateway process still serves tools/call', T, async () => {

@@ -478,6 +478,8 @@ async function handle(req, res) {
     return transport.handleRequest(req, res, body);
   }
   if (req.method === 'GET' || req.method === 'DELETE') {
+    const lei = req.headers['last-event-id'];
+    console.log(`${req.method} session=${sid ?? '-'}${lei ? ` last-event-id=${lei}` : ''}`);
     if (!sid) return jsonError(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
     if (!known) return jsonError(res, 404, -32001, 'Session not found');
     upgradeStaleVersionHeader(req, known);

