@@ -14,10 +14,10 @@
 
 static const char msg[] =
     "{\"jsonrpc\":\"2.0\",\"id\":1042,\"method\":\"tools/call\",\"params\":{\"name\":"
-    "\"github.create_issue\",\"arguments\":{\"owner\":\"acme-corp\",\"repo\":\"gateway\","
+    "\"create_issue\",\"arguments\":{\"owner\":\"acme\",\"repo\":\"gateway\","
     "\"title\":\"Login fails with \\\"invalid_token\\\" after key rotation\",\"body\":"
     "\"Steps: rotate the signing key, wait 5 minutes, call any tool.\",\"labels\":[\"bug\","
-    "\"auth\",\"p1\"]},\"_meta\":{\"progressToken\":\"t-77\"}}}";
+    "\"auth\",\"p1\"]},\"_meta\":{\"progressToken\":\"t7\"}}}";
 
 static double now_ns(void)
 {

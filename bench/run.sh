@@ -54,7 +54,9 @@ else
 fi
 
 TMP=$(mktemp -d /tmp/gatehouse-bench.XXXXXX)
+LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg) # other work on the machine skews req/s far more than CPU/req
 STARTED=() # root pids of every server this script started
+declare -A LOGNAME_OF # root pid -> name of its $TMP/NAME.log
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 
@@ -110,6 +112,7 @@ start() {
 	"${SRV_PIN[@]}" "$@" >"$TMP/$name.log" 2>&1 &
 	PID=$!
 	STARTED+=("$PID")
+	LOGNAME_OF[$PID]=$name
 }
 
 # pin_tree PID: pin every thread of the process tree to CPU0 (children spawned later inherit it).
@@ -151,7 +154,7 @@ wait_http() {
 # why NAME: WHY plus the server's first error line (else its last line), cut to 160 characters.
 why() {
 	local line
-	line=$(grep -m1 -iE 'error|fatal|emerg' "$TMP/$1.log" 2>/dev/null || tail -n1 "$TMP/$1.log" 2>/dev/null)
+	line=$(grep -m1 -iE 'error|fatal|emerg|bug|abort|assert' "$TMP/$1.log" 2>/dev/null || tail -n1 "$TMP/$1.log" 2>/dev/null)
 	line=$(printf '%s' "$line" | tr -d '\r' | cut -c1-160)
 	echo "$WHY${line:+: $line}"
 }
@@ -252,6 +255,14 @@ measure() {
 	p1=$(cpu_ticks $ppids)
 	u1=$(cpu_ticks $upids)
 	line=$(grep '^BENCH ' "$TMP/$t.wrk")
+	for p in $proxy $ups; do
+		[[ -n $(live "$p") ]] && continue
+		wait "$p" 2>/dev/null
+		WHY="${LOGNAME_OF[$p]:-a server} died during the run (exit status $?)"
+		R[$t,fail]=$(why "${LOGNAME_OF[$p]:-}")
+		log "$t: n/a (${R[$t,fail]})"
+		return 1
+	done
 	if [[ -z $line ]]; then
 		R[$t,fail]="wrk failed: $(head -c 160 "$TMP/$t.wrk" | tr '\n' ' ')"
 		log "$t: n/a (${R[$t,fail]})"
@@ -563,7 +574,7 @@ report() {
 
 		- date: $(date -u '+%Y-%m-%d %H:%M UTC')
 		- kernel: $(uname -r)
-		- CPU: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores
+		- CPU: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores; load average at start $LOADAVG
 		- pinning: $([[ $PIN = 1 ]] && echo 'servers on CPU0, wrk on CPU1' || echo 'none')
 		- Part A load: wrk -t1 -c$CONNS, ${WARM} s warm-up then ${SECS} s measured, 323-byte JSON-RPC tools/call POSTs with unique ids in one MCP session
 		- Part B load: wrk -t1 -c$NODE_CONNS, ${WARM} s warm-up then ${NODE_SECS} s measured, tools/call \`echo\` with unique ids after initialize + notifications/initialized

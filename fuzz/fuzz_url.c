@@ -30,8 +30,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (u.host.len == 0 || u.port == 0 || u.path.len == 0 || u.path.ptr[0] != '/')
         __builtin_trap();
     for (size_t i = 0; i < size; i++)
-        if (data[i] <= 0x20 || data[i] >= 0x7f || data[i] == '#' || data[i] == '@')
+        if (data[i] <= 0x20 || data[i] >= 0x7f || data[i] == '#' || data[i] == '\\')
             __builtin_trap();
+    if (memchr(u.host.ptr, '@', u.host.len) || memchr(u.host.ptr, '%', u.host.len))
+        __builtin_trap(); /* '@' is fine in a path, never in the authority */
     struct gh_buf b;
     gh_buf_init(&b, 2 * size + 64);
     const char *br = u.ipv6_literal ? "[" : "", *bk = u.ipv6_literal ? "]" : "";

@@ -4,6 +4,7 @@
  */
 #include "core/core.h"
 
+#include <execinfo.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -29,7 +30,10 @@ const char *gh_rc_str(enum gh_rc rc)
 
 void gh_bug(const char *file, int line, const char *what)
 {
+    void *frames[32];
     fprintf(stderr, "BUG at %s:%d: %s\n", file, line, what);
+    int n = backtrace(frames, 32);
+    backtrace_symbols_fd(frames, n, 2);
     abort();
 }
 

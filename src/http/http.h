@@ -81,7 +81,8 @@ enum gh_rc gh_http_resp_write(struct gh_http_req *r, const void *p, size_t n);
 void gh_http_resp_flush(struct gh_http_req *r);
 /** Unsent bytes of this response. */
 size_t gh_http_resp_pending(const struct gh_http_req *r);
-/** Ends the response and drops the handler's reference. */
+/** Ends the response and drops the handler's reference (also the way to let go of a request
+ *  whose client went away, started or not). */
 void gh_http_resp_end(struct gh_http_req *r);
 /** A complete response in one call (start, write, end). */
 void gh_http_resp_simple(struct gh_http_req *r, int status, const char *content_type,

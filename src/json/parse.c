@@ -44,6 +44,35 @@ static inline bool plain(unsigned char c)
     return (unsigned)(c - 0x20) < 0x60 && c != '"' && c != '\\';
 }
 
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Non-zero when any of the 8 bytes in x is not plain (SWAR: control, quote, backslash, >= 0x80). */
+static inline uint64_t special8(uint64_t x)
+{
+    uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
+    uint64_t ctl = (x - ONES * 0x20) & ~x; /* exact "any byte < 0x20" when combined with x */
+    uint64_t quote = (q - ONES) & ~q;
+    uint64_t bslash = (b - ONES) & ~b;
+    return (ctl | quote | bslash | x) & HIGHS;
+}
+
+/* Index of the first byte at or after i that is not plain; strings are mostly plain ASCII, so
+ * eight bytes are checked at a time. */
+static uint32_t skip_plain(const char *s, uint32_t i, uint32_t n)
+{
+    uint64_t x;
+    while (n - i >= 8) {
+        memcpy(&x, s + i, 8);
+        if (special8(x))
+            break;
+        i += 8;
+    }
+    while (i < n && plain((unsigned char)s[i]))
+        i++;
+    return i;
+}
+
 static enum gh_rc fail(struct parser *p, enum gh_rc rc, uint32_t at, const char *why)
 {
     if (p->err) {
@@ -197,8 +226,7 @@ static enum gh_rc lex_string(struct parser *p, uint8_t *flags)
     uint32_t i = p->pos + 1;
     enum gh_rc rc;
     for (;;) {
-        while (i < p->n && plain((unsigned char)p->s[i]))
-            i++;
+        i = skip_plain(p->s, i, p->n);
         if (i >= p->n)
             return fail(p, GH_E_PARSE, p->pos, "unterminated string");
         unsigned char c = (unsigned char)p->s[i];
@@ -479,8 +507,9 @@ enum gh_rc gh_json_parse(struct gh_arena *a, const char *src, size_t len,
     if (len > p.lim.max_bytes)
         return fail(&p, GH_E_LIMIT, p.lim.max_bytes, "document too large");
     p.n = (uint32_t)len;
-    /* JSON-RPC bodies average well over 8 bytes a token, so this rarely needs to grow. */
-    p.cap = (uint32_t)GH_MIN((size_t)p.lim.max_tokens, len / 8 + 16);
+    /* JSON-RPC bodies average well over 8 bytes a token, so small ones never grow; big ones
+     * (a large string, say) should not reserve tokens they will not use, so start bounded. */
+    p.cap = (uint32_t)GH_MIN((size_t)p.lim.max_tokens, GH_MIN(len / 8 + 16, (size_t)4096));
     p.toks = gh_arena_alloc(a, (size_t)p.cap * sizeof(*p.toks));
     p.stack = gh_arena_alloc(a, (size_t)p.lim.max_depth * sizeof(*p.stack));
     doc->toks = p.toks;

@@ -4,6 +4,7 @@
 // the client at the upstream itself (gateway-only checks are then skipped).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -382,6 +383,28 @@ describe('gateway spec enforcement (raw HTTP)', { skip: DIRECT ? 'direct mode: n
         '(a 413 must reach the client: drain or half-close before closing, do not reset)');
     }
     assert.equal(res.status, 413, `${res.status} after ${res.written} bytes: ${res.text.slice(0, 200)}`);
+  });
+
+  // Regression: a client dropping its GET stream while the gateway is still
+  // opening the upstream one aborted the gateway (BUG in http/server.c).
+  test('clients dropping GET streams at once do not crash the gateway', T, async () => {
+    for (let i = 0; i < 40 && gw.proc.alive(); i++) {
+      const s = await rawSession(gw.url, pv);
+      const req = http.request({
+        host: '127.0.0.1',
+        port: gw.port,
+        path: '/mcp',
+        method: 'GET',
+        headers: { accept: 'text/event-stream', 'mcp-session-id': s.sessionId, 'mcp-protocol-version': pv },
+      });
+      req.on('error', () => {});
+      req.end();
+      await sleep(i % 8);
+      req.destroy();
+      await sleep(10);
+    }
+    await sleep(200);
+    assert.ok(gw.proc.alive(), `gateway died:\n${gw.proc.log().split('\n').slice(-5).join('\n')}`);
   });
 
   test('after all of that the same gateway process still serves tools/call', T, async () => {

@@ -342,6 +342,28 @@ static void writer_escapes(void **state)
     gh_buf_release(&b);
 }
 
+/* The string scanner reads eight bytes at a time: put each kind of special byte at every
+ * offset around the word boundaries. */
+static void string_specials_at_every_offset(void **state)
+{
+    (void)state;
+    char s[64];
+    for (int pos = 0; pos < 20; pos++) {
+        static const struct {
+            const char *ins;
+            enum gh_rc want;
+        } cases[] = {{"\x01", GH_E_PARSE}, {"\x1f", GH_E_PARSE}, {"\x80", GH_E_PARSE},
+                     {"\xff", GH_E_PARSE}, {"\xc3\xa9", GH_OK},  {"\\n", GH_OK},
+                     {"\x7f", GH_OK},      {" ", GH_OK},         {"\"", GH_E_PARSE}};
+        for (size_t k = 0; k < GH_ARRAY_LEN(cases); k++) {
+            snprintf(s, sizeof(s), "\"%.*s%s%.*s\"", pos, "aaaaaaaaaaaaaaaaaaaa", cases[k].ins,
+                     19 - pos, "bbbbbbbbbbbbbbbbbbbb");
+            if (parse(s) != cases[k].want)
+                fail_msg("offset %d case %zu", pos, k);
+        }
+    }
+}
+
 /* ---- JSON-RPC ---- */
 
 static enum gh_rc rpc(const char *s, struct gh_jsonrpc_body *out, struct gh_jsonrpc_err *e)
@@ -583,6 +605,7 @@ int main(void)
         cmocka_unit_test(decodes_strings),
         cmocka_unit_test(reads_numbers),
         cmocka_unit_test(writer_escapes),
+        cmocka_unit_test(string_specials_at_every_offset),
         cmocka_unit_test(rpc_request_fields),
         cmocka_unit_test(rpc_responses),
         cmocka_unit_test(rpc_rejects_bad_requests),
