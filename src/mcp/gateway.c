@@ -234,6 +234,11 @@ static void handle_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
     struct gh_mcp_stream *st = last.ptr ? gh_mcp_stream_find(s, last, &seq) : gh_mcp_stream_find_get(s);
     if (!last.ptr && st)
         seq = gh_mcp_stream_delivered(st);
+    char up_id[128];
+    if (st && gh_mcp_stream_resumable_upstream(st, up_id, sizeof(up_id))) {
+        gh_mcp_proxy_get(gw, rt, r, s, st, up_id, seq); /* takes both references */
+        return;
+    }
     if (st) {
         static const struct gh_http_header hdrs[] = {
             {GH_SLICE_LIT("Content-Type"), GH_SLICE_LIT("text/event-stream")},
@@ -247,7 +252,7 @@ static void handle_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
         gh_mcp_session_unref(gw, s);
         return;
     }
-    gh_mcp_proxy_get(gw, rt, r, s);
+    gh_mcp_proxy_get(gw, rt, r, s, NULL, NULL, 0);
 }
 
 void gh_mcp_handle(struct gh_mcp_gateway *gw, struct gh_http_req *r)

@@ -88,6 +88,15 @@ struct gh_mcp_stream *gh_mcp_stream_find(struct gh_mcp_session *s, struct gh_sli
 /** A detached, unfinished GET stream of s (a GET reconnect without Last-Event-ID), referenced. */
 struct gh_mcp_stream *gh_mcp_stream_find_get(struct gh_mcp_session *s);
 void gh_mcp_stream_unref(struct gh_mcp_stream *st);
+/**
+ * True when st is a POST stream the upstream closed before answering (SEP-1699: the server may
+ * close and let the client poll): the gateway then resumes the upstream with GET + its last
+ * event id. Copies that id into id (n bytes).
+ */
+bool gh_mcp_stream_resumable_upstream(struct gh_mcp_stream *st, char *id, size_t n);
+/** Makes producer (on this worker) feed st again; st takes no new events from the old one. */
+void gh_mcp_stream_adopt_producer(struct gh_mcp_stream *st, gh_mcp_producer_fn control,
+                                  void *producer);
 /** The highest sequence number some client has received (0 when none). */
 uint64_t gh_mcp_stream_delivered(struct gh_mcp_stream *st);
 /** Ends all streams of a closing session (called with s->lock held). */
@@ -107,8 +116,11 @@ bool gh_mcp_version_known(struct gh_slice v);
 void gh_mcp_proxy_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
                        struct gh_http_req *r, struct gh_mcp_session *s,
                        const struct gh_jsonrpc_body *body);
+/** GET to the upstream; with resume set, feeds that stream again from the upstream's last id. */
 void gh_mcp_proxy_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
-                      struct gh_http_req *r, struct gh_mcp_session *s);
+                      struct gh_http_req *r, struct gh_mcp_session *s,
+                      struct gh_mcp_stream *resume, const char *upstream_last_id,
+                      uint64_t after_seq);
 void gh_mcp_proxy_delete(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
                          struct gh_http_req *r, struct gh_mcp_session *s);
 struct gh_http_pool *gh_mcp_pool(const struct gh_mcp_route *route);

@@ -31,6 +31,9 @@ struct exchange {
     struct gh_mcp_stream *st;
     struct gh_buf body; /* buffered initialize answer */
     int status;
+    struct gh_mcp_stream *resume; /* referenced: the stream a resumed upstream GET feeds */
+    char resume_id[128];          /* the upstream's Last-Event-ID for that GET */
+    uint64_t resume_seq;          /* the client's position in the stream */
 };
 
 static const char *const REQUEST_HEADERS[] = {
@@ -43,6 +46,8 @@ static const char *const RESPONSE_HEADERS[] = {
 
 static void ex_free(struct exchange *ex)
 {
+    if (ex->resume)
+        gh_mcp_stream_unref(ex->resume);
     if (ex->sse)
         gh_sse_parser_release(&ex->sse_parser);
     gh_buf_release(&ex->body);
@@ -64,6 +69,9 @@ static size_t upstream_headers(struct exchange *ex, struct gh_http_header *out, 
     if (ex->sess && ex->sess->upstream_id && n < cap)
         out[n++] = (struct gh_http_header){GH_SLICE_LIT("Mcp-Session-Id"),
                                            gh_slice_cstr(ex->sess->upstream_id)};
+    if (ex->resume && n < cap)
+        out[n++] = (struct gh_http_header){GH_SLICE_LIT("Last-Event-ID"),
+                                           gh_slice_cstr(ex->resume_id)};
     return n;
 }
 
@@ -135,11 +143,20 @@ static void start_sse(struct exchange *ex, const struct gh_http_response_head *h
     gh_http_resp_flush(ex->req);
     ex->sse = true;
     gh_sse_parser_init(&ex->sse_parser, ex->gw->cfg->limits.sse_event_bytes);
-    ex->st = gh_mcp_stream_new(ex->sess, ex->kind == EX_GET, ex->gw->cfg->limits.sse_replay_bytes,
-                               producer_control, ex);
+    uint64_t after = 0;
+    if (ex->resume) {
+        ex->st = ex->resume; /* the reference moves to the producer role */
+        ex->resume = NULL;
+        gh_mcp_stream_adopt_producer(ex->st, producer_control, ex);
+        gh_mcp_stream_unref(ex->st);
+        after = ex->resume_seq;
+    } else {
+        ex->st = gh_mcp_stream_new(ex->sess, ex->kind == EX_GET,
+                                   ex->gw->cfg->limits.sse_replay_bytes, producer_control, ex);
+    }
     struct gh_http_req *r = ex->req;
     ex->req = NULL; /* the stream's consumer owns the client response now */
-    gh_mcp_stream_attach(ex->st, r, 0);
+    gh_mcp_stream_attach(ex->st, r, after);
 }
 
 /* ---- upstream callbacks ---- */
@@ -325,9 +342,16 @@ void gh_mcp_proxy_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rou
 }
 
 void gh_mcp_proxy_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
-                      struct gh_http_req *r, struct gh_mcp_session *s)
+                      struct gh_http_req *r, struct gh_mcp_session *s,
+                      struct gh_mcp_stream *resume, const char *upstream_last_id,
+                      uint64_t after_seq)
 {
     struct exchange *ex = ex_new(gw, route, r, s, EX_GET);
+    if (resume) {
+        ex->resume = resume; /* the caller's reference moves here */
+        snprintf(ex->resume_id, sizeof(ex->resume_id), "%s", upstream_last_id);
+        ex->resume_seq = after_seq;
+    }
     ex_send(ex, "GET", (struct gh_slice){NULL, 0});
 }
 

@@ -47,6 +47,8 @@ struct gh_mcp_stream {
     gh_mcp_producer_fn control;
     void *producer;
     struct consumer *cons;
+    char up_last_id[128]; /* the upstream's last event id, to resume it (SEP-1699 polling) */
+    bool saw_response;    /* a JSON-RPC response went by: the request is answered */
 };
 
 static void consumer_pull(void *arg);
@@ -188,13 +190,33 @@ static struct event_rec *event_build(struct gh_mcp_stream *st, const struct gh_s
     return e;
 }
 
+/* True when an event's data is a JSON-RPC response (result or error), which ends a POST stream. */
+static bool is_response(struct gh_slice data)
+{
+    struct gh_arena *a = gh_arena_new(2048);
+    struct gh_json_doc d;
+    struct gh_json_err e;
+    bool yes = false;
+    if (gh_json_parse(a, data.ptr, data.len, NULL, &d, &e) == GH_OK &&
+        d.toks[0].type == GH_JSON_OBJECT && gh_json_obj_get(&d, 0, "method", 6) < 0)
+        yes = gh_json_obj_get(&d, 0, "result", 6) >= 0 || gh_json_obj_get(&d, 0, "error", 5) >= 0;
+    gh_arena_free(a);
+    return yes;
+}
+
 void gh_mcp_stream_append(struct gh_mcp_stream *st, const struct gh_sse_event *ev)
 {
     struct consumer *now = NULL;
     bool pause = false;
     struct gh_mcp_session *s = st->sess;
+    bool response = !st->is_get && ev->has_data && is_response(ev->data);
     atomic_store(&s->last_used_ms, gh_clock_ms());
     pthread_mutex_lock(&s->lock);
+    if (ev->has_id && ev->id.len < sizeof(st->up_last_id)) {
+        memcpy(st->up_last_id, ev->id.ptr, ev->id.len);
+        st->up_last_id[ev->id.len] = '\0';
+    }
+    st->saw_response |= response;
     struct event_rec *e = st->closed ? NULL : event_build(st, ev);
     if (e) {
         if (st->tail)
@@ -409,6 +431,30 @@ struct gh_mcp_stream *gh_mcp_stream_find_get(struct gh_mcp_session *s)
     }
     pthread_mutex_unlock(&s->lock);
     return found;
+}
+
+bool gh_mcp_stream_resumable_upstream(struct gh_mcp_stream *st, char *id, size_t n)
+{
+    pthread_mutex_lock(&st->sess->lock);
+    bool yes = st->done && !st->closed && !st->is_get && !st->saw_response && !st->producer &&
+               st->up_last_id[0] && strlen(st->up_last_id) < n;
+    if (yes)
+        strcpy(id, st->up_last_id);
+    pthread_mutex_unlock(&st->sess->lock);
+    return yes;
+}
+
+void gh_mcp_stream_adopt_producer(struct gh_mcp_stream *st, gh_mcp_producer_fn control,
+                                  void *producer)
+{
+    atomic_fetch_add(&st->refs, 1); /* the new producer's reference */
+    pthread_mutex_lock(&st->sess->lock);
+    st->done = false;
+    st->paused = false;
+    st->prod_w = gh_net_worker_current();
+    st->control = control;
+    st->producer = producer;
+    pthread_mutex_unlock(&st->sess->lock);
 }
 
 uint64_t gh_mcp_stream_delivered(struct gh_mcp_stream *st)
