@@ -226,16 +226,20 @@ static void on_stop_signal(int signo, void *arg)
 static void print_dev_banner(const struct runtime *rt)
 {
     const struct gh_config_listener *l = &rt->cfg->listeners[0];
+    const char *sch = l->tls ? "https" : "http";
+    char base[300];
+    bool v6 = strchr(l->addr.host, ':') != NULL;
+    snprintf(base, sizeof(base), "%s://%s%s%s:%u", sch, v6 ? "[" : "", l->addr.host, v6 ? "]" : "",
+             rt->first_port);
     printf("\nGatehouse %s dev mode: the built-in demo MCP server (tools: echo, add, sha256, time,\n"
            "word_count) is served through the gateway.\n\n"
-           "  MCP endpoint (Streamable HTTP):  http://%s:%u/mcp\n"
-           "  Health:                          http://%s:%u/healthz\n\n"
+           "  MCP endpoint (Streamable HTTP):  %s/mcp\n"
+           "  Health:                          %s/healthz\n\n"
            "Point an MCP client at the endpoint, for example:\n"
            "  npx @modelcontextprotocol/inspector   (Transport: Streamable HTTP, URL as above)\n"
-           "  claude mcp add --transport http gatehouse http://%s:%u/mcp\n\n"
+           "  claude mcp add --transport http gatehouse %s/mcp\n\n"
            "Authentication is OFF in dev mode and it listens on loopback only. Ctrl-C stops it.\n\n",
-           GH_VERSION, l->addr.host, rt->first_port, l->addr.host, rt->first_port, l->addr.host,
-           rt->first_port);
+           GH_VERSION, base, base, base);
     fflush(stdout);
 }
 

@@ -42,7 +42,7 @@ enum gh_rc gh_buf_reserve(struct gh_buf *b, size_t n, char **out)
         compact(b);
     if (n > b->max || b->len - b->head > b->max - n)
         return GH_E_LIMIT;
-    if (b->cap - b->len < n) {
+    if (b->cap - b->len < n || !b->data) {
         size_t want = b->cap ? b->cap : 256;
         while (want - b->len < n)
             want *= 2;
@@ -66,6 +66,8 @@ void gh_buf_commit(struct gh_buf *b, size_t n)
 enum gh_rc gh_buf_append(struct gh_buf *b, const void *p, size_t n)
 {
     char *w;
+    if (n == 0)
+        return GH_OK;
     enum gh_rc rc = gh_buf_reserve(b, n, &w);
     if (rc)
         return rc;

@@ -395,7 +395,18 @@ static void creq_head(struct gh_http_creq *r)
         creq_body(r);
 }
 
+static void cconn_read_once(struct cconn *c);
+
+/* Reads until the socket is drained, including what TLS decrypted ahead (no event signals it). */
 static void cconn_read(struct cconn *c)
+{
+    struct gh_http_creq *r = c->req;
+    cconn_read_once(c);
+    while (r->conn == c && !r->finished && !r->paused && gh_net_sock_pending(c->sock) > 0)
+        cconn_read_once(c);
+}
+
+static void cconn_read_once(struct cconn *c)
 {
     struct gh_http_creq *r = c->req;
     char *w;

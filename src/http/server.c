@@ -485,7 +485,7 @@ static void conn_process(struct conn *c)
 
 static void conn_read(struct conn *c)
 {
-    for (int i = 0; i < 4 && !c->dead; i++) {
+    for (int i = 0; i < 64 && !c->dead; i++) {
         char *w;
         if (gh_buf_reserve(&c->in, READ_CHUNK, &w) != GH_OK) {
             /* only a head larger than the cap, or pipelined input piling up, gets here */
@@ -505,7 +505,8 @@ static void conn_read(struct conn *c)
         gh_buf_commit(&c->in, (size_t)n);
         if (c->state == CONN_HEAD || c->state == CONN_BODY)
             conn_process(c);
-        if ((size_t)n < READ_CHUNK)
+        /* a short read drained the socket, unless TLS holds decrypted bytes no event will signal */
+        if ((size_t)n < READ_CHUNK && (c->dead || gh_net_sock_pending(c->sock) == 0))
             return;
     }
 }

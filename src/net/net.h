@@ -103,6 +103,8 @@ enum gh_rc gh_net_sock_error(struct gh_net_sock *s);
 void gh_net_sock_set_cb(struct gh_net_sock *s, gh_net_sock_cb cb, void *arg);
 /** Read up to n bytes: >0 bytes read; GH_E_AGAIN; GH_E_CLOSED on orderly EOF; GH_E_IO. */
 ssize_t gh_net_sock_read(struct gh_net_sock *s, void *buf, size_t n);
+/** Bytes already decrypted and buffered inside TLS: readable without a socket event. */
+size_t gh_net_sock_pending(const struct gh_net_sock *s);
 /** Write up to n bytes: >=0 bytes written (may be short); GH_E_AGAIN-free: 0 means would block. */
 ssize_t gh_net_sock_write(struct gh_net_sock *s, const void *buf, size_t n);
 /** Interest: read events on/off, write events on/off; timeout_ms 0 = none (GH_NET_TIMEOUT). */

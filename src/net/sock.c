@@ -434,6 +434,11 @@ ssize_t gh_net_sock_read(struct gh_net_sock *s, void *buf, size_t n)
     return GH_E_IO;
 }
 
+size_t gh_net_sock_pending(const struct gh_net_sock *s)
+{
+    return s->ssl ? (size_t)SSL_pending(s->ssl) : 0;
+}
+
 ssize_t gh_net_sock_write(struct gh_net_sock *s, const void *buf, size_t n)
 {
     if (n == 0)

@@ -333,3 +333,56 @@ describe('graceful shutdown', { skip: DIRECT && 'gateway-only', timeout: 60000 }
     } finally { await stop(gw); slow.closeAllConnections(); slow.close(); }
   });
 });
+
+describe('TLS listener', { skip: DIRECT && 'gateway-only', timeout: 60000 }, () => {
+  test('serves MCP over TLS with a certificate generated for the test', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const https = await import('node:https');
+    const dir = path.join(OUT_DIR, 'tls');
+    fs.mkdirSync(dir, { recursive: true });
+    const key = path.join(dir, 'key.pem');
+    const cert = path.join(dir, 'cert.pem');
+    const g = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+      '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1']);
+    assert.equal(g.status, 0, g.stderr.toString());
+    const port = await freePort();
+    const cfg = path.join(dir, 'tls.yaml');
+    fs.writeFileSync(cfg, ['listeners:', `  - address: 127.0.0.1:${port}`, '    tls:',
+      `      certificate: ${cert}`, `      key: ${key}`].join('\n') + '\n');
+    const gw = spawnLogged('gatehouse-tls', GATEHOUSE_BIN, ['dev', '--config', cfg]);
+    const ca = fs.readFileSync(cert);
+    const req = (method, p, body, headers = {}) => new Promise((resolve, reject) => {
+      const r = https.request({ host: '127.0.0.1', port, method, path: p, ca, headers }, (res) => {
+        let data = '';
+        res.on('data', (d) => { data += d; });
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: data }));
+      });
+      r.on('error', reject);
+      if (body) r.write(body);
+      r.end();
+    });
+    try {
+      let up = false;
+      for (let i = 0; i < 100 && !up; i++) {
+        try { up = (await req('GET', '/healthz')).status === 200; } catch { await sleep(100); }
+      }
+      assert.ok(up, 'TLS listener did not come up');
+      const init = await req('POST', '/mcp', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+        { 'content-type': 'application/json', accept: ACCEPT });
+      assert.equal(init.status, 200);
+      assert.equal(JSON.parse(init.body).result.serverInfo.name, 'gatehouse-demo');
+      const sid = init.headers['mcp-session-id'];
+      const call = await req('POST', '/mcp', JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call',
+        params: { name: 'echo', arguments: { message: 'over tls' } } }),
+        { 'content-type': 'application/json', accept: ACCEPT, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' });
+      assert.equal(call.status, 200);
+      assert.match(call.body, /over tls/);
+      // a plaintext request on the TLS port is not answered as HTTP and does not hurt the process
+      const r = await raw(port, `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`).catch(() => ({ status: 0 }));
+      assert.notEqual(r.status, 200);
+      assert.equal((await req('GET', '/healthz')).status, 200);
+    } finally { await stop(gw); }
+  });
+});
