@@ -1,52 +1,25 @@
 /*
- * mcp/gateway.c owns the gateway object built from a config generation: upstream routes with
- * resolved addresses, each worker's keep-alive pools, and the entry point that runs the ingress
- * checks of the session-era transport and hands the request to the proxy.
+ * mcp/gateway.c owns the gateway object built from a config generation (its upstream set and
+ * session table) and the entry point that runs the ingress checks of the session-era transport
+ * and hands the request to the proxy.
  */
 #include "core/core.h"
 #include "mcp/internal.h"
 
-#include <openssl/ssl.h>
 #include <stdio.h>
-
-static _Thread_local struct gh_http_pool **worker_pools;
 
 enum gh_rc gh_mcp_gateway_new(struct gh_config *cfg, struct gh_mcp_gateway **out, char *err,
                               size_t errlen)
 {
     struct gh_mcp_gateway *gw = gh_xcalloc(1, sizeof(*gw));
     gw->cfg = gh_config_ref(cfg);
-    gw->nroutes = cfg->n_upstreams;
-    gw->routes = gh_xcalloc(gw->nroutes ? gw->nroutes : 1, sizeof(*gw->routes));
     pthread_mutex_init(&gw->lock, NULL);
     gw->nbuckets = 4096;
     gw->buckets = gh_xcalloc(gw->nbuckets, sizeof(*gw->buckets));
-    for (size_t i = 0; i < gw->nroutes; i++) {
-        const struct gh_config_upstream *up = &cfg->upstreams[i];
-        struct gh_mcp_route *rt = &gw->routes[i];
-        rt->up = up;
-        rt->index = i;
-        if (gh_net_addr_resolve(up->url.host, up->url.port, &rt->target.addr) != GH_OK) {
-            snprintf(err, errlen, "upstream %s: cannot resolve its host", up->name);
-            gh_mcp_gateway_free(gw);
-            return GH_E_IO;
-        }
-        if (up->url.tls && !gw->client_tls)
-            gw->client_tls = gh_net_tls_client_ctx();
-        bool v6 = up->url.family == GH_CONFIG_FAMILY_IPV6;
-        snprintf(rt->host_header, sizeof(rt->host_header), v6 ? "[%s]:%u" : "%s:%u", up->url.host,
-                 up->url.port);
-        rt->target.tls = up->url.tls ? gw->client_tls : NULL;
-        rt->target.host_header = rt->host_header;
-        rt->target.sni = up->url.tls && up->url.family == GH_CONFIG_FAMILY_NAME ? up->url.host : NULL;
-        rt->target.max_idle = up->max_connections;
-        rt->target.header_bytes = cfg->limits.header_bytes;
-        const struct gh_config_timeouts *t = &cfg->timeouts;
-        rt->target.connect_ms = up->timeouts.connect_ms ? up->timeouts.connect_ms : t->upstream_connect_ms;
-        rt->target.first_byte_ms =
-            up->timeouts.first_byte_ms ? up->timeouts.first_byte_ms : t->upstream_first_byte_ms;
-        rt->target.stream_idle_ms =
-            up->timeouts.stream_idle_ms ? up->timeouts.stream_idle_ms : t->stream_idle_ms;
+    enum gh_rc rc = gh_upstream_set_new(cfg, &gw->upstreams, err, errlen);
+    if (rc != GH_OK) {
+        gh_mcp_gateway_free(gw);
+        return rc;
     }
     *out = gw;
     return GH_OK;
@@ -66,9 +39,7 @@ void gh_mcp_gateway_free(struct gh_mcp_gateway *gw)
         }
     }
     free(gw->buckets);
-    free(gw->routes);
-    if (gw->client_tls)
-        SSL_CTX_free(gw->client_tls);
+    gh_upstream_set_free(gw->upstreams);
     pthread_mutex_destroy(&gw->lock);
     gh_config_unref(gw->cfg);
     free(gw);
@@ -76,22 +47,13 @@ void gh_mcp_gateway_free(struct gh_mcp_gateway *gw)
 
 void gh_mcp_worker_init(struct gh_mcp_gateway *gw, struct gh_net_worker *w)
 {
-    worker_pools = gh_xcalloc(gw->nroutes ? gw->nroutes : 1, sizeof(*worker_pools));
-    for (size_t i = 0; i < gw->nroutes; i++)
-        worker_pools[i] = gh_http_pool_new(w, &gw->routes[i].target);
+    gh_upstream_worker_init(gw->upstreams, w);
 }
 
 void gh_mcp_worker_fini(struct gh_mcp_gateway *gw, struct gh_net_worker *w)
 {
     (void)w;
-    for (size_t i = 0; i < gw->nroutes; i++)
-        gh_http_pool_free(worker_pools[i]);
-    gh_free(&worker_pools);
-}
-
-struct gh_http_pool *gh_mcp_pool(const struct gh_mcp_route *route)
-{
-    return worker_pools[route->index];
+    gh_upstream_worker_fini(gw->upstreams);
 }
 
 size_t gh_mcp_inflight(struct gh_mcp_gateway *gw)
@@ -99,12 +61,9 @@ size_t gh_mcp_inflight(struct gh_mcp_gateway *gw)
     return atomic_load(&gw->inflight);
 }
 
-static const struct gh_mcp_route *route_of(const struct gh_mcp_gateway *gw, struct gh_slice path)
+static const struct gh_upstream *route_of(const struct gh_mcp_gateway *gw, struct gh_slice path)
 {
-    for (size_t i = 0; i < gw->nroutes; i++)
-        if (gh_slice_eq_cstr(path, gw->routes[i].up->path))
-            return &gw->routes[i];
-    return NULL;
+    return gh_upstream_by_path(gw->upstreams, path);
 }
 
 bool gh_mcp_serves_path(const struct gh_mcp_gateway *gw, struct gh_slice path)
@@ -114,7 +73,7 @@ bool gh_mcp_serves_path(const struct gh_mcp_gateway *gw, struct gh_slice path)
 
 /* Finds the session a request names: 400 when it names none, 404 when unknown. */
 static struct gh_mcp_session *require_session(struct gh_mcp_gateway *gw,
-                                              const struct gh_mcp_route *rt,
+                                              const struct gh_upstream *rt,
                                               struct gh_http_req *r, struct gh_slice id)
 {
     struct gh_slice sid = gh_http_req_header(r, "Mcp-Session-Id");
@@ -153,7 +112,7 @@ static bool content_type_json(struct gh_slice ct)
     return gh_slice_caseeq_cstr(mt, "application/json");
 }
 
-static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+static void handle_post(struct gh_mcp_gateway *gw, const struct gh_upstream *rt,
                         struct gh_http_req *r)
 {
     struct gh_slice none = {0};
@@ -211,7 +170,7 @@ fail:
         gh_mcp_session_unref(gw, s);
 }
 
-static void handle_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+static void handle_get(struct gh_mcp_gateway *gw, const struct gh_upstream *rt,
                        struct gh_http_req *r)
 {
     if (!gh_mcp_accepts(gh_http_req_header(r, "Accept"), "text/event-stream")) {
@@ -258,7 +217,7 @@ static void handle_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
 void gh_mcp_handle(struct gh_mcp_gateway *gw, struct gh_http_req *r)
 {
     const struct gh_http_request_head *h = gh_http_req_head(r);
-    const struct gh_mcp_route *rt = route_of(gw, h->path);
+    const struct gh_upstream *rt = route_of(gw, h->path);
     if (!rt) {
         gh_http_resp_simple(r, 404, "text/plain", "not found\n", 10, NULL, 0);
         return;

@@ -4,26 +4,17 @@
 
 #include "json/json.h"
 #include "mcp/mcp.h"
+#include "upstream/upstream.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
-
-/** One upstream route: a gateway path and where it goes. */
-struct gh_mcp_route {
-    const struct gh_config_upstream *up; /* in the config generation */
-    struct gh_http_client_target target; /* resolved address, timeouts */
-    size_t index;                        /* into each worker's pool array */
-    char host_header[300];
-};
 
 struct gh_mcp_session;
 struct gh_mcp_stream;
 
 struct gh_mcp_gateway {
     struct gh_config *cfg;
-    struct gh_mcp_route *routes;
-    size_t nroutes;
-    struct ssl_ctx_st *client_tls;
+    struct gh_upstream_set *upstreams; /* owned */
     /* session table: a small open hash guarded by one lock (sessions are rare next to requests) */
     pthread_mutex_t lock;
     struct gh_mcp_session **buckets;
@@ -40,7 +31,7 @@ struct gh_mcp_session {
     int refs;                    /* guarded by gw->lock */
     char id[48];                 /* 256 random bits, base64url */
     char *upstream_id;           /* owned; may be NULL (upstream without sessions) */
-    const struct gh_mcp_route *route;
+    const struct gh_upstream *route;
     struct gh_mcp_gateway *gw;
     char version[16];            /* negotiated protocol version, "" until known */
     _Atomic uint64_t last_used_ms; /* requests and stream traffic keep a session alive */
@@ -52,11 +43,11 @@ struct gh_mcp_session {
 };
 
 struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw,
-                                             const struct gh_mcp_route *route,
+                                             const struct gh_upstream *route,
                                              struct gh_slice upstream_id);
 /** Finds by id and route, with a reference; NULL when unknown or closed. */
 struct gh_mcp_session *gh_mcp_session_find(struct gh_mcp_gateway *gw, struct gh_slice id,
-                                           const struct gh_mcp_route *route);
+                                           const struct gh_upstream *route);
 void gh_mcp_session_unref(struct gh_mcp_gateway *gw, struct gh_mcp_session *s);
 void gh_mcp_session_ref(struct gh_mcp_gateway *gw, struct gh_mcp_session *s);
 /** Removes from the table and ends its streams. */
@@ -113,16 +104,15 @@ bool gh_mcp_accepts(struct gh_slice accept, const char *type);
 bool gh_mcp_version_known(struct gh_slice v);
 
 /* ---- proxy (proxy.c) ---- */
-void gh_mcp_proxy_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
+void gh_mcp_proxy_post(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
                        struct gh_http_req *r, struct gh_mcp_session *s,
                        const struct gh_jsonrpc_body *body);
 /** GET to the upstream; with resume set, feeds that stream again from the upstream's last id. */
-void gh_mcp_proxy_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
+void gh_mcp_proxy_get(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
                       struct gh_http_req *r, struct gh_mcp_session *s,
                       struct gh_mcp_stream *resume, const char *upstream_last_id,
                       uint64_t after_seq);
-void gh_mcp_proxy_delete(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
+void gh_mcp_proxy_delete(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
                          struct gh_http_req *r, struct gh_mcp_session *s);
-struct gh_http_pool *gh_mcp_pool(const struct gh_mcp_route *route);
 
 #endif

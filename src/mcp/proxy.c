@@ -20,7 +20,7 @@ enum ex_kind {
 
 struct exchange {
     struct gh_mcp_gateway *gw;
-    const struct gh_mcp_route *route;
+    const struct gh_upstream *route;
     struct gh_http_req *req;     /* the client request while we answer it; NULL once handed over */
     struct gh_mcp_session *sess; /* referenced; NULL before initialize creates it */
     struct gh_http_creq *creq;
@@ -236,7 +236,7 @@ static void on_body(void *arg, const char *p, size_t len)
         enum gh_rc rc = gh_sse_parser_feed(&ex->sse_parser, p, len, on_sse_event, ex);
         if (rc != GH_OK) {
             GH_LOGW("mcp", "upstream %s: SSE event over the limit or malformed: %s",
-                    ex->route->up->name, gh_rc_str(rc));
+                    ex->route->conf->name, gh_rc_str(rc));
             gh_http_creq_cancel(ex->creq);
             gh_mcp_stream_finish(ex->st, rc);
             ex_free(ex);
@@ -289,12 +289,12 @@ static void on_done(void *arg, enum gh_rc rc)
     } else if (rc == GH_OK) {
         gh_http_resp_end(ex->req);
     } else if (ex->started) {
-        GH_LOGW("mcp", "upstream %s: answer cut short: %s", ex->route->up->name, gh_rc_str(rc));
+        GH_LOGW("mcp", "upstream %s: answer cut short: %s", ex->route->conf->name, gh_rc_str(rc));
         gh_http_resp_close_after(ex->req); /* the client must see the truncation */
         gh_http_resp_end(ex->req);
     } else {
         int status = rc == GH_E_TIMEOUT ? 504 : 502;
-        GH_LOGW("mcp", "upstream %s unavailable: %s", ex->route->up->name, gh_rc_str(rc));
+        GH_LOGW("mcp", "upstream %s unavailable: %s", ex->route->conf->name, gh_rc_str(rc));
         gh_mcp_reply_error(ex->req, status, ex->rpc_id, GH_JSONRPC_INTERNAL_ERROR,
                            status == 504 ? "Gateway Timeout: upstream did not answer in time"
                                          : "Bad Gateway: upstream unavailable");
@@ -305,7 +305,7 @@ static void on_done(void *arg, enum gh_rc rc)
 
 static const struct gh_http_creq_cbs EX_CBS = {on_head, on_body, on_done};
 
-static struct exchange *ex_new(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
+static struct exchange *ex_new(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
                                struct gh_http_req *r, struct gh_mcp_session *s, enum ex_kind kind)
 {
     struct exchange *ex = gh_xcalloc(1, sizeof(*ex));
@@ -324,12 +324,12 @@ static void ex_send(struct exchange *ex, const char *method, struct gh_slice bod
     struct gh_http_header hdrs[16];
     size_t n = upstream_headers(ex, hdrs, GH_ARRAY_LEN(hdrs));
     gh_http_req_on_abort(ex->req, on_client_abort, ex);
-    ex->creq = gh_http_client_send(gh_mcp_pool(ex->route), method,
-                                   gh_slice_cstr(ex->route->up->url.path), hdrs, n, body, &EX_CBS,
+    ex->creq = gh_http_client_send(gh_upstream_pool(ex->route), method,
+                                   gh_slice_cstr(ex->route->conf->url.path), hdrs, n, body, &EX_CBS,
                                    ex);
 }
 
-void gh_mcp_proxy_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
+void gh_mcp_proxy_post(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
                        struct gh_http_req *r, struct gh_mcp_session *s,
                        const struct gh_jsonrpc_body *body)
 {
@@ -341,7 +341,7 @@ void gh_mcp_proxy_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rou
     ex_send(ex, "POST", gh_http_req_body(r));
 }
 
-void gh_mcp_proxy_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
+void gh_mcp_proxy_get(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
                       struct gh_http_req *r, struct gh_mcp_session *s,
                       struct gh_mcp_stream *resume, const char *upstream_last_id,
                       uint64_t after_seq)
@@ -355,7 +355,7 @@ void gh_mcp_proxy_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rout
     ex_send(ex, "GET", (struct gh_slice){NULL, 0});
 }
 
-void gh_mcp_proxy_delete(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
+void gh_mcp_proxy_delete(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
                          struct gh_http_req *r, struct gh_mcp_session *s)
 {
     struct exchange *ex = ex_new(gw, route, r, s, EX_DELETE);

@@ -16,7 +16,7 @@ static size_t bucket_of(const struct gh_mcp_gateway *gw, struct gh_slice id)
 }
 
 struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw,
-                                             const struct gh_mcp_route *route,
+                                             const struct gh_upstream *route,
                                              struct gh_slice upstream_id)
 {
     pthread_mutex_lock(&gw->lock);
@@ -43,7 +43,7 @@ struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw,
 }
 
 struct gh_mcp_session *gh_mcp_session_find(struct gh_mcp_gateway *gw, struct gh_slice id,
-                                           const struct gh_mcp_route *route)
+                                           const struct gh_upstream *route)
 {
     if (id.len == 0 || id.len >= sizeof(((struct gh_mcp_session *)0)->id))
         return NULL;
