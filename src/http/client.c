@@ -20,6 +20,7 @@ struct cconn {
     struct gh_buf in, out;
     struct gh_http_creq *req; /* NULL while idle */
     bool connected;
+    uint64_t idle_since_ms; /* when it went back to the pool */
 };
 
 struct gh_http_pool {
@@ -53,6 +54,8 @@ struct gh_http_creq {
 
 static void cconn_on_io(struct gh_net_sock *s, int flags, void *arg);
 static void creq_finish(struct gh_http_creq *r, enum gh_rc rc);
+static void creq_put(struct gh_http_creq *r);
+static void creq_fail_later(void *arg);
 static void creq_attach(struct gh_http_creq *r);
 
 /* ---- pool ---- */
@@ -105,8 +108,12 @@ static void pool_remove_idle(struct gh_http_pool *p, struct cconn *c)
 static void on_cconn_timer(void *arg)
 {
     struct cconn *c = arg;
-    if (c->req)
-        creq_finish(c->req, GH_E_TIMEOUT);
+    struct gh_http_creq *r = c->req;
+    if (!r)
+        return;
+    r->depth++;
+    creq_finish(r, GH_E_TIMEOUT);
+    creq_put(r);
 }
 
 static struct cconn *cconn_new(struct gh_http_pool *p)
@@ -138,6 +145,7 @@ static void cconn_release(struct cconn *c, bool reusable)
     }
     gh_buf_clear(&c->in);
     gh_buf_clear(&c->out);
+    c->idle_since_ms = gh_clock_ms();
     c->next = p->idle;
     p->idle = c;
     p->nidle++;
@@ -215,10 +223,28 @@ static void creq_send_wire(struct gh_http_creq *r)
     cconn_flush(c);
 }
 
+/* Idle connections older than this are closed instead of reused: upstreams close idle
+ * keep-alive connections (Node after 5 s), and a request must not race that close. */
+#define IDLE_REUSE_MS 4000
+
+/* The idle list is newest first: when its head is stale, every connection behind it is too. */
+static void drop_stale_idle(struct gh_http_pool *p)
+{
+    if (!p->idle || gh_clock_ms() - p->idle->idle_since_ms <= IDLE_REUSE_MS)
+        return;
+    while (p->idle) {
+        struct cconn *c = p->idle;
+        p->idle = c->next;
+        cconn_free(c);
+    }
+    p->nidle = 0;
+}
+
 /* Takes an idle connection or opens one. */
 static void creq_attach(struct gh_http_creq *r)
 {
     struct gh_http_pool *p = r->pool;
+    drop_stale_idle(p);
     struct cconn *c = p->idle;
     if (c && !r->retried) {
         p->idle = c->next;
@@ -232,7 +258,8 @@ static void creq_attach(struct gh_http_creq *r)
     c = cconn_new(p);
     if (!c) {
         r->state = CREQ_CONNECTING;
-        creq_finish(r, GH_E_IO);
+        r->depth++;
+        gh_net_worker_post(p->w, creq_fail_later, r);
         return;
     }
     c->req = r;
@@ -248,36 +275,54 @@ static void creq_free(struct gh_http_creq *r)
     free(r);
 }
 
+/* Every path that may end an exchange holds r->depth; the last one out frees a finished one. */
+static void creq_put(struct gh_http_creq *r)
+{
+    if (--r->depth == 0 && r->finished && !r->conn)
+        creq_free(r);
+}
+
+/* A connect that failed at once is reported from the loop, never from inside client_send. */
+static void creq_fail_later(void *arg)
+{
+    struct gh_http_creq *r = arg;
+    if (!r->cancelled)
+        creq_finish(r, GH_E_IO);
+    creq_put(r);
+}
+
 /* Ends the exchange once: releases the connection, then reports (unless cancelled). */
 static void creq_finish(struct gh_http_creq *r, enum gh_rc rc)
 {
     if (r->finished)
         return;
     struct cconn *c = r->conn;
-    if (rc != GH_OK && r->reused && !r->got_bytes && !r->retried && !r->cancelled) {
-        /* a reused keep-alive connection died under us before answering: try a fresh one */
+    r->depth++;
+    if ((rc == GH_E_CLOSED || rc == GH_E_IO) && r->reused && !r->got_bytes && !r->retried &&
+        !r->cancelled) {
+        /* a reused keep-alive connection was closed under us before any answer (the upstream
+         * timed it out as we sent): try a fresh one. Never on a timeout: the upstream may be
+         * running the call, and a tool call must not run twice. */
         r->retried = true;
         r->conn = NULL;
         cconn_free(c);
         creq_attach(r);
+        creq_put(r);
         return;
     }
     r->finished = true;
     r->conn = NULL;
     if (c)
         cconn_release(c, rc == GH_OK && !r->close_delimited);
-    if (!r->cancelled && r->cbs.on_done) {
-        r->depth++;
+    if (!r->cancelled && r->cbs.on_done)
         r->cbs.on_done(r->arg, rc);
-        r->depth--;
-    }
-    if (r->depth == 0)
-        creq_free(r);
+    creq_put(r);
 }
 
 void gh_http_creq_cancel(struct gh_http_creq *r)
 {
     r->cancelled = true;
+    r->depth++;
     if (!r->finished) {
         struct cconn *c = r->conn;
         r->finished = true;
@@ -285,17 +330,14 @@ void gh_http_creq_cancel(struct gh_http_creq *r)
         if (c)
             cconn_free(c); /* mid-exchange: the connection cannot be reused */
     }
-    if (r->depth == 0)
-        creq_free(r);
+    creq_put(r);
 }
 
 static bool emit_body(struct gh_http_creq *r, const char *p, size_t n)
 {
     if (n == 0)
         return !r->cancelled;
-    r->depth++;
-    r->cbs.on_body(r->arg, p, n);
-    r->depth--;
+    r->cbs.on_body(r->arg, p, n); /* the caller holds r->depth */
     return !r->cancelled;
 }
 
@@ -377,14 +419,9 @@ static void creq_head(struct gh_http_creq *r)
     if (r->chunked_body)
         gh_http_chunked_init(&r->chunked, 8192);
     bool ka = h.keep_alive;
-    r->depth++;
     r->cbs.on_head(r->arg, &h); /* slices point into c->in: consume after the call */
-    r->depth--;
-    if (r->cancelled) {
-        if (r->depth == 0)
-            creq_free(r);
-        return;
-    }
+    if (r->cancelled)
+        return; /* the caller holds r->depth and frees */
     gh_buf_consume(&c->in, h.head_len);
     if (!ka)
         r->close_delimited = r->close_delimited || !ka; /* do not reuse */
@@ -456,9 +493,7 @@ static void cconn_on_io(struct gh_net_sock *s, int flags, void *arg)
         if ((flags & GH_NET_READABLE) && !r->finished && !r->paused)
             cconn_read(c);
     }
-    r->depth--;
-    if (r->depth == 0 && (r->finished || r->cancelled) && !r->conn)
-        creq_free(r);
+    creq_put(r);
 }
 
 void gh_http_creq_pause(struct gh_http_creq *r, bool paused)
@@ -476,8 +511,6 @@ void gh_http_creq_pause(struct gh_http_creq *r, bool paused)
         gh_net_timer_arm(c->timer, r->pool->t.stream_idle_ms);
         r->depth++;
         creq_body(r);
-        r->depth--;
-        if (r->depth == 0 && r->finished)
-            creq_free(r);
+        creq_put(r);
     }
 }

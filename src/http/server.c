@@ -77,6 +77,7 @@ static void conn_on_io(struct gh_net_sock *s, int flags, void *arg);
 static void conn_process(struct conn *c);
 static void conn_flush(struct conn *c);
 static void conn_close(struct conn *c);
+static void conn_put(struct conn *c);
 
 /* ---- server ---- */
 
@@ -167,8 +168,7 @@ static void on_conn_timer(void *arg)
         conn_close(c); /* the peer does not read our last bytes */
     }
     c->depth--;
-    if (c->dead && c->depth == 0)
-        conn_close(c);
+    conn_put(c);
 }
 
 void gh_http_server_accept(struct gh_net_worker *w, int fd, const struct gh_net_addr *peer,
@@ -198,7 +198,9 @@ void gh_http_server_accept(struct gh_net_worker *w, int fd, const struct gh_net_
         gh_buf_append(&c->out, msg, sizeof(msg) - 1);
         c->state = CONN_CLOSING;
         gh_net_timer_arm(c->timer, 1000);
+        c->depth++;
         conn_flush(c);
+        conn_put(c);
         return;
     }
     gh_net_timer_arm(c->timer, srv->lim.header_ms);
@@ -227,23 +229,29 @@ static void req_detach(struct gh_http_req *r)
     gh_http_req_unref(r); /* the connection's reference */
 }
 
-/* Closes now if no callback is on the stack; otherwise marks and lets the outermost one free. */
+/* Closes the socket and detaches the request; the memory goes in conn_put once no callback of
+ * this connection is on the stack (callers up the stack still hold c). */
 static void conn_close(struct conn *c)
 {
-    if (!c->dead) {
-        c->dead = true;
-        gh_net_sock_close(c->sock);
-        c->sock = NULL;
-        gh_net_timer_cancel(c->timer);
-        atomic_fetch_sub(&c->srv->nconns, 1);
-        conn_unlink(c);
-        if (c->req) {
-            struct gh_http_req *r = c->req;
-            c->req = NULL;
-            req_detach(r);
-        }
+    if (c->dead)
+        return;
+    c->dead = true;
+    gh_net_sock_close(c->sock);
+    c->sock = NULL;
+    gh_net_timer_cancel(c->timer);
+    atomic_fetch_sub(&c->srv->nconns, 1);
+    conn_unlink(c);
+    if (c->req) {
+        struct gh_http_req *r = c->req;
+        c->req = NULL;
+        req_detach(r);
     }
-    if (c->depth > 0)
+}
+
+/* Leaves a callback of c: frees it when it died and this was the outermost one. */
+static void conn_put(struct conn *c)
+{
+    if (--c->depth > 0 || !c->dead)
         return;
     gh_net_timer_free(c->timer);
     gh_buf_release(&c->in);
@@ -259,8 +267,11 @@ void gh_http_server_drain(struct gh_net_worker *w)
     while (c) {
         struct conn *n = c->next;
         c->close_after = true;
-        if (c->state == CONN_HEAD && gh_buf_rlen(&c->in) == 0)
+        if (c->state == CONN_HEAD && gh_buf_rlen(&c->in) == 0) {
+            c->depth++;
             conn_close(c);
+            conn_put(c);
+        }
         c = n;
     }
 }
@@ -530,9 +541,7 @@ static void conn_on_io(struct gh_net_sock *s, int flags, void *arg)
             conn_read(c);
         }
     }
-    c->depth--;
-    if (c->dead && c->depth == 0)
-        conn_close(c);
+    conn_put(c);
 }
 
 /* ---- requests ---- */
@@ -679,9 +688,7 @@ void gh_http_resp_flush(struct gh_http_req *r)
         struct conn *c = r->conn;
         c->depth++;
         conn_flush(c);
-        c->depth--;
-        if (c->dead && c->depth == 0)
-            conn_close(c);
+        conn_put(c);
     }
 }
 
@@ -703,9 +710,7 @@ void gh_http_resp_end(struct gh_http_req *r)
         conn_flush(c);
         if (!c->dead && c->req == r)
             conn_request_done(c);
-        c->depth--;
-        if (c->dead && c->depth == 0)
-            conn_close(c);
+        conn_put(c);
     }
     gh_http_req_unref(r); /* the handler's reference */
 }
