@@ -203,26 +203,197 @@ static enum gh_rc check_listener(const struct gh_config *c, struct gh_config_err
     return check_readable(c, err, path, l->tls->key, "key");
 }
 
+/* ---- stdio upstreams ---- */
+
+/* Fields a kind does not use must be unset (configs built by code; the loader refuses the keys). */
+static enum gh_rc check_kind_fields(const struct gh_config *c, struct gh_config_error *err,
+                                    size_t i)
+{
+    const struct gh_config_upstream *u = &c->upstreams[i];
+    char path[96];
+    if (u->kind == GH_CONFIG_UPSTREAM_STDIO) {
+        snprintf(path, sizeof(path), "upstreams[%zu].url", i);
+        if (u->url.host)
+            return fail(c, err, path, "url and command are mutually exclusive (an upstream is "
+                                      "either HTTP or stdio)");
+        snprintf(path, sizeof(path), "upstreams[%zu].max_connections", i);
+        if (u->max_connections)
+            return fail(c, err, path, "only for HTTP upstreams (those with url)");
+        snprintf(path, sizeof(path), "upstreams[%zu].timeouts.connect_ms", i);
+        if (u->timeouts.connect_ms)
+            return fail(c, err, path, "only for HTTP upstreams (those with url)");
+        return GH_OK;
+    }
+    snprintf(path, sizeof(path), "upstreams[%zu].url", i);
+    if (!u->url.host || !u->url.path)
+        return fail(c, err, path, "required key is missing");
+    snprintf(path, sizeof(path), "upstreams[%zu].command", i);
+    if (u->command || u->argv || u->cwd || u->n_env || u->mode || u->message_bytes ||
+        u->stop_grace_ms)
+        return fail(c, err, path, "stdio settings on an HTTP upstream (url and command are "
+                                  "mutually exclusive)");
+    snprintf(path, sizeof(path), "upstreams[%zu].max_connections", i);
+    if (u->max_connections < 1 || u->max_connections > CFG_MAX_CONNECTIONS_MAX)
+        return fail(c, err, path, "must be between 1 and %d", CFG_MAX_CONNECTIONS_MAX);
+    return GH_OK;
+}
+
+static bool is_exec_file(const char *file)
+{
+    struct stat sb;
+    return stat(file, &sb) == 0 && S_ISREG(sb.st_mode) && access(file, X_OK) == 0;
+}
+
+static const struct gh_config_env *env_find(const struct gh_config_upstream *u, const char *name)
+{
+    for (size_t i = 0; i < u->n_env; i++) {
+        if (strcmp(u->env[i].name, name) == 0)
+            return &u->env[i];
+    }
+    return NULL;
+}
+
+/* Looks command up in a literal PATH the way the spawner will (absolute entries only). */
+static bool in_path(const char *pathvar, const char *command)
+{
+    char file[4096 + 64];
+    const char *p = pathvar;
+    while (*p) {
+        size_t n = strcspn(p, ":");
+        if (n > 0 && p[0] == '/' && n + strlen(command) + 2 <= sizeof(file)) {
+            snprintf(file, sizeof(file), "%.*s/%s", (int)n, p, command);
+            if (is_exec_file(file))
+                return true;
+        }
+        p += n + (p[n] == ':');
+    }
+    return false;
+}
+
+static enum gh_rc check_command(const struct gh_config *c, struct gh_config_error *err, size_t i)
+{
+    const struct gh_config_upstream *u = &c->upstreams[i];
+    const struct gh_config_env *pathvar;
+    char path[96];
+    const char *why;
+    snprintf(path, sizeof(path), "upstreams[%zu].command", i);
+    why = u->command ? gh_config__check_command(u->command) : "required key is missing";
+    if (why)
+        return fail(c, err, path, "%s", why);
+    if (u->command[0] == '/') {
+        if (!is_exec_file(u->command))
+            return fail(c, err, path, "command is not an executable file (%s)",
+                        access(u->command, F_OK) ? strerror(errno) : "not regular or no x bit");
+        return GH_OK;
+    }
+    pathvar = env_find(u, "PATH");
+    if (!pathvar)
+        return fail(c, err, path, "command is a bare name but env has no PATH to look it up in "
+                                  "(the gateway's own PATH is never used)");
+    /* a PATH given by reference is only known at spawn */
+    if (pathvar->kind == GH_CONFIG_ENV_LITERAL && !in_path(pathvar->value, u->command))
+        return fail(c, err, path, "command not found in env PATH (absolute entries only)");
+    return GH_OK;
+}
+
+/* References are resolved again at spawn; checking now makes a typo stop the start. */
+static enum gh_rc check_env_ref(const struct gh_config *c, struct gh_config_error *err,
+                                const char *path, const struct gh_config_env *e)
+{
+    struct stat sb;
+    if (e->kind == GH_CONFIG_ENV_FROM_ENV && !getenv(e->value))
+        return fail(c, err, path, "env:%s is not set in the gateway's environment", e->value);
+    if (e->kind != GH_CONFIG_ENV_FROM_FILE)
+        return GH_OK;
+    if (stat(e->value, &sb) != 0)
+        return fail(c, err, path, "cannot read secret file: %s", strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return fail(c, err, path, "secret file must be a regular file");
+    if (sb.st_mode & (S_IROTH | S_IWOTH))
+        return fail(c, err, path, "secret file is readable or writable by every local user "
+                                  "(chmod o-rw)");
+    if (access(e->value, R_OK) != 0)
+        return fail(c, err, path, "cannot read secret file: %s", strerror(errno));
+    return GH_OK;
+}
+
+static enum gh_rc check_env(const struct gh_config *c, struct gh_config_error *err, size_t i)
+{
+    const struct gh_config_upstream *u = &c->upstreams[i];
+    char path[256];
+    for (size_t k = 0; k < u->n_env; k++) {
+        const struct gh_config_env *e = &u->env[k];
+        const char *why = gh_config__check_env_entry(e);
+        snprintf(path, sizeof(path), "upstreams[%zu].env.%.128s", i, e->name ? e->name : "?");
+        if (!why && env_find(u, e->name) != e)
+            why = "duplicate variable";
+        if (why)
+            return fail(c, err, path, "%s", why);
+        enum gh_rc rc = check_env_ref(c, err, path, e);
+        if (rc)
+            return rc;
+    }
+    if (u->n_env > CFG_MAX_MAP_KEYS)
+        return fail(c, err, "upstreams", "too many environment variables (max %d)",
+                    CFG_MAX_MAP_KEYS);
+    return GH_OK;
+}
+
+static enum gh_rc check_stdio(const struct gh_config *c, struct gh_config_error *err, size_t i)
+{
+    const struct gh_config_upstream *u = &c->upstreams[i];
+    char path[96];
+    struct stat sb;
+    enum gh_rc rc = check_env(c, err, i);
+    if (!rc)
+        rc = check_command(c, err, i);
+    if (rc)
+        return rc;
+    for (size_t k = 1; u->argv && u->argv[k]; k++) {
+        const char *why = gh_config__check_arg(u->argv[k]);
+        snprintf(path, sizeof(path), "upstreams[%zu].args[%zu]", i, k - 1);
+        if (why)
+            return fail(c, err, path, "%s", why);
+    }
+    snprintf(path, sizeof(path), "upstreams[%zu].cwd", i);
+    if (u->cwd && u->cwd[0] != '/')
+        return fail(c, err, path, "cwd must be an absolute path");
+    if (u->cwd && stat(u->cwd, &sb) != 0)
+        return fail(c, err, path, "cannot use cwd: %s", strerror(errno));
+    if (u->cwd && !S_ISDIR(sb.st_mode))
+        return fail(c, err, path, "cwd is not a directory");
+    snprintf(path, sizeof(path), "upstreams[%zu].mode", i);
+    if (u->mode != GH_CONFIG_STDIO_PER_SESSION && u->mode != GH_CONFIG_STDIO_SHARED)
+        return fail(c, err, path, "expected per-session or shared");
+    snprintf(path, sizeof(path), "upstreams[%zu].message_bytes", i);
+    if (u->message_bytes < 1 || u->message_bytes > CFG_MESSAGE_BYTES_MAX)
+        return fail(c, err, path, "must be between 1 and %d", CFG_MESSAGE_BYTES_MAX);
+    snprintf(path, sizeof(path), "upstreams[%zu].stop_grace_ms", i);
+    if (u->stop_grace_ms < 1 || u->stop_grace_ms > CFG_STOP_GRACE_MAX)
+        return fail(c, err, path, "must be between 1 and %d", CFG_STOP_GRACE_MAX);
+    return GH_OK;
+}
+
 static enum gh_rc check_upstream_fields(const struct gh_config *c, struct gh_config_error *err,
                                         size_t i)
 {
     const struct gh_config_upstream *u = &c->upstreams[i];
     char path[96]; /* "upstreams[N].max_connections" and the like */
     const char *why;
+    enum gh_rc rc;
     snprintf(path, sizeof(path), "upstreams[%zu].name", i);
     why = u->name ? gh_config__check_name(u->name) : "required key is missing";
     if (why)
         return fail(c, err, path, "%s", why);
-    snprintf(path, sizeof(path), "upstreams[%zu].url", i);
-    if (!u->url.host || !u->url.path)
-        return fail(c, err, path, "required key is missing");
+    rc = check_kind_fields(c, err, i);
+    if (!rc && u->kind == GH_CONFIG_UPSTREAM_STDIO)
+        rc = check_stdio(c, err, i);
+    if (rc)
+        return rc;
     snprintf(path, sizeof(path), "upstreams[%zu].path", i);
     why = u->path ? gh_config__check_gw_path(u->path) : "required key is missing";
     if (why)
         return fail(c, err, path, "%s", why);
-    snprintf(path, sizeof(path), "upstreams[%zu].max_connections", i);
-    if (u->max_connections < 1 || u->max_connections > CFG_MAX_CONNECTIONS_MAX)
-        return fail(c, err, path, "must be between 1 and %d", CFG_MAX_CONNECTIONS_MAX);
     snprintf(path, sizeof(path), "upstreams[%zu].timeouts", i);
     return check_fields(c, err, path, gh_config__upstream_timeout_fields,
                         gh_config__n_upstream_timeout_fields, &u->timeouts, true);

@@ -70,11 +70,8 @@ static void config_free(struct gh_config *c)
     free_strv(&c->gateway.allowed_origins, &c->gateway.n_allowed_origins);
     free_strv(&c->gateway.allowed_hosts, &c->gateway.n_allowed_hosts);
     gh_config__listeners_clear(c);
-    for (size_t i = 0; i < c->n_upstreams; i++) {
-        gh_free(&c->upstreams[i].name);
-        gh_free(&c->upstreams[i].path);
-        gh_config_url_release(&c->upstreams[i].url);
-    }
+    for (size_t i = 0; i < c->n_upstreams; i++)
+        gh_config__upstream_release(&c->upstreams[i]);
     gh_free(&c->upstreams);
     for (size_t i = 0; i < c->n_marks; i++)
         gh_free(&c->marks[i].path);
@@ -140,6 +137,8 @@ enum gh_rc gh_config_load_string(const char *name, const char *yaml, size_t len,
         rc = gh_config__schema_apply(&st, root);
     if (!rc)
         gh_config__marks_record(st.c, root);
+    if (!rc)
+        gh_config__stdio_defaults(st.c);
     gh_arena_free(st.arena);
     if (!rc)
         rc = gh_config_validate(st.c, err);

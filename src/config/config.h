@@ -70,14 +70,50 @@ struct gh_config_upstream_timeouts {
     uint64_t stream_idle_ms; /* longest silence on an open SSE stream */
 };
 
+/** How the gateway reaches an upstream: exactly one of url (HTTP) or command (stdio). */
+enum gh_config_upstream_kind {
+    GH_CONFIG_UPSTREAM_HTTP = 0,  /* Streamable HTTP at url (zeroed structs are HTTP) */
+    GH_CONFIG_UPSTREAM_STDIO = 1, /* a local program spawned with command, NDJSON on stdio */
+};
+
+/** Which stdio children serve which client sessions. */
+enum gh_config_stdio_mode {
+    GH_CONFIG_STDIO_PER_SESSION = 0, /* one child per client session (default) */
+    GH_CONFIG_STDIO_SHARED = 1,      /* one child for every session */
+};
+
+/** Where the value of a child's environment variable comes from. */
+enum gh_config_env_kind {
+    GH_CONFIG_ENV_LITERAL = 0, /* value is the text itself (never a secret: refused at load) */
+    GH_CONFIG_ENV_FROM_ENV = 1, /* "env:NAME": the gateway's variable NAME, read at spawn */
+    GH_CONFIG_ENV_FROM_FILE = 2, /* "file:/abs/path": that file's content, read at spawn */
+};
+
+/** One variable of a stdio child's environment. */
+struct gh_config_env {
+    char *name;                   /* owned; [A-Za-z_][A-Za-z0-9_]*, unique in the list */
+    enum gh_config_env_kind kind; /* literal or reference */
+    char *value; /* owned; the literal, the variable name (FROM_ENV) or the path (FROM_FILE) */
+};
+
 /** One MCP server behind the gateway. */
 struct gh_config_upstream {
     char *name;                                  /* owned; [A-Za-z0-9_-]{1,64}, unique */
-    struct gh_config_url url;                    /* where the upstream listens */
+    enum gh_config_upstream_kind kind;           /* HTTP (url) or stdio (command) */
+    struct gh_config_url url;                    /* HTTP: where the upstream listens */
     char *path;                                  /* owned; gateway path serving it, unique */
     bool path_default;                           /* path was derived, not written */
-    uint64_t max_connections;                    /* keep-alive pool cap per worker */
+    uint64_t max_connections;                    /* HTTP: keep-alive pool cap per worker; stdio 0 */
     struct gh_config_upstream_timeouts timeouts; /* overrides; 0 = global */
+    /* ---- stdio only (NULL / 0 for HTTP upstreams) ---- */
+    char *command;                  /* owned; absolute path, or a bare name looked up in env PATH */
+    char **argv;                    /* owned, NULL-terminated; argv[0] is command as written */
+    char *cwd;                      /* owned; absolute directory, NULL = the gateway's */
+    struct gh_config_env *env;      /* owned; the child's whole environment */
+    size_t n_env;                   /* entries in env */
+    enum gh_config_stdio_mode mode; /* per-session (default) or shared */
+    uint64_t message_bytes;         /* cap on one JSON-RPC line each way; default limits.body_bytes */
+    uint64_t stop_grace_ms;         /* SIGTERM -> SIGKILL delay; default 2000 */
 };
 
 /** Resource caps; every one is > 0 and below a sanity maximum (docs/configuration.md). */
@@ -212,6 +248,26 @@ enum gh_rc gh_config_add_listener(struct gh_config *c, const char *address);
  */
 enum gh_rc gh_config_add_upstream(struct gh_config *c, const char *name, const char *url,
                                   const char *path);
+
+/**
+ * Adds a stdio upstream (CLI flags): command is an absolute path or a bare program name; argv
+ * (NULL-terminated, may be NULL) holds the arguments AFTER the program; path as for
+ * gh_config_add_upstream(). The child's environment is just PATH=/usr/local/bin:/usr/bin:/bin
+ * (add more with gh_config_upstream_add_env()); mode per-session, message_bytes
+ * limits.body_bytes, stop_grace_ms 2000. Returns GH_E_PARSE on a bad name, command, argument
+ * (one that looks like a token) or path, GH_E_LIMIT past GH_CONFIG_MAX_UPSTREAMS. Whether the
+ * command exists is checked by gh_config_validate().
+ */
+enum gh_rc gh_config_add_stdio_upstream(struct gh_config *c, const char *name, const char *command,
+                                        const char *const *argv, const char *path);
+
+/**
+ * Adds (or replaces) one variable of a stdio upstream's environment. value is a literal or a
+ * reference ("env:NAME", "file:/absolute/path"), with the checks of the env: key (a literal that
+ * looks like a secret is refused). On GH_E_PARSE *why (if not NULL) says why, without the value.
+ */
+enum gh_rc gh_config_upstream_add_env(struct gh_config_upstream *u, const char *name,
+                                      const char *value, const char **why);
 
 /**
  * The strict URL parser used for upstreams: "http(s)://host[:port][/path][?query]". host is a

@@ -88,6 +88,27 @@ void gh_config__marks_record(struct gh_config *c, const struct cfg_node *root);
 /** Re-derives the paths of upstreams whose path was not written (see gh_config_add_upstream). */
 void gh_config__default_paths(struct gh_config *c);
 
+/** Default of upstreams[].stop_grace_ms and its range; range of upstreams[].message_bytes. */
+#define GH_CONFIG_DEFAULT_STOP_GRACE_MS 2000
+#define CFG_STOP_GRACE_MAX              60000
+#define CFG_MESSAGE_BYTES_MAX           (256 * 1024 * 1024)
+
+/** stdio upstreams (stdio.c). The checkers return NULL when fine, else why (never the value). */
+const char *gh_config__check_env_name(const char *s);
+const char *gh_config__check_command(const char *s);
+/** A command-line argument that looks like a token is refused (argv is world-readable). */
+const char *gh_config__check_arg(const char *s);
+/** What well-known secret s looks like ("a GitHub token"), or NULL. */
+const char *gh_config__secret_shape(const char *s);
+/** An env entry built by code, checked with the loader's rules. */
+const char *gh_config__check_env_entry(const struct gh_config_env *e);
+/** {command, args[0..n), NULL}, all copied. */
+char **gh_config__argv_new(const char *command, const char *const *args, size_t n);
+/** Frees every field of u (HTTP and stdio). */
+void gh_config__upstream_release(struct gh_config_upstream *u);
+/** Fills stdio defaults that depend on other sections (message_bytes = limits.body_bytes). */
+void gh_config__stdio_defaults(struct gh_config *c);
+
 /** Checks an upstream name / gateway path / allowed origin / allowed host; NULL when fine. */
 const char *gh_config__check_name(const char *s);
 const char *gh_config__check_gw_path(const char *s);

@@ -375,11 +375,168 @@ static enum gh_rc up_timeouts(struct cfg_state *st, const struct cfg_node *v, vo
                        &((struct gh_config_upstream *)obj)->timeouts);
 }
 
+/* ---- stdio upstreams ---- */
+
+static enum gh_rc up_command(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    struct gh_config_upstream *u = obj;
+    const char *s, *why;
+    enum gh_rc rc = get_string(st, v, &s);
+    if (rc)
+        return rc;
+    why = gh_config__check_command(s);
+    if (why)
+        return gh_config__err_node(st, v, "%s", why);
+    u->command = gh_xstrdup(s);
+    u->kind = GH_CONFIG_UPSTREAM_STDIO;
+    return GH_OK;
+}
+
+/* Only checked here; argv is built from the node once command is known (stdio_finish). */
+static enum gh_rc up_args(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    enum gh_rc rc = want_seq(st, v, CFG_MAX_SEQ, "arguments");
+    (void)obj;
+    for (size_t i = 0; !rc && i < v->n; i++) {
+        const char *s, *why;
+        rc = get_string(st, v->items[i], &s);
+        if (rc)
+            return rc;
+        why = gh_config__check_arg(s);
+        if (why)
+            return gh_config__err_node(st, v->items[i], "%s", why);
+    }
+    return rc;
+}
+
+static enum gh_rc up_cwd(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    struct gh_config_upstream *u = obj;
+    const char *s;
+    enum gh_rc rc = get_string(st, v, &s);
+    if (rc)
+        return rc;
+    if (s[0] != '/')
+        return gh_config__err_node(st, v, "cwd must be an absolute path");
+    u->cwd = gh_xstrdup(s);
+    return GH_OK;
+}
+
+static enum gh_rc up_env(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    struct gh_config_upstream *u = obj;
+    enum gh_rc rc = want_map(st, v);
+    for (size_t i = 0; !rc && i < v->n; i++) {
+        const struct cfg_node *e = v->items[i];
+        const char *s, *why = gh_config__check_env_name(e->key);
+        if (why) {
+            gh_config__err_node(st, e, "%s", why);
+            st->err->line = e->key_line; /* a bad name is the key's fault */
+            st->err->column = e->key_column;
+            return GH_E_PARSE;
+        }
+        rc = get_string(st, e, &s);
+        if (!rc && gh_config_upstream_add_env(u, e->key, s, &why) != GH_OK)
+            rc = gh_config__err_node(st, e, "%s", why);
+    }
+    return rc;
+}
+
+static enum gh_rc up_mode(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    struct gh_config_upstream *u = obj;
+    const char *s;
+    enum gh_rc rc = get_string(st, v, &s);
+    if (rc)
+        return rc;
+    if (strcmp(s, "per-session") == 0)
+        u->mode = GH_CONFIG_STDIO_PER_SESSION;
+    else if (strcmp(s, "shared") == 0)
+        u->mode = GH_CONFIG_STDIO_SHARED;
+    else
+        return gh_config__err_node(st, v, "expected per-session or shared");
+    return GH_OK;
+}
+
+static enum gh_rc up_msgbytes(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    return get_uint(st, v, 1, CFG_MESSAGE_BYTES_MAX,
+                    &((struct gh_config_upstream *)obj)->message_bytes);
+}
+
+static enum gh_rc up_grace(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    return get_uint(st, v, 1, CFG_STOP_GRACE_MAX,
+                    &((struct gh_config_upstream *)obj)->stop_grace_ms);
+}
+
+static const struct cfg_node *find_key(const struct cfg_node *m, const char *key)
+{
+    for (size_t i = 0; m->kind == CFG_MAP && i < m->n; i++) {
+        if (strcmp(m->items[i]->key, key) == 0)
+            return m->items[i];
+    }
+    return NULL;
+}
+
+/* Error at the key of v (a key that does not belong in this kind of upstream). */
+static enum gh_rc err_key(struct cfg_state *st, const struct cfg_node *v, const char *msg)
+{
+    gh_config__err_node(st, v, "%s", msg);
+    st->err->line = v->key_line;
+    st->err->column = v->key_column;
+    return GH_E_PARSE;
+}
+
+/* After the keys of one upstream: exactly one of url / command, and only its kind's keys. */
+static enum gh_rc up_kind_check(struct cfg_state *st, const struct cfg_node *m,
+                                struct gh_config_upstream *u)
+{
+    static const char *const stdio_only[] = {"args", "cwd", "env", "mode", "message_bytes",
+                                             "stop_grace_ms"};
+    const struct cfg_node *url = find_key(m, "url"), *cmd = find_key(m, "command"), *k;
+    if (url && cmd)
+        return err_key(st, cmd,
+                       "url and command are mutually exclusive (an upstream is either HTTP or "
+                       "stdio)");
+    if (!url && !cmd)
+        return missing(st, m, "url", "");
+    if (url) {
+        for (size_t i = 0; i < GH_ARRAY_LEN(stdio_only); i++) {
+            k = find_key(m, stdio_only[i]);
+            if (k)
+                return err_key(st, k, "only for stdio upstreams (those with command)");
+        }
+        return GH_OK;
+    }
+    k = find_key(m, "max_connections");
+    if (k)
+        return err_key(st, k, "only for HTTP upstreams (those with url)");
+    u->max_connections = 0;
+    k = find_key(m, "args");
+    u->argv = gh_config__argv_new(u->command, NULL, 0);
+    for (size_t i = 0; k && i < k->n; i++) {
+        u->argv = gh_xrealloc(u->argv, (i + 3) * sizeof(*u->argv));
+        u->argv[i + 1] = gh_xstrdup(k->items[i]->text);
+        u->argv[i + 2] = NULL;
+    }
+    return GH_OK;
+}
+
 static enum gh_rc sec_upstreams(struct cfg_state *st, const struct cfg_node *v, void *obj)
 {
     static const struct cfg_key keys[] = {
-        {"name", up_name},         {"url", up_url},
-        {"path", up_path},         {"max_connections", up_maxconn},
+        {"name", up_name},
+        {"url", up_url},
+        {"command", up_command},
+        {"args", up_args},
+        {"cwd", up_cwd},
+        {"env", up_env},
+        {"mode", up_mode},
+        {"path", up_path},
+        {"max_connections", up_maxconn},
+        {"message_bytes", up_msgbytes},
+        {"stop_grace_ms", up_grace},
         {"timeouts", up_timeouts},
     };
     struct gh_config *c = obj;
@@ -396,8 +553,9 @@ static enum gh_rc sec_upstreams(struct cfg_state *st, const struct cfg_node *v, 
             return rc;
         if (!u->name)
             return missing(st, v->items[i], "name", "");
-        if (!u->url.host)
-            return missing(st, v->items[i], "url", "");
+        rc = up_kind_check(st, v->items[i], u);
+        if (rc)
+            return rc;
     }
     gh_config__default_paths(c);
     return GH_OK;

@@ -48,6 +48,7 @@ struct gh_http_creq {
     struct gh_http_chunked chunked;
     uint64_t remaining;
     bool chunked_body, close_delimited;
+    bool no_reuse; /* the upstream said Connection: close */
     bool reused, retried, got_bytes, paused, cancelled, finished;
     int depth;
 };
@@ -313,7 +314,7 @@ static void creq_finish(struct gh_http_creq *r, enum gh_rc rc)
     r->finished = true;
     r->conn = NULL;
     if (c)
-        cconn_release(c, rc == GH_OK && !r->close_delimited);
+        cconn_release(c, rc == GH_OK && !r->close_delimited && !r->no_reuse);
     if (!r->cancelled && r->cbs.on_done)
         r->cbs.on_done(r->arg, rc);
     creq_put(r);
@@ -423,8 +424,7 @@ static void creq_head(struct gh_http_creq *r)
     if (r->cancelled)
         return; /* the caller holds r->depth and frees */
     gh_buf_consume(&c->in, h.head_len);
-    if (!ka)
-        r->close_delimited = r->close_delimited || !ka; /* do not reuse */
+    r->no_reuse = !ka;
     gh_net_timer_arm(c->timer, r->pool->t.stream_idle_ms);
     if (!r->chunked_body && !r->close_delimited && r->remaining == 0)
         creq_finish(r, GH_OK);

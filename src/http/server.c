@@ -48,6 +48,7 @@ struct conn {
     bool close_after; /* no keep-alive after the current response */
     bool want_write;
     bool lingering;          /* answer sent and write side shut: draining what the client sends */
+    bool processing;         /* conn_process is on the stack: it picks up the next request */
     size_t discarded;        /* bytes thrown away while lingering */
 };
 
@@ -58,6 +59,7 @@ struct gh_http_req {
     struct gh_http_request_head head; /* slices point into the arena */
     struct gh_buf body;
     bool started, ended, chunked_resp;
+    bool head_only; /* HEAD: headers as for GET, never a body (RFC 9110 §9.3.2) */
     void (*on_abort)(void *);
     void *abort_arg;
     void (*on_drain)(void *);
@@ -343,7 +345,8 @@ static void conn_request_done(struct conn *c)
     c->state = CONN_HEAD;
     gh_net_timer_arm(c->timer, gh_buf_rlen(&c->in) ? c->srv->lim.header_ms : c->srv->lim.idle_ms);
     gh_net_sock_want(c->sock, true, c->want_write, 0);
-    conn_process(c);
+    if (!c->processing) /* else the loop below us goes on with pipelined requests */
+        conn_process(c);
 }
 
 /* Answers a framing or limit error and closes: the stream position is no longer trustworthy. */
@@ -477,21 +480,33 @@ static bool read_body(struct conn *c)
     return false;
 }
 
+/* Parses and dispatches buffered requests in a loop (not by recursion: a client may pipeline
+ * hundreds); a response finished synchronously brings the state back to CONN_HEAD. */
 static void conn_process(struct conn *c)
 {
+    c->processing = true;
     while (!c->dead) {
         if (c->state == CONN_HEAD) {
-            if (gh_buf_rlen(&c->in) == 0 || !parse_head(c))
-                return;
+            if (gh_buf_rlen(&c->in) == 0)
+                break;
+            size_t before = gh_buf_rlen(&c->in);
+            parse_head(c); /* may dispatch, and the response may end at once */
+            bool consumed = gh_buf_rlen(&c->in) < before;
+            if (c->state == CONN_HEAD && consumed && !c->req)
+                continue; /* answered synchronously: the next pipelined request */
+            if (c->state != CONN_BODY)
+                break;
         } else if (c->state == CONN_BODY) {
             if (!read_body(c))
-                return;
+                break;
             dispatch(c);
-            return; /* the next request is parsed after this response (conn_request_done) */
+            if (c->state != CONN_HEAD)
+                break;
         } else {
-            return;
+            break;
         }
     }
+    c->processing = false;
 }
 
 static void conn_read(struct conn *c)
@@ -653,8 +668,11 @@ void gh_http_resp_start(struct gh_http_req *r, int status, const struct gh_http_
         gh_buf_append(o, hdrs[i].value.ptr, hdrs[i].value.len);
         gh_buf_append(o, "\r\n", 2);
     }
+    r->head_only = r->head.method == GH_HTTP_M_HEAD;
     if (content_length >= 0) {
         gh_buf_appendf(o, "Content-Length: %lld\r\n", (long long)content_length);
+    } else if (r->head_only) {
+        c->close_after = true; /* no length to announce and no body to frame */
     } else {
         r->chunked_resp = true;
         gh_buf_append(o, "Transfer-Encoding: chunked\r\n", 28);
@@ -670,7 +688,7 @@ enum gh_rc gh_http_resp_write(struct gh_http_req *r, const void *p, size_t n)
     if (!c)
         return GH_E_CLOSED;
     GH_BUG_ON(!r->started || r->ended);
-    if (n == 0)
+    if (n == 0 || r->head_only)
         return GH_OK;
     if (gh_buf_rlen(&c->out) + n + 32 > c->srv->lim.out_bytes)
         return GH_E_LIMIT;
@@ -704,7 +722,7 @@ void gh_http_resp_end(struct gh_http_req *r)
     GH_BUG_ON(r->ended || (c && !r->started));
     r->ended = true;
     if (c) {
-        if (r->chunked_resp)
+        if (r->chunked_resp && !r->head_only)
             gh_buf_append(&c->out, "0\r\n\r\n", 5);
         c->depth++;
         conn_flush(c);
@@ -727,7 +745,7 @@ void gh_http_resp_simple(struct gh_http_req *r, int status, const char *content_
     for (size_t i = 0; i < nhdrs && n < GH_ARRAY_LEN(all); i++)
         all[n++] = hdrs[i];
     gh_http_resp_start(r, status, all, n, (int64_t)len);
-    if (r->conn && len)
+    if (r->conn && len && !r->head_only)
         gh_buf_append(&r->conn->out, body, len);
     gh_http_resp_end(r);
 }

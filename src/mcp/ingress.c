@@ -124,6 +124,28 @@ enum gh_verdict gh_mcp_check_origin(const struct gh_mcp_gateway *gw, struct gh_h
     return GH_ALLOW;
 }
 
+/* True when a media-range's parameters (after its ';') give q=0 in any spelling (0, 0.0, 0.000). */
+static bool q_is_zero(struct gh_slice params)
+{
+    const char *p = params.ptr, *end = params.ptr + params.len;
+    while (p < end) {
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        struct gh_slice prm = gh_slice_trim(gh_slice(p, (size_t)((semi ? semi : end) - p)));
+        if (prm.len >= 2 && (prm.ptr[0] == 'q' || prm.ptr[0] == 'Q') && prm.ptr[1] == '=') {
+            size_t i = 2;
+            if (i >= prm.len || prm.ptr[i++] != '0')
+                return false;
+            if (i < prm.len && prm.ptr[i] == '.')
+                i++;
+            while (i < prm.len && prm.ptr[i] == '0')
+                i++;
+            return i == prm.len;
+        }
+        p = semi ? semi + 1 : end;
+    }
+    return false;
+}
+
 /* True when an Accept header value admits type (exact, "type/ *" or "* / *", q > 0). */
 bool gh_mcp_accepts(struct gh_slice accept, const char *type)
 {
@@ -134,12 +156,14 @@ bool gh_mcp_accepts(struct gh_slice accept, const char *type)
         const char *comma = memchr(p, ',', (size_t)(end - p));
         struct gh_slice item = gh_slice(p, (size_t)((comma ? comma : end) - p));
         const char *semi = memchr(item.ptr, ';', item.len);
-        struct gh_slice range = gh_slice_trim(semi ? gh_slice(item.ptr, (size_t)(semi - item.ptr)) : item);
-        bool zero_q = semi && memmem(semi, (size_t)(item.ptr + item.len - semi), "q=0", 3) &&
-                      !memmem(semi, (size_t)(item.ptr + item.len - semi), "q=0.", 4);
-        if (!zero_q && (gh_slice_caseeq_cstr(range, type) || gh_slice_eq_cstr(range, "*/*") ||
-                        (range.len == major + 2 && strncasecmp(range.ptr, type, major) == 0 &&
-                         range.ptr[major] == '/' && range.ptr[major + 1] == '*')))
+        struct gh_slice range =
+            gh_slice_trim(semi ? gh_slice(item.ptr, (size_t)(semi - item.ptr)) : item);
+        struct gh_slice params =
+            semi ? gh_slice(semi + 1, (size_t)(item.ptr + item.len - semi - 1)) : gh_slice(NULL, 0);
+        bool match = gh_slice_caseeq_cstr(range, type) || gh_slice_eq_cstr(range, "*/*") ||
+                     (range.len == major + 2 && strncasecmp(range.ptr, type, major) == 0 &&
+                      range.ptr[major] == '/' && range.ptr[major + 1] == '*');
+        if (match && !q_is_zero(params))
             return true;
         p = comma ? comma + 1 : NULL;
     }

@@ -94,6 +94,14 @@ void gh_net_listeners_close(struct gh_net_worker *w);
 /** Wraps an accepted or connecting fd. tls may be NULL. is_server picks the TLS role. */
 struct gh_net_sock *gh_net_sock_new(struct gh_net_worker *w, int fd, struct ssl_ctx_st *tls,
                                     bool is_server, const char *sni, gh_net_sock_cb cb, void *arg);
+/**
+ * Wraps a non-blocking fd that is not a socket (a pipe end, a pidfd): the same read/write/want/
+ * close calls apply, writes use write(2) instead of send(2) (pipes refuse send with ENOTSOCK).
+ * gh_net_sock_write on a pipe whose reader is gone returns GH_E_IO (EPIPE): the process must
+ * ignore SIGPIPE (the gateway does) or the writing thread block it (worker threads do).
+ * gh_net_sock_shutdown_write does not apply: close the write end instead.
+ */
+struct gh_net_sock *gh_net_fd_new(struct gh_net_worker *w, int fd, gh_net_sock_cb cb, void *arg);
 /** Starts a non-blocking connect; cb gets GH_NET_WRITABLE when connected (check gh_net_sock_error). */
 enum gh_rc gh_net_sock_connect(struct gh_net_worker *w, const struct gh_net_addr *a,
                                struct ssl_ctx_st *tls, const char *sni, gh_net_sock_cb cb, void *arg,

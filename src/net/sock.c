@@ -35,6 +35,7 @@ struct gh_net_sock {
     bool rd_needs_wr;     /* last SSL_read asked for writability */
     bool wr_needs_rd;     /* last SSL_write asked for readability */
     bool connecting;
+    bool plain_fd;        /* not a socket (pipe, pidfd): write() instead of send() */
     uint64_t timeout_ms;
     int conn_err;
 };
@@ -347,6 +348,13 @@ struct gh_net_sock *gh_net_sock_new(struct gh_net_worker *w, int fd, SSL_CTX *tl
     return s;
 }
 
+struct gh_net_sock *gh_net_fd_new(struct gh_net_worker *w, int fd, gh_net_sock_cb cb, void *arg)
+{
+    struct gh_net_sock *s = gh_net_sock_new(w, fd, NULL, false, NULL, cb, arg);
+    s->plain_fd = true;
+    return s;
+}
+
 enum gh_rc gh_net_sock_connect(struct gh_net_worker *w, const struct gh_net_addr *a, SSL_CTX *tls,
                                const char *sni, gh_net_sock_cb cb, void *arg,
                                struct gh_net_sock **out)
@@ -454,7 +462,9 @@ ssize_t gh_net_sock_write(struct gh_net_sock *s, const void *buf, size_t n)
         }
         return tls_result(s, r, false);
     }
-    ssize_t r = send(s->fd, buf, n, MSG_NOSIGNAL);
+    /* send() fails with ENOTSOCK on a pipe; write() to a pipe whose reader is gone raises
+     * SIGPIPE, which the gateway ignores (cli/run.c) and worker threads block. */
+    ssize_t r = s->plain_fd ? write(s->fd, buf, n) : send(s->fd, buf, n, MSG_NOSIGNAL);
     if (r >= 0)
         return r;
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)

@@ -373,8 +373,8 @@ static void x_send_task(void *arg)
 {
     struct xchg *x = arg;
     x->t0 = gh_clock_ms();
-    x->creq = gh_http_client_send(x->pool, x->method, gh_slice_cstr(x->target), x->hdrs,
-                                  x->nhdrs, gh_slice(x->body, x->body_len), &X_CBS, x);
+    x->creq = gh_http_client_send(x->pool, x->method, gh_slice_cstr(x->target), x->hdrs, x->nhdrs,
+                                  gh_slice(x->body, x->body_len), &X_CBS, x);
 }
 
 static void x_cancel_task(void *arg)
@@ -421,9 +421,8 @@ static void assert_body(const struct xchg *x, const char *want)
 static int raw_connect(uint16_t port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons(port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     return fd;
 }
@@ -604,8 +603,8 @@ static void test_head_over_limit_431(void **state)
     struct gh_http_server_limits lim = default_limits(); /* header_bytes 4096, 20 fields */
     env_start(&lim);
     char req[8192], out[4096];
-    int n = snprintf(req, sizeof(req), "GET /echo HTTP/1.1\r\nHost: a\r\nX-Big: %05000d\r\n\r\n",
-                     0);
+    int n =
+        snprintf(req, sizeof(req), "GET /echo HTTP/1.1\r\nHost: a\r\nX-Big: %05000d\r\n\r\n", 0);
     raw_exchange(req, (size_t)n, out, sizeof(out));
     if (!starts_with(out, "HTTP/1.1 431 "))
         fail_msg("oversized head answered: %.60s", out);
@@ -621,8 +620,9 @@ static void test_head_over_limit_431(void **state)
         fail_msg("too many fields answered: %.60s", out);
 
     /* a head just under the cap still works */
-    n = snprintf(req, sizeof(req), "GET /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
-                                   "X-Big: %03000d\r\n\r\n",
+    n = snprintf(req, sizeof(req),
+                 "GET /echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+                 "X-Big: %03000d\r\n\r\n",
                  0);
     raw_exchange(req, (size_t)n, out, sizeof(out));
     if (!starts_with(out, "HTTP/1.1 200 "))
@@ -692,7 +692,7 @@ static void test_pipelined_requests_answered_in_order(void **state)
     env_stop();
 }
 
-/* BUG (http/server.c, gh_http_resp_simple / gh_http_resp_start): a response to HEAD carries the
+/* Regression (fixed; http/server.c, gh_http_resp_simple / gh_http_resp_start): a response to HEAD carries the
  * body. RFC 9110 §9.3.2: no content in a HEAD response; a keep-alive client then reads the body
  * bytes as the start of the next response. */
 static void test_head_response_has_no_body(void **state)
@@ -808,7 +808,7 @@ static void test_cancel_inside_on_head(void **state)
     env_stop();
 }
 
-/* BUG (http/client.c, creq_head): "Connection: close" on a chunked response sets
+/* Regression (fixed; http/client.c, creq_head): "Connection: close" on a chunked response sets
  * close_delimited, and creq_body then hands the raw chunk framing to on_body instead of
  * de-chunking it ("6\r\nhello \r\n..."). Our own server sends exactly this when draining. */
 static void test_chunked_with_connection_close(void **state)
@@ -829,10 +829,11 @@ static void test_chunked_with_connection_close(void **state)
     assert_body(&r, "hello world");
 }
 
-/* BUG (http/client.c, creq_finish): a first-byte timeout on a reused keep-alive connection is
- * "retried" on a fresh connection. The upstream did receive the request (it is just slow), so a
- * POST (a tools/call) is executed twice and the caller waits twice first_byte_ms. The retry is
- * meant only for a reused connection the upstream closed (GH_E_CLOSED / GH_E_IO before any byte).
+/* Regression (was a bug in http/client.c creq_finish, fixed in ca9b3e9): a first-byte timeout on
+ * a reused keep-alive connection was "retried" on a fresh connection. The upstream did receive the
+ * request (it is just slow), so a POST (a tools/call) is executed twice and the caller waits twice
+ * first_byte_ms. The retry is meant only for a reused connection the upstream closed (GH_E_CLOSED /
+ * GH_E_IO before any byte).
  */
 static void test_first_byte_timeout_not_retried(void **state)
 {

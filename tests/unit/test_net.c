@@ -125,8 +125,8 @@ static void expect_addr(const char *in, int family, uint16_t port, const char *f
     char buf[64];
     assert_int_equal(gh_net_addr_parse(in, &a), GH_OK);
     assert_int_equal(a.ss.ss_family, family);
-    assert_int_equal(a.len, family == AF_INET ? sizeof(struct sockaddr_in)
-                                              : sizeof(struct sockaddr_in6));
+    assert_int_equal(a.len,
+                     family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
     assert_int_equal(gh_net_addr_port(&a), port);
     gh_net_addr_format(&a, buf, sizeof(buf));
     assert_string_equal(buf, formatted);
@@ -203,8 +203,8 @@ static void test_addr_resolve_numeric(void **state)
 /* ------------------------------------------------------------------ workers */
 
 struct wk_probe {
-    struct gh_net_worker *self;     /* what gh_net_worker_current() said */
-    pthread_t thread;               /* where it ran */
+    struct gh_net_worker *self; /* what gh_net_worker_current() said */
+    pthread_t thread;           /* where it ran */
     unsigned id;
     int order[100];
     int norder;
@@ -429,9 +429,8 @@ static void listeners_close_task(void *arg)
 static int connect_to(uint16_t port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons(port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
         close(fd);
         return -1;
