@@ -60,23 +60,27 @@ enum gh_rc gh_net_addr_parse(const char *hostport, struct gh_net_addr *out)
         memcpy(host, hostport, (size_t)(colon - hostport));
         host[colon - hostport] = '\0';
     }
-    char *endp;
-    errno = 0;
-    long port = strtol(colon + 1, &endp, 10);
-    if (errno || *endp || endp == colon + 1 || port < 0 || port > 65535)
+    /* digits only, no sign, no space, no leading zero: one spelling per port */
+    const char *d = colon + 1;
+    size_t nd = strspn(d, "0123456789");
+    if (nd == 0 || nd > 5 || d[nd] != '\0' || (nd > 1 && d[0] == '0'))
         return GH_E_PARSE;
-    if (strcmp(host, "localhost") == 0)
-        strcpy(host, "127.0.0.1");
+    long port = strtol(d, NULL, 10);
+    if (port > 65535)
+        return GH_E_PARSE;
+    bool bracketed = hostport[0] == '[';
+    if (!bracketed && strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof(host), "127.0.0.1");
     memset(out, 0, sizeof(*out));
     struct sockaddr_in *v4 = (struct sockaddr_in *)&out->ss;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->ss;
-    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    if (!bracketed && inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons((uint16_t)port);
         out->len = sizeof(*v4);
         return GH_OK;
     }
-    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+    if (bracketed && inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
         v6->sin6_family = AF_INET6;
         v6->sin6_port = htons((uint16_t)port);
         out->len = sizeof(*v6);
