@@ -56,11 +56,13 @@ for p in release asan; do
   if [ -d "build/$p" ]; then run_ctest "$p"; fi
 done
 
-note "npm packages (tests/interop, from the lockfile)"
-if ! (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error >"$LOGDIR/npm.log" 2>&1); then
-  tail -20 "$LOGDIR/npm.log"
-  count "npm ci" 0 1
-fi
+note "npm packages (tests/interop and tests/interop/v2, from their lockfiles)"
+for d in tests/interop tests/interop/v2; do
+  if ! (cd "$d" && npm ci --no-audit --no-fund --loglevel=error >"$LOGDIR/npm-${d//\//-}.log" 2>&1); then
+    tail -20 "$LOGDIR/npm-${d//\//-}.log"
+    count "npm ci $d" 0 1
+  fi
+done
 
 run_node() { # label, binary, files...
   local label=$1 bin=$2; shift 2
@@ -95,6 +97,18 @@ else
   count "conformance (gateway == direct)" 0 1
 fi
 grep -E 'score|direct:|gateway:' "$clog" | tail -4
+
+note "conformance 2026-07-28 (stateless): SDK v2 upstream direct vs through the gateway"
+clog="$LOGDIR/conformance-2026.log"
+( cd tests/interop/v2 && GATEHOUSE_BIN="$ROOT/build/release/gatehouse" node conformance-2026.mjs ) >"$clog" 2>&1
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$clog" | tail -1)
+if [ -n "$line" ]; then
+  count "conformance 2026 (gateway == direct)" "$(echo "$line" | awk '{print $1}')" "$(echo "$line" | awk '{print $3}')"
+else
+  tail -30 "$clog"
+  count "conformance 2026 (gateway == direct)" 0 1
+fi
+grep -E 'direct :|gateway:' "$clog" | tail -2
 
 echo
 [ ${#FAILED_SUITES[@]} -eq 0 ] || echo "failing: ${FAILED_SUITES[*]}"

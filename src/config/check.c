@@ -214,8 +214,9 @@ static enum gh_rc check_kind_fields(const struct gh_config *c, struct gh_config_
     if (u->kind == GH_CONFIG_UPSTREAM_STDIO) {
         snprintf(path, sizeof(path), "upstreams[%zu].url", i);
         if (u->url.host)
-            return fail(c, err, path, "url and command are mutually exclusive (an upstream is "
-                                      "either HTTP or stdio)");
+            return fail(c, err, path,
+                        "url and command are mutually exclusive (an upstream is "
+                        "either HTTP or stdio)");
         snprintf(path, sizeof(path), "upstreams[%zu].max_connections", i);
         if (u->max_connections)
             return fail(c, err, path, "only for HTTP upstreams (those with url)");
@@ -230,8 +231,9 @@ static enum gh_rc check_kind_fields(const struct gh_config *c, struct gh_config_
     snprintf(path, sizeof(path), "upstreams[%zu].command", i);
     if (u->command || u->argv || u->cwd || u->n_env || u->mode || u->message_bytes ||
         u->stop_grace_ms)
-        return fail(c, err, path, "stdio settings on an HTTP upstream (url and command are "
-                                  "mutually exclusive)");
+        return fail(c, err, path,
+                    "stdio settings on an HTTP upstream (url and command are "
+                    "mutually exclusive)");
     snprintf(path, sizeof(path), "upstreams[%zu].max_connections", i);
     if (u->max_connections < 1 || u->max_connections > CFG_MAX_CONNECTIONS_MAX)
         return fail(c, err, path, "must be between 1 and %d", CFG_MAX_CONNECTIONS_MAX);
@@ -288,8 +290,9 @@ static enum gh_rc check_command(const struct gh_config *c, struct gh_config_erro
     }
     pathvar = env_find(u, "PATH");
     if (!pathvar)
-        return fail(c, err, path, "command is a bare name but env has no PATH to look it up in "
-                                  "(the gateway's own PATH is never used)");
+        return fail(c, err, path,
+                    "command is a bare name but env has no PATH to look it up in "
+                    "(the gateway's own PATH is never used)");
     /* a PATH given by reference is only known at spawn */
     if (pathvar->kind == GH_CONFIG_ENV_LITERAL && !in_path(pathvar->value, u->command))
         return fail(c, err, path, "command not found in env PATH (absolute entries only)");
@@ -310,8 +313,9 @@ static enum gh_rc check_env_ref(const struct gh_config *c, struct gh_config_erro
     if (!S_ISREG(sb.st_mode))
         return fail(c, err, path, "secret file must be a regular file");
     if (sb.st_mode & (S_IROTH | S_IWOTH))
-        return fail(c, err, path, "secret file is readable or writable by every local user "
-                                  "(chmod o-rw)");
+        return fail(c, err, path,
+                    "secret file is readable or writable by every local user "
+                    "(chmod o-rw)");
     if (access(e->value, R_OK) != 0)
         return fail(c, err, path, "cannot read secret file: %s", strerror(errno));
     return GH_OK;

@@ -84,8 +84,8 @@ enum gh_config_stdio_mode {
 
 /** Where the value of a child's environment variable comes from. */
 enum gh_config_env_kind {
-    GH_CONFIG_ENV_LITERAL = 0, /* value is the text itself (never a secret: refused at load) */
-    GH_CONFIG_ENV_FROM_ENV = 1, /* "env:NAME": the gateway's variable NAME, read at spawn */
+    GH_CONFIG_ENV_LITERAL = 0,   /* value is the text itself (never a secret: refused at load) */
+    GH_CONFIG_ENV_FROM_ENV = 1,  /* "env:NAME": the gateway's variable NAME, read at spawn */
     GH_CONFIG_ENV_FROM_FILE = 2, /* "file:/abs/path": that file's content, read at spawn */
 };
 
@@ -112,8 +112,8 @@ struct gh_config_upstream {
     struct gh_config_env *env;      /* owned; the child's whole environment */
     size_t n_env;                   /* entries in env */
     enum gh_config_stdio_mode mode; /* per-session (default) or shared */
-    uint64_t message_bytes;         /* cap on one JSON-RPC line each way; default limits.body_bytes */
-    uint64_t stop_grace_ms;         /* SIGTERM -> SIGKILL delay; default 2000 */
+    uint64_t message_bytes; /* cap on one JSON-RPC line each way; default limits.body_bytes */
+    uint64_t stop_grace_ms; /* SIGTERM -> SIGKILL delay; default 2000 */
 };
 
 /** Resource caps; every one is > 0 and below a sanity maximum (docs/configuration.md). */

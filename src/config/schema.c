@@ -492,8 +492,8 @@ static enum gh_rc err_key(struct cfg_state *st, const struct cfg_node *v, const 
 static enum gh_rc up_kind_check(struct cfg_state *st, const struct cfg_node *m,
                                 struct gh_config_upstream *u)
 {
-    static const char *const stdio_only[] = {"args", "cwd", "env", "mode", "message_bytes",
-                                             "stop_grace_ms"};
+    static const char *const stdio_only[] = {"args", "cwd",           "env",
+                                             "mode", "message_bytes", "stop_grace_ms"};
     const struct cfg_node *url = find_key(m, "url"), *cmd = find_key(m, "command"), *k;
     if (url && cmd)
         return err_key(st, cmd,

@@ -45,7 +45,8 @@ const char *gh_config__check_command(const char *s)
 
 /* Variable names that announce a secret (matched case-insensitively anywhere in the name). */
 static const char *const SECRET_WORDS[] = {
-    "TOKEN", "SECRET", "PASSWORD", "PASSWD", "API_KEY", "APIKEY", "PRIVATE_KEY", "CREDENTIAL", "AUTH",
+    "TOKEN",  "SECRET",      "PASSWORD",   "PASSWD", "API_KEY",
+    "APIKEY", "PRIVATE_KEY", "CREDENTIAL", "AUTH",
 };
 
 static bool name_is_secret(const char *name)
@@ -107,9 +108,9 @@ static const struct {
     const char *prefix;
     const char *what;
 } SHAPES[] = {
-    {"ghp_", "a GitHub token"},   {"gho_", "a GitHub token"},      {"github_pat_", "a GitHub token"},
-    {"xoxa-", "a Slack token"},   {"xoxb-", "a Slack token"},      {"xoxp-", "a Slack token"},
-    {"sk-", "an API secret key"}, {"glpat-", "a GitLab token"},    {"hf_", "a Hugging Face token"},
+    {"ghp_", "a GitHub token"},   {"gho_", "a GitHub token"},   {"github_pat_", "a GitHub token"},
+    {"xoxa-", "a Slack token"},   {"xoxb-", "a Slack token"},   {"xoxp-", "a Slack token"},
+    {"sk-", "an API secret key"}, {"glpat-", "a GitLab token"}, {"hf_", "a Hugging Face token"},
     {"npm_", "an npm token"},
 };
 

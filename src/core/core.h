@@ -166,6 +166,9 @@ static inline size_t gh_b64url_enclen(size_t n)
 /** Decodes unpadded base64url; rejects padding, other alphabets and non-canonical tails. */
 enum gh_rc gh_b64url_decode(const char *in, size_t n, unsigned char *out, size_t outcap,
                             size_t *outlen);
+/** Decodes standard base64 with its padding (RFC 4648 §4); strict: no whitespace, canonical. */
+enum gh_rc gh_b64_decode(const char *in, size_t n, unsigned char *out, size_t outcap,
+                         size_t *outlen);
 void gh_sha256(const void *p, size_t n, unsigned char out[32]);
 void gh_hex_encode(const unsigned char *p, size_t n, char *out); /* out: 2n+1 bytes */
 /** Monotonic milliseconds and microseconds; wall-clock seconds. */

@@ -196,6 +196,46 @@ enum gh_rc gh_b64url_decode(const char *in, size_t n, unsigned char *out, size_t
     return GH_OK;
 }
 
+enum gh_rc gh_b64_decode(const char *in, size_t n, unsigned char *out, size_t outcap,
+                         size_t *outlen)
+{
+    if (n % 4 != 0)
+        return GH_E_PARSE;
+    size_t pad = 0;
+    while (pad < 2 && n > pad && in[n - 1 - pad] == '=')
+        pad++;
+    char tmp[4];
+    size_t o = 0, body = n - pad;
+    for (size_t i = 0; i < n; i += 4) {
+        for (int k = 0; k < 4; k++) {
+            char c = in[i + (size_t)k];
+            if (i + (size_t)k >= body)
+                c = 'A'; /* padding decodes as zero bits, checked below */
+            else if (c == '+')
+                c = '-';
+            else if (c == '/')
+                c = '_';
+            else if (c == '-' || c == '_' || c == '=')
+                return GH_E_PARSE;
+            tmp[k] = c;
+        }
+        size_t got;
+        unsigned char blk[3];
+        if (gh_b64url_decode(tmp, 4, blk, sizeof(blk), &got) != GH_OK)
+            return GH_E_PARSE;
+        size_t keep = i + 4 == n ? 3 - pad : 3;
+        /* the bits under the padding must be zero, or two inputs decode alike */
+        if (i + 4 == n && ((pad == 1 && blk[2]) || (pad == 2 && (blk[1] || blk[2]))))
+            return GH_E_PARSE;
+        if (o + keep > outcap)
+            return GH_E_LIMIT;
+        memcpy(out + o, blk, keep);
+        o += keep;
+    }
+    *outlen = o;
+    return GH_OK;
+}
+
 void gh_sha256(const void *p, size_t n, unsigned char out[32])
 {
     unsigned int len = 32;

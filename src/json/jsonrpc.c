@@ -159,11 +159,11 @@ static bool needs_name(struct gh_slice method)
     return gh_slice_eq_cstr(method, "tools/call") || gh_slice_eq_cstr(method, "prompts/get");
 }
 
+/* resources/subscribe and unsubscribe are not here: 2026-07-28 removed them, and a client of
+ * that revision sending one must get the upstream's 404 / -32601, not a params error. */
 static bool needs_uri(struct gh_slice method)
 {
-    return gh_slice_eq_cstr(method, "resources/read") ||
-           gh_slice_eq_cstr(method, "resources/subscribe") ||
-           gh_slice_eq_cstr(method, "resources/unsubscribe");
+    return gh_slice_eq_cstr(method, "resources/read");
 }
 
 static enum gh_rc read_params(struct ctx *c, struct gh_jsonrpc_msg *m)

@@ -127,6 +127,10 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_upstream *rt,
                            "Not Acceptable: Accept must list application/json and text/event-stream");
         return;
     }
+    /* an unknown version on a request that names a session is that session's error */
+    bool stateless = gh_mcp_stateless_request(r) &&
+                     (gh_slice_eq_cstr(gh_http_req_header(r, "MCP-Protocol-Version"), "2026-07-28") ||
+                      !gh_http_req_header(r, "Mcp-Session-Id").ptr);
     struct gh_jsonrpc_limits lim = {.json = {.max_depth = (uint32_t)gw->cfg->limits.json_depth,
                                              .max_bytes = gw->cfg->limits.body_bytes},
                                     .max_batch = (uint32_t)gw->cfg->limits.batch_length};
@@ -136,6 +140,10 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_upstream *rt,
     if (gh_jsonrpc_parse(gh_http_req_arena(r), raw.ptr ? raw.ptr : "", raw.len, &lim, &body,
                          &jerr) != GH_OK) {
         gh_mcp_reply_error(r, 400, jerr.id_raw, jerr.code, jerr.reason);
+        return;
+    }
+    if (stateless) {
+        gh_mcp_stateless_post(gw, rt, r, &body);
         return;
     }
     const struct gh_jsonrpc_msg *m = &body.msgs[0];
@@ -153,8 +161,7 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_upstream *rt,
         return;
     const char *ver;
     if (!version_ok(r, s, &ver)) {
-        gh_mcp_reply_error(r, 400, id, GH_JSONRPC_INVALID_REQUEST,
-                           "Bad Request: unsupported MCP-Protocol-Version");
+        gh_mcp_reply_unsupported_version(r, id, gh_http_req_header(r, "MCP-Protocol-Version"));
         goto fail;
     }
     if (body.batch && strcmp(ver, "2025-03-26") != 0) {
@@ -224,6 +231,11 @@ void gh_mcp_handle(struct gh_mcp_gateway *gw, struct gh_http_req *r)
     }
     if (gh_mcp_check_origin(gw, r) != GH_ALLOW)
         return;
+    if (h->method != GH_HTTP_M_POST && gh_mcp_stateless_request(r)) {
+        static const struct gh_http_header allow[] = {{GH_SLICE_LIT("Allow"), GH_SLICE_LIT("POST")}};
+        gh_http_resp_simple(r, 405, "text/plain", "method not allowed\n", 19, allow, 1);
+        return; /* 2026-07-28 has no GET stream and no session to delete */
+    }
     switch (h->method) {
     case GH_HTTP_M_POST:
         handle_post(gw, rt, r);

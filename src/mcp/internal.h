@@ -103,7 +103,26 @@ enum gh_verdict gh_mcp_check_origin(const struct gh_mcp_gateway *gw, struct gh_h
 bool gh_mcp_accepts(struct gh_slice accept, const char *type);
 bool gh_mcp_version_known(struct gh_slice v);
 
+/* ---- stateless revision (stateless.c) ---- */
+/** MCP error codes added by 2026-07-28. */
+enum gh_mcp_err {
+    GH_MCP_ERR_HEADER_MISMATCH = -32020,
+    GH_MCP_ERR_MISSING_CAPABILITY = -32021,
+    GH_MCP_ERR_UNSUPPORTED_VERSION = -32022,
+};
+/** True when the request's MCP-Protocol-Version is of the stateless era (2026 or later). */
+bool gh_mcp_stateless_request(struct gh_http_req *r);
+/** Checks a stateless POST (headers against the body, _meta) and forwards it without session. */
+void gh_mcp_stateless_post(struct gh_mcp_gateway *gw, const struct gh_upstream *rt,
+                           struct gh_http_req *r, const struct gh_jsonrpc_body *body);
+/** 400 -32022 listing the versions served and the one requested. */
+void gh_mcp_reply_unsupported_version(struct gh_http_req *r, struct gh_slice id,
+                                      struct gh_slice requested);
+
 /* ---- proxy (proxy.c) ---- */
+/** Forwards a checked 2026 request: no session, mirrored headers passed on. */
+void gh_mcp_proxy_post_stateless(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
+                                 struct gh_http_req *r);
 void gh_mcp_proxy_post(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
                        struct gh_http_req *r, struct gh_mcp_session *s,
                        const struct gh_jsonrpc_body *body);

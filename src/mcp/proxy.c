@@ -26,6 +26,7 @@ struct exchange {
     struct gh_http_creq *creq;
     enum ex_kind kind;
     bool initialize, sse, started, client_gone, buffered, overflow, discard_body;
+    bool stateless; /* a 2026-07-28 request: no session, answers passed through as they come */
     struct gh_slice rpc_id; /* id of a single request (for error answers), in the req arena */
     struct gh_sse_parser sse_parser;
     struct gh_mcp_stream *st;
@@ -41,7 +42,7 @@ static const char *const REQUEST_HEADERS[] = {
 };
 
 static const char *const RESPONSE_HEADERS[] = {
-    "Content-Type", "Cache-Control", "Retry-After", "Allow", "WWW-Authenticate",
+    "Content-Type", "Cache-Control", "Retry-After", "Allow", "WWW-Authenticate", "X-Accel-Buffering",
 };
 
 static void ex_free(struct exchange *ex)
@@ -69,6 +70,15 @@ static size_t upstream_headers(struct exchange *ex, struct gh_http_header *out, 
     if (ex->sess && ex->sess->upstream_id && n < cap)
         out[n++] = (struct gh_http_header){GH_SLICE_LIT("Mcp-Session-Id"),
                                            gh_slice_cstr(ex->sess->upstream_id)};
+    if (ex->stateless) { /* 2026 mirrors routing data into headers, checked by the gateway */
+        const struct gh_http_request_head *h = gh_http_req_head(ex->req);
+        for (size_t i = 0; i < h->nheaders && n < cap; i++) {
+            struct gh_slice nm = h->headers[i].name;
+            if (gh_slice_caseeq_cstr(nm, "Mcp-Method") || gh_slice_caseeq_cstr(nm, "Mcp-Name") ||
+                (nm.len > 10 && strncasecmp(nm.ptr, "Mcp-Param-", 10) == 0))
+                out[n++] = h->headers[i];
+        }
+    }
     if (ex->resume && n < cap)
         out[n++] = (struct gh_http_header){GH_SLICE_LIT("Last-Event-ID"),
                                            gh_slice_cstr(ex->resume_id)};
@@ -321,7 +331,7 @@ static struct exchange *ex_new(struct gh_mcp_gateway *gw, const struct gh_upstre
 
 static void ex_send(struct exchange *ex, const char *method, struct gh_slice body)
 {
-    struct gh_http_header hdrs[16];
+    struct gh_http_header hdrs[48];
     size_t n = upstream_headers(ex, hdrs, GH_ARRAY_LEN(hdrs));
     gh_http_req_on_abort(ex->req, on_client_abort, ex);
     ex->creq = gh_http_client_send(gh_upstream_pool(ex->route), method,
@@ -338,6 +348,14 @@ void gh_mcp_proxy_post(struct gh_mcp_gateway *gw, const struct gh_upstream *rout
     ex->initialize = !body->batch && gh_slice_eq_cstr(m->method, "initialize");
     if (!body->batch)
         ex->rpc_id = m->id_raw;
+    ex_send(ex, "POST", gh_http_req_body(r));
+}
+
+void gh_mcp_proxy_post_stateless(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
+                                 struct gh_http_req *r)
+{
+    struct exchange *ex = ex_new(gw, route, r, NULL, EX_POST);
+    ex->stateless = true;
     ex_send(ex, "POST", gh_http_req_body(r));
 }
 

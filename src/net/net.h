@@ -83,10 +83,11 @@ typedef void (*gh_net_sock_cb)(struct gh_net_sock *s, int flags, void *arg);
 
 /** Binds a listening socket with SO_REUSEPORT (call on the main thread, once per worker). */
 enum gh_rc gh_net_listen_fd(const struct gh_net_addr *a, int backlog, int *fd_out);
-/** Accepts connections on fd in worker w; on_accept(worker, fd, peer, arg) takes ownership of fd. */
+/** Accepts connections on fd in worker w; on_accept(worker, fd, peer, arg) takes ownership of fd.
+ */
 void gh_net_listener_add(struct gh_net_worker *w, int fd,
-                         void (*on_accept)(struct gh_net_worker *, int fd, const struct gh_net_addr *,
-                                           void *),
+                         void (*on_accept)(struct gh_net_worker *, int fd,
+                                           const struct gh_net_addr *, void *),
                          void *arg);
 /** Stops accepting on every listener of this worker (drain). */
 void gh_net_listeners_close(struct gh_net_worker *w);
@@ -102,10 +103,11 @@ struct gh_net_sock *gh_net_sock_new(struct gh_net_worker *w, int fd, struct ssl_
  * gh_net_sock_shutdown_write does not apply: close the write end instead.
  */
 struct gh_net_sock *gh_net_fd_new(struct gh_net_worker *w, int fd, gh_net_sock_cb cb, void *arg);
-/** Starts a non-blocking connect; cb gets GH_NET_WRITABLE when connected (check gh_net_sock_error). */
+/** Starts a non-blocking connect; cb gets GH_NET_WRITABLE when connected (check gh_net_sock_error).
+ */
 enum gh_rc gh_net_sock_connect(struct gh_net_worker *w, const struct gh_net_addr *a,
-                               struct ssl_ctx_st *tls, const char *sni, gh_net_sock_cb cb, void *arg,
-                               struct gh_net_sock **out);
+                               struct ssl_ctx_st *tls, const char *sni, gh_net_sock_cb cb,
+                               void *arg, struct gh_net_sock **out);
 /** After connect completes: GH_OK or the error. */
 enum gh_rc gh_net_sock_error(struct gh_net_sock *s);
 void gh_net_sock_set_cb(struct gh_net_sock *s, gh_net_sock_cb cb, void *arg);

@@ -30,12 +30,12 @@ struct gh_net_sock {
     SSL *ssl;
     gh_net_sock_cb cb;
     void *arg;
-    short armed;          /* EV_READ|EV_WRITE currently registered */
+    short armed; /* EV_READ|EV_WRITE currently registered */
     bool want_rd, want_wr;
-    bool rd_needs_wr;     /* last SSL_read asked for writability */
-    bool wr_needs_rd;     /* last SSL_write asked for readability */
+    bool rd_needs_wr; /* last SSL_read asked for writability */
+    bool wr_needs_rd; /* last SSL_write asked for readability */
     bool connecting;
-    bool plain_fd;        /* not a socket (pipe, pidfd): write() instead of send() */
+    bool plain_fd; /* not a socket (pipe, pidfd): write() instead of send() */
     uint64_t timeout_ms;
     int conn_err;
 };

@@ -9,6 +9,7 @@
 #include "config/config.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static enum gh_rc load(const char *yaml, struct gh_config **c, struct gh_config_error *e)
@@ -511,6 +512,278 @@ static void built_by_code(void **state)
     gh_config_unref(c);
 }
 
+/* ---- stdio upstreams ---- */
+
+static void stdio_upstream_valid(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/gh-config-test-XXXXXX", key[128], yaml[2048];
+    assert_non_null(mkdtemp(dir));
+    snprintf(key, sizeof(key), "%s/api_key", dir);
+    write_file(key, "k\n");
+    assert_int_equal(chmod(key, 0600), 0);
+    setenv("GH_TEST_CFG_TOKEN", "t", 1);
+    snprintf(yaml, sizeof(yaml),
+             "upstreams:\n"
+             "  - name: everything\n"
+             "    command: sh\n"
+             "    args: [\"-c\", \"exec cat\"]\n"
+             "    cwd: %s\n"
+             "    env:\n"
+             "      PATH: /usr/local/bin:/usr/bin:/bin\n"
+             "      GITHUB_TOKEN: env:GH_TEST_CFG_TOKEN\n"
+             "      API_KEY: file:%s\n"
+             "      EMPTY_SECRET: ''\n"
+             "      NOTE: task-runner sk-short hf_home AKIA123\n"
+             "    mode: shared\n"
+             "    stop_grace_ms: 500\n"
+             "    timeouts: {first_byte_ms: 1000}\n"
+             "  - name: http\n"
+             "    url: http://127.0.0.1:1/mcp\n"
+             "limits: {body_bytes: 1000}\n",
+             dir, key);
+    struct gh_config *c = NULL;
+    struct gh_config_error e;
+    char msg[512];
+    if (load(yaml, &c, &e) != GH_OK) {
+        gh_config_error_format(&e, msg, sizeof(msg));
+        fail_msg("%s", msg);
+    }
+    const struct gh_config_upstream *u = &c->upstreams[0], *h = &c->upstreams[1];
+    assert_int_equal(u->kind, GH_CONFIG_UPSTREAM_STDIO);
+    assert_string_equal(u->command, "sh");
+    assert_string_equal(u->argv[0], "sh");
+    assert_string_equal(u->argv[1], "-c");
+    assert_string_equal(u->argv[2], "exec cat");
+    assert_null(u->argv[3]);
+    assert_string_equal(u->cwd, dir);
+    assert_int_equal(u->n_env, 5);
+    assert_string_equal(u->env[0].name, "PATH");
+    assert_int_equal(u->env[0].kind, GH_CONFIG_ENV_LITERAL);
+    assert_int_equal(u->env[1].kind, GH_CONFIG_ENV_FROM_ENV);
+    assert_string_equal(u->env[1].value, "GH_TEST_CFG_TOKEN");
+    assert_int_equal(u->env[2].kind, GH_CONFIG_ENV_FROM_FILE);
+    assert_string_equal(u->env[2].value, key);
+    assert_int_equal(u->env[3].kind, GH_CONFIG_ENV_LITERAL);
+    assert_int_equal(u->mode, GH_CONFIG_STDIO_SHARED);
+    assert_int_equal(u->message_bytes, 1000); /* limits.body_bytes, even written after */
+    assert_int_equal(u->stop_grace_ms, 500);
+    assert_int_equal(u->max_connections, 0);
+    assert_int_equal(u->timeouts.first_byte_ms, 1000);
+    assert_string_equal(u->path, "/mcp/everything");
+    assert_int_equal(h->kind, GH_CONFIG_UPSTREAM_HTTP);
+    assert_int_equal(h->max_connections, 64);
+    assert_null(h->command);
+    assert_null(h->argv);
+    gh_config_unref(c);
+    assert_int_equal(load("upstreams:\n  - {name: a, command: /bin/sh}\n", &c, NULL), GH_OK);
+    assert_int_equal(c->upstreams[0].mode, GH_CONFIG_STDIO_PER_SESSION);
+    assert_int_equal(c->upstreams[0].message_bytes, 4194304);
+    assert_int_equal(c->upstreams[0].stop_grace_ms, 2000);
+    assert_int_equal(c->upstreams[0].n_env, 0);
+    assert_string_equal(c->upstreams[0].argv[0], "/bin/sh");
+    assert_null(c->upstreams[0].argv[1]);
+    gh_config_unref(c);
+    unsetenv("GH_TEST_CFG_TOKEN");
+    unlink(key);
+    rmdir(dir);
+}
+
+static void stdio_kind_errors(void **state)
+{
+    (void)state;
+    expect_error("upstreams:\n  - name: a\n    url: http://h/\n    command: /bin/sh\n",
+                 "gw.yaml:4:5: upstreams[0].command: url and command are mutually exclusive (an "
+                 "upstream is either HTTP or stdio)");
+    expect_error("upstreams:\n  - name: a\n    url: http://h/\n    args: [x]\n",
+                 "gw.yaml:4:5: upstreams[0].args: only for stdio upstreams (those with command)");
+    expect_error("upstreams:\n  - {name: a, url: 'http://h/', stop_grace_ms: 5}\n",
+                 "gw.yaml:2:33: upstreams[0].stop_grace_ms: only for stdio upstreams (those with "
+                 "command)");
+    expect_error("upstreams:\n  - name: a\n    command: /bin/sh\n    max_connections: 4\n",
+                 "gw.yaml:4:5: upstreams[0].max_connections: only for HTTP upstreams (those with "
+                 "url)");
+    expect_error("upstreams:\n  - {name: a, command: /bin/sh, timeouts: {connect_ms: 5}}\n",
+                 "gw.yaml:2:56: upstreams[0].timeouts.connect_ms: only for HTTP upstreams (those "
+                 "with url)");
+    expect_error("upstreams:\n  - {name: a, command: bin/server}\n",
+                 "gw.yaml:2:24: upstreams[0].command: command must be an absolute path or a "
+                 "program name looked up in env PATH (no relative paths)");
+    expect_error("upstreams:\n  - {name: a, command: ''}\n",
+                 "gw.yaml:2:24: upstreams[0].command: command must not be empty");
+    expect_error("upstreams:\n  - {name: a, command: sh}\n",
+                 "gw.yaml:2:24: upstreams[0].command: command is a bare name but env has no PATH "
+                 "to look it up in (the gateway's own PATH is never used)");
+    expect_error("upstreams:\n  - {name: a, command: gh-no-such-tool, env: {PATH: '/bin:bin'}}\n",
+                 "gw.yaml:2:24: upstreams[0].command: command not found in env PATH (absolute "
+                 "entries only)");
+    expect_error("upstreams:\n  - {name: a, command: /nonexistent/gh-server}\n",
+                 "gw.yaml:2:24: upstreams[0].command: command is not an executable file (No such "
+                 "file or directory)");
+    expect_error("upstreams:\n  - {name: a, command: /bin/sh, cwd: srv}\n",
+                 "gw.yaml:2:38: upstreams[0].cwd: cwd must be an absolute path");
+    expect_error("upstreams:\n  - {name: a, command: /bin/sh, cwd: /nonexistent/gh-dir}\n",
+                 "gw.yaml:2:38: upstreams[0].cwd: cannot use cwd: No such file or directory");
+    expect_error("upstreams:\n  - {name: a, command: /bin/sh, cwd: /bin/sh}\n",
+                 "gw.yaml:2:38: upstreams[0].cwd: cwd is not a directory");
+    expect_error("upstreams:\n  - {name: a, command: /bin/sh, mode: pooled}\n",
+                 "gw.yaml:2:39: upstreams[0].mode: expected per-session or shared");
+    expect_error("upstreams:\n  - {name: a, command: /bin/sh, message_bytes: 0}\n",
+                 "gw.yaml:2:48: upstreams[0].message_bytes: must be between 1 and 268435456");
+    expect_error("upstreams:\n  - {name: a, command: /bin/sh, stop_grace_ms: 60001}\n",
+                 "gw.yaml:2:48: upstreams[0].stop_grace_ms: must be between 1 and 60000");
+    expect_error("upstreams:\n  - {name: a, command: /bin/sh, args: -x}\n",
+                 "gw.yaml:2:39: upstreams[0].args: expected a list");
+}
+
+static void stdio_env_errors(void **state)
+{
+    (void)state;
+    const char *head = "upstreams:\n  - name: a\n    command: /bin/sh\n    env:\n";
+    char y[512];
+    struct {
+        const char *line, *want;
+    } cases[] = {
+        {"      9LIVES: x\n",
+         "gw.yaml:5:7: upstreams[0].env.9LIVES: environment variable names are "
+         "[A-Za-z_][A-Za-z0-9_]* (1-128 bytes)"},
+        {"      MY-VAR: x\n",
+         "gw.yaml:5:7: upstreams[0].env.MY-VAR: environment variable names are "
+         "[A-Za-z_][A-Za-z0-9_]* (1-128 bytes)"},
+        {"      GITHUB_TOKEN: abc\n",
+         "gw.yaml:5:21: upstreams[0].env.GITHUB_TOKEN: the variable name says it holds a secret: "
+         "give the value as env:VARIABLE (from the gateway's environment) or "
+         "file:/absolute/path, never inline"},
+        {"      db_password: hunter2\n",
+         "gw.yaml:5:20: upstreams[0].env.db_password: the variable name says it holds a secret: "
+         "give the value as env:VARIABLE (from the gateway's environment) or "
+         "file:/absolute/path, never inline"},
+        {"      X_Auth: abc\n",
+         "gw.yaml:5:15: upstreams[0].env.X_Auth: the variable name says it holds a secret: give "
+         "the value as env:VARIABLE (from the gateway's environment) or file:/absolute/path, "
+         "never inline"},
+        {"      OPTS: --key ghp_0123456789abcdefABCDEF0123456789abcd\n",
+         "gw.yaml:5:13: upstreams[0].env.OPTS: value looks like a GitHub token: give it as "
+         "env:VARIABLE (from the gateway's environment) or file:/absolute/path, never inline"},
+        {"      X: xoxb-1234567890-abcdefghijkl\n",
+         "gw.yaml:5:10: upstreams[0].env.X: value looks like a Slack token: give it as "
+         "env:VARIABLE (from the gateway's environment) or file:/absolute/path, never inline"},
+        {"      X: sk-ant-api03-abcdefghijklmnopqrstuvwxyz\n",
+         "gw.yaml:5:10: upstreams[0].env.X: value looks like an API secret key: give it as "
+         "env:VARIABLE (from the gateway's environment) or file:/absolute/path, never inline"},
+        {"      X: AKIAIOSFODNN7EXAMPLE\n",
+         "gw.yaml:5:10: upstreams[0].env.X: value looks like an AWS access key id: give it as "
+         "env:VARIABLE (from the gateway's environment) or file:/absolute/path, never inline"},
+        {"      X: glpat-abcdefghijklmnopqrst\n",
+         "gw.yaml:5:10: upstreams[0].env.X: value looks like a GitLab token: give it as "
+         "env:VARIABLE (from the gateway's environment) or file:/absolute/path, never inline"},
+        {"      X: hf_abcdefghijklmnopqrstuvwxyzABCDEFGH\n",
+         "gw.yaml:5:10: upstreams[0].env.X: value looks like a Hugging Face token: give it as "
+         "env:VARIABLE (from the gateway's environment) or file:/absolute/path, never inline"},
+        {"      X: npm_abcdefghijklmnopqrstuvwxyz0123456789\n",
+         "gw.yaml:5:10: upstreams[0].env.X: value looks like an npm token: give it as "
+         "env:VARIABLE (from the gateway's environment) or file:/absolute/path, never inline"},
+        {"      X: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln\n",
+         "gw.yaml:5:10: upstreams[0].env.X: value looks like a JWT: give it as env:VARIABLE "
+         "(from the gateway's environment) or file:/absolute/path, never inline"},
+        {"      X: '-----BEGIN PRIVATE KEY-----'\n",
+         "gw.yaml:5:10: upstreams[0].env.X: value looks like a PEM key or certificate: give it "
+         "as env:VARIABLE (from the gateway's environment) or file:/absolute/path, never inline"},
+        {"      X: env:9BAD\n",
+         "gw.yaml:5:10: upstreams[0].env.X: env: must name a variable of the gateway's "
+         "environment ([A-Za-z_][A-Za-z0-9_]*)"},
+        {"      X: file:run/secrets/x\n",
+         "gw.yaml:5:10: upstreams[0].env.X: file: needs an absolute path "
+         "(file:/run/secrets/name)"},
+        {"      X: env:GH_TEST_CFG_SURELY_UNSET\n",
+         "gw.yaml:5:10: upstreams[0].env.X: env:GH_TEST_CFG_SURELY_UNSET is not set in the "
+         "gateway's environment"},
+        {"      X: file:/nonexistent/gh-secret\n",
+         "gw.yaml:5:10: upstreams[0].env.X: cannot read secret file: No such file or "
+         "directory"},
+        {"      X: [a]\n", "gw.yaml:5:10: upstreams[0].env.X: expected a string"},
+    };
+    for (size_t i = 0; i < GH_ARRAY_LEN(cases); i++) {
+        snprintf(y, sizeof(y), "%s%s", head, cases[i].line);
+        expect_error(y, cases[i].want);
+    }
+    expect_error("upstreams:\n  - name: a\n    command: /bin/sh\n    args: [-t, "
+                 "ghp_0123456789abcdefABCDEF0123456789abcd]\n",
+                 "gw.yaml:4:16: upstreams[0].args[1]: argument looks like a GitHub token: command "
+                 "lines are visible to every local user; pass it in env as env:VARIABLE or "
+                 "file:/absolute/path");
+    /* a secret file that every local user can read */
+    char dir[] = "/tmp/gh-config-test-XXXXXX", key[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(key, sizeof(key), "%s/k", dir);
+    write_file(key, "k\n");
+    assert_int_equal(chmod(key, 0644), 0);
+    snprintf(y, sizeof(y), "%s      API_KEY: file:%s\n", head, key);
+    expect_error(y, "gw.yaml:5:16: upstreams[0].env.API_KEY: secret file is readable or writable "
+                    "by every local user (chmod o-rw)");
+    unlink(key);
+    rmdir(dir);
+}
+
+static void stdio_built_by_code(void **state)
+{
+    (void)state;
+    struct gh_config *c = gh_config_new_default();
+    struct gh_config_error e;
+    const char *why = NULL;
+    char msg[512];
+    const char *args[] = {"-y", "@modelcontextprotocol/server-everything", "stdio", NULL};
+    const char *bad[] = {"--token", "ghp_0123456789abcdefABCDEF0123456789abcd", NULL};
+    assert_int_equal(gh_config_add_stdio_upstream(c, "every", "sh", args, NULL), GH_OK);
+    const struct gh_config_upstream *u = &c->upstreams[0];
+    assert_int_equal(u->kind, GH_CONFIG_UPSTREAM_STDIO);
+    assert_string_equal(u->argv[0], "sh");
+    assert_string_equal(u->argv[3], "stdio");
+    assert_null(u->argv[4]);
+    assert_int_equal(u->n_env, 1);
+    assert_string_equal(u->env[0].name, "PATH");
+    assert_string_equal(u->env[0].value, "/usr/local/bin:/usr/bin:/bin");
+    assert_int_equal(u->message_bytes, 4194304);
+    assert_int_equal(u->stop_grace_ms, 2000);
+    assert_string_equal(u->path, "/mcp");
+    assert_int_equal(gh_config_validate(c, &e), GH_OK);
+    assert_int_equal(gh_config_add_stdio_upstream(c, "x", "./srv", NULL, NULL), GH_E_PARSE);
+    assert_int_equal(gh_config_add_stdio_upstream(c, "x", "/bin/sh", bad, NULL), GH_E_PARSE);
+    assert_int_equal(gh_config_add_stdio_upstream(c, "bad name", "/bin/sh", NULL, NULL),
+                     GH_E_PARSE);
+    assert_int_equal(gh_config_upstream_add_env(&c->upstreams[0], "HOME", "env:HOME", NULL), GH_OK);
+    assert_int_equal(c->upstreams[0].env[1].kind, GH_CONFIG_ENV_FROM_ENV);
+    assert_int_equal(gh_config_upstream_add_env(&c->upstreams[0], "MY_TOKEN", "abc", &why),
+                     GH_E_PARSE);
+    assert_string_equal(why, "the variable name says it holds a secret: give the value as "
+                             "env:VARIABLE (from the gateway's environment) or "
+                             "file:/absolute/path, never inline");
+    assert_int_equal(gh_config_upstream_add_env(&c->upstreams[0], "A=B", "x", &why), GH_E_PARSE);
+    assert_int_equal(gh_config_upstream_add_env(&c->upstreams[0], "PATH", "/opt/bin", NULL),
+                     GH_OK); /* replaces */
+    assert_int_equal(c->upstreams[0].n_env, 2);
+    assert_int_equal(gh_config_validate(c, &e), GH_E_PARSE);
+    gh_config_error_format(&e, msg, sizeof(msg));
+    assert_string_equal(msg, "(config): upstreams[0].command: command not found in env PATH "
+                             "(absolute entries only)");
+    assert_int_equal(gh_config_upstream_add_env(&c->upstreams[0], "PATH", "/bin", NULL), GH_OK);
+    /* an HTTP upstream with a stdio field set by code */
+    assert_int_equal(gh_config_add_upstream(c, "web", "http://127.0.0.1:1/", NULL), GH_OK);
+    assert_int_equal(gh_config_validate(c, &e), GH_OK);
+    c->upstreams[1].stop_grace_ms = 5;
+    assert_int_equal(gh_config_validate(c, &e), GH_E_PARSE);
+    gh_config_error_format(&e, msg, sizeof(msg));
+    assert_string_equal(msg, "(config): upstreams[1].command: stdio settings on an HTTP upstream "
+                             "(url and command are mutually exclusive)");
+    c->upstreams[1].stop_grace_ms = 0;
+    c->upstreams[0].max_connections = 3;
+    assert_int_equal(gh_config_validate(c, &e), GH_E_PARSE);
+    gh_config_error_format(&e, msg, sizeof(msg));
+    assert_string_equal(msg, "(config): upstreams[0].max_connections: only for HTTP upstreams "
+                             "(those with url)");
+    gh_config_unref(c);
+}
+
 static void refcount_and_format(void **state)
 {
     (void)state;
@@ -560,6 +833,10 @@ int main(void)
         cmocka_unit_test(addr_parser),
         cmocka_unit_test(built_by_code),
         cmocka_unit_test(refcount_and_format),
+        cmocka_unit_test(stdio_upstream_valid),
+        cmocka_unit_test(stdio_kind_errors),
+        cmocka_unit_test(stdio_env_errors),
+        cmocka_unit_test(stdio_built_by_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

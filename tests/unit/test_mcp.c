@@ -749,7 +749,7 @@ static void test_ingress_post_checks(void **state)
     expect(&r, 400, "initialize must not be part of a batch");
     snprintf(extra, sizeof(extra), "%sMCP-Protocol-Version: 1999-01-01\r\n", JSON_BOTH);
     r = ask("POST", "/mcp/a", NULL, extra, INIT);
-    expect(&r, 400, "unsupported MCP-Protocol-Version");
+    expect(&r, 400, "Unsupported protocol version");
     r = ask("PUT", "/mcp/a", NULL, JSON_BOTH, LIST);
     expect(&r, 405, "method not allowed");
     assert_non_null(strstr(r.head, "\r\nAllow: GET, POST, DELETE\r\n"));
@@ -768,7 +768,7 @@ static void test_ingress_sessions(void **state)
     snprintf(extra, sizeof(extra), "%sMcp-Session-Id: %s\r\nMCP-Protocol-Version: 2030-01-01\r\n",
              JSON_BOTH, s->id);
     r = ask("POST", "/mcp/a", NULL, extra, LIST);
-    expect(&r, 400, "unsupported MCP-Protocol-Version");
+    expect(&r, 400, "Unsupported protocol version");
     /* batches are gone after 2025-03-26 */
     snprintf(extra, sizeof(extra), "%sMcp-Session-Id: %s\r\nMCP-Protocol-Version: 2025-06-18\r\n",
              JSON_BOTH, s->id);

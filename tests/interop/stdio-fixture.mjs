@@ -1,0 +1,27 @@
+// A small stateful MCP server over stdio, for the gateway's stdio tests: per-process counter,
+// its own pid, and a slow tool with progress. Built on the official SDK.
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { z } from 'zod';
+
+const server = new McpServer({ name: 'stdio-fixture', version: '1.0.0' }, { capabilities: { logging: {} } });
+let count = 0;
+server.tool('increment', 'Adds one to this process\'s counter', {}, async () => {
+  count += 1;
+  return { content: [{ type: 'text', text: String(count) }] };
+});
+server.tool('pid', 'This process\'s pid', {}, async () => ({ content: [{ type: 'text', text: String(process.pid) }] }));
+server.tool('env', 'This process\'s environment variable names', {}, async () => ({
+  content: [{ type: 'text', text: JSON.stringify(Object.keys(process.env).sort()) }],
+}));
+server.tool('slow', 'Waits, sending progress', { seconds: z.number() }, async ({ seconds }, extra) => {
+  const token = extra._meta?.progressToken;
+  for (let i = 1; i <= seconds * 4; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    if (token !== undefined) {
+      await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: i, total: seconds * 4 } });
+    }
+  }
+  return { content: [{ type: 'text', text: 'done' }] };
+});
+await server.connect(new StdioServerTransport());
