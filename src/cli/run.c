@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "demo/demo.h"
 #include "mcp/mcp.h"
+#include "upstream/upstream.h"
 
 #include <errno.h>
 #include <openssl/ssl.h>
@@ -184,6 +185,7 @@ static void worker_drain(void *arg)
 static void worker_fini(void *arg)
 {
     struct runtime *rt = arg;
+    gh_upstream_children_worker_fini(gh_net_worker_current());
     gh_mcp_worker_fini(rt->gw, gh_net_worker_current());
 }
 
@@ -270,6 +272,7 @@ int gh_cli_run(struct gh_cli_run_opts *opts)
     rt.main = gh_net_main_new();
     rt.tick = gh_net_timer_new(rt.main, on_tick, &rt);
     rt.nworkers = worker_count(rt.cfg);
+    gh_upstream_children_set_limit(rt.cfg->limits.stdio_children);
     int status = 1;
     if (opts->dev && start_demo(&rt) != GH_OK)
         goto out;
@@ -292,6 +295,7 @@ int gh_cli_run(struct gh_cli_run_opts *opts)
     gh_net_main_on_signal(rt.main, SIGINT, on_stop_signal, &rt);
     gh_net_timer_arm(rt.tick, 1000);
     gh_net_main_run(rt.main);
+    gh_upstream_children_stop_all(); /* SIGTERM, grace, SIGKILL: no child outlives the gateway */
     for (unsigned i = 0; i < rt.nworkers; i++)
         gh_net_worker_post(rt.workers[i], worker_fini, &rt);
     gh_net_workers_stop(rt.workers, rt.nworkers);

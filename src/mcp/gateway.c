@@ -33,6 +33,7 @@ void gh_mcp_gateway_free(struct gh_mcp_gateway *gw)
         while (gw->buckets[b]) {
             struct gh_mcp_session *s = gw->buckets[b];
             gw->buckets[b] = s->next;
+            free(s->bridge); /* at exit: the workers that drove it are gone */
             pthread_mutex_destroy(&s->lock);
             free(s->upstream_id);
             free(s);
@@ -170,7 +171,10 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_upstream *rt,
                            "version");
         goto fail;
     }
-    gh_mcp_proxy_post(gw, rt, r, s, &body); /* takes the session reference */
+    if (gh_mcp_bridged(rt))
+        gh_mcp_bridge_post(gw, rt, r, s, &body); /* takes the session reference */
+    else
+        gh_mcp_proxy_post(gw, rt, r, s, &body); /* takes the session reference */
     return;
 fail:
     if (s)
@@ -197,9 +201,13 @@ static void handle_get(struct gh_mcp_gateway *gw, const struct gh_upstream *rt,
     }
     uint64_t seq = 0;
     struct gh_slice last = gh_http_req_header(r, "Last-Event-ID");
-    struct gh_mcp_stream *st = last.ptr ? gh_mcp_stream_find(s, last, &seq) : gh_mcp_stream_find_get(s);
+    struct gh_mcp_stream *st = last.ptr ? gh_mcp_stream_find(s, last, &seq) : gh_mcp_stream_find_get(s, false);
     if (!last.ptr && st)
         seq = gh_mcp_stream_delivered(st);
+    if (!st && s->bridge) {
+        gh_mcp_bridge_get(gw, r, s); /* takes the session reference */
+        return;
+    }
     char up_id[128];
     if (st && gh_mcp_stream_resumable_upstream(st, up_id, sizeof(up_id))) {
         gh_mcp_proxy_get(gw, rt, r, s, st, up_id, seq); /* takes both references */
@@ -245,8 +253,13 @@ void gh_mcp_handle(struct gh_mcp_gateway *gw, struct gh_http_req *r)
         return;
     case GH_HTTP_M_DELETE: {
         struct gh_mcp_session *s = require_session(gw, rt, r, (struct gh_slice){0});
-        if (s)
+        if (s && s->bridge) {
+            gh_mcp_session_close(gw, s); /* stops the session's child */
+            gh_mcp_session_unref(gw, s);
+            gh_http_resp_simple(r, 200, NULL, NULL, 0, NULL, 0);
+        } else if (s) {
             gh_mcp_proxy_delete(gw, rt, r, s);
+        }
         return;
     }
     default: {

@@ -37,6 +37,7 @@ struct gh_mcp_session {
     _Atomic uint64_t last_used_ms; /* requests and stream traffic keep a session alive */
     pthread_mutex_t lock;          /* guards everything below */
     bool closed;
+    struct gh_mcp_bridge *bridge;  /* message-level sessions (stdio upstreams); NULL for pass-through */
     struct gh_mcp_stream *streams; /* retained SSE streams, newest first */
     uint32_t next_stream;
     size_t nstreams;
@@ -76,8 +77,8 @@ void gh_mcp_stream_attach(struct gh_mcp_stream *st, struct gh_http_req *r, uint6
 /** Finds the stream named by a Last-Event-ID ("<stream>-<seq>") within s, with a reference. */
 struct gh_mcp_stream *gh_mcp_stream_find(struct gh_mcp_session *s, struct gh_slice last_event_id,
                                          uint64_t *seq);
-/** A detached, unfinished GET stream of s (a GET reconnect without Last-Event-ID), referenced. */
-struct gh_mcp_stream *gh_mcp_stream_find_get(struct gh_mcp_session *s);
+/** An unfinished GET stream of s with no reader (or any, with attached_too), referenced. */
+struct gh_mcp_stream *gh_mcp_stream_find_get(struct gh_mcp_session *s, bool attached_too);
 void gh_mcp_stream_unref(struct gh_mcp_stream *st);
 /**
  * True when st is a POST stream the upstream closed before answering (SEP-1699: the server may
@@ -88,6 +89,12 @@ bool gh_mcp_stream_resumable_upstream(struct gh_mcp_stream *st, char *id, size_t
 /** Makes producer (on this worker) feed st again; st takes no new events from the old one. */
 void gh_mcp_stream_adopt_producer(struct gh_mcp_stream *st, gh_mcp_producer_fn control,
                                   void *producer);
+void gh_mcp_stream_ref(struct gh_mcp_stream *st);
+/** True while a client response is attached to st. */
+bool gh_mcp_stream_has_consumer(struct gh_mcp_stream *st);
+/** Marks a stream whose events may go unheard (a session's server-initiated messages): past the
+ *  replay cap the oldest events are dropped instead of pausing a producer. */
+void gh_mcp_stream_set_lossy(struct gh_mcp_stream *st);
 /** The highest sequence number some client has received (0 when none). */
 uint64_t gh_mcp_stream_delivered(struct gh_mcp_stream *st);
 /** Ends all streams of a closing session (called with s->lock held). */
@@ -118,6 +125,21 @@ void gh_mcp_stateless_post(struct gh_mcp_gateway *gw, const struct gh_upstream *
 /** 400 -32022 listing the versions served and the one requested. */
 void gh_mcp_reply_unsupported_version(struct gh_http_req *r, struct gh_slice id,
                                       struct gh_slice requested);
+
+/* ---- bridge (bridge.c): message-level sessions ---- */
+struct gh_mcp_bridge;
+/** True when u is reached message by message (stdio) rather than by HTTP pass-through. */
+bool gh_mcp_bridged(const struct gh_upstream *u);
+/** A POST on a bridged route; s is NULL for initialize (the bridge creates the session). */
+void gh_mcp_bridge_post(struct gh_mcp_gateway *gw, const struct gh_upstream *u,
+                        struct gh_http_req *r, struct gh_mcp_session *s,
+                        const struct gh_jsonrpc_body *body);
+/** A GET on a bridged session: the session's server-initiated messages. */
+void gh_mcp_bridge_get(struct gh_mcp_gateway *gw, struct gh_http_req *r, struct gh_mcp_session *s);
+/** Frees a closed bridge with its session. */
+void gh_mcp_bridge_free(struct gh_mcp_bridge *b);
+/** The session closes (DELETE, idle, upstream gone): stop its children (any thread). */
+void gh_mcp_bridge_session_closed(struct gh_mcp_session *s);
 
 /* ---- proxy (proxy.c) ---- */
 /** Forwards a checked 2026 request: no session, mirrored headers passed on. */

@@ -76,6 +76,8 @@ void gh_mcp_session_unref(struct gh_mcp_gateway *gw, struct gh_mcp_session *s)
     pthread_mutex_unlock(&gw->lock);
     if (left > 0)
         return;
+    if (s->bridge)
+        gh_mcp_bridge_free(s->bridge);
     pthread_mutex_destroy(&s->lock);
     free(s->upstream_id);
     free(s);
@@ -106,6 +108,7 @@ void gh_mcp_session_close(struct gh_mcp_gateway *gw, struct gh_mcp_session *s)
     pthread_mutex_lock(&s->lock);
     gh_mcp_streams_close_locked(s);
     pthread_mutex_unlock(&s->lock);
+    gh_mcp_bridge_session_closed(s);
     GH_LOGD("mcp", "session closed");
 }
 

@@ -119,7 +119,7 @@ void gh_mcp_stateless_post(struct gh_mcp_gateway *gw, const struct gh_upstream *
 {
     const struct gh_jsonrpc_msg *m = &body->msgs[0];
     struct gh_slice hv = gh_slice_trim(gh_http_req_header(r, "MCP-Protocol-Version"));
-    bool stdio = rt->conf->kind == GH_CONFIG_UPSTREAM_STDIO;
+    bool stdio = gh_mcp_bridged(rt);
     if (!gh_slice_eq_cstr(hv, V2026)) {
         /* a version the gateway does not interpret: an HTTP upstream answers for itself (its
          * supported list is the truth); a stdio child speaks only the session era */

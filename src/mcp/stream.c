@@ -47,6 +47,7 @@ struct gh_mcp_stream {
     gh_mcp_producer_fn control;
     void *producer;
     struct consumer *cons;
+    bool lossy;           /* nobody may be listening: drop the oldest events past the cap */
     char up_last_id[128]; /* the upstream's last event id, to resume it (SEP-1699 polling) */
     bool saw_response;    /* a JSON-RPC response went by: the request is answered */
 };
@@ -160,7 +161,7 @@ static size_t undelivered_bytes_locked(const struct gh_mcp_stream *st)
 
 static void trim_delivered_locked(struct gh_mcp_stream *st)
 {
-    while (st->head && st->bytes > st->cap && st->head->seq < st->delivered_seq) {
+    while (st->head && st->bytes > st->cap && (st->lossy || st->head->seq < st->delivered_seq)) {
         struct event_rec *e = st->head;
         st->head = e->next;
         if (!st->head)
@@ -419,12 +420,12 @@ struct gh_mcp_stream *gh_mcp_stream_find(struct gh_mcp_session *s, struct gh_sli
     return found;
 }
 
-struct gh_mcp_stream *gh_mcp_stream_find_get(struct gh_mcp_session *s)
+struct gh_mcp_stream *gh_mcp_stream_find_get(struct gh_mcp_session *s, bool attached_too)
 {
     struct gh_mcp_stream *found = NULL;
     pthread_mutex_lock(&s->lock);
     for (struct gh_mcp_stream *st = s->streams; st && !found; st = st->next) {
-        if (st->is_get && !st->done && !st->cons) {
+        if (st->is_get && !st->done && (attached_too || !st->cons)) {
             found = st;
             atomic_fetch_add(&st->refs, 1);
         }
@@ -454,6 +455,26 @@ void gh_mcp_stream_adopt_producer(struct gh_mcp_stream *st, gh_mcp_producer_fn c
     st->prod_w = gh_net_worker_current();
     st->control = control;
     st->producer = producer;
+    pthread_mutex_unlock(&st->sess->lock);
+}
+
+void gh_mcp_stream_ref(struct gh_mcp_stream *st)
+{
+    atomic_fetch_add(&st->refs, 1);
+}
+
+bool gh_mcp_stream_has_consumer(struct gh_mcp_stream *st)
+{
+    pthread_mutex_lock(&st->sess->lock);
+    bool yes = st->cons != NULL;
+    pthread_mutex_unlock(&st->sess->lock);
+    return yes;
+}
+
+void gh_mcp_stream_set_lossy(struct gh_mcp_stream *st)
+{
+    pthread_mutex_lock(&st->sess->lock);
+    st->lossy = true;
     pthread_mutex_unlock(&st->sess->lock);
 }
 

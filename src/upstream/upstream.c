@@ -44,6 +44,13 @@ enum gh_rc gh_upstream_set_new(struct gh_config *cfg, struct gh_upstream_set **o
         struct gh_upstream *u = &set->ups[i];
         u->conf = &cfg->upstreams[i];
         u->index = i;
+        if (u->conf->kind == GH_CONFIG_UPSTREAM_STDIO) {
+            /* reached through children, not sockets; the request deadline still applies */
+            u->target.first_byte_ms = u->conf->timeouts.first_byte_ms
+                                          ? u->conf->timeouts.first_byte_ms
+                                          : cfg->timeouts.upstream_first_byte_ms;
+            continue;
+        }
         if (gh_net_addr_resolve(u->conf->url.host, u->conf->url.port, &u->target.addr) != GH_OK) {
             snprintf(err, errlen, "upstream %s: cannot resolve its host", u->conf->name);
             gh_upstream_set_free(set);
@@ -70,13 +77,15 @@ void gh_upstream_worker_init(const struct gh_upstream_set *set, struct gh_net_wo
 {
     worker_pools = gh_xcalloc(set->n ? set->n : 1, sizeof(*worker_pools));
     for (size_t i = 0; i < set->n; i++)
-        worker_pools[i] = gh_http_pool_new(w, &set->ups[i].target);
+        if (set->ups[i].conf->kind == GH_CONFIG_UPSTREAM_HTTP)
+            worker_pools[i] = gh_http_pool_new(w, &set->ups[i].target);
 }
 
 void gh_upstream_worker_fini(const struct gh_upstream_set *set)
 {
     for (size_t i = 0; i < set->n; i++)
-        gh_http_pool_free(worker_pools[i]);
+        if (worker_pools[i])
+            gh_http_pool_free(worker_pools[i]);
     gh_free(&worker_pools);
 }
 

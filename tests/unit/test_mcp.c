@@ -460,7 +460,7 @@ static void stream_backpressure_task(void *arg)
     memset(data, 'd', 60);
     data[60] = '\0';
     c->st = gh_mcp_stream_new(c->s, true, 100, ctl, &c->prod); /* a GET stream, 100 B replay */
-    c->get_found = gh_mcp_stream_find_get(c->s);
+    c->get_found = gh_mcp_stream_find_get(c->s, false);
     struct gh_sse_event e = ev(NULL, data);
     gh_mcp_stream_append(c->st, &e); /* ~70 bytes undelivered: under the cap */
     c->seq[0] = (uint64_t)c->prod.pause;
@@ -480,7 +480,7 @@ static void stream_finish_task(void *arg)
 {
     struct sctx *c = arg;
     gh_mcp_stream_finish(c->st, GH_OK);
-    c->get_found_after = gh_mcp_stream_find_get(c->s);
+    c->get_found_after = gh_mcp_stream_find_get(c->s, false);
     if (c->get_found_after)
         gh_mcp_stream_unref(c->get_found_after);
 }
