@@ -7,6 +7,8 @@
 #   process's own CPU per request; gatehouse must stay within 1.5x nginx's.
 # Part B: MCP peers in front of the same real MCP server (server-everything): the server alone,
 #   gatehouse, supergateway --stateful and mcp-proxy.
+# Part C: gatehouse bridging a stdio server-everything it spawns per session, next to supergateway
+#   and mcp-proxy bridging the same stdio server; the bridge's own CPU and its child's, separately.
 #
 # Figure of merit: server CPU microseconds per request = (utime+stime of the server's processes
 # over the measured run, from /proc/PID/stat) / requests served. On these noisy shared machines
@@ -18,7 +20,7 @@
 #   BENCH_CONNECTIONS=64      wrk connections for Part A
 #   BENCH_NODE_SECONDS=5      measured seconds per Part B target
 #   BENCH_NODE_CONNECTIONS=16 wrk connections for Part B
-#   BENCH_PARTS=AB            which parts to run (A, B or AB)
+#   BENCH_PARTS=ABC           which parts to run (any of A, B, C)
 #   BENCH_PIN=1               pin servers to CPU0 and wrk to CPU1 (0 to disable)
 #   BENCH_OUT=docs/benchmarks.md  report path; BENCH_OUT=- prints the report and writes no file
 #   GATEHOUSE_BIN=build/release/gatehouse
@@ -32,7 +34,7 @@ WARM=${BENCH_WARMUP:-2}
 CONNS=${BENCH_CONNECTIONS:-64}
 NODE_SECS=${BENCH_NODE_SECONDS:-5}
 NODE_CONNS=${BENCH_NODE_CONNECTIONS:-16}
-PARTS=${BENCH_PARTS:-AB}
+PARTS=${BENCH_PARTS:-ABC}
 GATEHOUSE_BIN=${GATEHOUSE_BIN:-$ROOT/build/release/gatehouse}
 [[ $GATEHOUSE_BIN = /* ]] || GATEHOUSE_BIN="$ROOT/$GATEHOUSE_BIN"
 INTEROP=${BENCH_INTEROP_DIR:-$ROOT/tests/interop}
@@ -227,6 +229,7 @@ wrk_run() {
 
 declare -A R # R[target,field]
 TARGETS=()
+TARGETS_C=()
 
 # measure TARGET URL CONNS SECONDS PROXY_ROOT UPSTREAM_ROOTS: session setup, warm-up, measured run.
 # PROXY_ROOT is the process whose own CPU is the hop ("" when the target is a server alone);
@@ -401,14 +404,51 @@ start_gatehouse() {
 
 # ---------------------------------------------------------------- Part B
 
-part_b() {
-	local node everything sg mp port p t
+# node_paths: sets node, everything, sg, mp (the caller declares them local) and NODE_BIN.
+node_paths() {
 	node="$INTEROP/node_modules/.bin/node"
 	[[ -x $node ]] || node=$(command -v node)
+	node=$(readlink -f "$node")
 	everything="$INTEROP/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
 	sg="$INTEROP/node_modules/supergateway/dist/index.js"
 	mp="$INTEROP/node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs"
 	NODE_BIN=$node
+}
+
+# supergateway --stateful: stdio server-everything behind Streamable HTTP (uses node_paths' names).
+run_supergateway() {
+	local port p
+	port=$(free_port)
+	start supergateway "$node" "$sg" --stdio "$node $everything stdio" --outputTransport streamableHttp \
+		--stateful --port "$port" --logLevel none
+	p=$PID
+	if wait_http "$p" "http://127.0.0.1:$port/mcp"; then
+		pin_tree "$p"
+		measure supergateway "http://127.0.0.1:$port/mcp" "$NODE_CONNS" "$NODE_SECS" "$p" ""
+	else
+		R[supergateway,fail]="did not start: $(why supergateway)"
+	fi
+	stop_tree "$p"
+}
+
+# mcp-proxy: stdio server-everything behind Streamable HTTP (/mcp).
+run_mcp_proxy() {
+	local port p
+	port=$(free_port)
+	start mcp-proxy "$node" "$mp" --host 127.0.0.1 --port "$port" --server stream -- "$node" "$everything" stdio
+	p=$PID
+	if wait_http "$p" "http://127.0.0.1:$port/mcp"; then
+		pin_tree "$p"
+		measure mcp-proxy "http://127.0.0.1:$port/mcp" "$NODE_CONNS" "$NODE_SECS" "$p" ""
+	else
+		R[mcp-proxy,fail]="did not start: $(why mcp-proxy)"
+	fi
+	stop_tree "$p"
+}
+
+part_b() {
+	local node everything sg mp port p t
+	node_paths
 	local -a peers=(everything gatehouse-everything supergateway mcp-proxy)
 	for t in "${peers[@]}"; do TARGETS+=("$t"); done
 	if [[ ! -f $everything ]]; then
@@ -445,31 +485,63 @@ part_b() {
 	fi
 	stop_tree "$p"
 
-	# supergateway --stateful: stdio server-everything behind Streamable HTTP
-	port=$(free_port)
-	start supergateway "$node" "$sg" --stdio "$node $everything stdio" --outputTransport streamableHttp \
-		--stateful --port "$port" --logLevel none
-	p=$PID
-	if wait_http "$p" "http://127.0.0.1:$port/mcp"; then
-		pin_tree "$p"
-		measure supergateway "http://127.0.0.1:$port/mcp" "$NODE_CONNS" "$NODE_SECS" "$p" ""
-	else
-		R[supergateway,fail]="did not start: $(why supergateway)"
-	fi
-	stop_tree "$p"
-
-	# mcp-proxy: stdio server-everything behind Streamable HTTP (/mcp)
-	port=$(free_port)
-	start mcp-proxy "$node" "$mp" --host 127.0.0.1 --port "$port" --server stream -- "$node" "$everything" stdio
-	p=$PID
-	if wait_http "$p" "http://127.0.0.1:$port/mcp"; then
-		pin_tree "$p"
-		measure mcp-proxy "http://127.0.0.1:$port/mcp" "$NODE_CONNS" "$NODE_SECS" "$p" ""
-	else
-		R[mcp-proxy,fail]="did not start: $(why mcp-proxy)"
-	fi
-	stop_tree "$p"
+	run_supergateway
+	run_mcp_proxy
 	unset NODE_OPTIONS
+}
+
+# ---------------------------------------------------------------- Part C
+
+# Part C: the three bridges in front of the same stdio server-everything. gatehouse spawns the
+# server per session (a direct child of the gatehouse process), so measure() counts the gatehouse
+# process alone as the proxy and its child as the upstream, exactly as for the Node bridges.
+# supergateway and mcp-proxy are measured once per run: when Part B ran, its rows are reused.
+C_TARGETS=(gatehouse-stdio supergateway mcp-proxy)
+part_c() {
+	local node everything sg mp t cfg gh kids
+	node_paths
+	TARGETS_C=("${C_TARGETS[@]}")
+	if [[ ! -f $everything ]]; then
+		for t in "${C_TARGETS[@]}"; do R[$t,fail]="npm packages missing in ${INTEROP#$ROOT/} (npm ci there)"; done
+		return 1
+	fi
+	if [[ ! -x $GATEHOUSE_BIN ]]; then
+		R[gatehouse-stdio,fail]="no binary at ${GATEHOUSE_BIN#$ROOT/}"
+	else
+		GH_PORT=$(free_port)
+		cfg="$TMP/gatehouse-stdio.yaml"
+		cat >"$cfg" <<-EOF
+			gateway: {insecure_no_auth: true, workers: 1, log_level: warn}
+			listeners: [{address: "127.0.0.1:$GH_PORT"}]
+			upstreams:
+			  - name: everything
+			    command: $node
+			    args: ["$everything", "stdio"]
+			    cwd: $INTEROP
+			    env: {PATH: /usr/bin:/bin}
+			    path: /mcp
+		EOF
+		start gatehouse-stdio "$GATEHOUSE_BIN" serve --config "$cfg"
+		gh=$PID
+		if wait_http "$gh" "http://127.0.0.1:$GH_PORT/healthz" 200; then
+			pin_tree "$gh" # the child spawned at initialize inherits CPU0
+			measure gatehouse-stdio "http://127.0.0.1:$GH_PORT/mcp" "$NODE_CONNS" "$NODE_SECS" "$gh" "" &&
+				{
+					kids=$(cat /proc/"$gh"/task/*/children 2>/dev/null | wc -w)
+					R[gatehouse-stdio,children]=$kids
+					log "gatehouse-stdio: $kids stdio child(ren) of pid $gh counted as upstream"
+				}
+		else
+			R[gatehouse-stdio,fail]="not healthy: $(why gatehouse-stdio)"
+		fi
+		stop_tree "$gh"
+	fi
+	if [[ $PARTS != *B* ]]; then
+		export NODE_OPTIONS="--import=file://$LIB/loopback.mjs"
+		run_supergateway
+		run_mcp_proxy
+		unset NODE_OPTIONS
+	fi
 }
 
 # ---------------------------------------------------------------- report
@@ -482,6 +554,7 @@ declare -A DESC=(
 	[gatehouse-everything]="gatehouse -> server-everything HTTP"
 	[supergateway]="supergateway --stateful -> stdio"
 	[mcp-proxy]="mcp-proxy -> stdio"
+	[gatehouse-stdio]="gatehouse -> stdio (child per session)"
 )
 
 fmt_us() { # microseconds -> readable latency
@@ -492,11 +565,18 @@ ratio() { # A B -> A/B with 2 decimals, or n/a
 	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
 }
 
+# table [C]: Parts A and B, or (C) Part C with its own column names.
 table() {
 	local t
-	echo "| target | conns | req/s | p50 | p99 | server CPU µs/req (all processes) | proxy's own CPU µs/req | upstream CPU µs/req | errors |"
+	local -a list=("${TARGETS[@]}")
+	if [[ ${1:-} = C ]]; then
+		list=("${TARGETS_C[@]}")
+		echo "| target | conns | req/s | p50 | p99 | server CPU µs/req (all processes) | bridge process's own CPU µs/req | stdio child CPU µs/req | errors |"
+	else
+		echo "| target | conns | req/s | p50 | p99 | server CPU µs/req (all processes) | proxy's own CPU µs/req | upstream CPU µs/req | errors |"
+	fi
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
-	for t in "${TARGETS[@]}"; do
+	for t in "${list[@]}"; do
 		if [[ -n ${R[$t,fail]:-} || -z ${R[$t,rps]:-} ]]; then
 			local why=${R[$t,fail]:-not run}
 			echo "| ${DESC[$t]} | ${R[$t,conns]:--} | n/a (${why//|//}) | | | | | | |"
@@ -548,11 +628,26 @@ ratios() {
 	fi
 }
 
+ratios_c() {
+	local t
+	if ! ok gatehouse-stdio; then
+		echo "- gatehouse in front of stdio server-everything: n/a (${R[gatehouse-stdio,fail]:-not run})"
+		return
+	fi
+	for t in supergateway mcp-proxy; do
+		ok "$t" || { echo "- $t: n/a (${R[$t,fail]:-not run})"; continue; }
+		echo "- $t's own CPU / gatehouse's own CPU (both bridging stdio): $(ratio "${R[$t,cpu_proxy]}" "${R[gatehouse-stdio,cpu_proxy]}") (${R[$t,cpu_proxy]} / ${R[gatehouse-stdio,cpu_proxy]} µs/req)"
+		echo "- $t whole path / gatehouse whole path: $(ratio "${R[$t,cpu_total]}" "${R[gatehouse-stdio,cpu_total]}"); stdio child, behind $t / behind gatehouse: $(ratio "${R[$t,cpu_up]}" "${R[gatehouse-stdio,cpu_up]}")"
+	done
+	ok gatehouse-everything &&
+		echo "- gatehouse's own CPU, stdio bridge / HTTP pass-through to server-everything (Part B): $(ratio "${R[gatehouse-stdio,cpu_proxy]}" "${R[gatehouse-everything,cpu_proxy]}")"
+}
+
 versions() {
 	local v
 	echo "- nginx: $("$NGINX" -v 2>&1 | sed 's/.*version: //') ($(dpkg-query -W -f '${Package} ${Version}' nginx-light 2>/dev/null || echo 'nginx-light not installed'))"
 	echo "- wrk: $(dpkg-query -W -f '${Version}' wrk 2>/dev/null || wrk -v 2>&1 | head -1)"
-	if [[ $PARTS == *B* ]]; then
+	if [[ $PARTS == *[BC]* ]]; then
 		echo "- node: $("${NODE_BIN:-node}" --version 2>/dev/null)"
 		for v in @modelcontextprotocol/server-everything supergateway mcp-proxy @modelcontextprotocol/sdk; do
 			echo "- $v: $(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$INTEROP/node_modules/$v/package.json" 2>/dev/null | head -1)"
@@ -590,6 +685,26 @@ report() {
 		## Ratios (same run)
 
 		$(ratios)
+		$(part_c_report)
+	EOF
+}
+
+part_c_report() {
+	[[ $PARTS == *C* ]] || return 0
+	cat <<-EOF
+
+		## Part C — bridges in front of the same stdio server-everything
+
+		gatehouse spawns server-everything (\`stdio\`) per session as its own direct child; supergateway
+		--stateful and mcp-proxy each run it as their child too$([[ $PARTS == *B* ]] && echo ' (their rows are the Part B measurements of this run)'). "Bridge process's own
+		CPU" is the bridge's pid alone (/proc/PID/stat, all its threads); "stdio child CPU" is every
+		descendant (found through /proc/PID/task/*/children just before the measured run). Same load as
+		Part B: wrk -t1 -c$NODE_CONNS, ${WARM} s warm-up then ${NODE_SECS} s, tools/call \`echo\` with unique ids in one
+		session after initialize + notifications/initialized.
+
+		$(table C)
+
+		$(ratios_c)
 	EOF
 }
 
@@ -598,9 +713,10 @@ report() {
 for tool in wrk curl taskset ss "$NGINX"; do
 	command -v "$tool" >/dev/null || { log "missing $tool (apt-get install wrk curl util-linux iproute2 nginx-light)"; exit 1; }
 done
-log "temp dir $TMP; Part A ${SECS}s x -c$CONNS, Part B ${NODE_SECS}s x -c$NODE_CONNS, warm-up ${WARM}s"
+log "temp dir $TMP; parts $PARTS; Part A ${SECS}s x -c$CONNS, Parts B/C ${NODE_SECS}s x -c$NODE_CONNS, warm-up ${WARM}s"
 [[ $PARTS == *A* ]] && part_a
 [[ $PARTS == *B* ]] && part_b
+[[ $PARTS == *C* ]] && part_c
 REPORT=$(report)
 echo
 printf '%s\n' "$REPORT"

@@ -116,6 +116,17 @@ struct gh_config_upstream {
     uint64_t stop_grace_ms; /* SIGTERM -> SIGKILL delay; default 2000 */
 };
 
+/**
+ * An aggregated endpoint: one MCP server at path made of several upstreams, their tools and
+ * prompts named "<upstream><separator><name>".
+ */
+struct gh_config_endpoint {
+    char *path;       /* owned; gateway path, unique among endpoints and upstream paths */
+    char **upstreams; /* owned upstream names (each defined in upstreams:) */
+    size_t n_upstreams;
+    char separator; /* '.' (default), '_' or '-'; never a character of a member's name */
+};
+
 /** Resource caps; every one is > 0 and below a sanity maximum (docs/configuration.md). */
 struct gh_config_limits {
     uint64_t header_bytes;                      /* request line + headers */
@@ -175,6 +186,8 @@ struct gh_config {
     bool listeners_default;               /* listeners is still the embedded default */
     struct gh_config_upstream *upstreams; /* owned array */
     size_t n_upstreams;                   /* may be 0 */
+    struct gh_config_endpoint *endpoints; /* owned array: aggregated virtual servers */
+    size_t n_endpoints;                   /* may be 0 */
     struct gh_config_limits limits;       /* limits: */
     struct gh_config_timeouts timeouts;   /* timeouts: */
     struct gh_config_mark *marks;         /* owned; source positions, empty when built by code */
@@ -221,8 +234,10 @@ enum gh_rc gh_config_load_string(const char *name, const char *yaml, size_t len,
 /**
  * Checks everything that spans fields or needs the file system: ranges of every limit and
  * timeout, at least one listener, unique listener addresses, upstream names and paths, readable
- * TLS files. Works on configs built by code; positions come from c->marks when present. Returns
- * GH_OK or GH_E_PARSE with *err filled (err may be NULL).
+ * TLS files; for stdio upstreams an executable command (a bare name in a literal env PATH), an
+ * existing cwd, and every env:/file: reference resolvable now (set; a regular file that other
+ * users cannot read). Works on configs built by code; positions come from c->marks when present.
+ * Returns GH_OK or GH_E_PARSE with *err filled (err may be NULL).
  */
 enum gh_rc gh_config_validate(const struct gh_config *c, struct gh_config_error *err);
 

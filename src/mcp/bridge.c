@@ -1,12 +1,14 @@
 /*
  * mcp/bridge.c owns message-level sessions: the gateway terminates Streamable HTTP toward the
- * client and speaks JSON-RPC message by message to a stdio child it spawned for the session.
+ * client and speaks JSON-RPC message by message to the session's upstream channels — a stdio
+ * child spawned for the session, or (for an aggregated endpoint, aggregate.c) several stdio and
+ * HTTP upstreams behind one URL.
  *
- * Threads: a bridge lives on its home worker (where initialize arrived and the child was
- * spawned); requests arriving on other workers are posted there, and answers are posted back to
+ * Threads: a bridge lives on its home worker (where initialize arrived and the channels were
+ * opened); requests arriving on other workers are posted there, and answers are posted back to
  * the worker that holds the client's connection. Ids are remapped on the way up (client ids →
  * gateway integers, upstream server-request ids → "s<n>" strings) so every answer finds its way
- * back, and so several clients or upstreams can share one channel later.
+ * back whichever upstream it came from.
  */
 #include "core/core.h"
 #include "mcp/internal.h"
@@ -15,39 +17,6 @@
 #include <stdio.h>
 
 #define TICK_MS 500
-
-struct pending { /* a client request waiting for its answer; home worker only */
-    struct pending *next;
-    uint64_t gid;             /* the id the upstream sees */
-    char *client_id;          /* raw JSON of the client's id */
-    char *progress_token;     /* raw JSON of params._meta.progressToken, or NULL */
-    struct gh_http_req *req;  /* touched only on req_w */
-    struct gh_net_worker *req_w;
-    struct gh_mcp_stream *st; /* once answered as SSE */
-    uint64_t deadline_ms;
-    bool initialize;
-};
-
-struct server_req { /* a request from the upstream, waiting for the client's answer */
-    struct server_req *next;
-    uint64_t sid;      /* the client sees "s<sid>" */
-    char *upstream_id; /* raw JSON of the upstream's id */
-};
-
-/* Lives exactly as long as its session (freed with it); tasks hold session references. */
-struct gh_mcp_bridge {
-    struct gh_mcp_gateway *gw;
-    const struct gh_upstream *up;
-    struct gh_mcp_session *sess; /* the owner */
-    struct gh_net_worker *home;
-    struct gh_upstream_child *child;
-    struct pending *pending;
-    struct server_req *sreqs;
-    uint64_t next_gid, next_sid;
-    struct gh_mcp_stream *events; /* server-initiated messages, for the client's GET */
-    struct gh_net_timer *tick;
-    bool closed;
-};
 
 /* A message posted from a client connection's worker to the bridge's home. */
 struct client_msg {
@@ -64,8 +33,8 @@ struct reply {
     int status;
     char *body;
     size_t len;
-    char session_id[48];       /* set on the answer to initialize */
-    struct gh_mcp_stream *st;  /* set: start SSE and attach instead */
+    char session_id[48];      /* set on the answer to initialize */
+    struct gh_mcp_stream *st; /* set: start SSE and attach instead */
 };
 
 bool gh_mcp_bridged(const struct gh_upstream *u)
@@ -75,7 +44,10 @@ bool gh_mcp_bridged(const struct gh_upstream *u)
 
 void gh_mcp_bridge_free(struct gh_mcp_bridge *b)
 {
-    GH_BUG_ON(!b->closed); /* closing ran on home: the timer and the child are gone */
+    GH_BUG_ON(!b->closed); /* closing ran on home: the timer and the channels are gone */
+    gh_mcp_agg_free(b);
+    free(b->ch);
+    free(b->ups);
     free(b);
 }
 
@@ -111,12 +83,12 @@ static void reply_post(struct gh_net_worker *w, struct reply *rp)
         gh_net_worker_post(w, reply_run, rp);
 }
 
-static void reply_error(struct gh_http_req *req, struct gh_net_worker *w, const char *id, int status,
-                        int code, const char *msg)
+static void reply_error(struct gh_http_req *req, struct gh_net_worker *w, int status, int code,
+                        const char *msg)
 {
     struct gh_buf b;
     gh_buf_init(&b, 4096);
-    gh_jsonrpc_error_write(&b, id ? gh_slice_cstr(id) : (struct gh_slice){0}, code, msg);
+    gh_jsonrpc_error_write(&b, (struct gh_slice){0}, code, msg);
     struct reply *rp = gh_xcalloc(1, sizeof(*rp));
     rp->req = req;
     rp->status = status;
@@ -127,8 +99,7 @@ static void reply_error(struct gh_http_req *req, struct gh_net_worker *w, const 
 
 /* ---- splicing ---- */
 
-/* A copy of msg with the bytes of span replaced by repl (both within msg). */
-static char *splice(const char *msg, size_t len, struct gh_slice span, const char *repl,
+char *gh_mcp_splice(const char *msg, size_t len, struct gh_slice span, const char *repl,
                     size_t *outlen)
 {
     size_t pre = (size_t)(span.ptr - msg), rn = strlen(repl);
@@ -142,7 +113,7 @@ static char *splice(const char *msg, size_t len, struct gh_slice span, const cha
     return out;
 }
 
-/* Raw JSON of params[.key1][.key2] as a slice into the message, or empty. */
+/* Raw JSON of obj[.k1][.k2] as a slice into the message, or empty. */
 static struct gh_slice member_raw(const struct gh_jsonrpc_body *body, int32_t obj, const char *k1,
                                   const char *k2)
 {
@@ -156,34 +127,55 @@ static struct gh_slice member_raw(const struct gh_jsonrpc_body *body, int32_t ob
 
 /* ---- pending requests (home) ---- */
 
-static void pending_free(struct pending *p)
+struct gh_mcp_pending *gh_mcp_pending_add(struct gh_mcp_bridge *b, size_t ch)
 {
+    struct gh_mcp_pending *p = gh_xcalloc(1, sizeof(*p));
+    p->gid = ++b->next_gid;
+    p->ch = ch;
+    p->deadline_ms = gh_clock_ms() + (ch < b->nch ? b->ups[ch] : b->ups[0])->target.first_byte_ms;
+    p->next = b->pending;
+    b->pending = p;
+    return p;
+}
+
+static void pending_free(struct gh_mcp_pending *p)
+{
+    if (p->fan)
+        gh_mcp_fanout_free(p->fan);
     free(p->client_id);
     free(p->progress_token);
     free(p);
 }
 
-static struct pending *pending_take(struct gh_mcp_bridge *b, uint64_t gid)
+static void pending_unlink(struct gh_mcp_bridge *b, struct gh_mcp_pending *p)
 {
-    for (struct pending **pp = &b->pending; *pp; pp = &(*pp)->next) {
-        if ((*pp)->gid == gid) {
-            struct pending *p = *pp;
+    for (struct gh_mcp_pending **pp = &b->pending; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
             *pp = p->next;
-            return p;
+            return;
         }
     }
+}
+
+static struct gh_mcp_pending *pending_by_gid(struct gh_mcp_bridge *b, uint64_t gid)
+{
+    for (struct gh_mcp_pending *p = b->pending; p; p = p->next)
+        if (p->gid == gid && gid)
+            return p;
     return NULL;
 }
 
 /* Answers p with one final message (its id already the client's) and forgets it. */
-static void pending_answer(struct gh_mcp_bridge *b, struct pending *p, char *msg, size_t len)
+void gh_mcp_pending_answer(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, char *msg,
+                           size_t len)
 {
+    pending_unlink(b, p);
     if (p->st) {
         struct gh_sse_event ev = {.data = gh_slice(msg, len), .has_data = true, .retry = -1};
         gh_mcp_stream_append(p->st, &ev);
         gh_mcp_stream_finish(p->st, GH_OK);
         free(msg);
-    } else {
+    } else if (p->req) {
         struct reply *rp = gh_xcalloc(1, sizeof(*rp));
         rp->req = p->req;
         rp->status = 200;
@@ -192,22 +184,36 @@ static void pending_answer(struct gh_mcp_bridge *b, struct pending *p, char *msg
         if (p->initialize)
             snprintf(rp->session_id, sizeof(rp->session_id), "%s", b->sess->id);
         reply_post(p->req_w, rp);
+    } else {
+        free(msg);
     }
     pending_free(p);
 }
 
-static void pending_fail(struct gh_mcp_bridge *b, struct pending *p, const char *why)
+void gh_mcp_pending_fail(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, int code,
+                         const char *why)
 {
+    if (p->parent) { /* a fan-out part: its parent decides */
+        pending_unlink(b, p);
+        struct gh_mcp_pending *part = p;
+        gh_mcp_agg_part_done(b, part, NULL, 0);
+        pending_free(part);
+        return;
+    }
     struct gh_buf e;
     gh_buf_init(&e, 4096);
-    gh_jsonrpc_error_write(&e, gh_slice_cstr(p->client_id), GH_JSONRPC_INTERNAL_ERROR, why);
-    pending_answer(b, p, e.data, e.len);
+    gh_jsonrpc_error_write(&e, gh_slice_cstr(p->client_id ? p->client_id : "null"), code, why);
+    gh_mcp_pending_answer(b, p, e.data, e.len);
 }
 
 /* A message related to p's request (progress, a server request) goes on p's SSE stream. */
-static void pending_related(struct gh_mcp_bridge *b, struct pending *p, const char *msg,
+static void pending_related(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, const char *msg,
                             size_t len)
 {
+    while (p->parent)
+        p = p->parent;
+    if (!p->req)
+        return;
     if (!p->st) {
         p->st = gh_mcp_stream_new(b->sess, false, b->gw->cfg->limits.sse_replay_bytes, NULL, NULL);
         struct reply *rp = gh_xcalloc(1, sizeof(*rp));
@@ -229,20 +235,26 @@ static void bridge_close_home(struct gh_mcp_bridge *b, const char *why)
     b->closed = true;
     gh_net_timer_free(b->tick);
     b->tick = NULL;
-    while (b->pending) {
-        struct pending *p = b->pending;
-        b->pending = p->next;
-        pending_fail(b, p, why);
+    for (size_t i = 0; i < b->nch; i++) {
+        if (b->ch[i])
+            gh_mcp_channel_close(b->ch[i]);
+        b->ch[i] = NULL;
     }
+    /* parts first, so each parent is answered once, by its own failure */
+    for (struct gh_mcp_pending *p = b->pending, *n; p; p = n) {
+        n = p->next;
+        if (p->parent) {
+            pending_unlink(b, p);
+            pending_free(p);
+        }
+    }
+    while (b->pending)
+        gh_mcp_pending_fail(b, b->pending, GH_JSONRPC_INTERNAL_ERROR, why);
     while (b->sreqs) {
-        struct server_req *r = b->sreqs;
+        struct gh_mcp_server_req *r = b->sreqs;
         b->sreqs = r->next;
         free(r->upstream_id);
         free(r);
-    }
-    if (b->child) {
-        gh_upstream_child_stop(b->child);
-        b->child = NULL;
     }
     if (b->events) {
         gh_mcp_stream_finish(b->events, GH_OK);
@@ -262,7 +274,7 @@ static void close_task(void *arg)
 void gh_mcp_bridge_session_closed(struct gh_mcp_session *s)
 {
     struct gh_mcp_bridge *b = s->bridge;
-    if (!b || b->closed)
+    if (!b)
         return;
     gh_mcp_session_ref(s->gw, s); /* the task's */
     if (b->home == gh_net_worker_current())
@@ -273,23 +285,46 @@ void gh_mcp_bridge_session_closed(struct gh_mcp_session *s)
 
 /* ---- upstream → client (home) ---- */
 
+/* The version the upstream chose in its initialize answer becomes the session's. */
+static void note_version(struct gh_mcp_bridge *b, const struct gh_jsonrpc_body *body)
+{
+    const struct gh_json_doc *d = &body->doc;
+    int32_t res = gh_json_obj_get(d, 0, "result", 6);
+    int32_t v = res >= 0 && d->toks[res].type == GH_JSON_OBJECT
+                    ? gh_json_obj_get(d, (uint32_t)res, "protocolVersion", 15)
+                    : -1;
+    if (v < 0 || d->toks[v].type != GH_JSON_STRING || (d->toks[v].flags & GH_JSON_F_ESCAPED))
+        return;
+    struct gh_slice raw = gh_json_raw(d, (uint32_t)v);
+    gh_mcp_session_set_version(b->sess, gh_slice(raw.ptr + 1, raw.len - 2));
+}
+
 static void on_upstream_response(struct gh_mcp_bridge *b, const struct gh_jsonrpc_body *body,
                                  const char *msg, size_t len)
 {
     const struct gh_jsonrpc_msg *m = &body->msgs[0];
-    struct pending *p = m->id_type == GH_JSONRPC_ID_INT ? pending_take(b, (uint64_t)m->id_int) : NULL;
+    struct gh_mcp_pending *p =
+        m->id_type == GH_JSONRPC_ID_INT ? pending_by_gid(b, (uint64_t)m->id_int) : NULL;
     if (!p) {
-        GH_LOGW("mcp", "upstream %s: answer to an unknown request id dropped", b->up->conf->name);
+        GH_LOGD("mcp", "answer to an unknown request id dropped");
         return;
     }
+    if (p->parent) {
+        pending_unlink(b, p);
+        gh_mcp_agg_part_done(b, p, msg, len);
+        pending_free(p);
+        return;
+    }
+    if (p->initialize && !b->ep)
+        note_version(b, body);
     size_t n;
-    char *out = splice(msg, len, m->id_raw, p->client_id, &n);
-    pending_answer(b, p, out, n);
+    char *out = gh_mcp_splice(msg, len, m->id_raw, p->client_id, &n);
+    gh_mcp_pending_answer(b, p, out, n);
 }
 
-static struct pending *pending_by_token(struct gh_mcp_bridge *b, struct gh_slice token)
+static struct gh_mcp_pending *pending_by_token(struct gh_mcp_bridge *b, struct gh_slice token)
 {
-    for (struct pending *p = b->pending; p && token.len; p = p->next)
+    for (struct gh_mcp_pending *p = b->pending; p && token.len; p = p->next)
         if (p->progress_token && gh_slice_eq_cstr(token, p->progress_token))
             return p;
     return NULL;
@@ -298,54 +333,60 @@ static struct pending *pending_by_token(struct gh_mcp_bridge *b, struct gh_slice
 /* Server-initiated messages go where a client listens: its GET stream, else a request stream. */
 static void deliver_unrelated(struct gh_mcp_bridge *b, const char *msg, size_t len)
 {
-    if (b->pending && !gh_mcp_stream_has_consumer(b->events)) {
-        pending_related(b, b->pending, msg, len);
+    struct gh_mcp_pending *p = b->pending;
+    while (p && !p->req)
+        p = p->next;
+    if (p && !gh_mcp_stream_has_consumer(b->events)) {
+        pending_related(b, p, msg, len);
         return;
     }
     struct gh_sse_event ev = {.data = gh_slice(msg, len), .has_data = true, .retry = -1};
     gh_mcp_stream_append(b->events, &ev);
 }
 
-static void on_upstream_request(struct gh_mcp_bridge *b, const struct gh_jsonrpc_body *body,
-                                const char *msg, size_t len)
+static void on_upstream_request(struct gh_mcp_bridge *b, size_t idx,
+                                const struct gh_jsonrpc_body *body, const char *msg, size_t len)
 {
     const struct gh_jsonrpc_msg *m = &body->msgs[0];
-    struct server_req *r = gh_xcalloc(1, sizeof(*r));
+    struct gh_mcp_server_req *r = gh_xcalloc(1, sizeof(*r));
     r->sid = ++b->next_sid;
+    r->ch = idx;
     r->upstream_id = gh_xstrndup(m->id_raw.ptr, m->id_raw.len);
     r->next = b->sreqs;
     b->sreqs = r;
     char id[32];
     snprintf(id, sizeof(id), "\"s%" PRIu64 "\"", r->sid);
     size_t n;
-    char *out = splice(msg, len, m->id_raw, id, &n);
+    char *out = gh_mcp_splice(msg, len, m->id_raw, id, &n);
     deliver_unrelated(b, out, n);
     free(out);
 }
 
-static void on_child_message(void *arg, const char *msg, size_t len)
+static void on_channel_message(void *arg, size_t idx, const char *msg, size_t len)
 {
     struct gh_mcp_bridge *b = arg;
+    if (b->closed)
+        return;
     struct gh_arena *a = gh_arena_new(4096);
     struct gh_jsonrpc_limits lim = {.json = {.max_depth = (uint32_t)b->gw->cfg->limits.json_depth,
                                              .max_bytes = len + 1}};
     struct gh_jsonrpc_body body;
-    struct gh_jsonrpc_err err;
+    struct gh_jsonrpc_err err = {0};
     if (gh_jsonrpc_parse(a, msg, len, &lim, &body, &err) != GH_OK || body.batch) {
-        GH_LOGW("mcp", "upstream %s sent an invalid message (%s): dropped", b->up->conf->name,
-                err.reason ? err.reason : "batch");
+        GH_LOGW("mcp", "upstream %s sent an invalid message (%s): dropped",
+                b->ups[idx]->conf->name, err.reason ? err.reason : "batch");
         goto out;
     }
     const struct gh_jsonrpc_msg *m = &body.msgs[0];
     if (m->kind == GH_JSONRPC_RESULT || m->kind == GH_JSONRPC_ERROR) {
         on_upstream_response(b, &body, msg, len);
     } else if (m->kind == GH_JSONRPC_REQUEST) {
-        on_upstream_request(b, &body, msg, len);
+        on_upstream_request(b, idx, &body, msg, len);
     } else {
         struct gh_slice tok = member_raw(&body, m->params, "progressToken", NULL);
-        struct pending *p = gh_slice_eq_cstr(m->method, "notifications/progress")
-                                ? pending_by_token(b, tok)
-                                : NULL;
+        struct gh_mcp_pending *p = gh_slice_eq_cstr(m->method, "notifications/progress")
+                                       ? pending_by_token(b, tok)
+                                       : NULL;
         if (p)
             pending_related(b, p, msg, len);
         else
@@ -355,31 +396,29 @@ out:
     gh_arena_free(a);
 }
 
-static void on_child_exit(void *arg, int status, const char *why)
+static void on_channel_gone(void *arg, size_t idx, const char *why)
 {
     struct gh_mcp_bridge *b = arg;
-    char msg[160];
-    snprintf(msg, sizeof(msg), "upstream %s exited (%s, status %d)", b->up->conf->name, why,
-             status);
-    GH_LOGW("mcp", "%s", msg);
-    b->child = NULL; /* the module frees it */
-    bridge_close_home(b, msg);
+    b->ch[idx] = NULL; /* the channel is finished with itself */
+    bridge_close_home(b, why);
 }
 
-static const struct gh_upstream_child_cbs CHILD_CBS = {on_child_message, on_child_exit};
+static const struct gh_mcp_channel_cbs CHANNEL_CBS = {on_channel_message, on_channel_gone};
 
 static void on_tick(void *arg)
 {
     struct gh_mcp_bridge *b = arg;
     uint64_t now = gh_clock_ms();
-    for (struct pending **pp = &b->pending; *pp;) {
-        struct pending *p = *pp;
-        if (now < p->deadline_ms) {
-            pp = &p->next;
-            continue;
+    for (bool again = true; again && !b->closed;) {
+        again = false;
+        for (struct gh_mcp_pending *p = b->pending; p; p = p->next) {
+            if (p->gid && now >= p->deadline_ms) {
+                gh_mcp_pending_fail(b, p, GH_JSONRPC_INTERNAL_ERROR,
+                                    "upstream did not answer in time");
+                again = true; /* the list changed under us */
+                break;
+            }
         }
-        *pp = p->next;
-        pending_fail(b, p, "upstream did not answer in time");
     }
     if (!b->closed)
         gh_net_timer_arm(b->tick, TICK_MS);
@@ -387,79 +426,96 @@ static void on_tick(void *arg)
 
 /* ---- client → upstream (home) ---- */
 
-static void send_up(struct gh_mcp_bridge *b, const char *msg, size_t len)
+static bool send_up(struct gh_mcp_bridge *b, size_t idx, const char *msg, size_t len,
+                    uint64_t gid, bool is_init)
 {
-    if (!b->child || gh_upstream_child_send(b->child, msg, len) != GH_OK) {
-        GH_LOGW("mcp", "upstream %s stopped reading: stopping it", b->up->conf->name);
-        bridge_close_home(b, "upstream not reading its input");
-    }
+    if (b->ch[idx] && gh_mcp_channel_send(b->ch[idx], msg, len, gid, is_init) == GH_OK)
+        return true;
+    GH_LOGW("mcp", "upstream %s is not taking messages: ending the session",
+            b->ups[idx]->conf->name);
+    bridge_close_home(b, "upstream not reading its input");
+    return false;
+}
+
+bool gh_mcp_bridge_send_request(struct gh_mcp_bridge *b, struct gh_mcp_pending *p,
+                                const char *msg, size_t len, struct gh_slice id_span)
+{
+    char id[32];
+    snprintf(id, sizeof(id), "%" PRIu64, p->gid);
+    size_t n;
+    char *out = gh_mcp_splice(msg, len, id_span, id, &n);
+    bool ok = send_up(b, p->ch, out, n, p->gid, p->initialize);
+    free(out);
+    return ok;
 }
 
 static void client_request(struct gh_mcp_bridge *b, struct client_msg *cm,
                            const struct gh_jsonrpc_body *body)
 {
     const struct gh_jsonrpc_msg *m = &body->msgs[0];
-    struct pending *p = gh_xcalloc(1, sizeof(*p));
-    p->gid = ++b->next_gid;
+    struct gh_mcp_pending *p = gh_mcp_pending_add(b, 0);
     p->client_id = gh_xstrndup(m->id_raw.ptr, m->id_raw.len);
     struct gh_slice tok = member_raw(body, m->params, "_meta", "progressToken");
     p->progress_token = tok.len ? gh_xstrndup(tok.ptr, tok.len) : NULL;
     p->req = cm->req;
     p->req_w = cm->req_w;
     p->initialize = gh_slice_eq_cstr(m->method, "initialize");
-    p->deadline_ms = gh_clock_ms() + b->up->target.first_byte_ms;
-    p->next = b->pending;
-    b->pending = p;
-    char id[32];
-    snprintf(id, sizeof(id), "%" PRIu64, p->gid);
-    size_t n;
-    char *out = splice(cm->bytes, cm->len, m->id_raw, id, &n);
-    send_up(b, out, n);
-    free(out);
-}
-
-/* The client's answer to a server request gets the upstream's id back; a cancellation of a
- * client request names the id the upstream saw. */
-static void client_other(struct gh_mcp_bridge *b, struct client_msg *cm,
-                         const struct gh_jsonrpc_body *body)
-{
-    const struct gh_jsonrpc_msg *m = &body->msgs[0];
-    struct gh_slice span = {0};
-    char repl[64] = "";
-    const char *rp = repl;
-    if (m->kind == GH_JSONRPC_RESULT || m->kind == GH_JSONRPC_ERROR) {
-        uint64_t sid = 0;
-        if (m->id_type == GH_JSONRPC_ID_STR && m->id_raw.len > 3 && m->id_raw.ptr[1] == 's')
-            sid = strtoull(m->id_raw.ptr + 2, NULL, 10);
-        struct server_req **pp = &b->sreqs;
-        while (*pp && (*pp)->sid != sid)
-            pp = &(*pp)->next;
-        if (!*pp)
-            return; /* an answer to nothing we asked: dropped */
-        struct server_req *r = *pp;
-        *pp = r->next;
-        size_t n;
-        char *out = splice(cm->bytes, cm->len, m->id_raw, r->upstream_id, &n);
-        send_up(b, out, n);
-        free(out);
-        free(r->upstream_id);
-        free(r);
+    if (b->ep) {
+        gh_mcp_agg_request(b, p, body, cm->bytes, cm->len);
         return;
     }
+    gh_mcp_bridge_send_request(b, p, cm->bytes, cm->len, m->id_raw);
+}
+
+/* The client's answer to a server request gets the upstream's id back. */
+static void client_answer(struct gh_mcp_bridge *b, struct client_msg *cm,
+                          const struct gh_jsonrpc_msg *m)
+{
+    uint64_t sid = 0;
+    if (m->id_type == GH_JSONRPC_ID_STR && m->id_raw.len > 3 && m->id_raw.ptr[1] == 's')
+        sid = strtoull(m->id_raw.ptr + 2, NULL, 10);
+    struct gh_mcp_server_req **pp = &b->sreqs;
+    while (*pp && (*pp)->sid != sid)
+        pp = &(*pp)->next;
+    if (!*pp)
+        return; /* an answer to nothing we asked: dropped */
+    struct gh_mcp_server_req *r = *pp;
+    *pp = r->next;
+    size_t n;
+    char *out = gh_mcp_splice(cm->bytes, cm->len, m->id_raw, r->upstream_id, &n);
+    send_up(b, r->ch, out, n, 0, false);
+    free(out);
+    free(r->upstream_id);
+    free(r);
+}
+
+/* A cancellation names the id the upstream saw, and goes only where that request went. */
+static void client_notification(struct gh_mcp_bridge *b, struct client_msg *cm,
+                                const struct gh_jsonrpc_body *body)
+{
+    const struct gh_jsonrpc_msg *m = &body->msgs[0];
     if (gh_slice_eq_cstr(m->method, "notifications/cancelled")) {
-        span = member_raw(body, m->params, "requestId", NULL);
-        for (struct pending *p = b->pending; p && span.len; p = p->next)
-            if (gh_slice_eq_cstr(span, p->client_id))
+        struct gh_slice span = member_raw(body, m->params, "requestId", NULL);
+        for (struct gh_mcp_pending *p = b->pending; p && span.len; p = p->next) {
+            if (p->client_id && gh_slice_eq_cstr(span, p->client_id) && !p->fan) {
+                char repl[32];
                 snprintf(repl, sizeof(repl), "%" PRIu64, p->gid);
+                size_t n;
+                char *out = gh_mcp_splice(cm->bytes, cm->len, span, repl, &n);
+                send_up(b, p->ch, out, n, 0, false);
+                free(out);
+                return;
+            }
+        }
+        return; /* nothing of ours to cancel */
     }
-    if (repl[0]) {
-        size_t n;
-        char *out = splice(cm->bytes, cm->len, span, rp, &n);
-        send_up(b, out, n);
-        free(out);
-    } else {
-        send_up(b, cm->bytes, cm->len);
+    if (b->ep) {
+        gh_mcp_agg_notification(b, body, cm->bytes, cm->len);
+        return;
     }
+    if (gh_slice_eq_cstr(m->method, "notifications/initialized"))
+        gh_mcp_channel_initialized(b->ch[0], gh_slice_cstr(b->sess->version));
+    send_up(b, 0, cm->bytes, cm->len, 0, false);
 }
 
 static void client_msg_run(void *arg)
@@ -469,20 +525,21 @@ static void client_msg_run(void *arg)
     struct gh_mcp_session *s = b->sess;
     struct gh_arena *a = gh_arena_new(4096);
     struct gh_jsonrpc_body body;
-    struct gh_jsonrpc_err err;
+    struct gh_jsonrpc_err err = {0};
     struct gh_jsonrpc_limits lim = {.json = {.max_bytes = cm->len + 1, .max_depth = 512}};
     /* parsed again here: the first parse lives in another thread's request arena */
     if (gh_jsonrpc_parse(a, cm->bytes, cm->len, &lim, &body, &err) != GH_OK) {
         if (cm->req)
-            reply_error(cm->req, cm->req_w, NULL, 400, err.code, err.reason);
+            reply_error(cm->req, cm->req_w, 400, err.code, err.reason);
     } else if (b->closed) {
         if (cm->req)
-            reply_error(cm->req, cm->req_w, NULL, 404, GH_JSONRPC_INVALID_REQUEST,
-                        "Session not found");
+            reply_error(cm->req, cm->req_w, 404, GH_JSONRPC_INVALID_REQUEST, "Session not found");
     } else if (cm->req) {
         client_request(b, cm, &body);
+    } else if (body.msgs[0].kind == GH_JSONRPC_NOTIFICATION) {
+        client_notification(b, cm, &body);
     } else {
-        client_other(b, cm, &body);
+        client_answer(b, cm, &body.msgs[0]);
     }
     gh_arena_free(a);
     free(cm->bytes);
@@ -518,13 +575,19 @@ static void post_to_home(struct gh_mcp_bridge *b, struct gh_http_req *r, bool wa
         gh_net_worker_post(b->home, client_msg_run, cm);
 }
 
-static struct gh_mcp_bridge *bridge_new(struct gh_mcp_gateway *gw, const struct gh_upstream *u,
-                                        struct gh_mcp_session *s)
+static struct gh_mcp_bridge *bridge_new(struct gh_mcp_gateway *gw, struct gh_mcp_session *s,
+                                        const struct gh_upstream *u,
+                                        const struct gh_mcp_endpoint *ep)
 {
     struct gh_mcp_bridge *b = gh_xcalloc(1, sizeof(*b));
     b->gw = gw;
-    b->up = u;
     b->sess = s;
+    b->ep = ep;
+    b->nch = ep ? ep->nups : 1;
+    b->ups = gh_xcalloc(b->nch, sizeof(*b->ups));
+    b->ch = gh_xcalloc(b->nch, sizeof(*b->ch));
+    for (size_t i = 0; i < b->nch; i++)
+        b->ups[i] = ep ? ep->ups[i] : u;
     b->home = gh_net_worker_current();
     b->tick = gh_net_timer_new(b->home, on_tick, b);
     b->events = gh_mcp_stream_new(s, true, gw->cfg->limits.sse_replay_bytes, NULL, NULL);
@@ -533,22 +596,36 @@ static struct gh_mcp_bridge *bridge_new(struct gh_mcp_gateway *gw, const struct 
     return b;
 }
 
-static void bridge_initialize(struct gh_mcp_gateway *gw, const struct gh_upstream *u,
-                              struct gh_http_req *r, struct gh_slice id)
+static enum gh_rc open_channels(struct gh_mcp_bridge *b)
 {
-    struct gh_mcp_session *s = gh_mcp_session_create(gw, u, (struct gh_slice){0});
+    for (size_t i = 0; i < b->nch; i++) {
+        char err[256] = "";
+        const struct gh_upstream *u = b->ups[i];
+        size_t cap = u->conf->message_bytes ? u->conf->message_bytes : b->gw->cfg->limits.body_bytes;
+        enum gh_rc rc = gh_mcp_channel_open(u, i, &CHANNEL_CBS, b, cap, &b->ch[i], err, sizeof(err));
+        if (rc != GH_OK) {
+            GH_LOGW("mcp", "upstream %s: cannot start: %s", u->conf->name, err);
+            return rc;
+        }
+    }
+    return GH_OK;
+}
+
+static void bridge_initialize(struct gh_mcp_gateway *gw, const struct gh_upstream *u,
+                              const struct gh_mcp_endpoint *ep, struct gh_http_req *r,
+                              struct gh_slice id)
+{
+    const void *key = ep ? (const void *)ep : (const void *)u;
+    struct gh_mcp_session *s = gh_mcp_session_create(gw, key, (struct gh_slice){0});
     if (!s) {
         gh_mcp_reply_error(r, 503, id, GH_JSONRPC_INTERNAL_ERROR,
                            "Service Unavailable: session limit reached");
         return;
     }
-    struct gh_mcp_bridge *b = bridge_new(gw, u, s);
-    char err[256] = "";
-    enum gh_rc rc = gh_upstream_child_spawn(b->home, u->conf, &CHILD_CBS, b, &b->child, err,
-                                            sizeof(err));
+    struct gh_mcp_bridge *b = bridge_new(gw, s, u, ep);
     s->bridge = b; /* published before any other worker can find the session by id */
+    enum gh_rc rc = open_channels(b);
     if (rc != GH_OK) {
-        GH_LOGW("mcp", "upstream %s: cannot start: %s", u->conf->name, err);
         gh_mcp_reply_error(r, rc == GH_E_LIMIT ? 503 : 502, id, GH_JSONRPC_INTERNAL_ERROR,
                            rc == GH_E_LIMIT ? "Service Unavailable: stdio children limit reached"
                                             : "Bad Gateway: upstream could not be started");
@@ -556,22 +633,20 @@ static void bridge_initialize(struct gh_mcp_gateway *gw, const struct gh_upstrea
         gh_mcp_session_unref(gw, s);
         return;
     }
-    GH_LOGI("mcp", "upstream %s: started pid %d for a new session", u->conf->name,
-            (int)gh_upstream_child_pid(b->child));
     post_to_home(b, r, true);
     gh_mcp_session_unref(gw, s); /* the creator's */
 }
 
 void gh_mcp_bridge_post(struct gh_mcp_gateway *gw, const struct gh_upstream *u,
-                        struct gh_http_req *r, struct gh_mcp_session *s,
-                        const struct gh_jsonrpc_body *body)
+                        const struct gh_mcp_endpoint *ep, struct gh_http_req *r,
+                        struct gh_mcp_session *s, const struct gh_jsonrpc_body *body)
 {
     const struct gh_jsonrpc_msg *m = &body->msgs[0];
     if (body->batch) {
         gh_mcp_reply_error(r, 400, (struct gh_slice){0}, GH_JSONRPC_INVALID_REQUEST,
-                           "Invalid Request: batches are not supported for stdio upstreams");
+                           "Invalid Request: batches are not supported on this endpoint");
     } else if (!s) {
-        bridge_initialize(gw, u, r, m->id_raw);
+        bridge_initialize(gw, u, ep, r, m->id_raw);
     } else if (!s->bridge) {
         gh_mcp_reply_error(r, 404, m->id_raw, GH_JSONRPC_INVALID_REQUEST, "Session not found");
     } else if (m->kind == GH_JSONRPC_REQUEST) {

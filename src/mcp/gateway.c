@@ -8,6 +8,8 @@
 
 #include <stdio.h>
 
+static enum gh_rc endpoints_build(struct gh_mcp_gateway *gw, char *err, size_t errlen);
+
 enum gh_rc gh_mcp_gateway_new(struct gh_config *cfg, struct gh_mcp_gateway **out, char *err,
                               size_t errlen)
 {
@@ -17,6 +19,8 @@ enum gh_rc gh_mcp_gateway_new(struct gh_config *cfg, struct gh_mcp_gateway **out
     gw->nbuckets = 4096;
     gw->buckets = gh_xcalloc(gw->nbuckets, sizeof(*gw->buckets));
     enum gh_rc rc = gh_upstream_set_new(cfg, &gw->upstreams, err, errlen);
+    if (rc == GH_OK)
+        rc = endpoints_build(gw, err, errlen);
     if (rc != GH_OK) {
         gh_mcp_gateway_free(gw);
         return rc;
@@ -40,6 +44,9 @@ void gh_mcp_gateway_free(struct gh_mcp_gateway *gw)
         }
     }
     free(gw->buckets);
+    for (size_t i = 0; gw->endpoints && i < gw->cfg->n_endpoints; i++)
+        free(gw->endpoints[i].ups);
+    free(gw->endpoints);
     gh_upstream_set_free(gw->upstreams);
     pthread_mutex_destroy(&gw->lock);
     gh_config_unref(gw->cfg);
@@ -62,19 +69,53 @@ size_t gh_mcp_inflight(struct gh_mcp_gateway *gw)
     return atomic_load(&gw->inflight);
 }
 
-static const struct gh_upstream *route_of(const struct gh_mcp_gateway *gw, struct gh_slice path)
+static bool route_of(const struct gh_mcp_gateway *gw, struct gh_slice path, struct gh_mcp_route *rt)
 {
-    return gh_upstream_by_path(gw->upstreams, path);
+    for (size_t i = 0; i < gw->cfg->n_endpoints; i++) {
+        const struct gh_mcp_endpoint *ep = &gw->endpoints[i];
+        if (gh_slice_eq_cstr(path, ep->path)) {
+            *rt = (struct gh_mcp_route){.u = ep->ups[0], .ep = ep, .key = ep};
+            return true;
+        }
+    }
+    const struct gh_upstream *u = gh_upstream_by_path(gw->upstreams, path);
+    *rt = (struct gh_mcp_route){.u = u, .ep = NULL, .key = u};
+    return u != NULL;
 }
 
 bool gh_mcp_serves_path(const struct gh_mcp_gateway *gw, struct gh_slice path)
 {
-    return route_of(gw, path) != NULL;
+    struct gh_mcp_route rt;
+    return route_of(gw, path, &rt);
+}
+
+/* Endpoints name their members; the set resolved them at load. */
+static enum gh_rc endpoints_build(struct gh_mcp_gateway *gw, char *err, size_t errlen)
+{
+    const struct gh_config *c = gw->cfg;
+    gw->endpoints = gh_xcalloc(c->n_endpoints ? c->n_endpoints : 1, sizeof(*gw->endpoints));
+    for (size_t i = 0; i < c->n_endpoints; i++) {
+        const struct gh_config_endpoint *ce = &c->endpoints[i];
+        struct gh_mcp_endpoint *ep = &gw->endpoints[i];
+        ep->path = ce->path;
+        ep->separator = ce->separator ? ce->separator : '.';
+        ep->ups = gh_xcalloc(ce->n_upstreams ? ce->n_upstreams : 1, sizeof(*ep->ups));
+        for (size_t j = 0; j < ce->n_upstreams; j++) {
+            for (size_t k = 0; k < gw->upstreams->n; k++)
+                if (strcmp(gw->upstreams->ups[k].conf->name, ce->upstreams[j]) == 0)
+                    ep->ups[ep->nups++] = &gw->upstreams->ups[k];
+        }
+        if (ep->nups != ce->n_upstreams || ep->nups == 0) {
+            snprintf(err, errlen, "endpoint %s: unknown upstream", ce->path);
+            return GH_E_PARSE;
+        }
+    }
+    return GH_OK;
 }
 
 /* Finds the session a request names: 400 when it names none, 404 when unknown. */
 static struct gh_mcp_session *require_session(struct gh_mcp_gateway *gw,
-                                              const struct gh_upstream *rt,
+                                              const struct gh_mcp_route *rt,
                                               struct gh_http_req *r, struct gh_slice id)
 {
     struct gh_slice sid = gh_http_req_header(r, "Mcp-Session-Id");
@@ -83,7 +124,7 @@ static struct gh_mcp_session *require_session(struct gh_mcp_gateway *gw,
                            "Bad Request: Mcp-Session-Id header is required");
         return NULL;
     }
-    struct gh_mcp_session *s = gh_mcp_session_find(gw, sid, rt);
+    struct gh_mcp_session *s = gh_mcp_session_find(gw, sid, rt->key);
     if (!s)
         gh_mcp_reply_error(r, 404, id, GH_JSONRPC_INVALID_REQUEST, "Session not found");
     return s;
@@ -113,7 +154,7 @@ static bool content_type_json(struct gh_slice ct)
     return gh_slice_caseeq_cstr(mt, "application/json");
 }
 
-static void handle_post(struct gh_mcp_gateway *gw, const struct gh_upstream *rt,
+static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
                         struct gh_http_req *r)
 {
     struct gh_slice none = {0};
@@ -144,7 +185,11 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_upstream *rt,
         return;
     }
     if (stateless) {
-        gh_mcp_stateless_post(gw, rt, r, &body);
+        if (rt->ep) /* an aggregated endpoint is a session-era server */
+            gh_mcp_reply_unsupported_version(r, body.msgs[0].id_raw,
+                                             gh_http_req_header(r, "MCP-Protocol-Version"));
+        else
+            gh_mcp_stateless_post(gw, rt->u, r, &body);
         return;
     }
     const struct gh_jsonrpc_msg *m = &body.msgs[0];
@@ -171,17 +216,17 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_upstream *rt,
                            "version");
         goto fail;
     }
-    if (gh_mcp_bridged(rt))
-        gh_mcp_bridge_post(gw, rt, r, s, &body); /* takes the session reference */
+    if (rt->ep || gh_mcp_bridged(rt->u))
+        gh_mcp_bridge_post(gw, rt->u, rt->ep, r, s, &body); /* takes the session reference */
     else
-        gh_mcp_proxy_post(gw, rt, r, s, &body); /* takes the session reference */
+        gh_mcp_proxy_post(gw, rt->u, r, s, &body); /* takes the session reference */
     return;
 fail:
     if (s)
         gh_mcp_session_unref(gw, s);
 }
 
-static void handle_get(struct gh_mcp_gateway *gw, const struct gh_upstream *rt,
+static void handle_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
                        struct gh_http_req *r)
 {
     if (!gh_mcp_accepts(gh_http_req_header(r, "Accept"), "text/event-stream")) {
@@ -210,7 +255,7 @@ static void handle_get(struct gh_mcp_gateway *gw, const struct gh_upstream *rt,
     }
     char up_id[128];
     if (st && gh_mcp_stream_resumable_upstream(st, up_id, sizeof(up_id))) {
-        gh_mcp_proxy_get(gw, rt, r, s, st, up_id, seq); /* takes both references */
+        gh_mcp_proxy_get(gw, rt->u, r, s, st, up_id, seq); /* takes both references */
         return;
     }
     if (st) {
@@ -226,14 +271,15 @@ static void handle_get(struct gh_mcp_gateway *gw, const struct gh_upstream *rt,
         gh_mcp_session_unref(gw, s);
         return;
     }
-    gh_mcp_proxy_get(gw, rt, r, s, NULL, NULL, 0);
+    gh_mcp_proxy_get(gw, rt->u, r, s, NULL, NULL, 0);
 }
 
 void gh_mcp_handle(struct gh_mcp_gateway *gw, struct gh_http_req *r)
 {
     const struct gh_http_request_head *h = gh_http_req_head(r);
-    const struct gh_upstream *rt = route_of(gw, h->path);
-    if (!rt) {
+    struct gh_mcp_route route;
+    const struct gh_mcp_route *rt = &route;
+    if (!route_of(gw, h->path, &route)) {
         gh_http_resp_simple(r, 404, "text/plain", "not found\n", 10, NULL, 0);
         return;
     }
@@ -258,7 +304,7 @@ void gh_mcp_handle(struct gh_mcp_gateway *gw, struct gh_http_req *r)
             gh_mcp_session_unref(gw, s);
             gh_http_resp_simple(r, 200, NULL, NULL, 0, NULL, 0);
         } else if (s) {
-            gh_mcp_proxy_delete(gw, rt, r, s);
+            gh_mcp_proxy_delete(gw, rt->u, r, s);
         }
         return;
     }

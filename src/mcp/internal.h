@@ -12,9 +12,19 @@
 struct gh_mcp_session;
 struct gh_mcp_stream;
 
+struct gh_mcp_endpoint;
+
+/** Where a path leads: one upstream, or an aggregated endpoint (then u is its first member). */
+struct gh_mcp_route {
+    const struct gh_upstream *u;
+    const struct gh_mcp_endpoint *ep;
+    const void *key; /* what sessions are bound to: the endpoint, else the upstream */
+};
+
 struct gh_mcp_gateway {
     struct gh_config *cfg;
     struct gh_upstream_set *upstreams; /* owned */
+    struct gh_mcp_endpoint *endpoints; /* owned; cfg->n_endpoints */
     /* session table: a small open hash guarded by one lock (sessions are rare next to requests) */
     pthread_mutex_t lock;
     struct gh_mcp_session **buckets;
@@ -31,7 +41,7 @@ struct gh_mcp_session {
     int refs;                    /* guarded by gw->lock */
     char id[48];                 /* 256 random bits, base64url */
     char *upstream_id;           /* owned; may be NULL (upstream without sessions) */
-    const struct gh_upstream *route;
+    const void *route; /* the upstream or endpoint it belongs to (compared, never followed) */
     struct gh_mcp_gateway *gw;
     char version[16];            /* negotiated protocol version, "" until known */
     _Atomic uint64_t last_used_ms; /* requests and stream traffic keep a session alive */
@@ -43,12 +53,11 @@ struct gh_mcp_session {
     size_t nstreams;
 };
 
-struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw,
-                                             const struct gh_upstream *route,
+struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw, const void *route,
                                              struct gh_slice upstream_id);
 /** Finds by id and route, with a reference; NULL when unknown or closed. */
 struct gh_mcp_session *gh_mcp_session_find(struct gh_mcp_gateway *gw, struct gh_slice id,
-                                           const struct gh_upstream *route);
+                                           const void *route);
 void gh_mcp_session_unref(struct gh_mcp_gateway *gw, struct gh_mcp_session *s);
 void gh_mcp_session_ref(struct gh_mcp_gateway *gw, struct gh_mcp_session *s);
 /** Removes from the table and ends its streams. */
@@ -126,20 +135,120 @@ void gh_mcp_stateless_post(struct gh_mcp_gateway *gw, const struct gh_upstream *
 void gh_mcp_reply_unsupported_version(struct gh_http_req *r, struct gh_slice id,
                                       struct gh_slice requested);
 
-/* ---- bridge (bridge.c): message-level sessions ---- */
-struct gh_mcp_bridge;
+/* ---- channels (channel.c): one upstream, message by message ---- */
+struct gh_mcp_channel;
+/** What a channel reports; both run on the home worker. */
+struct gh_mcp_channel_cbs {
+    void (*on_message)(void *arg, size_t idx, const char *msg, size_t len);
+    /** The upstream is gone (child exited, upstream session ended); no callback follows. */
+    void (*on_gone)(void *arg, size_t idx, const char *why);
+};
+/** Opens a channel to u on this worker: spawns a stdio child, or prepares an HTTP client. */
+enum gh_rc gh_mcp_channel_open(const struct gh_upstream *u, size_t idx,
+                               const struct gh_mcp_channel_cbs *cbs, void *arg,
+                               size_t message_bytes, struct gh_mcp_channel **out, char *err,
+                               size_t errlen);
+/** Sends one message; gid names a request (an HTTP failure is answered as an error for it). */
+enum gh_rc gh_mcp_channel_send(struct gh_mcp_channel *ch, const char *msg, size_t len,
+                               uint64_t gid, bool is_init);
+/** After initialize: the negotiated version (HTTP: header; opens the GET stream). */
+void gh_mcp_channel_initialized(struct gh_mcp_channel *ch, struct gh_slice version);
+/** Stops the child or ends the upstream session; no callback after this call. */
+void gh_mcp_channel_close(struct gh_mcp_channel *ch);
+pid_t gh_mcp_channel_pid(const struct gh_mcp_channel *ch);
+
+/* ---- bridge (bridge.c): message-level sessions; aggregate.c composes many upstreams ---- */
+
+/** A virtual server: one path, several upstreams behind namespaced names. */
+struct gh_mcp_endpoint {
+    const char *path;
+    const struct gh_upstream **ups; /* in the upstream set */
+    size_t nups;
+    char separator; /* between upstream name and tool/prompt name */
+};
+
+struct gh_mcp_fanout;
+struct gh_mcp_agg;
+
+/** A client request waiting for its answer (home worker only). */
+struct gh_mcp_pending {
+    struct gh_mcp_pending *next;
+    uint64_t gid;             /* the id an upstream sees; 0 for a fan-out's parent */
+    size_t ch;                /* the channel it went to */
+    char *client_id;          /* raw JSON of the client's id (NULL for fan-out parts) */
+    char *progress_token;     /* raw JSON of params._meta.progressToken, or NULL */
+    struct gh_http_req *req;  /* touched only on req_w; NULL for fan-out parts */
+    struct gh_net_worker *req_w;
+    struct gh_mcp_stream *st; /* once answered as SSE */
+    uint64_t deadline_ms;
+    bool initialize;
+    struct gh_mcp_fanout *fan;     /* the parent's merge state */
+    struct gh_mcp_pending *parent; /* set on fan-out parts */
+};
+
+/** A request from an upstream, waiting for the client's answer. */
+struct gh_mcp_server_req {
+    struct gh_mcp_server_req *next;
+    uint64_t sid;      /* the client sees "s<sid>" */
+    size_t ch;         /* the upstream that asked */
+    char *upstream_id; /* raw JSON of the upstream's id */
+};
+
+/** Lives exactly as long as its session (freed with it); tasks hold session references. */
+struct gh_mcp_bridge {
+    struct gh_mcp_gateway *gw;
+    struct gh_mcp_session *sess;      /* the owner */
+    const struct gh_mcp_endpoint *ep; /* aggregated endpoint, or NULL for a single upstream */
+    const struct gh_upstream **ups;   /* channel i reaches ups[i] */
+    struct gh_mcp_channel **ch;
+    size_t nch;
+    struct gh_net_worker *home;
+    struct gh_mcp_pending *pending;
+    struct gh_mcp_server_req *sreqs;
+    uint64_t next_gid, next_sid;
+    struct gh_mcp_stream *events; /* server-initiated messages, for the client's GET */
+    struct gh_net_timer *tick;
+    struct gh_mcp_agg *agg;          /* aggregate.c: per-upstream state, resource owners */
+    bool closed;
+};
+
 /** True when u is reached message by message (stdio) rather than by HTTP pass-through. */
 bool gh_mcp_bridged(const struct gh_upstream *u);
-/** A POST on a bridged route; s is NULL for initialize (the bridge creates the session). */
+/** A POST on a bridged route (ep NULL: the single upstream u); s is NULL for initialize. */
 void gh_mcp_bridge_post(struct gh_mcp_gateway *gw, const struct gh_upstream *u,
-                        struct gh_http_req *r, struct gh_mcp_session *s,
-                        const struct gh_jsonrpc_body *body);
+                        const struct gh_mcp_endpoint *ep, struct gh_http_req *r,
+                        struct gh_mcp_session *s, const struct gh_jsonrpc_body *body);
 /** A GET on a bridged session: the session's server-initiated messages. */
 void gh_mcp_bridge_get(struct gh_mcp_gateway *gw, struct gh_http_req *r, struct gh_mcp_session *s);
 /** Frees a closed bridge with its session. */
 void gh_mcp_bridge_free(struct gh_mcp_bridge *b);
 /** The session closes (DELETE, idle, upstream gone): stop its children (any thread). */
 void gh_mcp_bridge_session_closed(struct gh_mcp_session *s);
+
+/* bridge.c services for aggregate.c */
+struct gh_mcp_pending *gh_mcp_pending_add(struct gh_mcp_bridge *b, size_t ch);
+void gh_mcp_pending_answer(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, char *msg,
+                           size_t len);
+void gh_mcp_pending_fail(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, int code,
+                         const char *why);
+/** Sends msg (its id replaced by p->gid) to p's channel; false when the channel failed. */
+bool gh_mcp_bridge_send_request(struct gh_mcp_bridge *b, struct gh_mcp_pending *p,
+                                const char *msg, size_t len, struct gh_slice id_span);
+char *gh_mcp_splice(const char *msg, size_t len, struct gh_slice span, const char *repl,
+                    size_t *outlen);
+
+/* aggregate.c */
+/** Handles a client request on an aggregated session; p is registered, not yet sent. */
+void gh_mcp_agg_request(struct gh_mcp_bridge *b, struct gh_mcp_pending *p,
+                        const struct gh_jsonrpc_body *body, const char *msg, size_t len);
+/** A fan-out part answered (msg NULL: it failed); the part is freed by the caller. */
+void gh_mcp_agg_part_done(struct gh_mcp_bridge *b, struct gh_mcp_pending *part, const char *msg,
+                          size_t len);
+/** Routes a client notification on an aggregated session. */
+void gh_mcp_agg_notification(struct gh_mcp_bridge *b, const struct gh_jsonrpc_body *body,
+                             const char *msg, size_t len);
+void gh_mcp_agg_free(struct gh_mcp_bridge *b);
+void gh_mcp_fanout_free(struct gh_mcp_fanout *f);
 
 /* ---- proxy (proxy.c) ---- */
 /** Forwards a checked 2026 request: no session, mirrored headers passed on. */

@@ -15,8 +15,7 @@ static size_t bucket_of(const struct gh_mcp_gateway *gw, struct gh_slice id)
     return (size_t)(v % gw->nbuckets);
 }
 
-struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw,
-                                             const struct gh_upstream *route,
+struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw, const void *route,
                                              struct gh_slice upstream_id)
 {
     pthread_mutex_lock(&gw->lock);
@@ -43,7 +42,7 @@ struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw,
 }
 
 struct gh_mcp_session *gh_mcp_session_find(struct gh_mcp_gateway *gw, struct gh_slice id,
-                                           const struct gh_upstream *route)
+                                           const void *route)
 {
     if (id.len == 0 || id.len >= sizeof(((struct gh_mcp_session *)0)->id))
         return NULL;

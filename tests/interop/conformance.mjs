@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 // Conformance comparison: runs the official @modelcontextprotocol/conformance
-// server suite (on Node 22) once directly against the SDK fixture server and once
-// through `gatehouse serve --upstream <fixture>`, then compares per check. Exits
-// non-zero if any check that passes direct does not pass through the gateway.
-// Last line: `N passed, M failed`, one test per scenario (passed = same-or-better).
+// server suite (on Node 22) once directly against the SDK fixture server, once
+// through `gatehouse serve --upstream <fixture>` (HTTP upstream) and once through
+// a gateway that spawns `fixture-server.mjs --stdio` per session (stdio upstream),
+// then compares each gateway run with the direct one per check. Exits non-zero if
+// any check that passes direct does not pass through a gateway, unless it is in
+// STDIO_KNOWN_DIFFERENCES (printed, with its reason, never silent).
+// Last line: `N passed, M failed`, one test per scenario and gateway run
+// (passed = same-or-better, known differences excepted).
 //
-// Usage: node conformance.mjs [--scenario NAME]... [--suite all|active|pending]
+// Usage: node conformance.mjs [--scenario NAME]... [--suite all|active|pending] [--only http|stdio]
 // Env:   GATEHOUSE_BIN (gateway binary), GH_INTEROP_DIRECT=1 (direct run only)
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   CONFORMANCE_JS,
@@ -21,18 +25,20 @@ import {
   spawnLogged,
   startGateway,
   stop,
+  waitForHttp,
   waitForLog,
 } from './lib/harness.mjs';
 
 const RUN_TIMEOUT_MS = Number(process.env.GH_CONFORMANCE_TIMEOUT_MS || 10 * 60 * 1000);
 
 function parseArgs(argv) {
-  const opts = { scenarios: [], suite: 'all' };
+  const opts = { scenarios: [], suite: 'all', only: null };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--scenario') opts.scenarios.push(argv[++i]);
     else if (argv[i] === '--suite') opts.suite = argv[++i];
+    else if (argv[i] === '--only') opts.only = argv[++i];
     else if (argv[i] === '--help' || argv[i] === '-h') {
-      console.log('usage: node conformance.mjs [--scenario NAME]... [--suite all|active|pending]');
+      console.log('usage: node conformance.mjs [--scenario NAME]... [--suite all|active|pending] [--only http|stdio]');
       process.exit(0);
     } else throw new Error(`unknown argument ${argv[i]}`);
   }
@@ -129,11 +135,129 @@ function printScore(label, s) {
   console.log(`${label}: ${s.passed}/${s.total} checks passed; ${s.cleanScenarios}/${s.scenarios} scenarios without failures`);
 }
 
+/**
+ * Checks that may legitimately differ through a stdio bridge, because they test the
+ * upstream's own HTTP transport, which a stdio upstream does not have. Key:
+ * `scenario/check-id`; value: the reason. A listed check that is not scored through
+ * the stdio gateway (INFO / absent) counts as passed and is printed with its reason;
+ * one that runs and FAILS is still a regression; one that passes is reported as
+ * "no longer differs" so the list can shrink. Keep README.md in step.
+ */
+const STDIO_KNOWN_DIFFERENCES = {
+  // SEP-1699 polling: direct, the SDK's HTTP transport opens an SSE stream with a
+  // priming event (id, empty data, retry: 500) and test_reconnection closes it
+  // mid-call. Over stdio the fixture has no HTTP stream to close (closeSSEStream is
+  // an HTTP-transport feature), and the bridge answers a request with SSE only once
+  // a message related to it arrives, so this 100 ms call is answered as plain JSON
+  // and the CLI records these three checks as INFO "not applicable".
+  'server-sse-polling/server-sse-priming-event':
+    'stdio upstream has no SSE stream to prime; the bridge answers this call as application/json (no related message before the result)',
+  'server-sse-polling/server-sse-retry-field':
+    'no SSE stream, so no retry: field; the fixture\'s retryInterval belongs to its HTTP transport',
+  'server-sse-polling/server-sse-disconnect-resume':
+    'the server-side stream close (closeSSEStream) exists only on the upstream\'s HTTP transport; over stdio the call simply completes in one JSON answer',
+  // Direct, every POST answer is SSE (the SDK's event store makes it stream with a
+  // priming event); the bridge answers quick requests as JSON, which the spec allows,
+  // so the CLI skips the SSE-functional check ("SSE streaming is optional").
+  'server-sse-multiple-streams/server-sse-streams-functional':
+    'the bridge answers these 3 concurrent quick requests as application/json (allowed); the check only scores SSE answers',
+};
+
+/** Starts a gateway whose /mcp upstream is `fixture-server.mjs --stdio`, spawned per session. */
+async function startStdioGateway(name) {
+  const port = await freePort();
+  const cfg = path.join(OUT_DIR, `${name}.yaml`);
+  mkdirSync(OUT_DIR, { recursive: true });
+  writeFileSync(
+    cfg,
+    [
+      'gateway:',
+      '  insecure_no_auth: true',
+      '  log_level: debug',
+      'listeners:',
+      `  - address: "127.0.0.1:${port}"`,
+      'upstreams:',
+      '  - name: fixture',
+      `    command: ${JSON.stringify(process.execPath)}`,
+      `    args: [${JSON.stringify(path.join(HERE, 'fixture-server.mjs'))}, "--stdio"]`,
+      `    cwd: ${JSON.stringify(HERE)}`,
+      '    env: {PATH: /usr/bin:/bin}',
+      '    path: /mcp',
+    ].join('\n') + '\n',
+  );
+  const proc = spawnLogged(name, GATEHOUSE_BIN, ['serve', '--config', cfg]);
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${base}/healthz`, { okStatus: (st) => st === 200, timeoutMs: 15000, proc });
+  } catch (err) {
+    await stop(proc);
+    throw err;
+  }
+  return { proc, port, base, url: `${base}/mcp` };
+}
+
+/** Runs the suite through one gateway; resolves Map<scenario, checks[]> (empty if it could not start). */
+async function runThrough(kind, fixtureUrl, opts) {
+  const label = kind === 'http' ? 'conformance-gateway' : 'conformance-gateway-stdio';
+  let gw;
+  try {
+    gw = kind === 'http' ? await startGateway(fixtureUrl, 'gatehouse-conformance') : await startStdioGateway('gatehouse-conformance-stdio');
+    console.log(`gateway ${kind} upstream (pid ${gw.proc.pid}, ${GATEHOUSE_BIN}) at ${gw.url}`);
+    return await runSuite(label, gw.url, opts);
+  } catch (err) {
+    console.error(`gateway run (${kind}) impossible: ${err.message}`);
+    return new Map();
+  } finally {
+    await stop(gw?.proc);
+  }
+}
+
+/** Compares one gateway run with the direct run; one test per scenario. */
+function compare(kind, direct, gateway, scenarios, known) {
+  let passed = 0;
+  const regressions = [];
+  const knownHits = [];
+  const knownGone = [];
+  for (const s of scenarios) {
+    const d = direct.get(s) || [];
+    const g = gateway.get(s) || [];
+    const gPass = passedIds(g);
+    const lostAll = [...passedIds(d)].filter((id) => !gPass.has(id));
+    // A known difference excuses a check that is not applicable (INFO/absent) through
+    // the gateway, never one that runs and FAILS: that stays a regression.
+    const gFailed = new Set(g.filter((c) => c.status === 'FAILURE').map((c) => c.id));
+    const excused = (id) => Boolean(known[`${s}/${id}`]) && !gFailed.has(id);
+    const lost = lostAll.filter((id) => !excused(id));
+    for (const id of lostAll) if (excused(id)) knownHits.push({ key: `${s}/${id}`, reason: known[`${s}/${id}`] });
+    for (const key of Object.keys(known)) {
+      const [ks, kid] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
+      if (ks === s && gPass.has(kid)) knownGone.push(key);
+    }
+    const gOk = scored(g).filter((c) => c.status === 'SUCCESS').length;
+    const dOk = scored(d).filter((c) => c.status === 'SUCCESS').length;
+    const worse = gOk + (lostAll.length - lost.length) < dOk;
+    if (!gateway.has(s) || lost.length || worse) regressions.push({ s, lost, gfail: failedChecks(g), missing: !gateway.has(s) });
+    else passed++;
+  }
+  if (regressions.length) {
+    console.log(`\nchecks passing direct but not through the gateway (${kind} upstream):`);
+    for (const r of regressions) {
+      console.log(`  ${r.s}: ${r.missing ? 'no gateway result' : r.lost.join(', ') || 'fewer passes'}`);
+      for (const f of r.gfail) console.log(`      ${f}`);
+    }
+  }
+  if (knownHits.length) {
+    console.log(`\nknown differences (${kind} upstream), counted as passed:`);
+    for (const k of knownHits) console.log(`  ${k.key}: ${k.reason}`);
+  }
+  for (const k of knownGone) console.log(`  note: known difference ${k} no longer differs (${kind} upstream): remove it from the list`);
+  return { passed, failed: regressions.length };
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (!existsSync(NODE22)) throw new Error(`Node 22 not found at ${NODE22}: run npm ci in tests/interop`);
   let fixture;
-  let gw;
   try {
     fixture = await startFixture();
     console.log(`fixture (pid ${fixture.proc.pid}) at ${fixture.url}`);
@@ -154,42 +278,21 @@ async function main() {
       return ok === scenarios.length ? 0 : 1;
     }
 
-    let gateway = new Map();
-    try {
-      gw = await startGateway(fixture.url, 'gatehouse-conformance');
-      console.log(`gateway (pid ${gw.proc.pid}, ${GATEHOUSE_BIN}) at ${gw.url}`);
-      gateway = await runSuite('conformance-gateway', gw.url, opts);
-    } catch (err) {
-      console.error(`gateway run impossible: ${err.message}`);
-    }
-    const gs = score(gateway, scenarios);
-    printScore('gateway', gs);
-
+    const kinds = opts.only ? [opts.only] : ['http', 'stdio'];
+    const runs = {};
+    for (const kind of kinds) runs[kind] = await runThrough(kind, fixture.url, opts);
+    for (const kind of kinds) printScore(`gateway (${kind} upstream)`.padEnd(26), score(runs[kind], scenarios));
     let passed = 0;
-    const regressions = [];
-    for (const s of scenarios) {
-      const d = direct.get(s) || [];
-      const g = gateway.get(s) || [];
-      const lost = [...passedIds(d)].filter((id) => !passedIds(g).has(id));
-      const worse = scored(g).filter((c) => c.status === 'SUCCESS').length < scored(d).filter((c) => c.status === 'SUCCESS').length;
-      if (!gateway.has(s) || lost.length || worse) {
-        regressions.push({ s, lost, gfail: failedChecks(g), missing: !gateway.has(s) });
-      } else {
-        passed++;
-      }
-    }
-    if (regressions.length) {
-      console.log('\nchecks passing direct but not through the gateway:');
-      for (const r of regressions) {
-        console.log(`  ${r.s}: ${r.missing ? 'no gateway result' : r.lost.join(', ') || 'fewer passes'}`);
-        for (const f of r.gfail) console.log(`      ${f}`);
-      }
+    let failed = 0;
+    for (const kind of kinds) {
+      const r = compare(kind, direct, runs[kind], scenarios, kind === 'stdio' ? STDIO_KNOWN_DIFFERENCES : {});
+      passed += r.passed;
+      failed += r.failed;
     }
     console.log(`logs: ${OUT_DIR}`);
-    console.log(`${passed} passed, ${regressions.length} failed`);
-    return regressions.length ? 1 : 0;
+    console.log(`${passed} passed, ${failed} failed`);
+    return failed ? 1 : 0;
   } finally {
-    await stop(gw?.proc);
     await stop(fixture?.proc);
   }
 }

@@ -2,12 +2,15 @@
 // StreamableHTTPServerTransport, stateful sessions, an event store for
 // resumability, DNS-rebinding protection) that implements every fixture tool,
 // resource and prompt the @modelcontextprotocol/conformance 0.1.16 server
-// scenarios ask for. Listens on 127.0.0.1:$PORT (or --port N) at /mcp.
+// scenarios ask for. Listens on 127.0.0.1:$PORT (or --port N) at /mcp; with --stdio it
+// serves one session on stdin/stdout instead (StdioServerTransport; stdout carries only
+// protocol, every log line goes to stderr).
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { z } from 'zod';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { completable } from '@modelcontextprotocol/sdk/server/completable.js';
 import {
   CreateMessageResultSchema,
@@ -19,10 +22,12 @@ import {
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 
+const STDIO = process.argv.includes('--stdio');
+if (STDIO) console.log = console.error; // stdout is the protocol channel: nothing else may reach it
 const portArg = process.argv.indexOf('--port');
 const PORT = Number(portArg > 0 ? process.argv[portArg + 1] : process.env.PORT);
-if (!Number.isInteger(PORT) || PORT <= 0) {
-  console.error('usage: fixture-server.mjs --port N   (or PORT=N)');
+if (!STDIO && (!Number.isInteger(PORT) || PORT <= 0)) {
+  console.error('usage: fixture-server.mjs --port N   (or PORT=N) | --stdio');
   process.exit(2);
 }
 const MAX_BODY = 4 * 1024 * 1024;
@@ -488,28 +493,46 @@ async function handle(req, res) {
   res.writeHead(405, { allow: 'GET, POST, DELETE' }).end();
 }
 
-const httpServer = http.createServer((req, res) => {
-  handle(req, res).catch((err) => {
-    console.error('request failed:', err);
-    if (!res.headersSent) jsonError(res, 500, -32603, 'Internal error');
-    else res.end();
-  });
-});
-httpServer.listen(PORT, '127.0.0.1', () => {
-  console.log(`fixture listening on http://127.0.0.1:${PORT}/mcp`);
-});
-
-async function shutdown() {
-  for (const { transport } of sessions.values()) {
-    try {
-      await transport.close();
-    } catch {
-      /* ignore */
-    }
-  }
-  httpServer.close();
-  httpServer.closeAllConnections?.();
-  process.exit(0);
+/** Stdio mode: one server, one session, for as long as stdin is open. */
+async function serveStdio() {
+  const server = buildServer();
+  const transport = new StdioServerTransport();
+  transport.onclose = () => process.exit(0);
+  process.stdin.on('end', () => process.exit(0));
+  await server.connect(transport);
+  console.error(`fixture serving stdio (pid ${process.pid})`);
+  const bye = () => process.exit(0);
+  process.on('SIGTERM', bye);
+  process.on('SIGINT', bye);
 }
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+
+function serveHttp() {
+  const httpServer = http.createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      console.error('request failed:', err);
+      if (!res.headersSent) jsonError(res, 500, -32603, 'Internal error');
+      else res.end();
+    });
+  });
+  httpServer.listen(PORT, '127.0.0.1', () => {
+    console.log(`fixture listening on http://127.0.0.1:${PORT}/mcp`);
+  });
+
+  async function shutdown() {
+    for (const { transport } of sessions.values()) {
+      try {
+        await transport.close();
+      } catch {
+        /* ignore */
+      }
+    }
+    httpServer.close();
+    httpServer.closeAllConnections?.();
+    process.exit(0);
+  }
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+if (STDIO) await serveStdio();
+else serveHttp();
