@@ -11,6 +11,23 @@ static void reply_json(struct gh_http_req *r, int status, const char *body)
     gh_http_resp_simple(r, status, "application/json", body, strlen(body), hdrs, 1);
 }
 
+/* Ready even with an upstream down (the others still serve); the status says "degraded" and
+ * each upstream's state says which. */
+static void reply_ready(const struct gh_admin_state *st, struct gh_http_req *r)
+{
+    struct gh_buf ups, body;
+    bool all_up = true;
+    gh_buf_init(&ups, 64 << 10);
+    gh_buf_init(&body, 64 << 10);
+    if (st->upstreams)
+        gh_upstream_health_json(st->upstreams, &ups, &all_up);
+    gh_buf_appendf(&body, "{\"status\":\"%s\",\"upstreams\":%.*s}", all_up ? "ready" : "degraded",
+                   ups.len ? (int)ups.len : 2, ups.len ? ups.data : "{}");
+    reply_json(r, 200, body.data);
+    gh_buf_release(&ups);
+    gh_buf_release(&body);
+}
+
 bool gh_admin_handle(const struct gh_admin_state *st, struct gh_http_req *r)
 {
     const struct gh_http_request_head *h = gh_http_req_head(r);
@@ -32,7 +49,7 @@ bool gh_admin_handle(const struct gh_admin_state *st, struct gh_http_req *r)
     } else if (!atomic_load(&st->ready)) {
         reply_json(r, 503, "{\"status\":\"starting\"}");
     } else {
-        reply_json(r, 200, "{\"status\":\"ready\"}");
+        reply_ready(st, r);
     }
     return true;
 }

@@ -7,6 +7,7 @@
 
 #include "core/core.h"
 #include "http/http.h"
+#include "upstream/upstream.h"
 
 #include <stdatomic.h>
 
@@ -15,6 +16,7 @@ struct gh_admin_state {
     atomic_bool ready;    /* listeners bound and workers running */
     atomic_bool draining; /* shutdown started */
     const char *version;  /* build version */
+    const struct gh_upstream_set *upstreams; /* their health goes into /readyz; may be NULL */
 };
 
 /**

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #define MAX_LISTEN_FDS 64
+#define HEALTH_INTERVAL_MS 10000 /* HTTP upstream liveness probes */
 
 struct listen_set {
     struct gh_http_server *srv;
@@ -185,6 +186,8 @@ static void worker_drain(void *arg)
 static void worker_fini(void *arg)
 {
     struct runtime *rt = arg;
+    if (gh_net_worker_id(gh_net_worker_current()) == 0)
+        gh_upstream_health_stop(gh_mcp_gateway_upstreams(rt->gw));
     gh_upstream_children_worker_fini(gh_net_worker_current());
     gh_mcp_worker_fini(rt->gw, gh_net_worker_current());
 }
@@ -285,6 +288,8 @@ int gh_cli_run(struct gh_cli_run_opts *opts)
     }
     rt.workers = gh_net_workers_new(rt.nworkers);
     gh_net_workers_start(rt.workers, rt.nworkers, worker_init, &rt);
+    rt.admin.upstreams = gh_mcp_gateway_upstreams(rt.gw);
+    gh_upstream_health_start(gh_mcp_gateway_upstreams(rt.gw), rt.workers[0], HEALTH_INTERVAL_MS);
     atomic_store(&rt.admin.ready, true);
     GH_LOGI("cli", "gatehouse %s serving %zu upstream%s with %u worker%s", GH_VERSION,
             rt.cfg->n_upstreams, rt.cfg->n_upstreams == 1 ? "" : "s", rt.nworkers,

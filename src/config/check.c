@@ -423,6 +423,88 @@ static enum gh_rc check_upstream(const struct gh_config *c, struct gh_config_err
     return GH_OK;
 }
 
+/* ---- endpoints ---- */
+
+/* Index of the upstream called name, or n_upstreams when there is none. */
+static size_t upstream_index(const struct gh_config *c, const char *name)
+{
+    size_t i = 0;
+    while (i < c->n_upstreams && !(c->upstreams[i].name && strcmp(c->upstreams[i].name, name) == 0))
+        i++;
+    return i;
+}
+
+/* One path leads to one server: an endpoint shares it with no upstream and no other endpoint. */
+static enum gh_rc check_endpoint_path(const struct gh_config *c, struct gh_config_error *err,
+                                      size_t i)
+{
+    const struct gh_config_endpoint *e = &c->endpoints[i];
+    char path[96];
+    const char *why;
+    snprintf(path, sizeof(path), "endpoints[%zu].path", i);
+    why = e->path ? gh_config__check_gw_path(e->path) : "required key is missing";
+    if (why)
+        return fail(c, err, path, "%s", why);
+    for (size_t j = 0; j < c->n_upstreams; j++) {
+        if (c->upstreams[j].path && strcmp(c->upstreams[j].path, e->path) == 0)
+            return fail(c, err, path, "duplicate path (also served by upstreams[%zu])", j);
+    }
+    for (size_t j = 0; j < i; j++) {
+        if (strcmp(c->endpoints[j].path, e->path) == 0)
+            return fail(c, err, path, "duplicate path (also served by endpoints[%zu])", j);
+    }
+    return GH_OK;
+}
+
+/* The aggregator splits "<upstream><sep><tool>" at the first separator, so a member's name must
+ * not contain it. Errors point at the member entry and cite upstreams[N], never the name. */
+static enum gh_rc check_member(const struct gh_config *c, struct gh_config_error *err, size_t i,
+                               size_t k)
+{
+    const struct gh_config_endpoint *e = &c->endpoints[i];
+    const char *name = e->upstreams[k], *why;
+    char path[96];
+    size_t u;
+    snprintf(path, sizeof(path), "endpoints[%zu].upstreams[%zu]", i, k);
+    why = name ? gh_config__check_name(name) : "expected a string";
+    if (why)
+        return fail(c, err, path, "%s", why);
+    u = upstream_index(c, name);
+    if (u == c->n_upstreams)
+        return fail(c, err, path, "no upstream of this name is defined under upstreams");
+    for (size_t j = 0; j < k; j++) {
+        if (strcmp(e->upstreams[j], name) == 0)
+            return fail(c, err, path, "duplicate upstream (also endpoints[%zu].upstreams[%zu])", i,
+                        j);
+    }
+    if (strchr(name, e->separator))
+        return fail(c, err, path,
+                    "the name of upstreams[%zu] contains the separator \"%c\", so "
+                    "\"<upstream>%c<tool>\" could not be split back (choose another separator)",
+                    u, e->separator, e->separator);
+    return GH_OK;
+}
+
+static enum gh_rc check_endpoint(const struct gh_config *c, struct gh_config_error *err, size_t i)
+{
+    const struct gh_config_endpoint *e = &c->endpoints[i];
+    char path[96];
+    enum gh_rc rc = check_endpoint_path(c, err, i);
+    if (rc)
+        return rc;
+    snprintf(path, sizeof(path), "endpoints[%zu].separator", i);
+    if (e->separator == '\0' || !strchr("._-", e->separator))
+        return fail(c, err, path, "expected one of \".\", \"_\" or \"-\" (quoted)");
+    snprintf(path, sizeof(path), "endpoints[%zu].upstreams", i);
+    if (e->n_upstreams == 0 || !e->upstreams)
+        return fail(c, err, path, "at least one upstream is required");
+    if (e->n_upstreams > GH_CONFIG_MAX_ENDPOINT_UPSTREAMS)
+        return fail(c, err, path, "too many upstreams (max %d)", GH_CONFIG_MAX_ENDPOINT_UPSTREAMS);
+    for (size_t k = 0; !rc && k < e->n_upstreams; k++)
+        rc = check_member(c, err, i, k);
+    return rc;
+}
+
 enum gh_rc gh_config_validate(const struct gh_config *c, struct gh_config_error *err)
 {
     struct gh_config_error local;
@@ -447,5 +529,9 @@ enum gh_rc gh_config_validate(const struct gh_config *c, struct gh_config_error 
         rc = check_listener(c, err, i);
     for (size_t i = 0; !rc && i < c->n_upstreams; i++)
         rc = check_upstream(c, err, i);
+    if (!rc && c->n_endpoints > GH_CONFIG_MAX_ENDPOINTS)
+        rc = fail(c, err, "endpoints", "too many endpoints (max %d)", GH_CONFIG_MAX_ENDPOINTS);
+    for (size_t i = 0; !rc && i < c->n_endpoints; i++) /* after upstreams: it names them */
+        rc = check_endpoint(c, err, i);
     return rc;
 }

@@ -73,6 +73,11 @@ static void config_free(struct gh_config *c)
     for (size_t i = 0; i < c->n_upstreams; i++)
         gh_config__upstream_release(&c->upstreams[i]);
     gh_free(&c->upstreams);
+    for (size_t i = 0; i < c->n_endpoints; i++) {
+        gh_free(&c->endpoints[i].path);
+        free_strv(&c->endpoints[i].upstreams, &c->endpoints[i].n_upstreams);
+    }
+    gh_free(&c->endpoints);
     for (size_t i = 0; i < c->n_marks; i++)
         gh_free(&c->marks[i].path);
     gh_free(&c->marks);
@@ -90,12 +95,15 @@ void gh_config_unref(struct gh_config *c)
 
 void gh_config__default_paths(struct gh_config *c)
 {
+    /* "/mcp" is the natural path of an aggregated endpoint: once any exists, no derived path
+     * may take it, or the operator's endpoint would collide with a path never written. */
+    bool short_path = c->n_upstreams == 1 && c->n_endpoints == 0;
     for (size_t i = 0; i < c->n_upstreams; i++) {
         struct gh_config_upstream *u = &c->upstreams[i];
         if (!u->path_default || !u->name)
             continue;
         gh_free(&u->path);
-        if (c->n_upstreams == 1) {
+        if (short_path) {
             u->path = gh_xstrdup("/mcp");
         } else {
             u->path = gh_xmalloc(strlen(u->name) + 6);
@@ -235,6 +243,35 @@ enum gh_rc gh_config_add_upstream(struct gh_config *c, const char *name, const c
         .path_default = !path,
         .max_connections = GH_CONFIG_DEFAULT_MAX_CONNECTIONS,
     };
+    gh_config__default_paths(c);
+    return GH_OK;
+}
+
+enum gh_rc gh_config_add_endpoint(struct gh_config *c, const char *path, const char *const *names,
+                                  size_t n, char separator)
+{
+    struct gh_config_endpoint *e;
+    if (!path || gh_config__check_gw_path(path) || !names || n == 0)
+        return GH_E_PARSE;
+    if (separator == '\0')
+        separator = '.';
+    if (!strchr("._-", separator))
+        return GH_E_PARSE;
+    for (size_t i = 0; i < n && i < GH_CONFIG_MAX_ENDPOINT_UPSTREAMS; i++) {
+        if (!names[i] || gh_config__check_name(names[i]))
+            return GH_E_PARSE;
+    }
+    if (n > GH_CONFIG_MAX_ENDPOINT_UPSTREAMS || c->n_endpoints >= GH_CONFIG_MAX_ENDPOINTS)
+        return GH_E_LIMIT;
+    c->endpoints = gh_xrealloc(c->endpoints, (c->n_endpoints + 1) * sizeof(*c->endpoints));
+    e = &c->endpoints[c->n_endpoints++];
+    *e = (struct gh_config_endpoint){
+        .path = gh_xstrdup(path),
+        .upstreams = gh_xcalloc(n, sizeof(*e->upstreams)),
+        .separator = separator,
+    };
+    for (; e->n_upstreams < n; e->n_upstreams++)
+        e->upstreams[e->n_upstreams] = gh_xstrdup(names[e->n_upstreams]);
     gh_config__default_paths(c);
     return GH_OK;
 }

@@ -19,9 +19,11 @@
 /** Largest configuration file or string accepted (bytes). */
 #define GH_CONFIG_MAX_BYTES (1024 * 1024)
 /** List caps: more entries than this is an error, not a truncation. */
-#define GH_CONFIG_MAX_LISTENERS 64
-#define GH_CONFIG_MAX_UPSTREAMS 256
-#define GH_CONFIG_MAX_ALLOWED   256 /* per allowed_origins / allowed_hosts list */
+#define GH_CONFIG_MAX_LISTENERS          64
+#define GH_CONFIG_MAX_UPSTREAMS          256
+#define GH_CONFIG_MAX_ALLOWED            256 /* per allowed_origins / allowed_hosts list */
+#define GH_CONFIG_MAX_ENDPOINTS          64
+#define GH_CONFIG_MAX_ENDPOINT_UPSTREAMS 64 /* members of one aggregated endpoint */
 /** Upper bound of gateway.workers. */
 #define GH_CONFIG_MAX_WORKERS 256
 
@@ -236,8 +238,11 @@ enum gh_rc gh_config_load_string(const char *name, const char *yaml, size_t len,
  * timeout, at least one listener, unique listener addresses, upstream names and paths, readable
  * TLS files; for stdio upstreams an executable command (a bare name in a literal env PATH), an
  * existing cwd, and every env:/file: reference resolvable now (set; a regular file that other
- * users cannot read). Works on configs built by code; positions come from c->marks when present.
- * Returns GH_OK or GH_E_PARSE with *err filled (err may be NULL).
+ * users cannot read); for endpoints a valid path unique among endpoints and upstream paths, 1 to
+ * GH_CONFIG_MAX_ENDPOINT_UPSTREAMS members each defined under upstreams and listed once, and a
+ * separator ('.', '_' or '-') that occurs in no member's name. Works on configs built by code;
+ * positions come from c->marks when present. Returns GH_OK or GH_E_PARSE with *err filled (err may
+ * be NULL).
  */
 enum gh_rc gh_config_validate(const struct gh_config *c, struct gh_config_error *err);
 
@@ -257,7 +262,8 @@ enum gh_rc gh_config_add_listener(struct gh_config *c, const char *address);
 
 /**
  * Adds an upstream (CLI flags). name and url are required; path NULL derives the default ("/mcp"
- * for a single upstream, "/mcp/<name>" once there are several, re-deriving earlier defaults).
+ * for a single upstream when there are no endpoints, "/mcp/<name>" once there are several or any
+ * endpoint exists, re-deriving earlier defaults).
  * Returns GH_E_PARSE on a bad name, URL or path, GH_E_LIMIT past GH_CONFIG_MAX_UPSTREAMS.
  * Uniqueness is checked by gh_config_validate().
  */
@@ -275,6 +281,18 @@ enum gh_rc gh_config_add_upstream(struct gh_config *c, const char *name, const c
  */
 enum gh_rc gh_config_add_stdio_upstream(struct gh_config *c, const char *name, const char *command,
                                         const char *const *argv, const char *path);
+
+/**
+ * Adds an aggregated endpoint (CLI flags) serving the n upstreams named in names at path, their
+ * tools and prompts named "<upstream><separator><name>"; separator is '.', '_' or '-', or '\0'
+ * for the default '.'. Re-derives default upstream paths as "/mcp/<name>" (an endpoint may take
+ * "/mcp"). Returns GH_E_PARSE on a bad path, separator or name or n == 0, GH_E_LIMIT past
+ * GH_CONFIG_MAX_ENDPOINTS endpoints or GH_CONFIG_MAX_ENDPOINT_UPSTREAMS names. Whether the names
+ * are defined and distinct, the separator absent from them and the path unique is checked by
+ * gh_config_validate().
+ */
+enum gh_rc gh_config_add_endpoint(struct gh_config *c, const char *path, const char *const *names,
+                                  size_t n, char separator);
 
 /**
  * Adds (or replaces) one variable of a stdio upstream's environment. value is a literal or a

@@ -1,8 +1,9 @@
 /*
  * config/schema.c owns the mapping from the YAML node tree onto struct gh_config: which keys
  * exist where, the type of each value, and the format checks of single values (addresses, URLs,
- * names, paths). Unknown keys and wrong types are errors at the exact node. Ranges and checks
- * that span fields are gh_config_validate()'s (check.c), so code-built configs get them too.
+ * names, paths, endpoint separators). Unknown keys and wrong types are errors at the exact node.
+ * Ranges and checks that span fields (such as whether an endpoint's members exist) are
+ * gh_config_validate()'s (check.c), so code-built configs get them too.
  */
 #include "core/core.h"
 #include "config/config.h"
@@ -347,9 +348,9 @@ static enum gh_rc up_url(struct cfg_state *st, const struct cfg_node *v, void *o
     return GH_OK;
 }
 
-static enum gh_rc up_path(struct cfg_state *st, const struct cfg_node *v, void *obj)
+/* A gateway path (upstreams[].path, endpoints[].path). */
+static enum gh_rc gw_path(struct cfg_state *st, const struct cfg_node *v, char **out)
 {
-    struct gh_config_upstream *u = obj;
     const char *s, *why;
     enum gh_rc rc = get_string(st, v, &s);
     if (rc)
@@ -357,9 +358,17 @@ static enum gh_rc up_path(struct cfg_state *st, const struct cfg_node *v, void *
     why = gh_config__check_gw_path(s);
     if (why)
         return gh_config__err_node(st, v, "%s", why);
-    u->path = gh_xstrdup(s);
-    u->path_default = false;
+    *out = gh_xstrdup(s);
     return GH_OK;
+}
+
+static enum gh_rc up_path(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    struct gh_config_upstream *u = obj;
+    enum gh_rc rc = gw_path(st, v, &u->path);
+    if (!rc)
+        u->path_default = false;
+    return rc;
 }
 
 static enum gh_rc up_maxconn(struct cfg_state *st, const struct cfg_node *v, void *obj)
@@ -561,6 +570,73 @@ static enum gh_rc sec_upstreams(struct cfg_state *st, const struct cfg_node *v, 
     return GH_OK;
 }
 
+/* ---- endpoints: ---- */
+
+static enum gh_rc ep_path(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    return gw_path(st, v, &((struct gh_config_endpoint *)obj)->path);
+}
+
+/* Names only; whether each is defined under upstreams: is gh_config_validate()'s, since the
+ * sections may come in any order. */
+static enum gh_rc ep_upstreams(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    struct gh_config_endpoint *e = obj;
+    enum gh_rc rc = want_seq(st, v, GH_CONFIG_MAX_ENDPOINT_UPSTREAMS, "upstreams");
+    if (rc)
+        return rc;
+    if (v->n == 0)
+        return gh_config__err_node(st, v, "at least one upstream is required");
+    e->upstreams = gh_xcalloc(v->n, sizeof(*e->upstreams));
+    for (size_t i = 0; i < v->n; i++) {
+        const char *s, *why;
+        rc = get_string(st, v->items[i], &s);
+        if (rc)
+            return rc;
+        why = gh_config__check_name(s);
+        if (why)
+            return gh_config__err_node(st, v->items[i], "%s", why);
+        e->upstreams[e->n_upstreams++] = gh_xstrdup(s);
+    }
+    return GH_OK;
+}
+
+static enum gh_rc ep_separator(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    /* One message for every wrong form: a bare "-" is not even a string in YAML. */
+    if (v->kind != CFG_SCALAR || v->len != 1 || !strchr("._-", v->text[0]))
+        return gh_config__err_node(st, v, "expected one of \".\", \"_\" or \"-\" (quoted)");
+    ((struct gh_config_endpoint *)obj)->separator = v->text[0];
+    return GH_OK;
+}
+
+static enum gh_rc sec_endpoints(struct cfg_state *st, const struct cfg_node *v, void *obj)
+{
+    static const struct cfg_key keys[] = {
+        {"path", ep_path},
+        {"upstreams", ep_upstreams},
+        {"separator", ep_separator},
+    };
+    struct gh_config *c = obj;
+    enum gh_rc rc = want_seq(st, v, GH_CONFIG_MAX_ENDPOINTS, "endpoints");
+    if (rc)
+        return rc;
+    c->endpoints = gh_xcalloc(v->n ? v->n : 1, sizeof(*c->endpoints));
+    for (size_t i = 0; i < v->n; i++) {
+        struct gh_config_endpoint *e = &c->endpoints[c->n_endpoints++];
+        e->separator = '.';
+        rc = walk_map(st, v->items[i], keys, GH_ARRAY_LEN(keys), e);
+        if (rc)
+            return rc;
+        if (!e->path)
+            return missing(st, v->items[i], "path", "");
+        if (!e->n_upstreams)
+            return missing(st, v->items[i], "upstreams", "");
+    }
+    gh_config__default_paths(c); /* upstreams: may have come first */
+    return GH_OK;
+}
+
 /* ---- limits:, timeouts: ---- */
 
 static enum gh_rc sec_limits(struct cfg_state *st, const struct cfg_node *v, void *obj)
@@ -578,8 +654,8 @@ static enum gh_rc sec_timeouts(struct cfg_state *st, const struct cfg_node *v, v
 enum gh_rc gh_config__schema_apply(struct cfg_state *st, const struct cfg_node *root)
 {
     static const struct cfg_key keys[] = {
-        {"gateway", sec_gateway}, {"listeners", sec_listeners}, {"upstreams", sec_upstreams},
-        {"limits", sec_limits},   {"timeouts", sec_timeouts},
+        {"gateway", sec_gateway},     {"listeners", sec_listeners}, {"upstreams", sec_upstreams},
+        {"endpoints", sec_endpoints}, {"limits", sec_limits},       {"timeouts", sec_timeouts},
     };
     if (!root || is_null(root)) /* empty file: the defaults */
         return GH_OK;

@@ -192,7 +192,7 @@ static void fanout_finish(struct gh_mcp_bridge *b, struct gh_mcp_pending *p)
         return;
     }
     struct gh_buf r;
-    gh_buf_init(&r, f->items.len + 256);
+    gh_buf_init(&r, f->items.len + f->instructions.len * 6 + 4096);
     if (f->kind == AGG_INIT) {
         unsigned all = 0;
         for (size_t i = 0; i < b->nch; i++)

@@ -64,6 +64,11 @@ void gh_mcp_worker_fini(struct gh_mcp_gateway *gw, struct gh_net_worker *w)
     gh_upstream_worker_fini(gw->upstreams);
 }
 
+struct gh_upstream_set *gh_mcp_gateway_upstreams(struct gh_mcp_gateway *gw)
+{
+    return gw->upstreams;
+}
+
 size_t gh_mcp_inflight(struct gh_mcp_gateway *gw)
 {
     return atomic_load(&gw->inflight);

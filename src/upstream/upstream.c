@@ -40,10 +40,17 @@ enum gh_rc gh_upstream_set_new(struct gh_config *cfg, struct gh_upstream_set **o
     set->cfg = gh_config_ref(cfg);
     set->n = cfg->n_upstreams;
     set->ups = gh_xcalloc(set->n ? set->n : 1, sizeof(*set->ups));
+    gh_upstream_health_init(set);
     for (size_t i = 0; i < set->n; i++) {
         struct gh_upstream *u = &set->ups[i];
         u->conf = &cfg->upstreams[i];
         u->index = i;
+        if (u->conf->kind == GH_CONFIG_UPSTREAM_STDIO && u->conf->mode == GH_CONFIG_STDIO_SHARED) {
+            snprintf(err, errlen, "upstream %s: mode: shared is not supported yet (use per-session)",
+                     u->conf->name);
+            gh_upstream_set_free(set);
+            return GH_E_PARSE;
+        }
         if (u->conf->kind == GH_CONFIG_UPSTREAM_STDIO) {
             /* reached through children, not sockets; the request deadline still applies */
             u->target.first_byte_ms = u->conf->timeouts.first_byte_ms
@@ -68,6 +75,7 @@ void gh_upstream_set_free(struct gh_upstream_set *set)
         return;
     if (set->client_tls)
         SSL_CTX_free(set->client_tls);
+    free(set->health);
     free(set->ups);
     gh_config_unref(set->cfg);
     free(set);

@@ -20,13 +20,34 @@ struct gh_upstream {
     char host_header[300];                 /* Host sent upstream: "host:port" */
 };
 
+struct gh_upstream_health;
+
 /** Every upstream of one config generation. */
 struct gh_upstream_set {
     struct gh_config *cfg;   /* referenced */
     struct gh_upstream *ups; /* n entries */
     size_t n;
     struct ssl_ctx_st *client_tls; /* shared by https upstreams; NULL when none */
+    struct gh_upstream_health *health; /* per upstream, atomics: written by probes, read by /readyz */
+    void *health_ctl;                  /* the probe timer, on its worker */
 };
+
+/** What the last probe of an HTTP upstream found. */
+enum gh_upstream_state {
+    GH_UPSTREAM_UNKNOWN = 0, /* not probed yet */
+    GH_UPSTREAM_UP,
+    GH_UPSTREAM_DOWN,
+};
+
+/** Allocates the health states (the set does this itself). */
+void gh_upstream_health_init(struct gh_upstream_set *set);
+/** Probes every HTTP upstream now and every interval_ms, on worker w (after its pools exist). */
+void gh_upstream_health_start(struct gh_upstream_set *set, struct gh_net_worker *w,
+                              uint64_t interval_ms);
+/** Stops probing; call on the probing worker's thread. */
+void gh_upstream_health_stop(struct gh_upstream_set *set);
+/** Appends {"name":{"kind":…,"state":…},…}; *all_up is false when an HTTP upstream is not up. */
+void gh_upstream_health_json(const struct gh_upstream_set *set, struct gh_buf *out, bool *all_up);
 
 /**
  * Resolves every upstream of cfg (getaddrinfo: blocking, so call at load on the main thread).

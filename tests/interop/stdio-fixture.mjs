@@ -24,4 +24,15 @@ server.tool('slow', 'Waits, sending progress', { seconds: z.number() }, async ({
   }
   return { content: [{ type: 'text', text: 'done' }] };
 });
+server.tool('add_tool', 'Registers one more tool (the server then says its tool list changed)', {}, async () => {
+  const name = `extra_${Date.now()}`;
+  server.tool(name, 'Added at run time', {}, async () => ({ content: [{ type: 'text', text: name }] }));
+  return { content: [{ type: 'text', text: name }] };
+});
+server.resource('fixture-note', 'fixture://note', { mimeType: 'text/plain' }, async (uri) => ({
+  contents: [{ uri: uri.href, text: `note from ${process.pid}` }],
+}));
+server.prompt('fixture_prompt', 'A prompt from the fixture', async () => ({
+  messages: [{ role: 'user', content: { type: 'text', text: 'fixture prompt text' } }],
+}));
 await server.connect(new StdioServerTransport());

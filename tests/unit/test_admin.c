@@ -219,7 +219,7 @@ static void test_readyz_lifecycle(void **state)
     (void)state;
     expect_json("GET", "/readyz", 503, "{\"status\":\"starting\"}");
     atomic_store(&E.st.ready, true);
-    expect_json("GET", "/readyz", 200, "{\"status\":\"ready\"}");
+    expect_json("GET", "/readyz", 200, "{\"status\":\"ready\",\"upstreams\":{}}");
     atomic_store(&E.st.draining, true); /* draining wins over ready */
     expect_json("GET", "/readyz", 503, "{\"status\":\"draining\"}");
     atomic_store(&E.st.ready, false);

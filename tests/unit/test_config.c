@@ -1,5 +1,6 @@
 /* Unit tests for config/: defaults, a full file, every class of error with its exact position and
- * key path, the URL and address parsers, building from code, refcounts. */
+ * key path, the URL and address parsers, stdio upstreams, aggregated endpoints, building from
+ * code, refcounts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -220,7 +221,7 @@ static void unknown_keys(void **state)
                  "insecure_no_auth, allowed_origins, allowed_hosts)");
     expect_error("listen:\n  - address: 127.0.0.1:1\n",
                  "gw.yaml:1:1: listen: unknown key (expected one of: gateway, listeners, "
-                 "upstreams, limits, timeouts)");
+                 "upstreams, endpoints, limits, timeouts)");
     expect_error("upstreams:\n  - name: a\n    url: http://h/\n    timeouts:\n      read_ms: 5\n",
                  "gw.yaml:5:7: upstreams[0].timeouts.read_ms: unknown key (expected one of: "
                  "connect_ms, first_byte_ms, stream_idle_ms)");
@@ -784,6 +785,246 @@ static void stdio_built_by_code(void **state)
     gh_config_unref(c);
 }
 
+/* ---- aggregated endpoints ---- */
+
+static void endpoints_valid_mixed(void **state)
+{
+    (void)state;
+    /* endpoints: before upstreams: on purpose; the sections may come in any order */
+    const char *yaml = "endpoints:\n"
+                       "  - path: /mcp\n"
+                       "    upstreams: [github, everything]\n"
+                       "  - path: /tools\n"
+                       "    upstreams: [everything]\n"
+                       "    separator: _\n"
+                       "  - {path: /gh, upstreams: [github], separator: -}\n"
+                       "upstreams:\n"
+                       "  - name: github\n"
+                       "    url: http://127.0.0.1:3001/mcp\n"
+                       "  - name: everything\n"
+                       "    command: /bin/sh\n"
+                       "    args: [\"-c\", \"exec cat\"]\n"
+                       "    env:\n"
+                       "      PATH: /usr/bin:/bin\n";
+    struct gh_config *c = NULL;
+    struct gh_config_error e;
+    char msg[512];
+    if (load(yaml, &c, &e) != GH_OK) {
+        gh_config_error_format(&e, msg, sizeof(msg));
+        fail_msg("%s", msg);
+    }
+    assert_int_equal(c->n_upstreams, 2);
+    assert_int_equal(c->upstreams[0].kind, GH_CONFIG_UPSTREAM_HTTP);
+    assert_int_equal(c->upstreams[1].kind, GH_CONFIG_UPSTREAM_STDIO);
+    assert_string_equal(c->upstreams[0].path, "/mcp/github"); /* each still reachable alone */
+    assert_string_equal(c->upstreams[1].path, "/mcp/everything");
+    assert_int_equal(c->n_endpoints, 3);
+    const struct gh_config_endpoint *e0 = &c->endpoints[0], *e1 = &c->endpoints[1];
+    assert_string_equal(e0->path, "/mcp");
+    assert_int_equal(e0->n_upstreams, 2);
+    assert_string_equal(e0->upstreams[0], "github");
+    assert_string_equal(e0->upstreams[1], "everything");
+    assert_int_equal(e0->separator, '.');
+    assert_string_equal(e1->path, "/tools");
+    assert_int_equal(e1->n_upstreams, 1);
+    assert_string_equal(e1->upstreams[0], "everything");
+    assert_int_equal(e1->separator, '_');
+    assert_int_equal(c->endpoints[2].separator, '-');
+    assert_int_equal(gh_config_validate(c, &e), GH_OK);
+    gh_config_unref(c);
+
+    /* one upstream no longer takes "/mcp" once an endpoint exists, whichever section is first */
+    const char *orders[] = {
+        "upstreams:\n  - {name: a, url: 'http://h/'}\nendpoints:\n  - {path: /mcp, upstreams: "
+        "[a]}\n",
+        "endpoints:\n  - {path: /mcp, upstreams: [a]}\nupstreams:\n  - {name: a, url: "
+        "'http://h/'}\n",
+    };
+    for (size_t i = 0; i < GH_ARRAY_LEN(orders); i++) {
+        assert_int_equal(load(orders[i], &c, NULL), GH_OK);
+        assert_string_equal(c->upstreams[0].path, "/mcp/a");
+        assert_string_equal(c->endpoints[0].path, "/mcp");
+        gh_config_unref(c);
+    }
+    /* an empty list is no endpoint: the single upstream keeps "/mcp" */
+    assert_int_equal(load("upstreams:\n  - {name: a, url: 'http://h/'}\nendpoints: []\n", &c, NULL),
+                     GH_OK);
+    assert_int_equal(c->n_endpoints, 0);
+    assert_string_equal(c->upstreams[0].path, "/mcp");
+    gh_config_unref(c);
+}
+
+static void endpoint_errors(void **state)
+{
+    (void)state;
+    const char *ups = "upstreams:\n"
+                      "  - {name: github, url: 'http://127.0.0.1:1/mcp'}\n"
+                      "  - {name: every_thing, command: /bin/sh}\n"
+                      "endpoints:\n";
+    char y[1024];
+    struct {
+        const char *tail, *want;
+    } cases[] = {
+        {"  - path: /mcp\n    upstreams: [github]\n    separater: _\n",
+         "gw.yaml:7:5: endpoints[0].separater: unknown key (expected one of: path, upstreams, "
+         "separator)"},
+        {"  - upstreams: [github]\n", "gw.yaml:5:5: endpoints[0].path: required key is missing"},
+        {"  - path: /mcp\n", "gw.yaml:5:5: endpoints[0].upstreams: required key is missing"},
+        {"  - path: /mcp\n    upstreams: []\n",
+         "gw.yaml:6:16: endpoints[0].upstreams: at least one upstream is required"},
+        {"  - path: /mcp\n    upstreams: github\n",
+         "gw.yaml:6:16: endpoints[0].upstreams: expected a list"},
+        {"  - path: /mcp\n    upstreams: [github, gitlab]\n",
+         "gw.yaml:6:25: endpoints[0].upstreams[1]: no upstream of this name is defined under "
+         "upstreams"},
+        {"  - path: /mcp\n    upstreams: [github, 'bad name']\n",
+         "gw.yaml:6:25: endpoints[0].upstreams[1]: name must be 1-64 characters of A-Z a-z 0-9 _ "
+         "-"},
+        {"  - path: /mcp\n    upstreams: [github, every_thing, github]\n",
+         "gw.yaml:6:38: endpoints[0].upstreams[2]: duplicate upstream (also "
+         "endpoints[0].upstreams[0])"},
+        /* the derived path of an upstream (two upstreams: /mcp/<name>) */
+        {"  - path: /mcp/github\n    upstreams: [github]\n",
+         "gw.yaml:5:11: endpoints[0].path: duplicate path (also served by upstreams[0])"},
+        {"  - {path: /agg, upstreams: [github]}\n  - {path: /agg, upstreams: [every_thing]}\n",
+         "gw.yaml:6:12: endpoints[1].path: duplicate path (also served by endpoints[0])"},
+        {"  - path: mcp\n    upstreams: [github]\n",
+         "gw.yaml:5:11: endpoints[0].path: path must start with /"},
+        {"  - path: /mcp\n    upstreams: [github]\n    separator: '/'\n",
+         "gw.yaml:7:16: endpoints[0].separator: expected one of \".\", \"_\" or \"-\" (quoted)"},
+        {"  - path: /mcp\n    upstreams: [github]\n    separator: '..'\n",
+         "gw.yaml:7:16: endpoints[0].separator: expected one of \".\", \"_\" or \"-\" (quoted)"},
+        {"  - path: /mcp\n    upstreams: [github]\n    separator: [x]\n",
+         "gw.yaml:7:16: endpoints[0].separator: expected one of \".\", \"_\" or \"-\" (quoted)"},
+        {"  - path: /mcp\n    upstreams: [github, every_thing]\n    separator: _\n",
+         "gw.yaml:6:25: endpoints[0].upstreams[1]: the name of upstreams[1] contains the "
+         "separator \"_\", so \"<upstream>_<tool>\" could not be split back (choose another "
+         "separator)"},
+        {"  path: /mcp\n", "gw.yaml:5:3: endpoints: expected a list"},
+    };
+    for (size_t i = 0; i < GH_ARRAY_LEN(cases); i++) {
+        snprintf(y, sizeof(y), "%s%s", ups, cases[i].tail);
+        expect_error(y, cases[i].want);
+    }
+    /* a written upstream path is taken as well */
+    expect_error("upstreams:\n  - {name: a, url: 'http://h/', path: /mcp}\n"
+                 "endpoints:\n  - {path: /mcp, upstreams: [a]}\n",
+                 "gw.yaml:4:12: endpoints[0].path: duplicate path (also served by upstreams[0])");
+    /* a plain "-" starts a YAML list in block context; the docs say to quote it */
+    expect_error("upstreams:\n  - {name: a, url: 'http://h/'}\n"
+                 "endpoints:\n  - path: /x\n    upstreams: [a]\n    separator: -\n",
+                 "gw.yaml:6:16: YAML syntax: block sequence entries are not allowed in this "
+                 "context");
+    /* caps */
+    char big[8192];
+    size_t at = (size_t)snprintf(big, sizeof(big), "endpoints:\n");
+    for (int i = 0; i <= GH_CONFIG_MAX_ENDPOINTS; i++)
+        at += (size_t)snprintf(big + at, sizeof(big) - at, "  - {path: /e%d, upstreams: [a]}\n", i);
+    expect_error(big, "gw.yaml:2:3: endpoints: too many endpoints (max 64)");
+    at = (size_t)snprintf(big, sizeof(big), "endpoints:\n  - path: /e\n    upstreams: [u0");
+    for (int i = 1; i <= GH_CONFIG_MAX_ENDPOINT_UPSTREAMS; i++)
+        at += (size_t)snprintf(big + at, sizeof(big) - at, ", u%d", i);
+    snprintf(big + at, sizeof(big) - at, "]\n");
+    expect_error(big, "gw.yaml:3:16: endpoints[0].upstreams: too many upstreams (max 64)");
+}
+
+static void endpoints_built_by_code(void **state)
+{
+    (void)state;
+    struct gh_config *c = gh_config_new_default();
+    struct gh_config_error e;
+    char msg[512];
+    const char *both[] = {"gh", "every"}, *one[] = {"gh"}, *dup[] = {"gh", "gh"};
+    const char *bad[] = {"gh", "bad name"}, *nul[] = {"gh", NULL};
+    const char *many[GH_CONFIG_MAX_ENDPOINT_UPSTREAMS + 1];
+    for (size_t i = 0; i < GH_ARRAY_LEN(many); i++)
+        many[i] = "gh";
+    assert_int_equal(gh_config_add_upstream(c, "gh", "http://127.0.0.1:1/mcp", NULL), GH_OK);
+    assert_string_equal(c->upstreams[0].path, "/mcp");
+    assert_int_equal(gh_config_add_endpoint(c, "/agg", one, 1, '\0'), GH_OK);
+    assert_string_equal(c->upstreams[0].path, "/mcp/gh"); /* re-derived: an endpoint exists */
+    assert_int_equal(c->endpoints[0].separator, '.');     /* '\0' is the default */
+    assert_int_equal(gh_config_add_stdio_upstream(c, "every", "/bin/sh", NULL, NULL), GH_OK);
+    assert_string_equal(c->upstreams[1].path, "/mcp/every");
+    assert_int_equal(gh_config_add_endpoint(c, "/mcp", both, 2, '-'), GH_OK);
+    assert_int_equal(c->n_endpoints, 2);
+    assert_string_equal(c->endpoints[1].path, "/mcp");
+    assert_int_equal(c->endpoints[1].n_upstreams, 2);
+    assert_string_equal(c->endpoints[1].upstreams[1], "every");
+    assert_int_equal(c->endpoints[1].separator, '-');
+    assert_int_equal(gh_config_validate(c, &e), GH_OK);
+    /* refused before anything is added */
+    assert_int_equal(gh_config_add_endpoint(c, NULL, one, 1, '.'), GH_E_PARSE);
+    assert_int_equal(gh_config_add_endpoint(c, "x", one, 1, '.'), GH_E_PARSE);
+    assert_int_equal(gh_config_add_endpoint(c, "/x", one, 0, '.'), GH_E_PARSE);
+    assert_int_equal(gh_config_add_endpoint(c, "/x", NULL, 1, '.'), GH_E_PARSE);
+    assert_int_equal(gh_config_add_endpoint(c, "/x", one, 1, '/'), GH_E_PARSE);
+    assert_int_equal(gh_config_add_endpoint(c, "/x", bad, 2, '.'), GH_E_PARSE);
+    assert_int_equal(gh_config_add_endpoint(c, "/x", nul, 2, '.'), GH_E_PARSE);
+    assert_int_equal(gh_config_add_endpoint(c, "/x", many, GH_ARRAY_LEN(many), '.'), GH_E_LIMIT);
+    assert_int_equal(c->n_endpoints, 2);
+    /* accepted, then refused by validation (what the CLI reports) */
+    struct {
+        const char *path;
+        const char *const *names;
+        size_t n;
+        char sep;
+        const char *want;
+    } cases[] = {
+        {"/x", dup, 2, '.',
+         "(config): endpoints[2].upstreams[1]: duplicate upstream (also "
+         "endpoints[2].upstreams[0])"},
+        {"/mcp/every", one, 1, '.',
+         "(config): endpoints[2].path: duplicate path (also served by upstreams[1])"},
+        {"/agg", one, 1, '.',
+         "(config): endpoints[2].path: duplicate path (also served by endpoints[0])"},
+    };
+    for (size_t i = 0; i < GH_ARRAY_LEN(cases); i++) {
+        assert_int_equal(
+            gh_config_add_endpoint(c, cases[i].path, cases[i].names, cases[i].n, cases[i].sep),
+            GH_OK);
+        assert_int_equal(gh_config_validate(c, &e), GH_E_PARSE);
+        gh_config_error_format(&e, msg, sizeof(msg));
+        assert_string_equal(msg, cases[i].want);
+        c->n_endpoints--; /* the test owns the struct: drop it again */
+        for (size_t k = 0; k < c->endpoints[2].n_upstreams; k++)
+            gh_free(&c->endpoints[2].upstreams[k]);
+        gh_free(&c->endpoints[2].upstreams);
+        gh_free(&c->endpoints[2].path);
+    }
+    assert_int_equal(gh_config_validate(c, &e), GH_OK);
+    /* an unknown member and a hand-set separator are caught too */
+    assert_int_equal(gh_config_add_upstream(c, "gh_2", "http://127.0.0.1:2/mcp", NULL), GH_OK);
+    const char *underscore[] = {"gh_2"}, *ghost[] = {"ghost"};
+    assert_int_equal(gh_config_add_endpoint(c, "/u", underscore, 1, '_'), GH_OK);
+    assert_int_equal(gh_config_validate(c, &e), GH_E_PARSE);
+    gh_config_error_format(&e, msg, sizeof(msg));
+    assert_string_equal(msg, "(config): endpoints[2].upstreams[0]: the name of upstreams[2] "
+                             "contains the separator \"_\", so \"<upstream>_<tool>\" could not "
+                             "be split back (choose another separator)");
+    c->endpoints[2].separator = 0;
+    assert_int_equal(gh_config_validate(c, &e), GH_E_PARSE);
+    gh_config_error_format(&e, msg, sizeof(msg));
+    assert_string_equal(msg, "(config): endpoints[2].separator: expected one of \".\", \"_\" or "
+                             "\"-\" (quoted)");
+    c->endpoints[2].separator = '.';
+    assert_int_equal(gh_config_add_endpoint(c, "/g", ghost, 1, '.'), GH_OK);
+    assert_int_equal(gh_config_validate(c, &e), GH_E_PARSE);
+    gh_config_error_format(&e, msg, sizeof(msg));
+    assert_string_equal(msg, "(config): endpoints[3].upstreams[0]: no upstream of this name is "
+                             "defined under upstreams");
+    gh_config_unref(c); /* frees every endpoint; ASan checks */
+
+    c = gh_config_new_default();
+    for (int i = 0; i < GH_CONFIG_MAX_ENDPOINTS; i++) {
+        char p[32];
+        snprintf(p, sizeof(p), "/e%d", i);
+        assert_int_equal(gh_config_add_endpoint(c, p, one, 1, '.'), GH_OK);
+    }
+    assert_int_equal(gh_config_add_endpoint(c, "/last", one, 1, '.'), GH_E_LIMIT);
+    gh_config_unref(c);
+}
+
 static void refcount_and_format(void **state)
 {
     (void)state;
@@ -837,6 +1078,9 @@ int main(void)
         cmocka_unit_test(stdio_kind_errors),
         cmocka_unit_test(stdio_env_errors),
         cmocka_unit_test(stdio_built_by_code),
+        cmocka_unit_test(endpoints_valid_mixed),
+        cmocka_unit_test(endpoint_errors),
+        cmocka_unit_test(endpoints_built_by_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,152 @@
+/*
+ * upstream/health.c owns upstream liveness: a periodic probe of every HTTP upstream (any HTTP
+ * answer means the server is there; a refused, reset or silent connection means it is not),
+ * state transitions in the operational log, and the per-upstream state /readyz reports.
+ */
+#include "core/core.h"
+#include "upstream/upstream.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+
+/* The probe: a JSON-RPC ping without a session. Session-era servers answer 400, stateless ones
+ * an error or a result: any status proves the server is listening and speaking HTTP. */
+static const char PROBE[] = "{\"jsonrpc\":\"2.0\",\"id\":\"gatehouse-health\",\"method\":\"ping\"}";
+
+struct gh_upstream_health {
+    _Atomic int state; /* enum gh_upstream_state */
+    _Atomic uint64_t since_ms;
+    bool probing; /* health worker only */
+};
+
+struct probe {
+    struct gh_upstream_set *set;
+    size_t i;
+    bool answered;
+};
+
+struct health_ctl {
+    struct gh_upstream_set *set;
+    struct gh_net_timer *timer;
+    uint64_t interval_ms;
+};
+
+static const char *state_name(int s)
+{
+    return s == GH_UPSTREAM_UP ? "up" : s == GH_UPSTREAM_DOWN ? "down" : "unknown";
+}
+
+static void set_state(struct gh_upstream_set *set, size_t i, int st, const char *why)
+{
+    struct gh_upstream_health *h = &set->health[i];
+    int old = atomic_exchange(&h->state, st);
+    if (old == st)
+        return;
+    atomic_store(&h->since_ms, gh_clock_ms());
+    if (st == GH_UPSTREAM_DOWN)
+        GH_LOGW("upstream", "%s is down: %s", set->ups[i].conf->name, why);
+    else if (old == GH_UPSTREAM_DOWN)
+        GH_LOGI("upstream", "%s is up again", set->ups[i].conf->name);
+}
+
+static void probe_head(void *arg, const struct gh_http_response_head *h)
+{
+    struct probe *p = arg;
+    (void)h;
+    p->answered = true;
+}
+
+static void probe_body(void *arg, const char *b, size_t n)
+{
+    (void)arg;
+    (void)b;
+    (void)n;
+}
+
+static void probe_done(void *arg, enum gh_rc rc)
+{
+    struct probe *p = arg;
+    p->set->health[p->i].probing = false;
+    if (p->answered)
+        set_state(p->set, p->i, GH_UPSTREAM_UP, NULL);
+    else
+        set_state(p->set, p->i, GH_UPSTREAM_DOWN, gh_rc_str(rc));
+    free(p);
+}
+
+static const struct gh_http_creq_cbs PROBE_CBS = {probe_head, probe_body, probe_done};
+
+static void probe_all(void *arg)
+{
+    struct health_ctl *hc = arg;
+    struct gh_upstream_set *set = hc->set;
+    static const struct gh_http_header hdrs[] = {
+        {GH_SLICE_LIT("Content-Type"), GH_SLICE_LIT("application/json")},
+        {GH_SLICE_LIT("Accept"), GH_SLICE_LIT("application/json, text/event-stream")},
+    };
+    for (size_t i = 0; i < set->n; i++) {
+        const struct gh_upstream *u = &set->ups[i];
+        if (u->conf->kind != GH_CONFIG_UPSTREAM_HTTP || set->health[i].probing)
+            continue;
+        struct probe *p = gh_xcalloc(1, sizeof(*p));
+        p->set = set;
+        p->i = i;
+        set->health[i].probing = true;
+        gh_http_client_send(gh_upstream_pool(u), "POST", gh_slice_cstr(u->conf->url.path), hdrs,
+                            GH_ARRAY_LEN(hdrs), gh_slice(PROBE, sizeof(PROBE) - 1), &PROBE_CBS, p);
+    }
+    gh_net_timer_arm(hc->timer, hc->interval_ms);
+}
+
+static void health_start_task(void *arg)
+{
+    struct health_ctl *hc = arg;
+    hc->timer = gh_net_timer_new(gh_net_worker_current(), probe_all, hc);
+    probe_all(hc);
+}
+
+void gh_upstream_health_start(struct gh_upstream_set *set, struct gh_net_worker *w,
+                              uint64_t interval_ms)
+{
+    struct health_ctl *hc = gh_xcalloc(1, sizeof(*hc)); /* lives until the worker stops */
+    hc->set = set;
+    hc->interval_ms = interval_ms;
+    set->health_ctl = hc;
+    gh_net_worker_post(w, health_start_task, hc);
+}
+
+void gh_upstream_health_stop(struct gh_upstream_set *set)
+{
+    struct health_ctl *hc = set->health_ctl;
+    if (!hc)
+        return;
+    gh_net_timer_free(hc->timer); /* on the health worker's thread, before its loop ends */
+    free(hc);
+    set->health_ctl = NULL;
+}
+
+void gh_upstream_health_init(struct gh_upstream_set *set)
+{
+    set->health = gh_xcalloc(set->n ? set->n : 1, sizeof(*set->health));
+}
+
+void gh_upstream_health_json(const struct gh_upstream_set *set, struct gh_buf *out, bool *all_up)
+{
+    *all_up = true;
+    gh_buf_append(out, "{", 1);
+    for (size_t i = 0; i < set->n; i++) {
+        const struct gh_upstream *u = &set->ups[i];
+        bool http = u->conf->kind == GH_CONFIG_UPSTREAM_HTTP;
+        int st = atomic_load(&set->health[i].state);
+        if (http && st != GH_UPSTREAM_UP)
+            *all_up = false;
+        gh_buf_appendf(out, "%s\"%s\":{\"kind\":\"%s\",\"state\":\"%s\"", i ? "," : "",
+                       u->conf->name, http ? "http" : "stdio",
+                       http ? state_name(st) : "on-demand");
+        if (http && st != GH_UPSTREAM_UNKNOWN)
+            gh_buf_appendf(out, ",\"since_ms_ago\":%llu",
+                           (unsigned long long)(gh_clock_ms() - atomic_load(&set->health[i].since_ms)));
+        gh_buf_append(out, "}", 1);
+    }
+    gh_buf_append(out, "}", 1);
+}
