@@ -13,8 +13,9 @@ static void usage(FILE *f)
     fputs("usage:\n"
           "  gatehouse dev [--listen ADDR] [--workers N] [--log-level L]\n"
           "      serve the built-in demo MCP server through the gateway on loopback\n"
-          "  gatehouse serve [--config FILE] [--listen ADDR] [--upstream URL] [--workers N]\n"
-          "                  [--log-level L] [--insecure-no-auth]\n"
+          "  gatehouse serve [--config FILE] [--listen ADDR] [--upstream URL]\n"
+          "                  [--upstream-stdio 'COMMAND ARGS...'] [--workers N] [--log-level L]\n"
+          "                  [--insecure-no-auth]\n"
           "      run the gateway (flags override the file)\n"
           "  gatehouse check-config FILE\n"
           "      validate a configuration file without starting\n"
@@ -52,6 +53,8 @@ struct flags {
     size_t nlisten;
     const char *upstream[8];
     size_t nupstream;
+    const char *stdio[8];
+    size_t nstdio;
     bool insecure;
 };
 
@@ -72,6 +75,8 @@ static int parse_flags(int argc, char **argv, struct flags *f)
             f->listen[f->nlisten++] = argv[++i];
         } else if (strcmp(a, "--upstream") == 0 && has_val && f->nupstream < 8) {
             f->upstream[f->nupstream++] = argv[++i];
+        } else if (strcmp(a, "--upstream-stdio") == 0 && has_val && f->nstdio < 8) {
+            f->stdio[f->nstdio++] = argv[++i];
         } else {
             fprintf(stderr, "gatehouse: unknown or incomplete option '%s'\n", a);
             usage(stderr);
@@ -79,6 +84,28 @@ static int parse_flags(int argc, char **argv, struct flags *f)
         }
     }
     return 0;
+}
+
+/* "--upstream-stdio 'cmd arg...'": split on spaces (no shell); PATH as for any stdio upstream. */
+static int add_stdio(struct gh_config *cfg, const char *spec, size_t i)
+{
+    char *copy = gh_xstrdup(spec), *save = NULL;
+    char *argv[64];
+    size_t n = 0;
+    for (char *t = strtok_r(copy, " ", &save); t && n < GH_ARRAY_LEN(argv) - 1;
+         t = strtok_r(NULL, " ", &save))
+        argv[n++] = t;
+    argv[n] = NULL;
+    char name[32];
+    snprintf(name, sizeof(name), i == 0 ? "stdio" : "stdio%zu", i + 1);
+    int rc = 0;
+    if (n == 0 || gh_config_add_stdio_upstream(cfg, name, argv[0], (const char *const *)argv + 1,
+                                               NULL) != GH_OK) {
+        fprintf(stderr, "gatehouse: --upstream-stdio: invalid command\n");
+        rc = 2;
+    }
+    free(copy);
+    return rc;
 }
 
 static int apply_flags(struct gh_config *cfg, const struct flags *f)
@@ -96,6 +123,10 @@ static int apply_flags(struct gh_config *cfg, const struct flags *f)
             fprintf(stderr, "gatehouse: --upstream: invalid URL (want http(s)://host:port/path)\n");
             return 2;
         }
+    }
+    for (size_t i = 0; i < f->nstdio; i++) {
+        if (add_stdio(cfg, f->stdio[i], i) != 0)
+            return 2;
     }
     if (f->workers) {
         char *end;
@@ -167,8 +198,8 @@ static int serve(int argc, char **argv, bool dev)
         rc = check_auth_mode(cfg);
     }
     if (rc == 0 && !dev && cfg->n_upstreams == 0) {
-        fputs("gatehouse: no upstream configured (use --upstream URL or upstreams: in the "
-              "config)\n",
+        fputs("gatehouse: no upstream configured (use --upstream URL, --upstream-stdio CMD or "
+              "upstreams: in the config)\n",
               stderr);
         rc = 2;
     }

@@ -49,7 +49,10 @@ static void on_child_exit(void *arg, int status, const char *why)
     char msg[160];
     snprintf(msg, sizeof(msg), "upstream %s exited (%s, status %d)", ch->up->conf->name, why,
              status);
-    GH_LOGW("mcp", "%s", msg);
+    if (status == 0) /* a clean exit (at shutdown, or the server chose to end) */
+        GH_LOGI("mcp", "%s", msg);
+    else
+        GH_LOGW("mcp", "%s", msg);
     ch->child = NULL; /* the module frees it */
     ch->closed = true;
     ch->cbs.on_gone(ch->arg, ch->idx, msg);
@@ -183,8 +186,6 @@ enum gh_rc gh_mcp_channel_open(const struct gh_upstream *u, size_t idx,
             free(ch);
             return rc;
         }
-        GH_LOGI("mcp", "upstream %s: started pid %d for a new session", u->conf->name,
-                (int)gh_upstream_child_pid(ch->child));
     }
     *out = ch;
     return GH_OK;
