@@ -19,7 +19,9 @@
 #define TICK_MS 500
 
 /* A message posted from a client connection's worker to the bridge's home. */
-struct client_msg {
+struct gh_mcp_client_msg {
+    struct gh_mcp_client_msg *next; /* held: queued until initialize finished */
+    bool stateless;                 /* a 2026-07-28 request on a held session */
     struct gh_mcp_bridge *b;
     struct gh_http_req *req; /* NULL for notifications and responses (already answered 202) */
     struct gh_net_worker *req_w;
@@ -45,6 +47,7 @@ bool gh_mcp_bridged(const struct gh_upstream *u)
 void gh_mcp_bridge_free(struct gh_mcp_bridge *b)
 {
     GH_BUG_ON(!b->closed); /* closing ran on home: the timer and the channels are gone */
+    free(b->held_init);
     gh_mcp_agg_free(b);
     free(b->ch);
     free(b->ups);
@@ -125,6 +128,31 @@ static struct gh_slice member_raw(const struct gh_jsonrpc_body *body, int32_t ob
     return v >= 0 ? gh_json_raw(&body->doc, (uint32_t)v) : (struct gh_slice){0};
 }
 
+/* A 2026-07-28 result says what kind it is: insert "resultType":"complete" into it. */
+static char *add_result_type(char *msg, size_t *len)
+{
+    struct gh_arena *a = gh_arena_new(2048);
+    struct gh_json_doc d;
+    struct gh_json_err e;
+    char *out = msg;
+    if (gh_json_parse(a, msg, *len, NULL, &d, &e) == GH_OK && d.toks[0].type == GH_JSON_OBJECT) {
+        int32_t res = gh_json_obj_get(&d, 0, "result", 6);
+        if (res >= 0 && d.toks[res].type == GH_JSON_OBJECT &&
+            gh_json_obj_get(&d, (uint32_t)res, "resultType", 10) < 0) {
+            struct gh_slice open = gh_slice(msg + d.toks[res].start + 1, 0);
+            size_t n;
+            out = gh_mcp_splice(msg, *len, open,
+                                d.toks[res].size ? "\"resultType\":\"complete\","
+                                                 : "\"resultType\":\"complete\"",
+                                &n);
+            *len = n;
+            free(msg);
+        }
+    }
+    gh_arena_free(a);
+    return out;
+}
+
 /* ---- pending requests (home) ---- */
 
 struct gh_mcp_pending *gh_mcp_pending_add(struct gh_mcp_bridge *b, size_t ch)
@@ -170,6 +198,14 @@ void gh_mcp_pending_answer(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, ch
                            size_t len)
 {
     pending_unlink(b, p);
+    if (p->on_answer) {
+        p->on_answer(b, msg, len);
+        free(msg);
+        pending_free(p);
+        return;
+    }
+    if (p->stateless)
+        msg = add_result_type(msg, &len);
     if (p->st) {
         struct gh_sse_event ev = {.data = gh_slice(msg, len), .has_data = true, .retry = -1};
         gh_mcp_stream_append(p->st, &ev);
@@ -228,6 +264,8 @@ static void pending_related(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, c
 
 /* ---- closing ---- */
 
+static void held_close(struct gh_mcp_bridge *b);
+
 static void bridge_close_home(struct gh_mcp_bridge *b, const char *why)
 {
     if (b->closed)
@@ -260,6 +298,7 @@ static void bridge_close_home(struct gh_mcp_bridge *b, const char *why)
         gh_mcp_stream_finish(b->events, GH_OK);
         b->events = NULL;
     }
+    held_close(b);
     gh_mcp_session_close(b->gw, b->sess); /* the next request gets 404 and re-initializes */
 }
 
@@ -331,8 +370,14 @@ static struct gh_mcp_pending *pending_by_token(struct gh_mcp_bridge *b, struct g
 }
 
 /* Server-initiated messages go where a client listens: its GET stream, else a request stream. */
+static void held_broadcast(struct gh_mcp_bridge *b, const char *msg, size_t len);
+
 static void deliver_unrelated(struct gh_mcp_bridge *b, const char *msg, size_t len)
 {
+    if (b->held) {
+        held_broadcast(b, msg, len);
+        return;
+    }
     struct gh_mcp_pending *p = b->pending;
     while (p && !p->req)
         p = p->next;
@@ -344,10 +389,24 @@ static void deliver_unrelated(struct gh_mcp_bridge *b, const char *msg, size_t l
     gh_mcp_stream_append(b->events, &ev);
 }
 
+static bool send_up(struct gh_mcp_bridge *b, size_t idx, const char *msg, size_t len,
+                    uint64_t gid, bool is_init);
+
 static void on_upstream_request(struct gh_mcp_bridge *b, size_t idx,
                                 const struct gh_jsonrpc_body *body, const char *msg, size_t len)
 {
     const struct gh_jsonrpc_msg *m = &body->msgs[0];
+    if (b->held) {
+        /* 2026-07-28 clients cannot be asked (MRTR is not bridged): refuse at once, so the
+         * upstream does not wait for an answer that cannot come */
+        struct gh_buf e;
+        gh_buf_init(&e, 1024);
+        gh_jsonrpc_error_write(&e, m->id_raw, GH_JSONRPC_METHOD_NOT_FOUND,
+                               "the gateway's client cannot answer server requests");
+        send_up(b, idx, e.data, e.len, 0, false);
+        gh_buf_release(&e);
+        return;
+    }
     struct gh_mcp_server_req *r = gh_xcalloc(1, sizeof(*r));
     r->sid = ++b->next_sid;
     r->ch = idx;
@@ -449,7 +508,7 @@ bool gh_mcp_bridge_send_request(struct gh_mcp_bridge *b, struct gh_mcp_pending *
     return ok;
 }
 
-static void client_request(struct gh_mcp_bridge *b, struct client_msg *cm,
+static void client_request(struct gh_mcp_bridge *b, struct gh_mcp_client_msg *cm,
                            const struct gh_jsonrpc_body *body)
 {
     const struct gh_jsonrpc_msg *m = &body->msgs[0];
@@ -460,6 +519,7 @@ static void client_request(struct gh_mcp_bridge *b, struct client_msg *cm,
     p->req = cm->req;
     p->req_w = cm->req_w;
     p->initialize = gh_slice_eq_cstr(m->method, "initialize");
+    p->stateless = cm->stateless;
     if (b->ep) {
         gh_mcp_agg_request(b, p, body, cm->bytes, cm->len);
         return;
@@ -468,7 +528,7 @@ static void client_request(struct gh_mcp_bridge *b, struct client_msg *cm,
 }
 
 /* The client's answer to a server request gets the upstream's id back. */
-static void client_answer(struct gh_mcp_bridge *b, struct client_msg *cm,
+static void client_answer(struct gh_mcp_bridge *b, struct gh_mcp_client_msg *cm,
                           const struct gh_jsonrpc_msg *m)
 {
     uint64_t sid = 0;
@@ -490,7 +550,7 @@ static void client_answer(struct gh_mcp_bridge *b, struct client_msg *cm,
 }
 
 /* A cancellation names the id the upstream saw, and goes only where that request went. */
-static void client_notification(struct gh_mcp_bridge *b, struct client_msg *cm,
+static void client_notification(struct gh_mcp_bridge *b, struct gh_mcp_client_msg *cm,
                                 const struct gh_jsonrpc_body *body)
 {
     const struct gh_jsonrpc_msg *m = &body->msgs[0];
@@ -518,9 +578,12 @@ static void client_notification(struct gh_mcp_bridge *b, struct client_msg *cm,
     send_up(b, 0, cm->bytes, cm->len, 0, false);
 }
 
+static bool held_request(struct gh_mcp_bridge *b, struct gh_mcp_client_msg *cm,
+                         const struct gh_jsonrpc_body *body);
+
 static void client_msg_run(void *arg)
 {
-    struct client_msg *cm = arg;
+    struct gh_mcp_client_msg *cm = arg;
     struct gh_mcp_bridge *b = cm->b;
     struct gh_mcp_session *s = b->sess;
     struct gh_arena *a = gh_arena_new(4096);
@@ -534,6 +597,11 @@ static void client_msg_run(void *arg)
     } else if (b->closed) {
         if (cm->req)
             reply_error(cm->req, cm->req_w, 404, GH_JSONRPC_INVALID_REQUEST, "Session not found");
+    } else if (cm->req && cm->stateless) {
+        if (held_request(b, cm, &body)) { /* queued until initialize finishes */
+            gh_arena_free(a);
+            return;
+        }
     } else if (cm->req) {
         client_request(b, cm, &body);
     } else if (body.msgs[0].kind == GH_JSONRPC_NOTIFICATION) {
@@ -561,7 +629,7 @@ static char *one_line(struct gh_slice body)
 
 static void post_to_home(struct gh_mcp_bridge *b, struct gh_http_req *r, bool wants_answer)
 {
-    struct client_msg *cm = gh_xcalloc(1, sizeof(*cm));
+    struct gh_mcp_client_msg *cm = gh_xcalloc(1, sizeof(*cm));
     struct gh_slice body = gh_http_req_body(r);
     gh_mcp_session_ref(b->gw, b->sess); /* the task's */
     cm->b = b;
@@ -679,4 +747,445 @@ void gh_mcp_bridge_get(struct gh_mcp_gateway *gw, struct gh_http_req *r, struct 
     gh_mcp_stream_attach(st, r, gh_mcp_stream_delivered(st));
     gh_mcp_stream_unref(st);
     gh_mcp_session_unref(gw, s);
+}
+
+/* ---- held sessions: 2026-07-28 clients on session-era routes ----
+ *
+ * A stateless client has no session, but a stdio child or an aggregated endpoint only speaks
+ * the session era. The gateway then is the upstream's one client: it initializes once per route,
+ * answers server/discover from that initialize result, forwards each request with its id
+ * remapped (its result marked resultType "complete"), refuses what 2026-07-28 removed, and
+ * carries the upstream's change notifications to subscriptions/listen streams.
+ */
+
+#define META_SUB "io.modelcontextprotocol/subscriptionId"
+
+struct gh_mcp_listener {
+    struct gh_mcp_listener *next;
+    _Atomic int refs;
+    atomic_bool gone;
+    struct gh_http_req *req; /* touched only on w */
+    struct gh_net_worker *w;
+    char *sub_id; /* raw JSON of the listen request's id */
+    bool tools, prompts, resources;
+    char *uris;   /* raw JSON array of resourceSubscriptions, or NULL */
+};
+
+struct listen_write {
+    struct gh_mcp_listener *l;
+    char *data; /* one JSON-RPC message; NULL: end the stream with the final answer */
+    size_t len;
+};
+
+static void listener_unref(struct gh_mcp_listener *l)
+{
+    if (atomic_fetch_sub(&l->refs, 1) != 1)
+        return;
+    free(l->sub_id);
+    free(l->uris);
+    free(l);
+}
+
+static void listener_on_abort(void *arg)
+{
+    struct gh_mcp_listener *l = arg;
+    atomic_store(&l->gone, true); /* the client closed: that ends the subscription */
+    gh_http_resp_end(l->req);
+    listener_unref(l); /* the stream's */
+}
+
+static void sse_write(struct gh_http_req *r, const char *data, size_t len)
+{
+    struct gh_buf ev;
+    gh_buf_init(&ev, len + 64);
+    gh_sse_write_event(&ev, (struct gh_slice){0}, GH_SLICE_LIT("message"), gh_slice(data, len), -1);
+    gh_http_resp_write(r, ev.data, ev.len);
+    gh_http_resp_flush(r);
+    gh_buf_release(&ev);
+}
+
+static void listen_write_run(void *arg)
+{
+    struct listen_write *lw = arg;
+    struct gh_mcp_listener *l = lw->l;
+    if (!atomic_load(&l->gone)) {
+        if (lw->data) {
+            sse_write(l->req, lw->data, lw->len);
+        } else { /* the server ends it with a successful answer (subscriptions.mdx) */
+            char end[256];
+            int n = snprintf(end, sizeof(end),
+                             "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"resultType\":\"complete\","
+                             "\"_meta\":{\"" META_SUB "\":%s}}}",
+                             l->sub_id, l->sub_id);
+            sse_write(l->req, end, (size_t)n);
+            atomic_store(&l->gone, true);
+            gh_http_req_on_abort(l->req, NULL, NULL);
+            gh_http_resp_end(l->req);
+            listener_unref(l); /* the stream's */
+        }
+    }
+    free(lw->data);
+    free(lw);
+    listener_unref(l); /* the write's */
+}
+
+static void listen_post(struct gh_mcp_listener *l, char *data, size_t len)
+{
+    struct listen_write *lw = gh_xcalloc(1, sizeof(*lw));
+    atomic_fetch_add(&l->refs, 1);
+    lw->l = l;
+    lw->data = data;
+    lw->len = len;
+    if (l->w == gh_net_worker_current())
+        listen_write_run(lw);
+    else
+        gh_net_worker_post(l->w, listen_write_run, lw);
+}
+
+static void listen_start_run(void *arg)
+{
+    struct listen_write *lw = arg;
+    static const struct gh_http_header sse[] = {
+        {GH_SLICE_LIT("Content-Type"), GH_SLICE_LIT("text/event-stream")},
+        {GH_SLICE_LIT("Cache-Control"), GH_SLICE_LIT("no-cache")},
+        {GH_SLICE_LIT("X-Accel-Buffering"), GH_SLICE_LIT("no")},
+    };
+    gh_http_resp_start(lw->l->req, 200, sse, GH_ARRAY_LEN(sse), -1);
+    gh_http_req_on_abort(lw->l->req, listener_on_abort, lw->l);
+    listen_write_run(lw); /* the acknowledgement */
+}
+
+static bool truthy(const struct gh_json_doc *d, int32_t obj, const char *k)
+{
+    int32_t t = obj >= 0 && d->toks[obj].type == GH_JSON_OBJECT ? gh_json_obj_get(d, (uint32_t)obj, k, strlen(k)) : -1;
+    return t >= 0 && d->toks[t].type == GH_JSON_TRUE;
+}
+
+static void held_listen(struct gh_mcp_bridge *b, struct gh_mcp_client_msg *cm,
+                        const struct gh_jsonrpc_body *body)
+{
+    const struct gh_jsonrpc_msg *m = &body->msgs[0];
+    const struct gh_json_doc *d = &body->doc;
+    int32_t f = m->params >= 0 ? gh_json_obj_get(d, (uint32_t)m->params, "notifications", 13) : -1;
+    struct gh_mcp_listener *l = gh_xcalloc(1, sizeof(*l));
+    atomic_store(&l->refs, 2); /* the stream's and the list's */
+    l->req = cm->req;
+    l->w = cm->req_w;
+    l->sub_id = gh_xstrndup(m->id_raw.ptr, m->id_raw.len);
+    l->tools = truthy(d, f, "toolsListChanged");
+    l->prompts = truthy(d, f, "promptsListChanged");
+    l->resources = truthy(d, f, "resourcesListChanged");
+    int32_t uris = f >= 0 && d->toks[f].type == GH_JSON_OBJECT
+                       ? gh_json_obj_get(d, (uint32_t)f, "resourceSubscriptions", 21)
+                       : -1;
+    if (uris >= 0 && d->toks[uris].type == GH_JSON_ARRAY) {
+        struct gh_slice raw = gh_json_raw(d, (uint32_t)uris);
+        l->uris = gh_xstrndup(raw.ptr, raw.len);
+    }
+    l->next = b->listeners;
+    b->listeners = l;
+    struct gh_buf ack;
+    gh_buf_init(&ack, 1024);
+    gh_buf_appendf(&ack,
+                   "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/subscriptions/acknowledged\","
+                   "\"params\":{\"_meta\":{\"" META_SUB "\":%s},\"notifications\":{"
+                   "\"toolsListChanged\":%s,\"promptsListChanged\":%s,\"resourcesListChanged\":%s%s%s}}}",
+                   l->sub_id, l->tools ? "true" : "false", l->prompts ? "true" : "false",
+                   l->resources ? "true" : "false", l->uris ? ",\"resourceSubscriptions\":" : "",
+                   l->uris ? l->uris : "");
+    struct listen_write *lw = gh_xcalloc(1, sizeof(*lw));
+    atomic_fetch_add(&l->refs, 1);
+    lw->l = l;
+    lw->data = ack.data; /* ownership moves */
+    lw->len = ack.len;
+    if (l->w == gh_net_worker_current())
+        listen_start_run(lw);
+    else
+        gh_net_worker_post(l->w, listen_start_run, lw);
+}
+
+/* Tags a notification with a subscription id: params._meta gets the id. */
+static char *tag(const char *msg, size_t len, const struct gh_json_doc *d, int32_t params,
+                 const char *sub_id, size_t *outlen)
+{
+    char ins[160];
+    if (params < 0 || d->toks[params].type != GH_JSON_OBJECT) {
+        /* no params: add them just before the closing brace of the message */
+        snprintf(ins, sizeof(ins), ",\"params\":{\"_meta\":{\"" META_SUB "\":%s}}", sub_id);
+        return gh_mcp_splice(msg, len, gh_slice(msg + d->toks[0].start + d->toks[0].len - 1, 0),
+                             ins, outlen);
+    }
+    int32_t meta = gh_json_obj_get(d, (uint32_t)params, "_meta", 5);
+    if (meta >= 0 && d->toks[meta].type == GH_JSON_OBJECT) {
+        snprintf(ins, sizeof(ins), "\"" META_SUB "\":%s%s", sub_id, d->toks[meta].size ? "," : "");
+        return gh_mcp_splice(msg, len, gh_slice(msg + d->toks[meta].start + 1, 0), ins, outlen);
+    }
+    snprintf(ins, sizeof(ins), "\"_meta\":{\"" META_SUB "\":%s}%s", sub_id,
+             d->toks[params].size ? "," : "");
+    return gh_mcp_splice(msg, len, gh_slice(msg + d->toks[params].start + 1, 0), ins, outlen);
+}
+
+static bool listener_wants(const struct gh_mcp_listener *l, struct gh_slice method,
+                           struct gh_slice uri_raw)
+{
+    if (gh_slice_eq_cstr(method, "notifications/tools/list_changed"))
+        return l->tools;
+    if (gh_slice_eq_cstr(method, "notifications/prompts/list_changed"))
+        return l->prompts;
+    if (gh_slice_eq_cstr(method, "notifications/resources/list_changed"))
+        return l->resources;
+    if (gh_slice_eq_cstr(method, "notifications/resources/updated") && l->uris && uri_raw.len)
+        return memmem(l->uris, strlen(l->uris), uri_raw.ptr, uri_raw.len) != NULL;
+    return false; /* request-scoped notifications never go on a listen stream */
+}
+
+static void held_broadcast(struct gh_mcp_bridge *b, const char *msg, size_t len)
+{
+    struct gh_arena *a = gh_arena_new(2048);
+    struct gh_jsonrpc_body body;
+    struct gh_jsonrpc_err err;
+    struct gh_jsonrpc_limits lim = {.json = {.max_bytes = len + 1}};
+    if (gh_jsonrpc_parse(a, msg, len, &lim, &body, &err) == GH_OK && !body.batch &&
+        body.msgs[0].kind == GH_JSONRPC_NOTIFICATION) {
+        const struct gh_jsonrpc_msg *m = &body.msgs[0];
+        struct gh_slice uri = m->params >= 0 ? member_raw(&body, m->params, "uri", NULL)
+                                             : (struct gh_slice){0};
+        for (struct gh_mcp_listener **pp = &b->listeners; *pp;) {
+            struct gh_mcp_listener *l = *pp;
+            if (atomic_load(&l->gone)) { /* pruned lazily: the client has left */
+                *pp = l->next;
+                listener_unref(l);
+                continue;
+            }
+            if (listener_wants(l, m->method, uri)) {
+                size_t n;
+                char *out = tag(msg, len, &body.doc, m->params, l->sub_id, &n);
+                listen_post(l, out, n);
+            }
+            pp = &l->next;
+        }
+    }
+    gh_arena_free(a);
+}
+
+static void held_close(struct gh_mcp_bridge *b)
+{
+    while (b->listeners) {
+        struct gh_mcp_listener *l = b->listeners;
+        b->listeners = l->next;
+        listen_post(l, NULL, 0); /* the final answer, then the end */
+        listener_unref(l);
+    }
+    while (b->queue) {
+        struct gh_mcp_client_msg *cm = b->queue;
+        b->queue = cm->next;
+        reply_error(cm->req, cm->req_w, 503, GH_JSONRPC_INTERNAL_ERROR,
+                    "Service Unavailable: upstream could not be initialized");
+        free(cm->bytes);
+        free(cm);
+        gh_mcp_session_unref(b->gw, b->sess); /* the queued task's */
+    }
+}
+
+static void held_discover(struct gh_mcp_bridge *b, struct gh_mcp_client_msg *cm,
+                          const struct gh_jsonrpc_body *body)
+{
+    struct gh_arena *a = gh_arena_new(4096);
+    struct gh_json_doc d;
+    struct gh_json_err e;
+    struct gh_buf out;
+    gh_buf_init(&out, strlen(b->held_init) + 512);
+    struct gh_slice caps = GH_SLICE_LIT("{}"), info = GH_SLICE_LIT("{\"name\":\"gatehouse\"}"),
+                    ins = {0};
+    if (gh_json_parse(a, b->held_init, strlen(b->held_init), NULL, &d, &e) == GH_OK) {
+        int32_t t;
+        if ((t = gh_json_obj_get(&d, 0, "capabilities", 12)) >= 0)
+            caps = gh_json_raw(&d, (uint32_t)t);
+        if ((t = gh_json_obj_get(&d, 0, "serverInfo", 10)) >= 0)
+            info = gh_json_raw(&d, (uint32_t)t);
+        if ((t = gh_json_obj_get(&d, 0, "instructions", 12)) >= 0 && d.toks[t].type == GH_JSON_STRING)
+            ins = gh_json_raw(&d, (uint32_t)t);
+    }
+    const struct gh_jsonrpc_msg *m = &body->msgs[0];
+    gh_buf_appendf(&out,
+                   "{\"jsonrpc\":\"2.0\",\"id\":%.*s,\"result\":{\"supportedVersions\":[\"2026-07-28\"],"
+                   "\"capabilities\":%.*s,%s%.*s%s\"resultType\":\"complete\",\"_meta\":{"
+                   "\"io.modelcontextprotocol/serverInfo\":%.*s}}}",
+                   (int)m->id_raw.len, m->id_raw.ptr, (int)caps.len, caps.ptr,
+                   ins.len ? "\"instructions\":" : "", (int)ins.len, ins.ptr ? ins.ptr : "",
+                   ins.len ? "," : "", (int)info.len, info.ptr);
+    struct reply *rp = gh_xcalloc(1, sizeof(*rp));
+    rp->req = cm->req;
+    rp->status = 200;
+    rp->body = out.data;
+    rp->len = out.len;
+    reply_post(cm->req_w, rp);
+    gh_arena_free(a);
+}
+
+/* Answers a 2026-07-28 request on a held session; true when it was queued (cm kept). */
+static bool held_request(struct gh_mcp_bridge *b, struct gh_mcp_client_msg *cm,
+                         const struct gh_jsonrpc_body *body)
+{
+    static const char *const REMOVED[] = {"initialize", "ping", "logging/setLevel",
+                                          "resources/subscribe", "resources/unsubscribe"};
+    if (!b->held_ready) {
+        cm->next = b->queue;
+        b->queue = cm;
+        return true;
+    }
+    const struct gh_jsonrpc_msg *m = &body->msgs[0];
+    for (size_t i = 0; i < GH_ARRAY_LEN(REMOVED); i++) {
+        if (gh_slice_eq_cstr(m->method, REMOVED[i])) {
+            struct gh_buf e;
+            gh_buf_init(&e, 1024);
+            gh_jsonrpc_error_write(&e, m->id_raw, GH_JSONRPC_METHOD_NOT_FOUND,
+                                   "Method not found (removed in 2026-07-28)");
+            struct reply *rp = gh_xcalloc(1, sizeof(*rp));
+            rp->req = cm->req;
+            rp->status = 404;
+            rp->body = e.data;
+            rp->len = e.len;
+            reply_post(cm->req_w, rp);
+            return false;
+        }
+    }
+    if (gh_slice_eq_cstr(m->method, "server/discover"))
+        held_discover(b, cm, body);
+    else if (gh_slice_eq_cstr(m->method, "subscriptions/listen"))
+        held_listen(b, cm, body);
+    else
+        client_request(b, cm, body);
+    return false;
+}
+
+static void held_init_done(struct gh_mcp_bridge *b, const char *msg, size_t len)
+{
+    struct gh_arena *a = gh_arena_new(4096);
+    struct gh_json_doc d;
+    struct gh_json_err e;
+    int32_t res = -1;
+    if (gh_json_parse(a, msg, len, NULL, &d, &e) == GH_OK && d.toks[0].type == GH_JSON_OBJECT)
+        res = gh_json_obj_get(&d, 0, "result", 6);
+    if (res < 0 || d.toks[res].type != GH_JSON_OBJECT) {
+        gh_arena_free(a);
+        GH_LOGW("mcp", "upstream %s refused the gateway's initialize", b->ups[0]->conf->name);
+        bridge_close_home(b, "upstream could not be initialized");
+        return;
+    }
+    struct gh_slice raw = gh_json_raw(&d, (uint32_t)res);
+    b->held_init = gh_xstrndup(raw.ptr, raw.len);
+    gh_arena_free(a);
+    static const char INITIALIZED[] = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}";
+    struct gh_mcp_client_msg note = {.b = b, .bytes = (char *)INITIALIZED, .len = sizeof(INITIALIZED) - 1};
+    struct gh_arena *a2 = gh_arena_new(1024);
+    struct gh_jsonrpc_body body;
+    struct gh_jsonrpc_err err;
+    if (gh_jsonrpc_parse(a2, note.bytes, note.len, NULL, &body, &err) == GH_OK)
+        client_notification(b, &note, &body);
+    gh_arena_free(a2);
+    b->held_ready = true;
+    /* the queue holds the newest first: run them in arrival order */
+    struct gh_mcp_client_msg *rev = NULL;
+    while (b->queue) {
+        struct gh_mcp_client_msg *cm = b->queue;
+        b->queue = cm->next;
+        cm->next = rev;
+        rev = cm;
+    }
+    while (rev && !b->closed) {
+        struct gh_mcp_client_msg *cm = rev;
+        rev = cm->next;
+        client_msg_run(cm);
+    }
+    b->queue = rev; /* closed meanwhile: held_close answers them */
+}
+
+/* Opens the route's held session on this worker and sends the gateway's own initialize. */
+static struct gh_mcp_session *held_open(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt)
+{
+    struct gh_mcp_session *s = gh_mcp_session_create(gw, rt->key, (struct gh_slice){0});
+    if (!s)
+        return NULL;
+    struct gh_mcp_bridge *b = bridge_new(gw, s, rt->u, rt->ep);
+    b->held = true;
+    s->bridge = b;
+    if (open_channels(b) != GH_OK) {
+        bridge_close_home(b, "upstream could not be started");
+        gh_mcp_session_unref(gw, s);
+        return NULL;
+    }
+    char init[512];
+    int n = snprintf(init, sizeof(init),
+                     "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{"
+                     "\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
+                     "\"clientInfo\":{\"name\":\"gatehouse\",\"version\":\"%s\"}}}",
+                     GH_VERSION);
+    struct gh_mcp_pending *p = gh_mcp_pending_add(b, 0);
+    p->client_id = gh_xstrdup("0");
+    p->initialize = true;
+    p->on_answer = held_init_done;
+    struct gh_arena *a = gh_arena_new(2048);
+    struct gh_jsonrpc_body body;
+    struct gh_jsonrpc_err err;
+    if (gh_jsonrpc_parse(a, init, (size_t)n, NULL, &body, &err) == GH_OK) {
+        if (b->ep)
+            gh_mcp_agg_request(b, p, &body, init, (size_t)n);
+        else
+            gh_mcp_bridge_send_request(b, p, init, (size_t)n, body.msgs[0].id_raw);
+    }
+    gh_arena_free(a);
+    return s; /* the creator's reference */
+}
+
+void gh_mcp_held_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+                      struct gh_http_req *r)
+{
+    struct gh_mcp_session *s = NULL;
+    pthread_mutex_lock(&gw->lock);
+    for (size_t i = 0; i < gw->nheld; i++) {
+        if (gw->held_key[i] == rt->key && !gw->held[i]->closed) {
+            s = gw->held[i];
+            s->refs++;
+        }
+    }
+    pthread_mutex_unlock(&gw->lock);
+    if (!s) {
+        s = held_open(gw, rt);
+        if (!s) {
+            gh_mcp_reply_error(r, 503, (struct gh_slice){0}, GH_JSONRPC_INTERNAL_ERROR,
+                               "Service Unavailable: upstream could not be started");
+            return;
+        }
+        pthread_mutex_lock(&gw->lock);
+        size_t slot = gw->nheld;
+        for (size_t i = 0; i < gw->nheld; i++)
+            if (gw->held_key[i] == rt->key)
+                slot = i; /* replaces a closed one */
+        if (slot < GH_ARRAY_LEN(gw->held)) {
+            if (slot < gw->nheld)
+                gw->held[slot]->refs--; /* the table's hold on the closed one */
+            else
+                gw->nheld++;
+            gw->held[slot] = s;
+            gw->held_key[slot] = rt->key;
+            s->refs++; /* the table's */
+        }
+        pthread_mutex_unlock(&gw->lock);
+    }
+    struct gh_mcp_bridge *b = s->bridge;
+    struct gh_mcp_client_msg *cm = gh_xcalloc(1, sizeof(*cm));
+    struct gh_slice body = gh_http_req_body(r);
+    atomic_store(&s->last_used_ms, gh_clock_ms());
+    cm->b = b;
+    cm->stateless = true;
+    cm->bytes = one_line(body);
+    cm->len = body.len;
+    cm->req = r;
+    cm->req_w = gh_http_req_worker(r);
+    /* the reference found or created above is the task's */
+    if (b->home == gh_net_worker_current())
+        client_msg_run(cm);
+    else
+        gh_net_worker_post(b->home, client_msg_run, cm);
 }

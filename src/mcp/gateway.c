@@ -190,11 +190,7 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
         return;
     }
     if (stateless) {
-        if (rt->ep) /* an aggregated endpoint is a session-era server */
-            gh_mcp_reply_unsupported_version(r, body.msgs[0].id_raw,
-                                             gh_http_req_header(r, "MCP-Protocol-Version"));
-        else
-            gh_mcp_stateless_post(gw, rt->u, r, &body);
+        gh_mcp_stateless_post(gw, rt, r, &body);
         return;
     }
     const struct gh_jsonrpc_msg *m = &body.msgs[0];

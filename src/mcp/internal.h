@@ -25,6 +25,9 @@ struct gh_mcp_gateway {
     struct gh_config *cfg;
     struct gh_upstream_set *upstreams; /* owned */
     struct gh_mcp_endpoint *endpoints; /* owned; cfg->n_endpoints */
+    struct gh_mcp_session *held[64];   /* sessions held for 2026 clients, by route (gw->lock) */
+    const void *held_key[64];
+    size_t nheld;
     /* session table: a small open hash guarded by one lock (sessions are rare next to requests) */
     pthread_mutex_t lock;
     struct gh_mcp_session **buckets;
@@ -129,11 +132,14 @@ enum gh_mcp_err {
 /** True when the request's MCP-Protocol-Version is of the stateless era (2026 or later). */
 bool gh_mcp_stateless_request(struct gh_http_req *r);
 /** Checks a stateless POST (headers against the body, _meta) and forwards it without session. */
-void gh_mcp_stateless_post(struct gh_mcp_gateway *gw, const struct gh_upstream *rt,
+void gh_mcp_stateless_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
                            struct gh_http_req *r, const struct gh_jsonrpc_body *body);
 /** 400 -32022 listing the versions served and the one requested. */
 void gh_mcp_reply_unsupported_version(struct gh_http_req *r, struct gh_slice id,
                                       struct gh_slice requested);
+/** The same; all_eras false lists only the session-era versions. */
+void gh_mcp_reply_unsupported_version_of(struct gh_http_req *r, struct gh_slice id,
+                                         struct gh_slice requested, bool all_eras);
 
 /* ---- channels (channel.c): one upstream, message by message ---- */
 struct gh_mcp_channel;
@@ -182,6 +188,9 @@ struct gh_mcp_pending {
     struct gh_mcp_stream *st; /* once answered as SSE */
     uint64_t deadline_ms;
     bool initialize;
+    bool stateless; /* a 2026-07-28 client: its result gets resultType */
+    /** Set on gateway-made requests: gets the answer instead of a client. */
+    void (*on_answer)(struct gh_mcp_bridge *b, const char *msg, size_t len);
     struct gh_mcp_fanout *fan;     /* the parent's merge state */
     struct gh_mcp_pending *parent; /* set on fan-out parts */
 };
@@ -210,6 +219,11 @@ struct gh_mcp_bridge {
     struct gh_net_timer *tick;
     struct gh_mcp_agg *agg;          /* aggregate.c: per-upstream state, resource owners */
     bool closed;
+    /* held (2026-07-28 clients on a session-era route): the gateway is the upstream's client */
+    bool held, held_ready;
+    char *held_init;                  /* raw JSON of the upstream's initialize result */
+    struct gh_mcp_client_msg *queue;  /* requests that arrived before initialize finished */
+    struct gh_mcp_listener *listeners; /* subscriptions/listen streams */
 };
 
 /** True when u is reached message by message (stdio) rather than by HTTP pass-through. */
@@ -220,6 +234,10 @@ void gh_mcp_bridge_post(struct gh_mcp_gateway *gw, const struct gh_upstream *u,
                         struct gh_mcp_session *s, const struct gh_jsonrpc_body *body);
 /** A GET on a bridged session: the session's server-initiated messages. */
 void gh_mcp_bridge_get(struct gh_mcp_gateway *gw, struct gh_http_req *r, struct gh_mcp_session *s);
+/** A 2026-07-28 request on a session-era route (stdio, aggregated): the gateway holds an
+ *  upstream session for the route and answers as a stateless server. */
+void gh_mcp_held_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+                      struct gh_http_req *r);
 /** Frees a closed bridge with its session. */
 void gh_mcp_bridge_free(struct gh_mcp_bridge *b);
 /** The session closes (DELETE, idle, upstream gone): stop its children (any thread). */

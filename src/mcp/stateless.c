@@ -26,6 +26,12 @@ bool gh_mcp_stateless_request(struct gh_http_req *r)
 void gh_mcp_reply_unsupported_version(struct gh_http_req *r, struct gh_slice id,
                                       struct gh_slice requested)
 {
+    gh_mcp_reply_unsupported_version_of(r, id, requested, true);
+}
+
+void gh_mcp_reply_unsupported_version_of(struct gh_http_req *r, struct gh_slice id,
+                                         struct gh_slice requested, bool all_eras)
+{
     struct gh_buf b;
     gh_buf_init(&b, 4096);
     gh_buf_append(&b, "{\"jsonrpc\":\"2.0\",\"id\":", 22);
@@ -36,8 +42,8 @@ void gh_mcp_reply_unsupported_version(struct gh_http_req *r, struct gh_slice id,
     gh_buf_appendf(&b, ",\"error\":{\"code\":%d,\"message\":\"Unsupported protocol version\","
                        "\"data\":{\"supported\":[",
                    GH_MCP_ERR_UNSUPPORTED_VERSION);
-    for (size_t i = 0; i < GH_ARRAY_LEN(ALL_VERSIONS); i++)
-        gh_buf_appendf(&b, "%s\"%s\"", i ? "," : "", ALL_VERSIONS[i]);
+    for (size_t i = all_eras ? 0 : 1; i < GH_ARRAY_LEN(ALL_VERSIONS); i++)
+        gh_buf_appendf(&b, "%s\"%s\"", i > (all_eras ? 0u : 1u) ? "," : "", ALL_VERSIONS[i]);
     gh_buf_append(&b, "],\"requested\":", 14);
     gh_json_write_str(&b, requested.ptr ? requested.ptr : "", requested.len);
     gh_buf_append(&b, "}}}", 3);
@@ -114,17 +120,18 @@ static bool check_envelope(struct gh_http_req *r, const struct gh_jsonrpc_body *
     return true;
 }
 
-void gh_mcp_stateless_post(struct gh_mcp_gateway *gw, const struct gh_upstream *rt,
+void gh_mcp_stateless_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *route,
                            struct gh_http_req *r, const struct gh_jsonrpc_body *body)
 {
+    const struct gh_upstream *rt = route->u;
     const struct gh_jsonrpc_msg *m = &body->msgs[0];
     struct gh_slice hv = gh_slice_trim(gh_http_req_header(r, "MCP-Protocol-Version"));
-    bool stdio = gh_mcp_bridged(rt);
+    bool stdio = route->ep || gh_mcp_bridged(rt);
     if (!gh_slice_eq_cstr(hv, V2026)) {
         /* a version the gateway does not interpret: an HTTP upstream answers for itself (its
          * supported list is the truth); a stdio child speaks only the session era */
         if (stdio)
-            gh_mcp_reply_unsupported_version(r, m->id_raw, hv);
+            gh_mcp_reply_unsupported_version_of(r, m->id_raw, hv, true);
         else
             gh_mcp_proxy_post_stateless(gw, rt, r);
         return;
@@ -137,8 +144,11 @@ void gh_mcp_stateless_post(struct gh_mcp_gateway *gw, const struct gh_upstream *
     if (m->kind == GH_JSONRPC_REQUEST && !check_envelope(r, body))
         return;
     if (stdio) {
-        /* a stdio child speaks the session era: never offer what it cannot serve */
-        gh_mcp_reply_unsupported_version(r, m->id_raw, hv);
+        /* a stdio child or an aggregate speaks the session era: the gateway holds the session */
+        if (m->kind == GH_JSONRPC_REQUEST)
+            gh_mcp_held_post(gw, route, r);
+        else
+            gh_http_resp_simple(r, 202, NULL, NULL, 0, NULL, 0);
         return;
     }
     gh_mcp_proxy_post_stateless(gw, rt, r);
