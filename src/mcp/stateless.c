@@ -126,7 +126,9 @@ void gh_mcp_stateless_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route 
     const struct gh_upstream *rt = route->u;
     const struct gh_jsonrpc_msg *m = &body->msgs[0];
     struct gh_slice hv = gh_slice_trim(gh_http_req_header(r, "MCP-Protocol-Version"));
-    bool stdio = route->ep || gh_mcp_bridged(rt);
+    /* a session-era upstream cannot take a stateless request: the gateway holds a session */
+    bool stdio = route->ep || gh_mcp_bridged(rt) ||
+                 gh_upstream_era(gw->upstreams, rt) == GH_UPSTREAM_ERA_SESSION;
     if (!gh_slice_eq_cstr(hv, V2026)) {
         /* a version the gateway does not interpret: an HTTP upstream answers for itself (its
          * supported list is the truth); a stdio child speaks only the session era */

@@ -9,12 +9,18 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
-/* The probe: a JSON-RPC ping without a session. Session-era servers answer 400, stateless ones
- * an error or a result: any status proves the server is listening and speaking HTTP. */
-static const char PROBE[] = "{\"jsonrpc\":\"2.0\",\"id\":\"gatehouse-health\",\"method\":\"ping\"}";
+/* The probe: a 2026-07-28 server/discover. Any HTTP answer proves the server is there; a result
+ * listing supportedVersions also tells which protocol eras it serves (session-era servers answer
+ * an error: they need initialize first). */
+static const char PROBE[] =
+    "{\"jsonrpc\":\"2.0\",\"id\":\"gatehouse-health\",\"method\":\"server/discover\",\"params\":{"
+    "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+    "\"io.modelcontextprotocol/clientCapabilities\":{},"
+    "\"io.modelcontextprotocol/clientInfo\":{\"name\":\"gatehouse-health\",\"version\":\"1\"}}}}";
 
 struct gh_upstream_health {
     _Atomic int state; /* enum gh_upstream_state */
+    _Atomic int era;   /* enum gh_upstream_era */
     _Atomic uint64_t since_ms;
     bool probing; /* health worker only */
 };
@@ -23,6 +29,8 @@ struct probe {
     struct gh_upstream_set *set;
     size_t i;
     bool answered;
+    int status;
+    struct gh_buf body;
 };
 
 struct health_ctl {
@@ -52,25 +60,51 @@ static void set_state(struct gh_upstream_set *set, size_t i, int st, const char 
 static void probe_head(void *arg, const struct gh_http_response_head *h)
 {
     struct probe *p = arg;
-    (void)h;
     p->answered = true;
+    p->status = h->status;
 }
 
 static void probe_body(void *arg, const char *b, size_t n)
 {
-    (void)arg;
-    (void)b;
-    (void)n;
+    struct probe *p = arg;
+    gh_buf_append(&p->body, b, n); /* past the cap the era stays as it was */
+}
+
+/* Which eras the answer shows (the body may be JSON or one SSE event: look for the list). */
+static int era_of(const struct probe *p)
+{
+    if (p->status != 200 || !p->body.len)
+        return GH_UPSTREAM_ERA_SESSION;
+    const char *d = p->body.data;
+    size_t n = p->body.len;
+    const char *list = memmem(d, n, "\"supportedVersions\"", 19);
+    if (!list)
+        return GH_UPSTREAM_ERA_SESSION;
+    const char *end = memchr(list, ']', n - (size_t)(list - d));
+    size_t span = end ? (size_t)(end - list) : n - (size_t)(list - d);
+    bool session = memmem(list, span, "\"2025-", 7) != NULL;
+    bool stateless = memmem(list, span, "\"2026-07-28\"", 12) != NULL;
+    if (stateless && !session)
+        return GH_UPSTREAM_ERA_STATELESS;
+    return stateless ? GH_UPSTREAM_ERA_BOTH : GH_UPSTREAM_ERA_SESSION;
 }
 
 static void probe_done(void *arg, enum gh_rc rc)
 {
     struct probe *p = arg;
     p->set->health[p->i].probing = false;
-    if (p->answered)
+    if (p->answered) {
+        int era = era_of(p);
+        if (atomic_exchange(&p->set->health[p->i].era, era) != era)
+            GH_LOGI("upstream", "%s serves %s", p->set->ups[p->i].conf->name,
+                    era == GH_UPSTREAM_ERA_STATELESS ? "2026-07-28 only"
+                    : era == GH_UPSTREAM_ERA_BOTH    ? "both protocol eras"
+                                                     : "the session era only");
         set_state(p->set, p->i, GH_UPSTREAM_UP, NULL);
-    else
+    } else {
         set_state(p->set, p->i, GH_UPSTREAM_DOWN, gh_rc_str(rc));
+    }
+    gh_buf_release(&p->body);
     free(p);
 }
 
@@ -83,6 +117,8 @@ static void probe_all(void *arg)
     static const struct gh_http_header hdrs[] = {
         {GH_SLICE_LIT("Content-Type"), GH_SLICE_LIT("application/json")},
         {GH_SLICE_LIT("Accept"), GH_SLICE_LIT("application/json, text/event-stream")},
+        {GH_SLICE_LIT("MCP-Protocol-Version"), GH_SLICE_LIT("2026-07-28")},
+        {GH_SLICE_LIT("Mcp-Method"), GH_SLICE_LIT("server/discover")},
     };
     for (size_t i = 0; i < set->n; i++) {
         const struct gh_upstream *u = &set->ups[i];
@@ -91,6 +127,7 @@ static void probe_all(void *arg)
         struct probe *p = gh_xcalloc(1, sizeof(*p));
         p->set = set;
         p->i = i;
+        gh_buf_init(&p->body, 64 << 10);
         set->health[i].probing = true;
         gh_http_client_send(gh_upstream_pool(u), "POST", gh_slice_cstr(u->conf->url.path), hdrs,
                             GH_ARRAY_LEN(hdrs), gh_slice(PROBE, sizeof(PROBE) - 1), &PROBE_CBS, p);
@@ -130,6 +167,11 @@ void gh_upstream_health_init(struct gh_upstream_set *set)
     set->health = gh_xcalloc(set->n ? set->n : 1, sizeof(*set->health));
 }
 
+int gh_upstream_era(const struct gh_upstream_set *set, const struct gh_upstream *u)
+{
+    return atomic_load(&set->health[u->index].era);
+}
+
 void gh_upstream_health_json(const struct gh_upstream_set *set, struct gh_buf *out, bool *all_up)
 {
     *all_up = true;
@@ -140,9 +182,12 @@ void gh_upstream_health_json(const struct gh_upstream_set *set, struct gh_buf *o
         int st = atomic_load(&set->health[i].state);
         if (http && st != GH_UPSTREAM_UP)
             *all_up = false;
+        static const char *const ERA[] = {"unknown", "session", "stateless", "both"};
         gh_buf_appendf(out, "%s\"%s\":{\"kind\":\"%s\",\"state\":\"%s\"", i ? "," : "",
                        u->conf->name, http ? "http" : "stdio",
                        http ? state_name(st) : "on-demand");
+        if (http)
+            gh_buf_appendf(out, ",\"protocol\":\"%s\"", ERA[atomic_load(&set->health[i].era) & 3]);
         if (http && st != GH_UPSTREAM_UNKNOWN)
             gh_buf_appendf(out, ",\"since_ms_ago\":%llu",
                            (unsigned long long)(gh_clock_ms() - atomic_load(&set->health[i].since_ms)));

@@ -39,6 +39,16 @@ enum gh_upstream_state {
     GH_UPSTREAM_DOWN,
 };
 
+/** Which protocol eras an HTTP upstream serves, as the last probe found. */
+enum gh_upstream_era {
+    GH_UPSTREAM_ERA_UNKNOWN = 0,
+    GH_UPSTREAM_ERA_SESSION = 1,   /* 2025-era only: initialize and sessions */
+    GH_UPSTREAM_ERA_STATELESS = 2, /* 2026-07-28 only */
+    GH_UPSTREAM_ERA_BOTH = 3,
+};
+/** The era of u (GH_UPSTREAM_ERA_UNKNOWN until probed; stdio upstreams are never probed). */
+int gh_upstream_era(const struct gh_upstream_set *set, const struct gh_upstream *u);
+
 /** Allocates the health states (the set does this itself). */
 void gh_upstream_health_init(struct gh_upstream_set *set);
 /** Probes every HTTP upstream now and every interval_ms, on worker w (after its pools exist). */
