@@ -222,6 +222,7 @@ static void on_stop_signal(int signo, void *arg)
             (unsigned long long)rt->cfg->timeouts.shutdown_drain_ms);
     rt->draining = true;
     atomic_store(&rt->admin.draining, true);
+    gh_mcp_gateway_closing(rt->gw);
     rt->drain_deadline = gh_clock_ms() + rt->cfg->timeouts.shutdown_drain_ms;
     for (unsigned i = 0; i < rt->nworkers; i++)
         gh_net_worker_post(rt->workers[i], worker_drain, rt);

@@ -22,6 +22,8 @@
 struct gh_mcp_client_msg {
     struct gh_mcp_client_msg *next; /* held: queued until initialize finished */
     bool stateless;                 /* a 2026-07-28 request on a held session */
+    struct gh_mcp_session *thin;    /* a client session on a shared child (the task's ref) */
+    bool shared_init;               /* its initialize: answered from the held result */
     struct gh_mcp_bridge *b;
     struct gh_http_req *req; /* NULL for notifications and responses (already answered 202) */
     struct gh_net_worker *req_w;
@@ -44,10 +46,16 @@ bool gh_mcp_bridged(const struct gh_upstream *u)
     return u->conf->kind == GH_CONFIG_UPSTREAM_STDIO;
 }
 
+bool gh_mcp_shared(const struct gh_upstream *u)
+{
+    return gh_mcp_bridged(u) && u->conf->mode == GH_CONFIG_STDIO_SHARED;
+}
+
 void gh_mcp_bridge_free(struct gh_mcp_bridge *b)
 {
     GH_BUG_ON(!b->closed); /* closing ran on home: the timer and the channels are gone */
     free(b->held_init);
+    free(b->thin);
     gh_mcp_agg_free(b);
     free(b->ch);
     free(b->ups);
@@ -170,6 +178,7 @@ static void pending_free(struct gh_mcp_pending *p)
 {
     if (p->fan)
         gh_mcp_fanout_free(p->fan);
+    free(p->client_token);
     free(p->client_id);
     free(p->progress_token);
     free(p);
@@ -446,10 +455,16 @@ static void on_channel_message(void *arg, size_t idx, const char *msg, size_t le
         struct gh_mcp_pending *p = gh_slice_eq_cstr(m->method, "notifications/progress")
                                        ? pending_by_token(b, tok)
                                        : NULL;
-        if (p)
+        if (p && p->client_token) { /* the client's own token back */
+            size_t n;
+            char *out = gh_mcp_splice(msg, len, tok, p->client_token, &n);
+            pending_related(b, p, out, n);
+            free(out);
+        } else if (p) {
             pending_related(b, p, msg, len);
-        else
+        } else {
             deliver_unrelated(b, msg, len);
+        }
     }
 out:
     gh_arena_free(a);
@@ -514,17 +529,34 @@ static void client_request(struct gh_mcp_bridge *b, struct gh_mcp_client_msg *cm
     const struct gh_jsonrpc_msg *m = &body->msgs[0];
     struct gh_mcp_pending *p = gh_mcp_pending_add(b, 0);
     p->client_id = gh_xstrndup(m->id_raw.ptr, m->id_raw.len);
-    struct gh_slice tok = member_raw(body, m->params, "_meta", "progressToken");
-    p->progress_token = tok.len ? gh_xstrndup(tok.ptr, tok.len) : NULL;
     p->req = cm->req;
     p->req_w = cm->req_w;
     p->initialize = gh_slice_eq_cstr(m->method, "initialize");
     p->stateless = cm->stateless;
-    if (b->ep) {
-        gh_mcp_agg_request(b, p, body, cm->bytes, cm->len);
-        return;
+    p->owner = cm->thin;
+    struct gh_slice tok = member_raw(body, m->params, "_meta", "progressToken");
+    const char *msg = cm->bytes;
+    size_t len = cm->len;
+    char *remapped = NULL;
+    struct gh_slice id = m->id_raw;
+    if (tok.len && b->held) {
+        /* clients sharing one upstream pick tokens independently: the upstream sees ours */
+        char mine[32];
+        snprintf(mine, sizeof(mine), "\"g%" PRIu64 "\"", p->gid);
+        p->client_token = gh_xstrndup(tok.ptr, tok.len);
+        p->progress_token = gh_xstrdup(mine);
+        remapped = gh_mcp_splice(msg, len, tok, mine, &len);
+        ptrdiff_t delta = (ptrdiff_t)strlen(mine) - (ptrdiff_t)tok.len;
+        id.ptr = remapped + (m->id_raw.ptr - msg) + (tok.ptr < m->id_raw.ptr ? delta : 0);
+        msg = remapped;
+    } else {
+        p->progress_token = tok.len ? gh_xstrndup(tok.ptr, tok.len) : NULL;
     }
-    gh_mcp_bridge_send_request(b, p, cm->bytes, cm->len, m->id_raw);
+    if (b->ep)
+        gh_mcp_agg_request(b, p, body, msg, len);
+    else
+        gh_mcp_bridge_send_request(b, p, msg, len, id);
+    free(remapped);
 }
 
 /* The client's answer to a server request gets the upstream's id back. */
@@ -557,7 +589,8 @@ static void client_notification(struct gh_mcp_bridge *b, struct gh_mcp_client_ms
     if (gh_slice_eq_cstr(m->method, "notifications/cancelled")) {
         struct gh_slice span = member_raw(body, m->params, "requestId", NULL);
         for (struct gh_mcp_pending *p = b->pending; p && span.len; p = p->next) {
-            if (p->client_id && gh_slice_eq_cstr(span, p->client_id) && !p->fan) {
+            if (p->client_id && gh_slice_eq_cstr(span, p->client_id) && !p->fan &&
+                p->owner == cm->thin) {
                 char repl[32];
                 snprintf(repl, sizeof(repl), "%" PRIu64, p->gid);
                 size_t n;
@@ -580,6 +613,8 @@ static void client_notification(struct gh_mcp_bridge *b, struct gh_mcp_client_ms
 
 static bool held_request(struct gh_mcp_bridge *b, struct gh_mcp_client_msg *cm,
                          const struct gh_jsonrpc_body *body);
+static bool shared_msg(struct gh_mcp_bridge *b, struct gh_mcp_client_msg *cm,
+                       const struct gh_jsonrpc_body *body);
 
 static void client_msg_run(void *arg)
 {
@@ -597,6 +632,11 @@ static void client_msg_run(void *arg)
     } else if (b->closed) {
         if (cm->req)
             reply_error(cm->req, cm->req_w, 404, GH_JSONRPC_INVALID_REQUEST, "Session not found");
+    } else if (cm->thin) {
+        if (shared_msg(b, cm, &body)) { /* queued until initialize finishes */
+            gh_arena_free(a);
+            return;
+        }
     } else if (cm->req && cm->stateless) {
         if (held_request(b, cm, &body)) { /* queued until initialize finishes */
             gh_arena_free(a);
@@ -611,6 +651,8 @@ static void client_msg_run(void *arg)
     }
     gh_arena_free(a);
     free(cm->bytes);
+    if (cm->thin)
+        gh_mcp_session_unref(s->gw, cm->thin);
     free(cm);
     gh_mcp_session_unref(s->gw, s); /* the task's */
 }
@@ -735,7 +777,8 @@ void gh_mcp_bridge_get(struct gh_mcp_gateway *gw, struct gh_http_req *r, struct 
         {GH_SLICE_LIT("Cache-Control"), GH_SLICE_LIT("no-cache")},
         {GH_SLICE_LIT("X-Accel-Buffering"), GH_SLICE_LIT("no")},
     };
-    struct gh_mcp_stream *st = b ? gh_mcp_stream_find_get(s, true) : NULL;
+    (void)b;
+    struct gh_mcp_stream *st = gh_mcp_stream_find_get(s, true);
     if (!st) {
         gh_mcp_reply_error(r, 404, (struct gh_slice){0}, GH_JSONRPC_INVALID_REQUEST,
                            "Session not found");
@@ -939,6 +982,26 @@ static bool listener_wants(const struct gh_mcp_listener *l, struct gh_slice meth
     return false; /* request-scoped notifications never go on a listen stream */
 }
 
+/* Change notifications from a shared child reach every client session riding it; the rest
+ * (logs, progress without a request) could leak one client's doings to another: dropped. */
+static void thin_broadcast(struct gh_mcp_bridge *b, struct gh_slice method, const char *msg,
+                           size_t len)
+{
+    if (!gh_slice_eq_cstr(method, "notifications/tools/list_changed") &&
+        !gh_slice_eq_cstr(method, "notifications/prompts/list_changed") &&
+        !gh_slice_eq_cstr(method, "notifications/resources/list_changed") &&
+        !gh_slice_eq_cstr(method, "notifications/resources/updated"))
+        return;
+    struct gh_sse_event ev = {.data = gh_slice(msg, len), .has_data = true, .retry = -1};
+    for (size_t i = 0; i < b->nthin; i++) {
+        struct gh_mcp_stream *st = b->thin[i]->closed ? NULL : gh_mcp_stream_find_get(b->thin[i], true);
+        if (st) {
+            gh_mcp_stream_append(st, &ev);
+            gh_mcp_stream_unref(st);
+        }
+    }
+}
+
 static void held_broadcast(struct gh_mcp_bridge *b, const char *msg, size_t len)
 {
     struct gh_arena *a = gh_arena_new(2048);
@@ -950,6 +1013,7 @@ static void held_broadcast(struct gh_mcp_bridge *b, const char *msg, size_t len)
         const struct gh_jsonrpc_msg *m = &body.msgs[0];
         struct gh_slice uri = m->params >= 0 ? member_raw(&body, m->params, "uri", NULL)
                                              : (struct gh_slice){0};
+        thin_broadcast(b, m->method, msg, len);
         for (struct gh_mcp_listener **pp = &b->listeners; *pp;) {
             struct gh_mcp_listener *l = *pp;
             if (atomic_load(&l->gone)) { /* pruned lazily: the client has left */
@@ -968,8 +1032,17 @@ static void held_broadcast(struct gh_mcp_bridge *b, const char *msg, size_t len)
     gh_arena_free(a);
 }
 
+static void held_restart(struct gh_mcp_bridge *b);
+
 static void held_close(struct gh_mcp_bridge *b)
 {
+    for (size_t i = 0; i < b->nthin; i++) { /* their child is gone: they re-initialize */
+        gh_mcp_session_close(b->gw, b->thin[i]);
+        gh_mcp_session_unref(b->gw, b->thin[i]);
+    }
+    b->nthin = 0;
+    if (b->held)
+        held_restart(b);
     while (b->listeners) {
         struct gh_mcp_listener *l = b->listeners;
         b->listeners = l->next;
@@ -1109,6 +1182,7 @@ static struct gh_mcp_session *held_open(struct gh_mcp_gateway *gw, const struct 
         return NULL;
     struct gh_mcp_bridge *b = bridge_new(gw, s, rt->u, rt->ep);
     b->held = true;
+    b->opened_ms = gh_clock_ms();
     s->bridge = b;
     if (open_channels(b) != GH_OK) {
         bridge_close_home(b, "upstream could not be started");
@@ -1138,54 +1212,222 @@ static struct gh_mcp_session *held_open(struct gh_mcp_gateway *gw, const struct 
     return s; /* the creator's reference */
 }
 
+static size_t held_slot_locked(struct gh_mcp_gateway *gw, const void *key)
+{
+    for (size_t i = 0; i < gw->nheld; i++)
+        if (gw->held_key[i] == key)
+            return i;
+    if (gw->nheld >= GH_ARRAY_LEN(gw->held))
+        return SIZE_MAX;
+    gw->held_key[gw->nheld] = key;
+    gw->held[gw->nheld] = NULL;
+    return gw->nheld++;
+}
+
+/* The route's live held session with a reference; opens one unless a restart backoff is on.
+ * *retry_ms says how long to wait when it returns NULL. */
+static struct gh_mcp_session *held_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+                                       uint64_t *retry_ms)
+{
+    struct gh_mcp_session *s = NULL;
+    uint64_t now = gh_clock_ms();
+    *retry_ms = 0;
+    pthread_mutex_lock(&gw->lock);
+    size_t i = held_slot_locked(gw, rt->key);
+    if (i != SIZE_MAX && gw->held[i] && !gw->held[i]->closed) {
+        s = gw->held[i];
+        s->refs++;
+    } else if (i != SIZE_MAX && now < gw->held_retry_at[i]) {
+        *retry_ms = gw->held_retry_at[i] - now;
+    }
+    pthread_mutex_unlock(&gw->lock);
+    if (s || *retry_ms || i == SIZE_MAX)
+        return s;
+    s = held_open(gw, rt);
+    if (!s)
+        return NULL;
+    s->bridge->route_key = rt->key;
+    pthread_mutex_lock(&gw->lock);
+    if (gw->held[i])
+        gw->held[i]->refs--; /* the table's hold on a closed one (freed by its last holder) */
+    gw->held[i] = s;
+    s->refs++; /* the table's */
+    pthread_mutex_unlock(&gw->lock);
+    return s;
+}
+
+/* After a held session's upstream ended: the next one waits 0.5 s, doubling up to 30 s, unless
+ * the last one lived a minute. A shared child is started again by itself after that delay. */
+struct restart {
+    struct gh_mcp_gateway *gw;
+    struct gh_mcp_route rt;
+    struct gh_net_timer *timer;
+};
+
+static void restart_fire(void *arg)
+{
+    struct restart *rs = arg;
+    uint64_t retry_ms = 0;
+    struct gh_mcp_session *s =
+        atomic_load(&rs->gw->closing) ? NULL : held_get(rs->gw, &rs->rt, &retry_ms);
+    if (s)
+        gh_mcp_session_unref(rs->gw, s); /* the table keeps it */
+    else if (retry_ms) {
+        gh_net_timer_arm(rs->timer, retry_ms);
+        return;
+    }
+    gh_net_timer_free(rs->timer);
+    free(rs);
+}
+
+static void held_restart(struct gh_mcp_bridge *b)
+{
+    struct gh_mcp_gateway *gw = b->gw;
+    uint64_t wait = 0;
+    bool mine = false;
+    pthread_mutex_lock(&gw->lock);
+    for (size_t i = 0; i < gw->nheld; i++) {
+        if (gw->held[i] != b->sess)
+            continue;
+        mine = true;
+        uint64_t lived = gh_clock_ms() - b->opened_ms;
+        gw->held_failures[i] = lived > 60000 ? 0 : gw->held_failures[i] + 1;
+        unsigned f = GH_MIN(gw->held_failures[i], 7u);
+        wait = f ? GH_MIN((uint64_t)250 << f, (uint64_t)30000) : 0;
+        gw->held_retry_at[i] = gh_clock_ms() + wait;
+    }
+    pthread_mutex_unlock(&gw->lock);
+    if (!mine || b->ep || !gh_mcp_shared(b->ups[0]) || gw->closing)
+        return;
+    GH_LOGW("mcp", "upstream %s (shared): restarting in %llu ms", b->ups[0]->conf->name,
+            (unsigned long long)wait);
+    struct restart *rs = gh_xcalloc(1, sizeof(*rs));
+    rs->gw = gw;
+    rs->rt = (struct gh_mcp_route){.u = b->ups[0], .ep = NULL, .key = b->route_key};
+    rs->timer = gh_net_timer_new(b->home, restart_fire, rs);
+    gh_net_timer_arm(rs->timer, wait ? wait : 1);
+}
+
+static void reply_retry(struct gh_http_req *r, uint64_t retry_ms)
+{
+    char after[24];
+    snprintf(after, sizeof(after), "%llu", (unsigned long long)(retry_ms + 999) / 1000);
+    struct gh_http_header h = {GH_SLICE_LIT("Retry-After"), gh_slice_cstr(after)};
+    struct gh_buf e;
+    gh_buf_init(&e, 512);
+    gh_jsonrpc_error_write(&e, (struct gh_slice){0}, GH_JSONRPC_INTERNAL_ERROR,
+                           retry_ms ? "Service Unavailable: upstream restarting"
+                                    : "Service Unavailable: upstream could not be started");
+    gh_http_resp_simple(r, 503, "application/json", e.data, e.len, &h, retry_ms ? 1 : 0);
+    gh_buf_release(&e);
+}
+
+static void post_msg(struct gh_mcp_bridge *b, struct gh_mcp_client_msg *cm)
+{
+    if (b->home == gh_net_worker_current())
+        client_msg_run(cm);
+    else
+        gh_net_worker_post(b->home, client_msg_run, cm);
+}
+
 void gh_mcp_held_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
                       struct gh_http_req *r)
 {
-    struct gh_mcp_session *s = NULL;
-    pthread_mutex_lock(&gw->lock);
-    for (size_t i = 0; i < gw->nheld; i++) {
-        if (gw->held_key[i] == rt->key && !gw->held[i]->closed) {
-            s = gw->held[i];
-            s->refs++;
-        }
-    }
-    pthread_mutex_unlock(&gw->lock);
+    uint64_t retry_ms;
+    struct gh_mcp_session *s = held_get(gw, rt, &retry_ms);
     if (!s) {
-        s = held_open(gw, rt);
-        if (!s) {
-            gh_mcp_reply_error(r, 503, (struct gh_slice){0}, GH_JSONRPC_INTERNAL_ERROR,
-                               "Service Unavailable: upstream could not be started");
-            return;
-        }
-        pthread_mutex_lock(&gw->lock);
-        size_t slot = gw->nheld;
-        for (size_t i = 0; i < gw->nheld; i++)
-            if (gw->held_key[i] == rt->key)
-                slot = i; /* replaces a closed one */
-        if (slot < GH_ARRAY_LEN(gw->held)) {
-            if (slot < gw->nheld)
-                gw->held[slot]->refs--; /* the table's hold on the closed one */
-            else
-                gw->nheld++;
-            gw->held[slot] = s;
-            gw->held_key[slot] = rt->key;
-            s->refs++; /* the table's */
-        }
-        pthread_mutex_unlock(&gw->lock);
+        reply_retry(r, retry_ms);
+        return;
     }
-    struct gh_mcp_bridge *b = s->bridge;
     struct gh_mcp_client_msg *cm = gh_xcalloc(1, sizeof(*cm));
     struct gh_slice body = gh_http_req_body(r);
     atomic_store(&s->last_used_ms, gh_clock_ms());
-    cm->b = b;
+    cm->b = s->bridge;
     cm->stateless = true;
     cm->bytes = one_line(body);
     cm->len = body.len;
     cm->req = r;
     cm->req_w = gh_http_req_worker(r);
-    /* the reference found or created above is the task's */
-    if (b->home == gh_net_worker_current())
-        client_msg_run(cm);
-    else
-        gh_net_worker_post(b->home, client_msg_run, cm);
+    post_msg(s->bridge, cm); /* the reference found or created above is the task's */
+}
+
+/* ---- shared children: client sessions riding the route's held session ---- */
+
+static bool shared_msg(struct gh_mcp_bridge *b, struct gh_mcp_client_msg *cm,
+                       const struct gh_jsonrpc_body *body)
+{
+    if (!b->held_ready) {
+        cm->next = b->queue;
+        b->queue = cm;
+        return true;
+    }
+    const struct gh_jsonrpc_msg *m = &body->msgs[0];
+    if (cm->shared_init) { /* answered from the result the child gave the gateway */
+        b->thin = gh_xrealloc(b->thin, (b->nthin + 1) * sizeof(*b->thin));
+        gh_mcp_session_ref(b->gw, cm->thin);
+        b->thin[b->nthin++] = cm->thin;
+        struct gh_buf out;
+        gh_buf_init(&out, strlen(b->held_init) + 256);
+        gh_buf_appendf(&out, "{\"jsonrpc\":\"2.0\",\"id\":%.*s,\"result\":%s}", (int)m->id_raw.len,
+                       m->id_raw.ptr, b->held_init);
+        struct reply *rp = gh_xcalloc(1, sizeof(*rp));
+        rp->req = cm->req;
+        rp->status = 200;
+        rp->body = out.data;
+        rp->len = out.len;
+        snprintf(rp->session_id, sizeof(rp->session_id), "%s", cm->thin->id);
+        reply_post(cm->req_w, rp);
+    } else if (cm->req) {
+        client_request(b, cm, body);
+    } else if (gh_slice_eq_cstr(m->method, "notifications/cancelled")) {
+        client_notification(b, cm, body); /* matched to this client's own request */
+    }
+    /* other notifications (initialized, roots) concern one client, not the shared child */
+    return false;
+}
+
+void gh_mcp_shared_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+                        struct gh_http_req *r, struct gh_mcp_session *s,
+                        const struct gh_jsonrpc_body *body)
+{
+    const struct gh_jsonrpc_msg *m = &body->msgs[0];
+    uint64_t retry_ms;
+    struct gh_mcp_session *hs = s ? s->shared : held_get(gw, rt, &retry_ms);
+    if (!hs) {
+        reply_retry(r, retry_ms);
+        return;
+    }
+    if (s && (hs->closed || !hs->bridge)) {
+        gh_mcp_reply_error(r, 404, m->id_raw, GH_JSONRPC_INVALID_REQUEST, "Session not found");
+        gh_mcp_session_unref(gw, s);
+        return;
+    }
+    struct gh_mcp_client_msg *cm = gh_xcalloc(1, sizeof(*cm));
+    if (!s) { /* a new client session on the shared child */
+        s = gh_mcp_session_create(gw, rt->key, (struct gh_slice){0});
+        if (!s) {
+            free(cm);
+            gh_mcp_session_unref(gw, hs);
+            gh_mcp_reply_error(r, 503, m->id_raw, GH_JSONRPC_INTERNAL_ERROR,
+                               "Service Unavailable: session limit reached");
+            return;
+        }
+        s->shared = hs; /* held_get's reference moves here */
+        struct gh_mcp_stream *ev = gh_mcp_stream_new(s, true, gw->cfg->limits.sse_replay_bytes, NULL, NULL);
+        gh_mcp_stream_set_lossy(ev);
+        gh_mcp_stream_unref(ev); /* no producer: the session's list keeps it */
+        cm->shared_init = true;
+    }
+    struct gh_slice bytes = gh_http_req_body(r);
+    gh_mcp_session_ref(gw, hs); /* the task's */
+    cm->b = hs->bridge;
+    cm->thin = s; /* the caller's (or the creator's) reference moves to the task */
+    cm->bytes = one_line(bytes);
+    cm->len = bytes.len;
+    bool request = m->kind == GH_JSONRPC_REQUEST;
+    cm->req = request ? r : NULL;
+    cm->req_w = gh_http_req_worker(r);
+    post_msg(hs->bridge, cm);
+    if (!request)
+        gh_http_resp_simple(r, 202, NULL, NULL, 0, NULL, 0);
 }

@@ -64,6 +64,11 @@ void gh_mcp_worker_fini(struct gh_mcp_gateway *gw, struct gh_net_worker *w)
     gh_upstream_worker_fini(gw->upstreams);
 }
 
+void gh_mcp_gateway_closing(struct gh_mcp_gateway *gw)
+{
+    atomic_store(&gw->closing, true);
+}
+
 struct gh_upstream_set *gh_mcp_gateway_upstreams(struct gh_mcp_gateway *gw)
 {
     return gw->upstreams;
@@ -217,7 +222,9 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
                            "version");
         goto fail;
     }
-    if (rt->ep || gh_mcp_bridged(rt->u))
+    if (!rt->ep && gh_mcp_shared(rt->u))
+        gh_mcp_shared_post(gw, rt, r, s, &body); /* takes the session reference */
+    else if (rt->ep || gh_mcp_bridged(rt->u))
         gh_mcp_bridge_post(gw, rt->u, rt->ep, r, s, &body); /* takes the session reference */
     else
         gh_mcp_proxy_post(gw, rt->u, r, s, &body); /* takes the session reference */
@@ -250,7 +257,7 @@ static void handle_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
     struct gh_mcp_stream *st = last.ptr ? gh_mcp_stream_find(s, last, &seq) : gh_mcp_stream_find_get(s, false);
     if (!last.ptr && st)
         seq = gh_mcp_stream_delivered(st);
-    if (!st && s->bridge) {
+    if (!st && (s->bridge || s->shared)) {
         gh_mcp_bridge_get(gw, r, s); /* takes the session reference */
         return;
     }
@@ -300,7 +307,7 @@ void gh_mcp_handle(struct gh_mcp_gateway *gw, struct gh_http_req *r)
         return;
     case GH_HTTP_M_DELETE: {
         struct gh_mcp_session *s = require_session(gw, rt, r, (struct gh_slice){0});
-        if (s && s->bridge) {
+        if (s && (s->bridge || s->shared)) {
             gh_mcp_session_close(gw, s); /* stops the session's child */
             gh_mcp_session_unref(gw, s);
             gh_http_resp_simple(r, 200, NULL, NULL, 0, NULL, 0);

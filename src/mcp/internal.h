@@ -25,9 +25,12 @@ struct gh_mcp_gateway {
     struct gh_config *cfg;
     struct gh_upstream_set *upstreams; /* owned */
     struct gh_mcp_endpoint *endpoints; /* owned; cfg->n_endpoints */
-    struct gh_mcp_session *held[64];   /* sessions held for 2026 clients, by route (gw->lock) */
+    struct gh_mcp_session *held[64];   /* sessions held upstream, by route (gw->lock) */
     const void *held_key[64];
+    unsigned held_failures[64];        /* consecutive early exits: restart backoff */
+    uint64_t held_retry_at[64];        /* no new held session before this (ms) */
     size_t nheld;
+    atomic_bool closing; /* shutdown: no restarts */
     /* session table: a small open hash guarded by one lock (sessions are rare next to requests) */
     pthread_mutex_t lock;
     struct gh_mcp_session **buckets;
@@ -51,6 +54,7 @@ struct gh_mcp_session {
     pthread_mutex_t lock;          /* guards everything below */
     bool closed;
     struct gh_mcp_bridge *bridge;  /* message-level sessions (stdio upstreams); NULL for pass-through */
+    struct gh_mcp_session *shared; /* a client session riding a shared child's held session (ref) */
     struct gh_mcp_stream *streams; /* retained SSE streams, newest first */
     uint32_t next_stream;
     size_t nstreams;
@@ -189,6 +193,8 @@ struct gh_mcp_pending {
     uint64_t deadline_ms;
     bool initialize;
     bool stateless; /* a 2026-07-28 client: its result gets resultType */
+    const struct gh_mcp_session *owner; /* the client session on a shared child (matching only) */
+    char *client_token; /* the client's own progress token, when the gateway replaced it */
     /** Set on gateway-made requests: gets the answer instead of a client. */
     void (*on_answer)(struct gh_mcp_bridge *b, const char *msg, size_t len);
     struct gh_mcp_fanout *fan;     /* the parent's merge state */
@@ -224,6 +230,10 @@ struct gh_mcp_bridge {
     char *held_init;                  /* raw JSON of the upstream's initialize result */
     struct gh_mcp_client_msg *queue;  /* requests that arrived before initialize finished */
     struct gh_mcp_listener *listeners; /* subscriptions/listen streams */
+    struct gh_mcp_session **thin;      /* client sessions riding this shared child (refs) */
+    size_t nthin;
+    uint64_t opened_ms;
+    const void *route_key;
 };
 
 /** True when u is reached message by message (stdio) rather than by HTTP pass-through. */
@@ -238,6 +248,12 @@ void gh_mcp_bridge_get(struct gh_mcp_gateway *gw, struct gh_http_req *r, struct 
  *  upstream session for the route and answers as a stateless server. */
 void gh_mcp_held_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
                       struct gh_http_req *r);
+/** True when u's child is shared by every session (mode: shared). */
+bool gh_mcp_shared(const struct gh_upstream *u);
+/** A session-era POST on a shared stdio route; s is the client's session, NULL for initialize. */
+void gh_mcp_shared_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+                        struct gh_http_req *r, struct gh_mcp_session *s,
+                        const struct gh_jsonrpc_body *body);
 /** Frees a closed bridge with its session. */
 void gh_mcp_bridge_free(struct gh_mcp_bridge *b);
 /** The session closes (DELETE, idle, upstream gone): stop its children (any thread). */

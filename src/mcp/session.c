@@ -77,6 +77,8 @@ void gh_mcp_session_unref(struct gh_mcp_gateway *gw, struct gh_mcp_session *s)
         return;
     if (s->bridge)
         gh_mcp_bridge_free(s->bridge);
+    if (s->shared)
+        gh_mcp_session_unref(gw, s->shared);
     pthread_mutex_destroy(&s->lock);
     free(s->upstream_id);
     free(s);

@@ -45,12 +45,6 @@ enum gh_rc gh_upstream_set_new(struct gh_config *cfg, struct gh_upstream_set **o
         struct gh_upstream *u = &set->ups[i];
         u->conf = &cfg->upstreams[i];
         u->index = i;
-        if (u->conf->kind == GH_CONFIG_UPSTREAM_STDIO && u->conf->mode == GH_CONFIG_STDIO_SHARED) {
-            snprintf(err, errlen, "upstream %s: mode: shared is not supported yet (use per-session)",
-                     u->conf->name);
-            gh_upstream_set_free(set);
-            return GH_E_PARSE;
-        }
         if (u->conf->kind == GH_CONFIG_UPSTREAM_STDIO) {
             /* reached through children, not sockets; the request deadline still applies */
             u->target.first_byte_ms = u->conf->timeouts.first_byte_ms
