@@ -712,7 +712,9 @@ static enum gh_rc open_channels(struct gh_mcp_bridge *b)
         char err[256] = "";
         const struct gh_upstream *u = b->ups[i];
         size_t cap = u->conf->message_bytes ? u->conf->message_bytes : b->gw->cfg->limits.body_bytes;
-        enum gh_rc rc = gh_mcp_channel_open(u, i, &CHANNEL_CBS, b, cap, &b->ch[i], err, sizeof(err));
+        bool stateless = gh_upstream_era(b->gw->upstreams, u) == GH_UPSTREAM_ERA_STATELESS;
+        enum gh_rc rc = gh_mcp_channel_open(u, i, &CHANNEL_CBS, b, cap, stateless, &b->ch[i], err,
+                                            sizeof(err));
         if (rc != GH_OK) {
             GH_LOGW("mcp", "upstream %s: cannot start: %s", u->conf->name, err);
             return rc;

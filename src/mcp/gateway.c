@@ -222,9 +222,11 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
                            "version");
         goto fail;
     }
+    /* a 2026-07-28-only upstream cannot hold a session: the gateway holds it and bridges */
+    bool stateless_up = gh_upstream_era(gw->upstreams, rt->u) == GH_UPSTREAM_ERA_STATELESS;
     if (!rt->ep && gh_mcp_shared(rt->u))
         gh_mcp_shared_post(gw, rt, r, s, &body); /* takes the session reference */
-    else if (rt->ep || gh_mcp_bridged(rt->u))
+    else if (rt->ep || gh_mcp_bridged(rt->u) || stateless_up || (s && s->bridge))
         gh_mcp_bridge_post(gw, rt->u, rt->ep, r, s, &body); /* takes the session reference */
     else
         gh_mcp_proxy_post(gw, rt->u, r, s, &body); /* takes the session reference */

