@@ -36,7 +36,8 @@ bool gh_admin_handle(const struct gh_admin_state *st, struct gh_http_req *r)
     if (!health && !ready)
         return false;
     if (h->method != GH_HTTP_M_GET && h->method != GH_HTTP_M_HEAD) {
-        static const struct gh_http_header allow[] = {{GH_SLICE_LIT("Allow"), GH_SLICE_LIT("GET, HEAD")}};
+        static const struct gh_http_header allow[] = {
+            {GH_SLICE_LIT("Allow"), GH_SLICE_LIT("GET, HEAD")}};
         gh_http_resp_simple(r, 405, "text/plain", "method not allowed\n", 19, allow, 1);
         return true;
     }

@@ -13,9 +13,9 @@
 
 /** Process-wide state the endpoints report; written by the CLI, read by workers. */
 struct gh_admin_state {
-    atomic_bool ready;    /* listeners bound and workers running */
-    atomic_bool draining; /* shutdown started */
-    const char *version;  /* build version */
+    atomic_bool ready;                       /* listeners bound and workers running */
+    atomic_bool draining;                    /* shutdown started */
+    const char *version;                     /* build version */
     const struct gh_upstream_set *upstreams; /* their health goes into /readyz; may be NULL */
 };
 

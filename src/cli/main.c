@@ -163,8 +163,9 @@ static int check_auth_mode(const struct gh_config *cfg)
     }
     for (size_t i = 0; i < cfg->n_listeners; i++) {
         if (!listener_is_loopback(&cfg->listeners[i])) {
-            fprintf(stderr, "gatehouse: refusing to serve without authentication on the "
-                            "non-loopback listener %s\n",
+            fprintf(stderr,
+                    "gatehouse: refusing to serve without authentication on the "
+                    "non-loopback listener %s\n",
                     cfg->listeners[i].addr.host);
             return 2;
         }

@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#define MAX_LISTEN_FDS 64
+#define MAX_LISTEN_FDS     64
 #define HEALTH_INTERVAL_MS 10000 /* HTTP upstream liveness probes */
 
 struct listen_set {
@@ -62,7 +62,8 @@ static void demo_request(struct gh_http_req *r, void *arg)
         return;
     }
     if (h->method != GH_HTTP_M_POST) {
-        static const struct gh_http_header allow[] = {{GH_SLICE_LIT("Allow"), GH_SLICE_LIT("POST")}};
+        static const struct gh_http_header allow[] = {
+            {GH_SLICE_LIT("Allow"), GH_SLICE_LIT("POST")}};
         gh_http_resp_simple(r, 405, "text/plain", "method not allowed\n", 19, allow, 1);
         return;
     }
@@ -237,15 +238,16 @@ static void print_dev_banner(const struct runtime *rt)
     bool v6 = strchr(l->addr.host, ':') != NULL;
     snprintf(base, sizeof(base), "%s://%s%s%s:%u", sch, v6 ? "[" : "", l->addr.host, v6 ? "]" : "",
              rt->first_port);
-    printf("\nGatehouse %s dev mode: the built-in demo MCP server (tools: echo, add, sha256, time,\n"
-           "word_count) is served through the gateway.\n\n"
-           "  MCP endpoint (Streamable HTTP):  %s/mcp\n"
-           "  Health:                          %s/healthz\n\n"
-           "Point an MCP client at the endpoint, for example:\n"
-           "  npx @modelcontextprotocol/inspector   (Transport: Streamable HTTP, URL as above)\n"
-           "  claude mcp add --transport http gatehouse %s/mcp\n\n"
-           "Authentication is OFF in dev mode and it listens on loopback only. Ctrl-C stops it.\n\n",
-           GH_VERSION, base, base, base);
+    printf(
+        "\nGatehouse %s dev mode: the built-in demo MCP server (tools: echo, add, sha256, time,\n"
+        "word_count) is served through the gateway.\n\n"
+        "  MCP endpoint (Streamable HTTP):  %s/mcp\n"
+        "  Health:                          %s/healthz\n\n"
+        "Point an MCP client at the endpoint, for example:\n"
+        "  npx @modelcontextprotocol/inspector   (Transport: Streamable HTTP, URL as above)\n"
+        "  claude mcp add --transport http gatehouse %s/mcp\n\n"
+        "Authentication is OFF in dev mode and it listens on loopback only. Ctrl-C stops it.\n\n",
+        GH_VERSION, base, base, base);
     fflush(stdout);
 }
 

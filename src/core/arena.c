@@ -20,7 +20,7 @@ struct cleanup {
 };
 
 struct gh_arena {
-    struct chunk *chunks;    /* newest first; the last one is the first chunk, kept on reset */
+    struct chunk *chunks; /* newest first; the last one is the first chunk, kept on reset */
     struct cleanup *cleanups;
     size_t chunk_size;
     size_t used;

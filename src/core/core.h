@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/** One return-code vocabulary for the whole tree (nginx's, used curl's way: rc = f(); if (rc) goto out;). */
+/** One return-code vocabulary for the whole tree (nginx's, used curl's way: rc = f(); if (rc) goto
+ * out;). */
 enum gh_rc {
     GH_OK = 0,
     GH_E_NOMEM = -1,    /* only for APIs that must report it; allocation failure normally aborts */

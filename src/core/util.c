@@ -13,17 +13,28 @@
 const char *gh_rc_str(enum gh_rc rc)
 {
     switch (rc) {
-    case GH_OK: return "ok";
-    case GH_E_NOMEM: return "out of memory";
-    case GH_E_AGAIN: return "again";
-    case GH_E_DECLINED: return "declined";
-    case GH_E_PARSE: return "parse error";
-    case GH_E_LIMIT: return "limit exceeded";
-    case GH_E_IO: return "i/o error";
-    case GH_E_TIMEOUT: return "timeout";
-    case GH_E_UPSTREAM: return "upstream error";
-    case GH_E_CLOSED: return "closed";
-    case GH_E_INTERNAL: return "internal error";
+    case GH_OK:
+        return "ok";
+    case GH_E_NOMEM:
+        return "out of memory";
+    case GH_E_AGAIN:
+        return "again";
+    case GH_E_DECLINED:
+        return "declined";
+    case GH_E_PARSE:
+        return "parse error";
+    case GH_E_LIMIT:
+        return "limit exceeded";
+    case GH_E_IO:
+        return "i/o error";
+    case GH_E_TIMEOUT:
+        return "timeout";
+    case GH_E_UPSTREAM:
+        return "upstream error";
+    case GH_E_CLOSED:
+        return "closed";
+    case GH_E_INTERNAL:
+        return "internal error";
     }
     return "unknown";
 }

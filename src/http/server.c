@@ -47,9 +47,9 @@ struct conn {
     bool dead;        /* closed; free when depth reaches 0 */
     bool close_after; /* no keep-alive after the current response */
     bool want_write;
-    bool lingering;          /* answer sent and write side shut: draining what the client sends */
-    bool processing;         /* conn_process is on the stack: it picks up the next request */
-    size_t discarded;        /* bytes thrown away while lingering */
+    bool lingering;   /* answer sent and write side shut: draining what the client sends */
+    bool processing;  /* conn_process is on the stack: it picks up the next request */
+    size_t discarded; /* bytes thrown away while lingering */
 };
 
 struct gh_http_req {

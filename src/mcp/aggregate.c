@@ -40,7 +40,7 @@ struct owner { /* a resource URI, or a template's fixed prefix, and who serves i
 };
 
 struct gh_mcp_agg {
-    unsigned *caps;   /* per channel */
+    unsigned *caps; /* per channel */
     char (*version)[16];
     struct owner *owners;
 };
@@ -55,12 +55,16 @@ struct gh_mcp_fanout {
 };
 
 static const char *const LIST_FIELD[] = {
-    [AGG_TOOLS] = "tools", [AGG_PROMPTS] = "prompts", [AGG_RESOURCES] = "resources",
+    [AGG_TOOLS] = "tools",
+    [AGG_PROMPTS] = "prompts",
+    [AGG_RESOURCES] = "resources",
     [AGG_TEMPLATES] = "resourceTemplates",
 };
 static const char *const LIST_METHOD[] = {
-    [AGG_TOOLS] = "tools/list", [AGG_PROMPTS] = "prompts/list",
-    [AGG_RESOURCES] = "resources/list", [AGG_TEMPLATES] = "resources/templates/list",
+    [AGG_TOOLS] = "tools/list",
+    [AGG_PROMPTS] = "prompts/list",
+    [AGG_RESOURCES] = "resources/list",
+    [AGG_TEMPLATES] = "resources/templates/list",
 };
 
 static struct gh_mcp_agg *agg_of(struct gh_mcp_bridge *b)
@@ -184,6 +188,37 @@ static void fan_out(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, enum agg_
     }
 }
 
+/* The merged initialize result: capabilities a member has, each routed per member. */
+static void compose_init(struct gh_mcp_bridge *b, struct gh_mcp_fanout *f, struct gh_buf *r)
+{
+    unsigned all = 0;
+    for (size_t i = 0; i < b->nch; i++)
+        all |= agg_of(b)->caps[i];
+    const char *caps[8];
+    size_t n = 0;
+    if (all & CAP_TOOLS)
+        caps[n++] = "\"tools\":{\"listChanged\":true}";
+    if (all & CAP_PROMPTS)
+        caps[n++] = "\"prompts\":{\"listChanged\":true}";
+    if ((all & CAP_RESOURCES) && (all & CAP_SUBSCRIBE))
+        caps[n++] = "\"resources\":{\"listChanged\":true,\"subscribe\":true}";
+    else if (all & CAP_RESOURCES)
+        caps[n++] = "\"resources\":{\"listChanged\":true}";
+    if (all & CAP_LOGGING)
+        caps[n++] = "\"logging\":{}";
+    if (all & CAP_COMPLETIONS)
+        caps[n++] = "\"completions\":{}";
+    gh_buf_appendf(r, "{\"protocolVersion\":\"%s\",\"capabilities\":{", b->sess->version);
+    for (size_t i = 0; i < n; i++)
+        gh_buf_appendf(r, "%s%s", i ? "," : "", caps[i]);
+    gh_buf_appendf(r, "},\"serverInfo\":{\"name\":\"gatehouse\",\"version\":\"%s\"}", GH_VERSION);
+    if (f->instructions.len) {
+        gh_buf_append(r, ",\"instructions\":", 16);
+        gh_json_write_str(r, f->instructions.data, f->instructions.len);
+    }
+    gh_buf_append(r, "}", 1);
+}
+
 static void fanout_finish(struct gh_mcp_bridge *b, struct gh_mcp_pending *p)
 {
     struct gh_mcp_fanout *f = p->fan;
@@ -194,33 +229,7 @@ static void fanout_finish(struct gh_mcp_bridge *b, struct gh_mcp_pending *p)
     struct gh_buf r;
     gh_buf_init(&r, f->items.len + f->instructions.len * 6 + 4096);
     if (f->kind == AGG_INIT) {
-        unsigned all = 0;
-        for (size_t i = 0; i < b->nch; i++)
-            all |= agg_of(b)->caps[i];
-        gh_buf_appendf(&r, "{\"protocolVersion\":\"%s\",\"capabilities\":{", b->sess->version);
-        bool first = true;
-#define CAP(bit, json)                                                                             \
-    if (all & (bit)) {                                                                             \
-        gh_buf_appendf(&r, "%s%s", first ? "" : ",", json);                                        \
-        first = false;                                                                             \
-    }
-        CAP(CAP_TOOLS, "\"tools\":{\"listChanged\":true}")
-        CAP(CAP_PROMPTS, "\"prompts\":{\"listChanged\":true}")
-        if (all & CAP_RESOURCES) {
-            gh_buf_appendf(&r, "%s\"resources\":{\"listChanged\":true%s}", first ? "" : ",",
-                           all & CAP_SUBSCRIBE ? ",\"subscribe\":true" : "");
-            first = false;
-        }
-        CAP(CAP_LOGGING, "\"logging\":{}")
-        CAP(CAP_COMPLETIONS, "\"completions\":{}")
-#undef CAP
-        gh_buf_appendf(&r, "},\"serverInfo\":{\"name\":\"gatehouse\",\"version\":\"%s\"}",
-                       GH_VERSION);
-        if (f->instructions.len) {
-            gh_buf_append(&r, ",\"instructions\":", 16);
-            gh_json_write_str(&r, f->instructions.data, f->instructions.len);
-        }
-        gh_buf_append(&r, "}", 1);
+        compose_init(b, f, &r);
     } else {
         gh_buf_appendf(&r, "{\"%s\":[", LIST_FIELD[f->kind]);
         gh_buf_append(&r, f->items.data ? f->items.data : "", f->items.len);
@@ -343,7 +352,8 @@ void gh_mcp_agg_part_done(struct gh_mcp_bridge *b, struct gh_mcp_pending *part, 
         collect_init(b, f, part->ch, &d, res, a);
     } else if (res >= 0 && f->kind != AGG_EMPTY) {
         int32_t arr = get(&d, res, LIST_FIELD[f->kind]);
-        for (uint32_t i = 0; arr >= 0 && d.toks[arr].type == GH_JSON_ARRAY && i < d.toks[arr].size; i++)
+        for (uint32_t i = 0; arr >= 0 && d.toks[arr].type == GH_JSON_ARRAY && i < d.toks[arr].size;
+             i++)
             collect_item(b, f, part->ch, &d, gh_json_arr_at(&d, (uint32_t)arr, i));
         if (next_page(b, parent, part->ch, &d, res)) {
             gh_arena_free(a);
@@ -399,9 +409,8 @@ static bool route_uri(struct gh_mcp_bridge *b, struct gh_slice uri, size_t *ch)
 }
 
 /* Forwards p to channel ch with the raw span `name` replaced by `repl` (quoted JSON) if set. */
-static void forward(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, size_t ch,
-                    const char *msg, size_t len, struct gh_slice id, struct gh_slice name,
-                    struct gh_slice repl)
+static void forward(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, size_t ch, const char *msg,
+                    size_t len, struct gh_slice id, struct gh_slice name, struct gh_slice repl)
 {
     p->ch = ch;
     p->deadline_ms = gh_clock_ms() + b->ups[ch]->target.first_byte_ms;
@@ -448,6 +457,59 @@ static void route_resource(struct gh_mcp_bridge *b, struct gh_mcp_pending *p,
     forward(b, p, ch, msg, len, body->msgs[0].id_raw, (struct gh_slice){0}, (struct gh_slice){0});
 }
 
+static void agg_initialize(struct gh_mcp_bridge *b, struct gh_mcp_pending *p,
+                           const struct gh_jsonrpc_msg *m, const char *msg, size_t len)
+{
+    fanout_new(b, p, AGG_INIT);
+    for (size_t i = 0; i < b->nch && !b->closed; i++) {
+        struct gh_mcp_pending *part = gh_mcp_pending_add(b, i);
+        part->parent = p;
+        part->initialize = true;
+        p->fan->outstanding++;
+        if (!gh_mcp_bridge_send_request(b, part, msg, len, m->id_raw))
+            return;
+    }
+}
+
+static void agg_set_level(struct gh_mcp_bridge *b, struct gh_mcp_pending *p,
+                          const struct gh_jsonrpc_body *body)
+{
+    const struct gh_json_doc *d = &body->doc;
+    char params[128];
+    int32_t lt = get(d, body->msgs[0].params, "level");
+    struct gh_slice lv = lt >= 0 ? gh_json_raw(d, (uint32_t)lt) : GH_SLICE_LIT("\"info\"");
+    snprintf(params, sizeof(params), "{\"level\":%.*s}", (int)GH_MIN(lv.len, 64), lv.ptr);
+    struct gh_mcp_fanout *f = fanout_new(b, p, AGG_EMPTY);
+    for (size_t i = 0; i < b->nch && !b->closed; i++)
+        if (b->ch[i] && (agg_of(b)->caps[i] & CAP_LOGGING) &&
+            !send_part(b, p, i, "logging/setLevel", params))
+            return;
+    if (f->outstanding == 0)
+        answer_body(b, p, "{}");
+}
+
+/* Methods fanned out to every member that has the capability, merged into one answer. */
+static bool agg_list(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, struct gh_slice meth)
+{
+    static const struct {
+        const char *method;
+        enum agg_kind kind;
+        unsigned cap;
+    } LISTS[] = {
+        {"tools/list", AGG_TOOLS, CAP_TOOLS},
+        {"prompts/list", AGG_PROMPTS, CAP_PROMPTS},
+        {"resources/list", AGG_RESOURCES, CAP_RESOURCES},
+        {"resources/templates/list", AGG_TEMPLATES, CAP_RESOURCES},
+    };
+    for (size_t i = 0; i < GH_ARRAY_LEN(LISTS); i++) {
+        if (gh_slice_eq_cstr(meth, LISTS[i].method)) {
+            fan_out(b, p, LISTS[i].kind, LISTS[i].method, LISTS[i].cap);
+            return true;
+        }
+    }
+    return false;
+}
+
 void gh_mcp_agg_request(struct gh_mcp_bridge *b, struct gh_mcp_pending *p,
                         const struct gh_jsonrpc_body *body, const char *msg, size_t len)
 {
@@ -455,37 +517,13 @@ void gh_mcp_agg_request(struct gh_mcp_bridge *b, struct gh_mcp_pending *p,
     const struct gh_json_doc *d = &body->doc;
     struct gh_slice meth = m->method;
     if (gh_slice_eq_cstr(meth, "initialize")) {
-        struct gh_mcp_fanout *f = fanout_new(b, p, AGG_INIT);
-        (void)f;
-        for (size_t i = 0; i < b->nch && !b->closed; i++) {
-            struct gh_mcp_pending *part = gh_mcp_pending_add(b, i);
-            part->parent = p;
-            part->initialize = true;
-            p->fan->outstanding++;
-            if (!gh_mcp_bridge_send_request(b, part, msg, len, m->id_raw))
-                return;
-        }
+        agg_initialize(b, p, m, msg, len);
     } else if (gh_slice_eq_cstr(meth, "ping")) {
         answer_body(b, p, "{}");
-    } else if (gh_slice_eq_cstr(meth, "tools/list")) {
-        fan_out(b, p, AGG_TOOLS, "tools/list", CAP_TOOLS);
-    } else if (gh_slice_eq_cstr(meth, "prompts/list")) {
-        fan_out(b, p, AGG_PROMPTS, "prompts/list", CAP_PROMPTS);
-    } else if (gh_slice_eq_cstr(meth, "resources/list")) {
-        fan_out(b, p, AGG_RESOURCES, "resources/list", CAP_RESOURCES);
-    } else if (gh_slice_eq_cstr(meth, "resources/templates/list")) {
-        fan_out(b, p, AGG_TEMPLATES, "resources/templates/list", CAP_RESOURCES);
+    } else if (agg_list(b, p, meth)) {
+        return;
     } else if (gh_slice_eq_cstr(meth, "logging/setLevel")) {
-        char params[128];
-        struct gh_slice lv = gh_json_raw(d, (uint32_t)get(d, m->params, "level"));
-        snprintf(params, sizeof(params), "{\"level\":%.*s}", (int)GH_MIN(lv.len, 64), lv.ptr);
-        struct gh_mcp_fanout *f = fanout_new(b, p, AGG_EMPTY);
-        for (size_t i = 0; i < b->nch && !b->closed; i++)
-            if (b->ch[i] && (agg_of(b)->caps[i] & CAP_LOGGING) &&
-                !send_part(b, p, i, "logging/setLevel", params))
-                return;
-        if (f->outstanding == 0)
-            answer_body(b, p, "{}");
+        agg_set_level(b, p, body);
     } else if (gh_slice_eq_cstr(meth, "tools/call") || gh_slice_eq_cstr(meth, "prompts/get")) {
         route_named(b, p, body, msg, len, get(d, m->params, "name"));
     } else if (gh_slice_eq_cstr(meth, "resources/read") ||

@@ -203,8 +203,7 @@ static struct gh_mcp_pending *pending_by_gid(struct gh_mcp_bridge *b, uint64_t g
 }
 
 /* Answers p with one final message (its id already the client's) and forgets it. */
-void gh_mcp_pending_answer(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, char *msg,
-                           size_t len)
+void gh_mcp_pending_answer(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, char *msg, size_t len)
 {
     pending_unlink(b, p);
     if (p->on_answer) {
@@ -398,8 +397,8 @@ static void deliver_unrelated(struct gh_mcp_bridge *b, const char *msg, size_t l
     gh_mcp_stream_append(b->events, &ev);
 }
 
-static bool send_up(struct gh_mcp_bridge *b, size_t idx, const char *msg, size_t len,
-                    uint64_t gid, bool is_init);
+static bool send_up(struct gh_mcp_bridge *b, size_t idx, const char *msg, size_t len, uint64_t gid,
+                    bool is_init);
 
 static void on_upstream_request(struct gh_mcp_bridge *b, size_t idx,
                                 const struct gh_jsonrpc_body *body, const char *msg, size_t len)
@@ -436,13 +435,13 @@ static void on_channel_message(void *arg, size_t idx, const char *msg, size_t le
     if (b->closed)
         return;
     struct gh_arena *a = gh_arena_new(4096);
-    struct gh_jsonrpc_limits lim = {.json = {.max_depth = (uint32_t)b->gw->cfg->limits.json_depth,
-                                             .max_bytes = len + 1}};
+    struct gh_jsonrpc_limits lim = {
+        .json = {.max_depth = (uint32_t)b->gw->cfg->limits.json_depth, .max_bytes = len + 1}};
     struct gh_jsonrpc_body body;
     struct gh_jsonrpc_err err = {0};
     if (gh_jsonrpc_parse(a, msg, len, &lim, &body, &err) != GH_OK || body.batch) {
-        GH_LOGW("mcp", "upstream %s sent an invalid message (%s): dropped",
-                b->ups[idx]->conf->name, err.reason ? err.reason : "batch");
+        GH_LOGW("mcp", "upstream %s sent an invalid message (%s): dropped", b->ups[idx]->conf->name,
+                err.reason ? err.reason : "batch");
         goto out;
     }
     const struct gh_jsonrpc_msg *m = &body.msgs[0];
@@ -452,9 +451,8 @@ static void on_channel_message(void *arg, size_t idx, const char *msg, size_t le
         on_upstream_request(b, idx, &body, msg, len);
     } else {
         struct gh_slice tok = member_raw(&body, m->params, "progressToken", NULL);
-        struct gh_mcp_pending *p = gh_slice_eq_cstr(m->method, "notifications/progress")
-                                       ? pending_by_token(b, tok)
-                                       : NULL;
+        struct gh_mcp_pending *p =
+            gh_slice_eq_cstr(m->method, "notifications/progress") ? pending_by_token(b, tok) : NULL;
         if (p && p->client_token) { /* the client's own token back */
             size_t n;
             char *out = gh_mcp_splice(msg, len, tok, p->client_token, &n);
@@ -500,8 +498,8 @@ static void on_tick(void *arg)
 
 /* ---- client → upstream (home) ---- */
 
-static bool send_up(struct gh_mcp_bridge *b, size_t idx, const char *msg, size_t len,
-                    uint64_t gid, bool is_init)
+static bool send_up(struct gh_mcp_bridge *b, size_t idx, const char *msg, size_t len, uint64_t gid,
+                    bool is_init)
 {
     if (b->ch[idx] && gh_mcp_channel_send(b->ch[idx], msg, len, gid, is_init) == GH_OK)
         return true;
@@ -511,8 +509,8 @@ static bool send_up(struct gh_mcp_bridge *b, size_t idx, const char *msg, size_t
     return false;
 }
 
-bool gh_mcp_bridge_send_request(struct gh_mcp_bridge *b, struct gh_mcp_pending *p,
-                                const char *msg, size_t len, struct gh_slice id_span)
+bool gh_mcp_bridge_send_request(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, const char *msg,
+                                size_t len, struct gh_slice id_span)
 {
     char id[32];
     snprintf(id, sizeof(id), "%" PRIu64, p->gid);
@@ -711,10 +709,11 @@ static enum gh_rc open_channels(struct gh_mcp_bridge *b)
     for (size_t i = 0; i < b->nch; i++) {
         char err[256] = "";
         const struct gh_upstream *u = b->ups[i];
-        size_t cap = u->conf->message_bytes ? u->conf->message_bytes : b->gw->cfg->limits.body_bytes;
+        size_t cap =
+            u->conf->message_bytes ? u->conf->message_bytes : b->gw->cfg->limits.body_bytes;
         bool stateless = gh_upstream_era(b->gw->upstreams, u) == GH_UPSTREAM_ERA_STATELESS;
-        enum gh_rc rc = gh_mcp_channel_open(u, i, &CHANNEL_CBS, b, cap, stateless, &b->ch[i], err,
-                                            sizeof(err));
+        enum gh_rc rc =
+            gh_mcp_channel_open(u, i, &CHANNEL_CBS, b, cap, stateless, &b->ch[i], err, sizeof(err));
         if (rc != GH_OK) {
             GH_LOGW("mcp", "upstream %s: cannot start: %s", u->conf->name, err);
             return rc;
@@ -813,7 +812,7 @@ struct gh_mcp_listener {
     struct gh_net_worker *w;
     char *sub_id; /* raw JSON of the listen request's id */
     bool tools, prompts, resources;
-    char *uris;   /* raw JSON array of resourceSubscriptions, or NULL */
+    char *uris; /* raw JSON array of resourceSubscriptions, or NULL */
 };
 
 struct listen_write {
@@ -858,10 +857,11 @@ static void listen_write_run(void *arg)
             sse_write(l->req, lw->data, lw->len);
         } else { /* the server ends it with a successful answer (subscriptions.mdx) */
             char end[256];
-            int n = snprintf(end, sizeof(end),
-                             "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"resultType\":\"complete\","
-                             "\"_meta\":{\"" META_SUB "\":%s}}}",
-                             l->sub_id, l->sub_id);
+            int n =
+                snprintf(end, sizeof(end),
+                         "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"resultType\":\"complete\","
+                         "\"_meta\":{\"" META_SUB "\":%s}}}",
+                         l->sub_id, l->sub_id);
             sse_write(l->req, end, (size_t)n);
             atomic_store(&l->gone, true);
             gh_http_req_on_abort(l->req, NULL, NULL);
@@ -902,7 +902,9 @@ static void listen_start_run(void *arg)
 
 static bool truthy(const struct gh_json_doc *d, int32_t obj, const char *k)
 {
-    int32_t t = obj >= 0 && d->toks[obj].type == GH_JSON_OBJECT ? gh_json_obj_get(d, (uint32_t)obj, k, strlen(k)) : -1;
+    int32_t t = obj >= 0 && d->toks[obj].type == GH_JSON_OBJECT
+                    ? gh_json_obj_get(d, (uint32_t)obj, k, strlen(k))
+                    : -1;
     return t >= 0 && d->toks[t].type == GH_JSON_TRUE;
 }
 
@@ -931,13 +933,14 @@ static void held_listen(struct gh_mcp_bridge *b, struct gh_mcp_client_msg *cm,
     b->listeners = l;
     struct gh_buf ack;
     gh_buf_init(&ack, 1024);
-    gh_buf_appendf(&ack,
-                   "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/subscriptions/acknowledged\","
-                   "\"params\":{\"_meta\":{\"" META_SUB "\":%s},\"notifications\":{"
-                   "\"toolsListChanged\":%s,\"promptsListChanged\":%s,\"resourcesListChanged\":%s%s%s}}}",
-                   l->sub_id, l->tools ? "true" : "false", l->prompts ? "true" : "false",
-                   l->resources ? "true" : "false", l->uris ? ",\"resourceSubscriptions\":" : "",
-                   l->uris ? l->uris : "");
+    gh_buf_appendf(
+        &ack,
+        "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/subscriptions/acknowledged\","
+        "\"params\":{\"_meta\":{\"" META_SUB "\":%s},\"notifications\":{"
+        "\"toolsListChanged\":%s,\"promptsListChanged\":%s,\"resourcesListChanged\":%s%s%s}}}",
+        l->sub_id, l->tools ? "true" : "false", l->prompts ? "true" : "false",
+        l->resources ? "true" : "false", l->uris ? ",\"resourceSubscriptions\":" : "",
+        l->uris ? l->uris : "");
     struct listen_write *lw = gh_xcalloc(1, sizeof(*lw));
     atomic_fetch_add(&l->refs, 1);
     lw->l = l;
@@ -996,7 +999,8 @@ static void thin_broadcast(struct gh_mcp_bridge *b, struct gh_slice method, cons
         return;
     struct gh_sse_event ev = {.data = gh_slice(msg, len), .has_data = true, .retry = -1};
     for (size_t i = 0; i < b->nthin; i++) {
-        struct gh_mcp_stream *st = b->thin[i]->closed ? NULL : gh_mcp_stream_find_get(b->thin[i], true);
+        struct gh_mcp_stream *st =
+            b->thin[i]->closed ? NULL : gh_mcp_stream_find_get(b->thin[i], true);
         if (st) {
             gh_mcp_stream_append(st, &ev);
             gh_mcp_stream_unref(st);
@@ -1013,8 +1017,8 @@ static void held_broadcast(struct gh_mcp_bridge *b, const char *msg, size_t len)
     if (gh_jsonrpc_parse(a, msg, len, &lim, &body, &err) == GH_OK && !body.batch &&
         body.msgs[0].kind == GH_JSONRPC_NOTIFICATION) {
         const struct gh_jsonrpc_msg *m = &body.msgs[0];
-        struct gh_slice uri = m->params >= 0 ? member_raw(&body, m->params, "uri", NULL)
-                                             : (struct gh_slice){0};
+        struct gh_slice uri =
+            m->params >= 0 ? member_raw(&body, m->params, "uri", NULL) : (struct gh_slice){0};
         thin_broadcast(b, m->method, msg, len);
         for (struct gh_mcp_listener **pp = &b->listeners; *pp;) {
             struct gh_mcp_listener *l = *pp;
@@ -1078,17 +1082,19 @@ static void held_discover(struct gh_mcp_bridge *b, struct gh_mcp_client_msg *cm,
             caps = gh_json_raw(&d, (uint32_t)t);
         if ((t = gh_json_obj_get(&d, 0, "serverInfo", 10)) >= 0)
             info = gh_json_raw(&d, (uint32_t)t);
-        if ((t = gh_json_obj_get(&d, 0, "instructions", 12)) >= 0 && d.toks[t].type == GH_JSON_STRING)
+        if ((t = gh_json_obj_get(&d, 0, "instructions", 12)) >= 0 &&
+            d.toks[t].type == GH_JSON_STRING)
             ins = gh_json_raw(&d, (uint32_t)t);
     }
     const struct gh_jsonrpc_msg *m = &body->msgs[0];
-    gh_buf_appendf(&out,
-                   "{\"jsonrpc\":\"2.0\",\"id\":%.*s,\"result\":{\"supportedVersions\":[\"2026-07-28\"],"
-                   "\"capabilities\":%.*s,%s%.*s%s\"resultType\":\"complete\",\"_meta\":{"
-                   "\"io.modelcontextprotocol/serverInfo\":%.*s}}}",
-                   (int)m->id_raw.len, m->id_raw.ptr, (int)caps.len, caps.ptr,
-                   ins.len ? "\"instructions\":" : "", (int)ins.len, ins.ptr ? ins.ptr : "",
-                   ins.len ? "," : "", (int)info.len, info.ptr);
+    gh_buf_appendf(
+        &out,
+        "{\"jsonrpc\":\"2.0\",\"id\":%.*s,\"result\":{\"supportedVersions\":[\"2026-07-28\"],"
+        "\"capabilities\":%.*s,%s%.*s%s\"resultType\":\"complete\",\"_meta\":{"
+        "\"io.modelcontextprotocol/serverInfo\":%.*s}}}",
+        (int)m->id_raw.len, m->id_raw.ptr, (int)caps.len, caps.ptr,
+        ins.len ? "\"instructions\":" : "", (int)ins.len, ins.ptr ? ins.ptr : "",
+        ins.len ? "," : "", (int)info.len, info.ptr);
     struct reply *rp = gh_xcalloc(1, sizeof(*rp));
     rp->req = cm->req;
     rp->status = 200;
@@ -1151,8 +1157,10 @@ static void held_init_done(struct gh_mcp_bridge *b, const char *msg, size_t len)
     struct gh_slice raw = gh_json_raw(&d, (uint32_t)res);
     b->held_init = gh_xstrndup(raw.ptr, raw.len);
     gh_arena_free(a);
-    static const char INITIALIZED[] = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}";
-    struct gh_mcp_client_msg note = {.b = b, .bytes = (char *)INITIALIZED, .len = sizeof(INITIALIZED) - 1};
+    static const char INITIALIZED[] =
+        "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}";
+    struct gh_mcp_client_msg note = {
+        .b = b, .bytes = (char *)INITIALIZED, .len = sizeof(INITIALIZED) - 1};
     struct gh_arena *a2 = gh_arena_new(1024);
     struct gh_jsonrpc_body body;
     struct gh_jsonrpc_err err;
@@ -1393,7 +1401,7 @@ void gh_mcp_shared_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
                         const struct gh_jsonrpc_body *body)
 {
     const struct gh_jsonrpc_msg *m = &body->msgs[0];
-    uint64_t retry_ms;
+    uint64_t retry_ms = 0;
     struct gh_mcp_session *hs = s ? s->shared : held_get(gw, rt, &retry_ms);
     if (!hs) {
         reply_retry(r, retry_ms);
@@ -1415,7 +1423,8 @@ void gh_mcp_shared_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
             return;
         }
         s->shared = hs; /* held_get's reference moves here */
-        struct gh_mcp_stream *ev = gh_mcp_stream_new(s, true, gw->cfg->limits.sse_replay_bytes, NULL, NULL);
+        struct gh_mcp_stream *ev =
+            gh_mcp_stream_new(s, true, gw->cfg->limits.sse_replay_bytes, NULL, NULL);
         gh_mcp_stream_set_lossy(ev);
         gh_mcp_stream_unref(ev); /* no producer: the session's list keeps it */
         cm->shared_init = true;

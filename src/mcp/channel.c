@@ -27,18 +27,18 @@ struct http_exchange {
 
 struct gh_mcp_channel {
     const struct gh_upstream *up;
-    bool stateless;                   /* http: a 2026-07-28-only upstream, spoken to statelessly */
-    char *client_caps, *client_info;  /* stateless: the client's, from its initialize */
-    char *log_level;                  /* stateless: raw JSON level from logging/setLevel */
-    char client_version[16];          /* stateless: what the client asked for */
+    bool stateless;                  /* http: a 2026-07-28-only upstream, spoken to statelessly */
+    char *client_caps, *client_info; /* stateless: the client's, from its initialize */
+    char *log_level;                 /* stateless: raw JSON level from logging/setLevel */
+    char client_version[16];         /* stateless: what the client asked for */
     size_t idx;
     struct gh_mcp_channel_cbs cbs;
     void *arg;
     bool closed;
-    struct gh_upstream_child *child;  /* stdio */
-    char *session_id;                 /* http: the upstream's */
-    char version[16];                 /* http: negotiated */
-    struct http_exchange *exchanges;  /* http: in flight, GET included */
+    struct gh_upstream_child *child; /* stdio */
+    char *session_id;                /* http: the upstream's */
+    char version[16];                /* http: negotiated */
+    struct http_exchange *exchanges; /* http: in flight, GET included */
     size_t message_bytes;
 };
 
@@ -116,11 +116,13 @@ static void hx_on_head(void *arg, const struct gh_http_response_head *h)
 {
     struct http_exchange *x = arg;
     x->status = h->status;
-    const struct gh_http_header *sid = gh_http_header_find(h->headers, h->nheaders, "Mcp-Session-Id");
+    const struct gh_http_header *sid =
+        gh_http_header_find(h->headers, h->nheaders, "Mcp-Session-Id");
     if (x->is_init && sid && !x->ch->session_id && sid->value.len < 256)
         x->ch->session_id = gh_xstrndup(sid->value.ptr, sid->value.len);
     const struct gh_http_header *ct = gh_http_header_find(h->headers, h->nheaders, "Content-Type");
-    x->is_sse = ct && ct->value.len >= 17 && strncasecmp(ct->value.ptr, "text/event-stream", 17) == 0;
+    x->is_sse =
+        ct && ct->value.len >= 17 && strncasecmp(ct->value.ptr, "text/event-stream", 17) == 0;
     if (x->is_sse)
         gh_sse_parser_init(&x->sse, x->ch->message_bytes);
 }
@@ -130,7 +132,8 @@ static void hx_on_body(void *arg, const char *p, size_t n)
     struct http_exchange *x = arg;
     if (x->is_sse) {
         if (gh_sse_parser_feed(&x->sse, p, n, hx_on_event, x) != GH_OK && !x->ch->closed)
-            GH_LOGW("mcp", "upstream %s: SSE event over the limit or malformed", x->ch->up->conf->name);
+            GH_LOGW("mcp", "upstream %s: SSE event over the limit or malformed",
+                    x->ch->up->conf->name);
     } else if (gh_buf_append(&x->body, p, n) != GH_OK) {
         x->status = 599; /* over message_bytes: answered as an error in on_done */
     }
@@ -146,8 +149,9 @@ static void hx_on_done(void *arg, enum gh_rc rc)
     else if (ok && !x->is_sse && x->body.len)
         ch->cbs.on_message(ch->arg, ch->idx, x->body.data, x->body.len);
     else if (!ok && x->gid && !ch->closed)
-        synth_error(ch, x->gid, x->status == 404 ? "upstream session ended"
-                                                 : "upstream unavailable or refused the request");
+        synth_error(ch, x->gid,
+                    x->status == 404 ? "upstream session ended"
+                                     : "upstream unavailable or refused the request");
     bool gone = x->status == 404 && ch->session_id && !ch->closed;
     hx_free(x);
     if (gone) { /* the upstream forgot our session: so does the gateway's */
@@ -161,8 +165,8 @@ static enum gh_rc stateless_send(struct gh_mcp_channel *ch, const char *msg, siz
                                  uint64_t gid);
 
 static struct http_exchange *http_send_h(struct gh_mcp_channel *ch, const char *method,
-                                          const char *msg, size_t len, uint64_t gid, bool is_init,
-                                          const struct gh_http_header *extra, size_t nextra);
+                                         const char *msg, size_t len, uint64_t gid, bool is_init,
+                                         const struct gh_http_header *extra, size_t nextra);
 
 static void http_send(struct gh_mcp_channel *ch, const char *method, const char *msg, size_t len,
                       uint64_t gid, bool is_init)
@@ -171,8 +175,8 @@ static void http_send(struct gh_mcp_channel *ch, const char *method, const char 
 }
 
 static struct http_exchange *http_send_h(struct gh_mcp_channel *ch, const char *method,
-                                          const char *msg, size_t len, uint64_t gid, bool is_init,
-                                          const struct gh_http_header *extra, size_t nextra)
+                                         const char *msg, size_t len, uint64_t gid, bool is_init,
+                                         const struct gh_http_header *extra, size_t nextra)
 {
     struct http_exchange *x = gh_xcalloc(1, sizeof(*x));
     x->ch = ch;
@@ -187,16 +191,20 @@ static struct http_exchange *http_send_h(struct gh_mcp_channel *ch, const char *
     for (size_t i = 0; i < nextra && i < 6; i++)
         h[n++] = extra[i];
     if (!x->is_get)
-        h[n++] = (struct gh_http_header){GH_SLICE_LIT("Content-Type"), GH_SLICE_LIT("application/json")};
-    h[n++] = (struct gh_http_header){GH_SLICE_LIT("Accept"),
-                                     x->is_get ? GH_SLICE_LIT("text/event-stream")
-                                               : GH_SLICE_LIT("application/json, text/event-stream")};
+        h[n++] =
+            (struct gh_http_header){GH_SLICE_LIT("Content-Type"), GH_SLICE_LIT("application/json")};
+    h[n++] = (struct gh_http_header){
+        GH_SLICE_LIT("Accept"), x->is_get ? GH_SLICE_LIT("text/event-stream")
+                                          : GH_SLICE_LIT("application/json, text/event-stream")};
     if (ch->version[0] && !ch->stateless) /* stateless requests carry their own */
-        h[n++] = (struct gh_http_header){GH_SLICE_LIT("MCP-Protocol-Version"), gh_slice_cstr(ch->version)};
+        h[n++] = (struct gh_http_header){GH_SLICE_LIT("MCP-Protocol-Version"),
+                                         gh_slice_cstr(ch->version)};
     if (ch->session_id)
-        h[n++] = (struct gh_http_header){GH_SLICE_LIT("Mcp-Session-Id"), gh_slice_cstr(ch->session_id)};
-    x->creq = gh_http_client_send(gh_upstream_pool(ch->up), method, gh_slice_cstr(ch->up->conf->url.path),
-                                  h, n, gh_slice(msg, len), &HX_CBS, x);
+        h[n++] =
+            (struct gh_http_header){GH_SLICE_LIT("Mcp-Session-Id"), gh_slice_cstr(ch->session_id)};
+    x->creq =
+        gh_http_client_send(gh_upstream_pool(ch->up), method, gh_slice_cstr(ch->up->conf->url.path),
+                            h, n, gh_slice(msg, len), &HX_CBS, x);
     return x;
 }
 
@@ -210,7 +218,8 @@ static struct http_exchange *http_send_h(struct gh_mcp_channel *ch, const char *
 
 #define V2026 "2026-07-28"
 
-static void deliver(struct gh_mcp_channel *ch, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void deliver(struct gh_mcp_channel *ch, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void deliver(struct gh_mcp_channel *ch, const char *fmt, ...)
 {
     char buf[1024];
@@ -252,7 +261,8 @@ static void discover_to_initialize(struct gh_mcp_channel *ch, uint64_t gid, cons
         synth_error(ch, gid, "upstream refused server/discover");
         return;
     }
-    struct gh_slice caps = GH_SLICE_LIT("{}"), info = GH_SLICE_LIT("{\"name\":\"upstream\",\"version\":\"0\"}");
+    struct gh_slice caps = GH_SLICE_LIT("{}"),
+                    info = GH_SLICE_LIT("{\"name\":\"upstream\",\"version\":\"0\"}");
     int32_t t;
     if ((t = obj_get(&d, res, "capabilities")) >= 0)
         caps = gh_json_raw(&d, (uint32_t)t);
@@ -260,8 +270,9 @@ static void discover_to_initialize(struct gh_mcp_channel *ch, uint64_t gid, cons
         info = gh_json_raw(&d, (uint32_t)t);
     struct gh_buf out;
     gh_buf_init(&out, len + 512);
-    gh_buf_appendf(&out, "{\"jsonrpc\":\"2.0\",\"id\":%" PRIu64 ",\"result\":{\"protocolVersion\":\"%s\","
-                         "\"capabilities\":%.*s,\"serverInfo\":%.*s",
+    gh_buf_appendf(&out,
+                   "{\"jsonrpc\":\"2.0\",\"id\":%" PRIu64 ",\"result\":{\"protocolVersion\":\"%s\","
+                   "\"capabilities\":%.*s,\"serverInfo\":%.*s",
                    gid, ch->client_version, (int)caps.len, caps.ptr, (int)info.len, info.ptr);
     if ((t = obj_get(&d, res, "instructions")) >= 0 && d.toks[t].type == GH_JSON_STRING) {
         struct gh_slice ins = gh_json_raw(&d, (uint32_t)t);
@@ -278,14 +289,15 @@ static char *with_envelope(struct gh_mcp_channel *ch, const char *msg, size_t le
                            const struct gh_json_doc *d, size_t *outlen)
 {
     char env[4096];
-    int n = snprintf(env, sizeof(env),
-                     "\"io.modelcontextprotocol/protocolVersion\":\"" V2026 "\","
-                     "\"io.modelcontextprotocol/clientCapabilities\":%s,"
-                     "\"io.modelcontextprotocol/clientInfo\":%s%s%s",
-                     ch->client_caps ? ch->client_caps : "{}",
-                     ch->client_info ? ch->client_info : "{\"name\":\"gatehouse\",\"version\":\"0\"}",
-                     ch->log_level ? ",\"io.modelcontextprotocol/logLevel\":" : "",
-                     ch->log_level ? ch->log_level : "");
+    int n =
+        snprintf(env, sizeof(env),
+                 "\"io.modelcontextprotocol/protocolVersion\":\"" V2026 "\","
+                 "\"io.modelcontextprotocol/clientCapabilities\":%s,"
+                 "\"io.modelcontextprotocol/clientInfo\":%s%s%s",
+                 ch->client_caps ? ch->client_caps : "{}",
+                 ch->client_info ? ch->client_info : "{\"name\":\"gatehouse\",\"version\":\"0\"}",
+                 ch->log_level ? ",\"io.modelcontextprotocol/logLevel\":" : "",
+                 ch->log_level ? ch->log_level : "");
     if (n < 0 || (size_t)n >= sizeof(env))
         return NULL;
     int32_t params = obj_get(d, 0, "params");
@@ -327,7 +339,7 @@ static const char *name_header(struct gh_arena *a, struct gh_slice v)
         out[o++] = i + 1 < v.len ? B64[w >> 6 & 63] : '=';
         out[o++] = i + 2 < v.len ? B64[w & 63] : '=';
     }
-    strcpy(out + o, "?=");
+    memcpy(out + o, "?=", 3);
     return out;
 }
 
@@ -343,8 +355,9 @@ static void open_listen(struct gh_mcp_channel *ch)
     size_t n;
     if (gh_json_parse(a, LISTEN, sizeof(LISTEN) - 1, NULL, &d, &e) == GH_OK) {
         char *body = with_envelope(ch, LISTEN, sizeof(LISTEN) - 1, &d, &n);
-        struct gh_http_header h[2] = {{GH_SLICE_LIT("MCP-Protocol-Version"), GH_SLICE_LIT(V2026)},
-                                      {GH_SLICE_LIT("Mcp-Method"), GH_SLICE_LIT("subscriptions/listen")}};
+        struct gh_http_header h[2] = {
+            {GH_SLICE_LIT("MCP-Protocol-Version"), GH_SLICE_LIT(V2026)},
+            {GH_SLICE_LIT("Mcp-Method"), GH_SLICE_LIT("subscriptions/listen")}};
         struct http_exchange *x = body ? http_send_h(ch, "POST", body, n, 0, false, h, 2) : NULL;
         if (x)
             x->listen = true;
@@ -358,7 +371,8 @@ static void remember_init(struct gh_mcp_channel *ch, const struct gh_json_doc *d
     free(ch->client_caps);
     free(ch->client_info);
     ch->client_caps = raw_dup(d, obj_get(d, params, "capabilities"), "{}");
-    ch->client_info = raw_dup(d, obj_get(d, params, "clientInfo"), "{\"name\":\"client\",\"version\":\"0\"}");
+    ch->client_info =
+        raw_dup(d, obj_get(d, params, "clientInfo"), "{\"name\":\"client\",\"version\":\"0\"}");
     struct gh_slice v = {0};
     int32_t t = obj_get(d, params, "protocolVersion");
     if (t >= 0 && d->toks[t].type == GH_JSON_STRING)
@@ -366,25 +380,27 @@ static void remember_init(struct gh_mcp_channel *ch, const struct gh_json_doc *d
     bool known = v.len == 12 && (memcmp(v.ptr, "\"2025-11-25\"", 12) == 0 ||
                                  memcmp(v.ptr, "\"2025-06-18\"", 12) == 0 ||
                                  memcmp(v.ptr, "\"2025-03-26\"", 12) == 0);
-    snprintf(ch->client_version, sizeof(ch->client_version), "%.*s", known ? 10 : 10,
+    snprintf(ch->client_version, sizeof(ch->client_version), "%.*s", 10,
              known ? v.ptr + 1 : "2025-11-25");
 }
 
 static enum gh_rc stateless_request(struct gh_mcp_channel *ch, const char *msg, size_t len,
-                                    uint64_t gid, const struct gh_json_doc *d, struct gh_slice method,
-                                    struct gh_arena *a)
+                                    uint64_t gid, const struct gh_json_doc *d,
+                                    struct gh_slice method, struct gh_arena *a)
 {
     int32_t params = obj_get(d, 0, "params");
     if (gh_slice_eq_cstr(method, "initialize")) {
         remember_init(ch, d, params);
-        static const char DISCOVER[] = "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"server/discover\"}";
+        static const char DISCOVER[] =
+            "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"server/discover\"}";
         struct gh_json_doc dd;
         struct gh_json_err e;
         size_t n;
         gh_json_parse(a, DISCOVER, sizeof(DISCOVER) - 1, NULL, &dd, &e);
         char *body = with_envelope(ch, DISCOVER, sizeof(DISCOVER) - 1, &dd, &n);
-        struct gh_http_header h[2] = {{GH_SLICE_LIT("MCP-Protocol-Version"), GH_SLICE_LIT(V2026)},
-                                      {GH_SLICE_LIT("Mcp-Method"), GH_SLICE_LIT("server/discover")}};
+        struct gh_http_header h[2] = {
+            {GH_SLICE_LIT("MCP-Protocol-Version"), GH_SLICE_LIT(V2026)},
+            {GH_SLICE_LIT("Mcp-Method"), GH_SLICE_LIT("server/discover")}};
         struct http_exchange *x = body ? http_send_h(ch, "POST", body, n, gid, false, h, 2) : NULL;
         if (x)
             x->discover = true;
@@ -403,20 +419,25 @@ static enum gh_rc stateless_request(struct gh_mcp_channel *ch, const char *msg, 
     }
     if (gh_slice_eq_cstr(method, "resources/subscribe") ||
         gh_slice_eq_cstr(method, "resources/unsubscribe")) {
-        deliver(ch, "{\"jsonrpc\":\"2.0\",\"id\":%" PRIu64 ",\"error\":{\"code\":-32601,"
-                    "\"message\":\"Method not found: the upstream serves 2026-07-28\"}}", gid);
+        deliver(ch,
+                "{\"jsonrpc\":\"2.0\",\"id\":%" PRIu64 ",\"error\":{\"code\":-32601,"
+                "\"message\":\"Method not found: the upstream serves 2026-07-28\"}}",
+                gid);
         return GH_OK;
     }
     struct gh_http_header h[3] = {{GH_SLICE_LIT("MCP-Protocol-Version"), GH_SLICE_LIT(V2026)},
                                   {GH_SLICE_LIT("Mcp-Method"), method}};
     size_t nh = 2;
-    const char *member = gh_slice_eq_cstr(method, "resources/read") ? "uri"
-                         : (gh_slice_eq_cstr(method, "tools/call") || gh_slice_eq_cstr(method, "prompts/get")) ? "name"
-                                                                                                             : NULL;
+    const char *member =
+        gh_slice_eq_cstr(method, "resources/read") ? "uri"
+        : (gh_slice_eq_cstr(method, "tools/call") || gh_slice_eq_cstr(method, "prompts/get"))
+            ? "name"
+            : NULL;
     int32_t nt = member ? obj_get(d, params, member) : -1;
     struct gh_slice nv;
     if (nt >= 0 && gh_json_str(d, a, (uint32_t)nt, &nv) == GH_OK)
-        h[nh++] = (struct gh_http_header){GH_SLICE_LIT("Mcp-Name"), gh_slice_cstr(name_header(a, nv))};
+        h[nh++] =
+            (struct gh_http_header){GH_SLICE_LIT("Mcp-Name"), gh_slice_cstr(name_header(a, nv))};
     size_t n;
     char *body = with_envelope(ch, msg, len, d, &n);
     if (!body)
@@ -463,9 +484,9 @@ out:
 /* ---- common ---- */
 
 enum gh_rc gh_mcp_channel_open(const struct gh_upstream *u, size_t idx,
-                               const struct gh_mcp_channel_cbs *cbs, void *arg, size_t message_bytes,
-                               bool stateless, struct gh_mcp_channel **out, char *err,
-                               size_t errlen)
+                               const struct gh_mcp_channel_cbs *cbs, void *arg,
+                               size_t message_bytes, bool stateless, struct gh_mcp_channel **out,
+                               char *err, size_t errlen)
 {
     struct gh_mcp_channel *ch = gh_xcalloc(1, sizeof(*ch));
     ch->up = u;
@@ -486,8 +507,8 @@ enum gh_rc gh_mcp_channel_open(const struct gh_upstream *u, size_t idx,
     return GH_OK;
 }
 
-enum gh_rc gh_mcp_channel_send(struct gh_mcp_channel *ch, const char *msg, size_t len,
-                               uint64_t gid, bool is_init)
+enum gh_rc gh_mcp_channel_send(struct gh_mcp_channel *ch, const char *msg, size_t len, uint64_t gid,
+                               bool is_init)
 {
     if (ch->closed)
         return GH_E_CLOSED;
@@ -555,8 +576,9 @@ void gh_mcp_channel_close(struct gh_mcp_channel *ch)
     if (ch->session_id && ch->up->conf->kind == GH_CONFIG_UPSTREAM_HTTP && !ch->stateless) {
         /* tell the upstream its session is over; nobody waits for the answer */
         struct gh_http_header h = {GH_SLICE_LIT("Mcp-Session-Id"), gh_slice_cstr(ch->session_id)};
-        gh_http_client_send(gh_upstream_pool(ch->up), "DELETE", gh_slice_cstr(ch->up->conf->url.path),
-                            &h, 1, gh_slice(NULL, 0), &NOOP_CBS, NULL);
+        gh_http_client_send(gh_upstream_pool(ch->up), "DELETE",
+                            gh_slice_cstr(ch->up->conf->url.path), &h, 1, gh_slice(NULL, 0),
+                            &NOOP_CBS, NULL);
     }
     gh_net_worker_post(gh_net_worker_current(), channel_free_task, ch);
 }

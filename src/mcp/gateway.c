@@ -125,8 +125,8 @@ static enum gh_rc endpoints_build(struct gh_mcp_gateway *gw, char *err, size_t e
 
 /* Finds the session a request names: 400 when it names none, 404 when unknown. */
 static struct gh_mcp_session *require_session(struct gh_mcp_gateway *gw,
-                                              const struct gh_mcp_route *rt,
-                                              struct gh_http_req *r, struct gh_slice id)
+                                              const struct gh_mcp_route *rt, struct gh_http_req *r,
+                                              struct gh_slice id)
 {
     struct gh_slice sid = gh_http_req_header(r, "Mcp-Session-Id");
     if (!sid.ptr) {
@@ -164,25 +164,36 @@ static bool content_type_json(struct gh_slice ct)
     return gh_slice_caseeq_cstr(mt, "application/json");
 }
 
+/* Content-Type (415) and Accept (406) of a POST; answers itself when they are wrong. */
+static bool post_headers_ok(struct gh_http_req *r)
+{
+    if (!content_type_json(gh_http_req_header(r, "Content-Type"))) {
+        gh_mcp_reply_error(r, 415, (struct gh_slice){0}, GH_JSONRPC_INVALID_REQUEST,
+                           "Unsupported Media Type: Content-Type must be application/json");
+        return false;
+    }
+    struct gh_slice accept = gh_http_req_header(r, "Accept");
+    if (!gh_mcp_accepts(accept, "application/json") ||
+        !gh_mcp_accepts(accept, "text/event-stream")) {
+        gh_mcp_reply_error(
+            r, 406, (struct gh_slice){0}, GH_JSONRPC_INVALID_REQUEST,
+            "Not Acceptable: Accept must list application/json and text/event-stream");
+        return false;
+    }
+    return true;
+}
+
 static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
                         struct gh_http_req *r)
 {
     struct gh_slice none = {0};
-    if (!content_type_json(gh_http_req_header(r, "Content-Type"))) {
-        gh_mcp_reply_error(r, 415, none, GH_JSONRPC_INVALID_REQUEST,
-                           "Unsupported Media Type: Content-Type must be application/json");
+    if (!post_headers_ok(r))
         return;
-    }
-    struct gh_slice accept = gh_http_req_header(r, "Accept");
-    if (!gh_mcp_accepts(accept, "application/json") || !gh_mcp_accepts(accept, "text/event-stream")) {
-        gh_mcp_reply_error(r, 406, none, GH_JSONRPC_INVALID_REQUEST,
-                           "Not Acceptable: Accept must list application/json and text/event-stream");
-        return;
-    }
     /* an unknown version on a request that names a session is that session's error */
-    bool stateless = gh_mcp_stateless_request(r) &&
-                     (gh_slice_eq_cstr(gh_http_req_header(r, "MCP-Protocol-Version"), "2026-07-28") ||
-                      !gh_http_req_header(r, "Mcp-Session-Id").ptr);
+    bool stateless =
+        gh_mcp_stateless_request(r) &&
+        (gh_slice_eq_cstr(gh_http_req_header(r, "MCP-Protocol-Version"), "2026-07-28") ||
+         !gh_http_req_header(r, "Mcp-Session-Id").ptr);
     struct gh_jsonrpc_limits lim = {.json = {.max_depth = (uint32_t)gw->cfg->limits.json_depth,
                                              .max_bytes = gw->cfg->limits.body_bytes},
                                     .max_batch = (uint32_t)gw->cfg->limits.batch_length};
@@ -256,7 +267,8 @@ static void handle_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
     }
     uint64_t seq = 0;
     struct gh_slice last = gh_http_req_header(r, "Last-Event-ID");
-    struct gh_mcp_stream *st = last.ptr ? gh_mcp_stream_find(s, last, &seq) : gh_mcp_stream_find_get(s, false);
+    struct gh_mcp_stream *st =
+        last.ptr ? gh_mcp_stream_find(s, last, &seq) : gh_mcp_stream_find_get(s, false);
     if (!last.ptr && st)
         seq = gh_mcp_stream_delivered(st);
     if (!st && (s->bridge || s->shared)) {
@@ -296,7 +308,8 @@ void gh_mcp_handle(struct gh_mcp_gateway *gw, struct gh_http_req *r)
     if (gh_mcp_check_origin(gw, r) != GH_ALLOW)
         return;
     if (h->method != GH_HTTP_M_POST && gh_mcp_stateless_request(r)) {
-        static const struct gh_http_header allow[] = {{GH_SLICE_LIT("Allow"), GH_SLICE_LIT("POST")}};
+        static const struct gh_http_header allow[] = {
+            {GH_SLICE_LIT("Allow"), GH_SLICE_LIT("POST")}};
         gh_http_resp_simple(r, 405, "text/plain", "method not allowed\n", 19, allow, 1);
         return; /* 2026-07-28 has no GET stream and no session to delete */
     }

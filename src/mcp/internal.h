@@ -27,8 +27,8 @@ struct gh_mcp_gateway {
     struct gh_mcp_endpoint *endpoints; /* owned; cfg->n_endpoints */
     struct gh_mcp_session *held[64];   /* sessions held upstream, by route (gw->lock) */
     const void *held_key[64];
-    unsigned held_failures[64];        /* consecutive early exits: restart backoff */
-    uint64_t held_retry_at[64];        /* no new held session before this (ms) */
+    unsigned held_failures[64]; /* consecutive early exits: restart backoff */
+    uint64_t held_retry_at[64]; /* no new held session before this (ms) */
     size_t nheld;
     atomic_bool closing; /* shutdown: no restarts */
     /* session table: a small open hash guarded by one lock (sessions are rare next to requests) */
@@ -49,11 +49,12 @@ struct gh_mcp_session {
     char *upstream_id;           /* owned; may be NULL (upstream without sessions) */
     const void *route; /* the upstream or endpoint it belongs to (compared, never followed) */
     struct gh_mcp_gateway *gw;
-    char version[16];            /* negotiated protocol version, "" until known */
+    char version[16];              /* negotiated protocol version, "" until known */
     _Atomic uint64_t last_used_ms; /* requests and stream traffic keep a session alive */
     pthread_mutex_t lock;          /* guards everything below */
     bool closed;
-    struct gh_mcp_bridge *bridge;  /* message-level sessions (stdio upstreams); NULL for pass-through */
+    struct gh_mcp_bridge
+        *bridge; /* message-level sessions (stdio upstreams); NULL for pass-through */
     struct gh_mcp_session *shared; /* a client session riding a shared child's held session (ref) */
     struct gh_mcp_stream *streams; /* retained SSE streams, newest first */
     uint32_t next_stream;
@@ -81,7 +82,8 @@ enum gh_mcp_producer_op {
     GH_MCP_PRODUCER_CANCEL, /* the producer must not call gh_mcp_stream_finish afterwards */
 };
 typedef void (*gh_mcp_producer_fn)(void *producer, enum gh_mcp_producer_op op);
-/** A new stream fed by producer on the calling worker (returned with one reference: the producer's). */
+/** A new stream fed by producer on the calling worker (returned with one reference: the
+ * producer's). */
 struct gh_mcp_stream *gh_mcp_stream_new(struct gh_mcp_session *s, bool is_get, size_t replay_cap,
                                         gh_mcp_producer_fn control, void *producer);
 /** Appends one event (assigns the gateway id); may pause the producer. */
@@ -159,8 +161,8 @@ enum gh_rc gh_mcp_channel_open(const struct gh_upstream *u, size_t idx,
                                size_t message_bytes, bool stateless, struct gh_mcp_channel **out,
                                char *err, size_t errlen);
 /** Sends one message; gid names a request (an HTTP failure is answered as an error for it). */
-enum gh_rc gh_mcp_channel_send(struct gh_mcp_channel *ch, const char *msg, size_t len,
-                               uint64_t gid, bool is_init);
+enum gh_rc gh_mcp_channel_send(struct gh_mcp_channel *ch, const char *msg, size_t len, uint64_t gid,
+                               bool is_init);
 /** After initialize: the negotiated version (HTTP: header; opens the GET stream). */
 void gh_mcp_channel_initialized(struct gh_mcp_channel *ch, struct gh_slice version);
 /** Stops the child or ends the upstream session; no callback after this call. */
@@ -183,16 +185,16 @@ struct gh_mcp_agg;
 /** A client request waiting for its answer (home worker only). */
 struct gh_mcp_pending {
     struct gh_mcp_pending *next;
-    uint64_t gid;             /* the id an upstream sees; 0 for a fan-out's parent */
-    size_t ch;                /* the channel it went to */
-    char *client_id;          /* raw JSON of the client's id (NULL for fan-out parts) */
-    char *progress_token;     /* raw JSON of params._meta.progressToken, or NULL */
-    struct gh_http_req *req;  /* touched only on req_w; NULL for fan-out parts */
+    uint64_t gid;            /* the id an upstream sees; 0 for a fan-out's parent */
+    size_t ch;               /* the channel it went to */
+    char *client_id;         /* raw JSON of the client's id (NULL for fan-out parts) */
+    char *progress_token;    /* raw JSON of params._meta.progressToken, or NULL */
+    struct gh_http_req *req; /* touched only on req_w; NULL for fan-out parts */
     struct gh_net_worker *req_w;
     struct gh_mcp_stream *st; /* once answered as SSE */
     uint64_t deadline_ms;
     bool initialize;
-    bool stateless; /* a 2026-07-28 client: its result gets resultType */
+    bool stateless;                     /* a 2026-07-28 client: its result gets resultType */
     const struct gh_mcp_session *owner; /* the client session on a shared child (matching only) */
     char *client_token; /* the client's own progress token, when the gateway replaced it */
     /** Set on gateway-made requests: gets the answer instead of a client. */
@@ -223,12 +225,12 @@ struct gh_mcp_bridge {
     uint64_t next_gid, next_sid;
     struct gh_mcp_stream *events; /* server-initiated messages, for the client's GET */
     struct gh_net_timer *tick;
-    struct gh_mcp_agg *agg;          /* aggregate.c: per-upstream state, resource owners */
+    struct gh_mcp_agg *agg; /* aggregate.c: per-upstream state, resource owners */
     bool closed;
     /* held (2026-07-28 clients on a session-era route): the gateway is the upstream's client */
     bool held, held_ready;
-    char *held_init;                  /* raw JSON of the upstream's initialize result */
-    struct gh_mcp_client_msg *queue;  /* requests that arrived before initialize finished */
+    char *held_init;                   /* raw JSON of the upstream's initialize result */
+    struct gh_mcp_client_msg *queue;   /* requests that arrived before initialize finished */
     struct gh_mcp_listener *listeners; /* subscriptions/listen streams */
     struct gh_mcp_session **thin;      /* client sessions riding this shared child (refs) */
     size_t nthin;
@@ -266,8 +268,8 @@ void gh_mcp_pending_answer(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, ch
 void gh_mcp_pending_fail(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, int code,
                          const char *why);
 /** Sends msg (its id replaced by p->gid) to p's channel; false when the channel failed. */
-bool gh_mcp_bridge_send_request(struct gh_mcp_bridge *b, struct gh_mcp_pending *p,
-                                const char *msg, size_t len, struct gh_slice id_span);
+bool gh_mcp_bridge_send_request(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, const char *msg,
+                                size_t len, struct gh_slice id_span);
 char *gh_mcp_splice(const char *msg, size_t len, struct gh_slice span, const char *repl,
                     size_t *outlen);
 
@@ -293,9 +295,8 @@ void gh_mcp_proxy_post(struct gh_mcp_gateway *gw, const struct gh_upstream *rout
                        const struct gh_jsonrpc_body *body);
 /** GET to the upstream; with resume set, feeds that stream again from the upstream's last id. */
 void gh_mcp_proxy_get(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
-                      struct gh_http_req *r, struct gh_mcp_session *s,
-                      struct gh_mcp_stream *resume, const char *upstream_last_id,
-                      uint64_t after_seq);
+                      struct gh_http_req *r, struct gh_mcp_session *s, struct gh_mcp_stream *resume,
+                      const char *upstream_last_id, uint64_t after_seq);
 void gh_mcp_proxy_delete(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
                          struct gh_http_req *r, struct gh_mcp_session *s);
 

@@ -42,7 +42,8 @@ static const char *const REQUEST_HEADERS[] = {
 };
 
 static const char *const RESPONSE_HEADERS[] = {
-    "Content-Type", "Cache-Control", "Retry-After", "Allow", "WWW-Authenticate", "X-Accel-Buffering",
+    "Content-Type", "Cache-Control",    "Retry-After",
+    "Allow",        "WWW-Authenticate", "X-Accel-Buffering",
 };
 
 static void ex_free(struct exchange *ex)
@@ -80,8 +81,8 @@ static size_t upstream_headers(struct exchange *ex, struct gh_http_header *out, 
         }
     }
     if (ex->resume && n < cap)
-        out[n++] = (struct gh_http_header){GH_SLICE_LIT("Last-Event-ID"),
-                                           gh_slice_cstr(ex->resume_id)};
+        out[n++] =
+            (struct gh_http_header){GH_SLICE_LIT("Last-Event-ID"), gh_slice_cstr(ex->resume_id)};
     return n;
 }
 
@@ -94,8 +95,8 @@ static size_t client_headers(struct exchange *ex, const struct gh_http_response_
             if (gh_slice_caseeq_cstr(h->headers[i].name, RESPONSE_HEADERS[j]))
                 out[n++] = h->headers[i];
     if (ex->sess)
-        out[n++] = (struct gh_http_header){GH_SLICE_LIT("Mcp-Session-Id"),
-                                           gh_slice_cstr(ex->sess->id)};
+        out[n++] =
+            (struct gh_http_header){GH_SLICE_LIT("Mcp-Session-Id"), gh_slice_cstr(ex->sess->id)};
     return n;
 }
 
@@ -148,7 +149,8 @@ static void start_sse(struct exchange *ex, const struct gh_http_response_head *h
     for (size_t i = 0; i < n; i++)
         has_cc |= gh_slice_caseeq_cstr(hdrs[i].name, "Cache-Control");
     if (!has_cc)
-        hdrs[n++] = (struct gh_http_header){GH_SLICE_LIT("Cache-Control"), GH_SLICE_LIT("no-cache")};
+        hdrs[n++] =
+            (struct gh_http_header){GH_SLICE_LIT("Cache-Control"), GH_SLICE_LIT("no-cache")};
     gh_http_resp_start(ex->req, 200, hdrs, n, -1);
     gh_http_resp_flush(ex->req);
     ex->sse = true;
@@ -190,7 +192,8 @@ static void on_client_abort(void *arg)
 
 static bool open_session(struct exchange *ex, const struct gh_http_response_head *h)
 {
-    const struct gh_http_header *sid = gh_http_header_find(h->headers, h->nheaders, "Mcp-Session-Id");
+    const struct gh_http_header *sid =
+        gh_http_header_find(h->headers, h->nheaders, "Mcp-Session-Id");
     ex->sess = gh_mcp_session_create(ex->gw, ex->route, sid ? sid->value : (struct gh_slice){0});
     return ex->sess != NULL;
 }
@@ -215,8 +218,8 @@ static void on_head(void *arg, const struct gh_http_response_head *h)
         return;
     }
     const struct gh_http_header *ct = gh_http_header_find(h->headers, h->nheaders, "Content-Type");
-    if (ok && ct && ct->value.len >= 17 && strncasecmp(ct->value.ptr, "text/event-stream", 17) == 0 &&
-        ex->sess) {
+    if (ok && ct && ct->value.len >= 17 &&
+        strncasecmp(ct->value.ptr, "text/event-stream", 17) == 0 && ex->sess) {
         start_sse(ex, h);
         return;
     }
@@ -334,9 +337,9 @@ static void ex_send(struct exchange *ex, const char *method, struct gh_slice bod
     struct gh_http_header hdrs[48];
     size_t n = upstream_headers(ex, hdrs, GH_ARRAY_LEN(hdrs));
     gh_http_req_on_abort(ex->req, on_client_abort, ex);
-    ex->creq = gh_http_client_send(gh_upstream_pool(ex->route), method,
-                                   gh_slice_cstr(ex->route->conf->url.path), hdrs, n, body, &EX_CBS,
-                                   ex);
+    ex->creq =
+        gh_http_client_send(gh_upstream_pool(ex->route), method,
+                            gh_slice_cstr(ex->route->conf->url.path), hdrs, n, body, &EX_CBS, ex);
 }
 
 void gh_mcp_proxy_post(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
@@ -360,9 +363,8 @@ void gh_mcp_proxy_post_stateless(struct gh_mcp_gateway *gw, const struct gh_upst
 }
 
 void gh_mcp_proxy_get(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
-                      struct gh_http_req *r, struct gh_mcp_session *s,
-                      struct gh_mcp_stream *resume, const char *upstream_last_id,
-                      uint64_t after_seq)
+                      struct gh_http_req *r, struct gh_mcp_session *s, struct gh_mcp_stream *resume,
+                      const char *upstream_last_id, uint64_t after_seq)
 {
     struct exchange *ex = ex_new(gw, route, r, s, EX_GET);
     if (resume) {

@@ -9,9 +9,9 @@
 
 #include <stdio.h>
 
-#define V2026 "2026-07-28"
+#define V2026        "2026-07-28"
 #define META_VERSION "io.modelcontextprotocol/protocolVersion"
-#define META_CAPS "io.modelcontextprotocol/clientCapabilities"
+#define META_CAPS    "io.modelcontextprotocol/clientCapabilities"
 
 /* Every version the gateway speaks to clients, newest first. */
 static const char *const ALL_VERSIONS[] = {V2026, "2025-11-25", "2025-06-18", "2025-03-26"};
@@ -39,8 +39,9 @@ void gh_mcp_reply_unsupported_version_of(struct gh_http_req *r, struct gh_slice 
         gh_buf_append(&b, id.ptr, id.len);
     else
         gh_buf_append(&b, "null", 4);
-    gh_buf_appendf(&b, ",\"error\":{\"code\":%d,\"message\":\"Unsupported protocol version\","
-                       "\"data\":{\"supported\":[",
+    gh_buf_appendf(&b,
+                   ",\"error\":{\"code\":%d,\"message\":\"Unsupported protocol version\","
+                   "\"data\":{\"supported\":[",
                    GH_MCP_ERR_UNSUPPORTED_VERSION);
     for (size_t i = all_eras ? 0 : 1; i < GH_ARRAY_LEN(ALL_VERSIONS); i++)
         gh_buf_appendf(&b, "%s\"%s\"", i > (all_eras ? 0u : 1u) ? "," : "", ALL_VERSIONS[i]);

@@ -184,13 +184,13 @@ void gh_upstream_health_json(const struct gh_upstream_set *set, struct gh_buf *o
             *all_up = false;
         static const char *const ERA[] = {"unknown", "session", "stateless", "both"};
         gh_buf_appendf(out, "%s\"%s\":{\"kind\":\"%s\",\"state\":\"%s\"", i ? "," : "",
-                       u->conf->name, http ? "http" : "stdio",
-                       http ? state_name(st) : "on-demand");
+                       u->conf->name, http ? "http" : "stdio", http ? state_name(st) : "on-demand");
         if (http)
             gh_buf_appendf(out, ",\"protocol\":\"%s\"", ERA[atomic_load(&set->health[i].era) & 3]);
         if (http && st != GH_UPSTREAM_UNKNOWN)
-            gh_buf_appendf(out, ",\"since_ms_ago\":%llu",
-                           (unsigned long long)(gh_clock_ms() - atomic_load(&set->health[i].since_ms)));
+            gh_buf_appendf(
+                out, ",\"since_ms_ago\":%llu",
+                (unsigned long long)(gh_clock_ms() - atomic_load(&set->health[i].since_ms)));
         gh_buf_append(out, "}", 1);
     }
     gh_buf_append(out, "}", 1);

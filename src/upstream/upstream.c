@@ -25,12 +25,12 @@ static void target_init(struct gh_upstream_set *set, struct gh_upstream *u)
     t->sni = up->url.tls && up->url.family == GH_CONFIG_FAMILY_NAME ? up->url.host : NULL;
     t->max_idle = up->max_connections;
     t->header_bytes = cfg->limits.header_bytes;
-    t->connect_ms = up->timeouts.connect_ms ? up->timeouts.connect_ms
-                                            : cfg->timeouts.upstream_connect_ms;
+    t->connect_ms =
+        up->timeouts.connect_ms ? up->timeouts.connect_ms : cfg->timeouts.upstream_connect_ms;
     t->first_byte_ms = up->timeouts.first_byte_ms ? up->timeouts.first_byte_ms
                                                   : cfg->timeouts.upstream_first_byte_ms;
-    t->stream_idle_ms = up->timeouts.stream_idle_ms ? up->timeouts.stream_idle_ms
-                                                    : cfg->timeouts.stream_idle_ms;
+    t->stream_idle_ms =
+        up->timeouts.stream_idle_ms ? up->timeouts.stream_idle_ms : cfg->timeouts.stream_idle_ms;
 }
 
 enum gh_rc gh_upstream_set_new(struct gh_config *cfg, struct gh_upstream_set **out, char *err,

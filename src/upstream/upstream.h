@@ -28,8 +28,9 @@ struct gh_upstream_set {
     struct gh_upstream *ups; /* n entries */
     size_t n;
     struct ssl_ctx_st *client_tls; /* shared by https upstreams; NULL when none */
-    struct gh_upstream_health *health; /* per upstream, atomics: written by probes, read by /readyz */
-    void *health_ctl;                  /* the probe timer, on its worker */
+    struct gh_upstream_health
+        *health;      /* per upstream, atomics: written by probes, read by /readyz */
+    void *health_ctl; /* the probe timer, on its worker */
 };
 
 /** What the last probe of an HTTP upstream found. */
