@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { DIRECT, OUT_DIR, HERE, GATEHOUSE_BIN, freePort, spawnLogged, stop, waitForHttp, startEverything, sleep } from './lib/harness.mjs';
+import { DIRECT, OUT_DIR, HERE, GATEHOUSE_BIN, EVERYTHING_JS, freePort, spawnLogged, stop, waitForHttp, startEverything, sleep } from './lib/harness.mjs';
 
 const FIXTURE = path.join(HERE, 'stdio-fixture.mjs');
 const text = (r) => r.content[0].text;
@@ -37,9 +37,14 @@ describe('aggregated endpoint (HTTP + stdio behind one URL)', { skip: DIRECT && 
       `    cwd: ${HERE}`,
       '    env:',
       '      PATH: /usr/bin:/bin',
+      '  - name: evstdio',
+      `    command: ${process.execPath}`,
+      `    args: [${JSON.stringify(EVERYTHING_JS)}, "stdio"]`,
+      '    env:',
+      '      PATH: /usr/bin:/bin',
       'endpoints:',
       '  - path: /mcp',
-      '    upstreams: [everything, fixture]',
+      '    upstreams: [everything, fixture, evstdio]',
     ].join('\n') + '\n');
     gw = spawnLogged('gatehouse-aggregate', GATEHOUSE_BIN, ['serve', '--config', cfg]);
     base = `http://127.0.0.1:${port}`;
@@ -62,10 +67,12 @@ describe('aggregated endpoint (HTTP + stdio behind one URL)', { skip: DIRECT && 
       const names = (await c.listTools()).tools.map((t) => t.name);
       assert.ok(names.includes('everything.echo'), names.join(','));
       assert.ok(names.includes('fixture.increment'), names.join(','));
+      assert.ok(names.includes('evstdio.echo'), 'server-everything over stdio is aggregated too');
       assert.ok(names.every((n) => /^[A-Za-z0-9_.-]{1,128}$/.test(n)));
       assert.equal(new Set(names).size, names.length, 'no collisions');
       assert.match(text(await c.callTool({ name: 'everything.echo', arguments: { message: 'agg' } })), /agg/);
       assert.equal(text(await c.callTool({ name: 'fixture.increment', arguments: {} })), '1');
+      assert.match(text(await c.callTool({ name: 'evstdio.echo', arguments: { message: 'via stdio' } })), /via stdio/);
       await assert.rejects(c.callTool({ name: 'nobody.echo', arguments: {} }));
       await assert.rejects(c.callTool({ name: 'echo', arguments: {} }));
     } finally { await c.close(); }
@@ -103,7 +110,7 @@ describe('aggregated endpoint (HTTP + stdio behind one URL)', { skip: DIRECT && 
   });
 
   test('each upstream is still reachable alone at its own path', async () => {
-    for (const [p, tool] of [['/mcp/everything', 'echo'], ['/mcp/fixture', 'increment']]) {
+    for (const [p, tool] of [['/mcp/everything', 'echo'], ['/mcp/fixture', 'increment'], ['/mcp/evstdio', 'echo']]) {
       const c = await connect(`${base}${p}`);
       try {
         const names = (await c.listTools()).tools.map((t) => t.name);
