@@ -31,6 +31,24 @@ void gh_net_addr_format(const struct gh_net_addr *a, char *out, size_t n);
 uint16_t gh_net_addr_port(const struct gh_net_addr *a);
 bool gh_net_addr_is_loopback(const struct gh_net_addr *a);
 
+/** Where an address leads, for the egress guard (SSRF: RFC 9728 §7.7, security-cases §1.4). */
+enum gh_net_addr_class {
+    GH_NET_ADDR_PUBLIC = 0,
+    GH_NET_ADDR_LOOPBACK,  /* 127.0.0.0/8, ::1 */
+    GH_NET_ADDR_PRIVATE,   /* 10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7 */
+    GH_NET_ADDR_LINKLOCAL, /* 169.254/16 (cloud metadata), fe80::/10 */
+    GH_NET_ADDR_RESERVED,  /* unspecified, multicast, broadcast, 0/8, 240/4, documentation */
+};
+/** Classifies an address; IPv4-mapped and NAT64 IPv6 forms are judged by the IPv4 inside. */
+enum gh_net_addr_class gh_net_addr_classify(const struct gh_net_addr *a);
+/**
+ * The egress verdict for an outbound fetch (discovery, JWKS, introspection): public addresses
+ * are allowed; loopback only with allow_loopback; private and link-local only with
+ * allow_private; reserved never. Decide on the resolved address, for every redirect hop too.
+ */
+enum gh_verdict gh_net_egress_allowed(const struct gh_net_addr *a, bool allow_loopback,
+                                      bool allow_private);
+
 /* ---- workers ---- */
 typedef void (*gh_net_task_fn)(void *arg);
 /** Creates n workers (not started). */
