@@ -96,6 +96,18 @@ enum gh_rc gh_buf_appendf(struct gh_buf *b, const char *fmt, ...)
     return GH_OK;
 }
 
+enum gh_rc gh_buf_putu(struct gh_buf *b, uint64_t v, unsigned base)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    do {
+        unsigned d = (unsigned)(v % base);
+        tmp[--i] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
+        v /= base;
+    } while (v);
+    return gh_buf_append(b, tmp + i, sizeof(tmp) - i);
+}
+
 void gh_buf_consume(struct gh_buf *b, size_t n)
 {
     GH_BUG_ON(n > b->len - b->head);

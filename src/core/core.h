@@ -117,6 +117,13 @@ void gh_buf_release(struct gh_buf *b);
 enum gh_rc gh_buf_append(struct gh_buf *b, const void *p, size_t n);
 enum gh_rc gh_buf_appendf(struct gh_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/** Appends a NUL-terminated string (no formatting: the hot path avoids printf). */
+static inline enum gh_rc gh_buf_puts(struct gh_buf *b, const char *s)
+{
+    return gh_buf_append(b, s, strlen(s));
+}
+/** Appends an unsigned number in decimal (base 10) or lower-case hex (base 16). */
+enum gh_rc gh_buf_putu(struct gh_buf *b, uint64_t v, unsigned base);
 /** Makes room for n more bytes and returns where to write them (commit with gh_buf_commit). */
 enum gh_rc gh_buf_reserve(struct gh_buf *b, size_t n, char **out);
 void gh_buf_commit(struct gh_buf *b, size_t n);

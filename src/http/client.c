@@ -160,13 +160,24 @@ static void build_wire(struct gh_http_creq *r, const char *method, struct gh_sli
 {
     struct gh_buf *o = &r->wire;
     gh_buf_init(o, body.len + 65536);
-    gh_buf_appendf(o, "%s %.*s HTTP/1.1\r\nHost: %s\r\n", method, (int)target.len, target.ptr,
-                   r->pool->host_header);
-    for (size_t i = 0; i < n; i++)
-        gh_buf_appendf(o, "%.*s: %.*s\r\n", (int)hdrs[i].name.len, hdrs[i].name.ptr,
-                       (int)hdrs[i].value.len, hdrs[i].value.ptr);
-    if (body.len || r->method == GH_HTTP_M_POST || r->method == GH_HTTP_M_PUT)
-        gh_buf_appendf(o, "Content-Length: %zu\r\n", body.len);
+    /* no printf on the hot path: a request head is a few appends */
+    gh_buf_puts(o, method);
+    gh_buf_append(o, " ", 1);
+    gh_buf_append(o, target.ptr, target.len);
+    gh_buf_append(o, " HTTP/1.1\r\nHost: ", 17);
+    gh_buf_puts(o, r->pool->host_header);
+    gh_buf_append(o, "\r\n", 2);
+    for (size_t i = 0; i < n; i++) {
+        gh_buf_append(o, hdrs[i].name.ptr, hdrs[i].name.len);
+        gh_buf_append(o, ": ", 2);
+        gh_buf_append(o, hdrs[i].value.ptr, hdrs[i].value.len);
+        gh_buf_append(o, "\r\n", 2);
+    }
+    if (body.len || r->method == GH_HTTP_M_POST || r->method == GH_HTTP_M_PUT) {
+        gh_buf_append(o, "Content-Length: ", 16);
+        gh_buf_putu(o, body.len, 10);
+        gh_buf_append(o, "\r\n", 2);
+    }
     gh_buf_append(o, "\r\n", 2);
     gh_buf_append(o, body.ptr, body.len);
 }

@@ -660,8 +660,13 @@ void gh_http_resp_start(struct gh_http_req *r, int status, const struct gh_http_
     if (wk.draining)
         c->close_after = true;
     struct gh_buf *o = &c->out;
-    gh_buf_appendf(o, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, gh_http_status_text(status),
-                   http_date());
+    gh_buf_append(o, "HTTP/1.1 ", 9);
+    gh_buf_putu(o, (uint64_t)status, 10);
+    gh_buf_append(o, " ", 1);
+    gh_buf_puts(o, gh_http_status_text(status));
+    gh_buf_append(o, "\r\nDate: ", 8);
+    gh_buf_puts(o, http_date());
+    gh_buf_append(o, "\r\n", 2);
     for (size_t i = 0; i < nhdrs; i++) {
         gh_buf_append(o, hdrs[i].name.ptr, hdrs[i].name.len);
         gh_buf_append(o, ": ", 2);
@@ -670,7 +675,9 @@ void gh_http_resp_start(struct gh_http_req *r, int status, const struct gh_http_
     }
     r->head_only = r->head.method == GH_HTTP_M_HEAD;
     if (content_length >= 0) {
-        gh_buf_appendf(o, "Content-Length: %lld\r\n", (long long)content_length);
+        gh_buf_append(o, "Content-Length: ", 16);
+        gh_buf_putu(o, (uint64_t)content_length, 10);
+        gh_buf_append(o, "\r\n", 2);
     } else if (r->head_only) {
         c->close_after = true; /* no length to announce and no body to frame */
     } else {
@@ -692,8 +699,10 @@ enum gh_rc gh_http_resp_write(struct gh_http_req *r, const void *p, size_t n)
         return GH_OK;
     if (gh_buf_rlen(&c->out) + n + 32 > c->srv->lim.out_bytes)
         return GH_E_LIMIT;
-    if (r->chunked_resp)
-        gh_buf_appendf(&c->out, "%zx\r\n", n);
+    if (r->chunked_resp) {
+        gh_buf_putu(&c->out, n, 16);
+        gh_buf_append(&c->out, "\r\n", 2);
+    }
     gh_buf_append(&c->out, p, n);
     if (r->chunked_resp)
         gh_buf_append(&c->out, "\r\n", 2);
