@@ -155,6 +155,12 @@ static bool listener_is_loopback(const struct gh_config_listener *l)
 /* Until inbound authentication exists, serving without it must be asked for, and only locally. */
 static int check_auth_mode(const struct gh_config *cfg)
 {
+    if (cfg->auth) { /* fail closed: never serve as if the configured auth were enforced */
+        fputs("gatehouse: auth: is configured, but this build does not enforce inbound "
+              "authentication yet; refusing to start\n",
+              stderr);
+        return 2;
+    }
     if (!cfg->gateway.insecure_no_auth) {
         fputs("gatehouse: inbound authentication is not available in this build; to serve "
               "without it, pass --insecure-no-auth (or gateway.insecure_no_auth: true)\n",

@@ -94,11 +94,8 @@ static void where(const struct gh_config *c, const char *path, int *line, int *c
     }
 }
 
-static enum gh_rc fail(const struct gh_config *c, struct gh_config_error *err, const char *path,
-                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static enum gh_rc fail(const struct gh_config *c, struct gh_config_error *err, const char *path,
-                       const char *fmt, ...)
+enum gh_rc gh_config__fail(const struct gh_config *c, struct gh_config_error *err, const char *path,
+                           const char *fmt, ...)
 {
     va_list ap;
     snprintf(err->file, sizeof(err->file), "%s", c->source ? c->source : "");
@@ -120,7 +117,8 @@ static enum gh_rc check_fields(const struct gh_config *c, struct gh_config_error
         if ((v == 0 && zero_ok) || (v >= f[i].min && v <= f[i].max))
             continue;
         snprintf(path, sizeof(path), "%s.%s", prefix, f[i].key);
-        return fail(c, err, path, "must be between %" PRIu64 " and %" PRIu64, f[i].min, f[i].max);
+        return gh_config__fail(c, err, path, "must be between %" PRIu64 " and %" PRIu64, f[i].min,
+                               f[i].max);
     }
     return GH_OK;
 }
@@ -131,12 +129,12 @@ static enum gh_rc check_list(const struct gh_config *c, struct gh_config_error *
 {
     char path[256];
     if (n > GH_CONFIG_MAX_ALLOWED)
-        return fail(c, err, key, "too many entries (max %d)", GH_CONFIG_MAX_ALLOWED);
+        return gh_config__fail(c, err, key, "too many entries (max %d)", GH_CONFIG_MAX_ALLOWED);
     for (size_t i = 0; i < n; i++) {
         const char *why = check(v[i]);
         if (why) {
             snprintf(path, sizeof(path), "%s[%zu]", key, i);
-            return fail(c, err, path, "%s", why);
+            return gh_config__fail(c, err, path, "%s", why);
         }
     }
     return GH_OK;
@@ -147,9 +145,11 @@ static enum gh_rc check_gateway(const struct gh_config *c, struct gh_config_erro
     const struct gh_config_gateway *g = &c->gateway;
     enum gh_rc rc;
     if (g->workers > GH_CONFIG_MAX_WORKERS)
-        return fail(c, err, "gateway.workers", "must be between 0 and %d", GH_CONFIG_MAX_WORKERS);
+        return gh_config__fail(c, err, "gateway.workers", "must be between 0 and %d",
+                               GH_CONFIG_MAX_WORKERS);
     if (g->log_level < GH_LOG_ERROR || g->log_level > GH_LOG_DEBUG)
-        return fail(c, err, "gateway.log_level", "expected one of: error, warn, info, debug");
+        return gh_config__fail(c, err, "gateway.log_level",
+                               "expected one of: error, warn, info, debug");
     rc = check_list(c, err, "gateway.allowed_origins", g->allowed_origins, g->n_allowed_origins,
                     gh_config__check_origin);
     if (rc)
@@ -165,13 +165,14 @@ static enum gh_rc check_readable(const struct gh_config *c, struct gh_config_err
     struct stat sb;
     int fd = file ? open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY) : -1;
     if (!file)
-        return fail(c, err, path, "required key is missing (tls needs certificate and key)");
+        return gh_config__fail(c, err, path,
+                               "required key is missing (tls needs certificate and key)");
     if (fd < 0)
-        return fail(c, err, path, "cannot read %s file: %s", what, strerror(errno));
+        return gh_config__fail(c, err, path, "cannot read %s file: %s", what, strerror(errno));
     bool regular = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
     close(fd);
     if (!regular)
-        return fail(c, err, path, "%s must be a regular file", what);
+        return gh_config__fail(c, err, path, "%s must be a regular file", what);
     return GH_OK;
 }
 
@@ -188,10 +189,11 @@ static enum gh_rc check_listener(const struct gh_config *c, struct gh_config_err
     enum gh_rc rc;
     snprintf(path, sizeof(path), "listeners[%zu].address", i);
     if (!l->addr.host)
-        return fail(c, err, path, "required key is missing");
+        return gh_config__fail(c, err, path, "required key is missing");
     for (size_t j = 0; j < i; j++) {
         if (same_addr(&c->listeners[j].addr, &l->addr))
-            return fail(c, err, path, "duplicate listener address (also listeners[%zu])", j);
+            return gh_config__fail(c, err, path, "duplicate listener address (also listeners[%zu])",
+                                   j);
     }
     if (!l->tls)
         return GH_OK;
@@ -214,29 +216,29 @@ static enum gh_rc check_kind_fields(const struct gh_config *c, struct gh_config_
     if (u->kind == GH_CONFIG_UPSTREAM_STDIO) {
         snprintf(path, sizeof(path), "upstreams[%zu].url", i);
         if (u->url.host)
-            return fail(c, err, path,
-                        "url and command are mutually exclusive (an upstream is "
-                        "either HTTP or stdio)");
+            return gh_config__fail(c, err, path,
+                                   "url and command are mutually exclusive (an upstream is "
+                                   "either HTTP or stdio)");
         snprintf(path, sizeof(path), "upstreams[%zu].max_connections", i);
         if (u->max_connections)
-            return fail(c, err, path, "only for HTTP upstreams (those with url)");
+            return gh_config__fail(c, err, path, "only for HTTP upstreams (those with url)");
         snprintf(path, sizeof(path), "upstreams[%zu].timeouts.connect_ms", i);
         if (u->timeouts.connect_ms)
-            return fail(c, err, path, "only for HTTP upstreams (those with url)");
+            return gh_config__fail(c, err, path, "only for HTTP upstreams (those with url)");
         return GH_OK;
     }
     snprintf(path, sizeof(path), "upstreams[%zu].url", i);
     if (!u->url.host || !u->url.path)
-        return fail(c, err, path, "required key is missing");
+        return gh_config__fail(c, err, path, "required key is missing");
     snprintf(path, sizeof(path), "upstreams[%zu].command", i);
     if (u->command || u->argv || u->cwd || u->n_env || u->mode || u->message_bytes ||
         u->stop_grace_ms)
-        return fail(c, err, path,
-                    "stdio settings on an HTTP upstream (url and command are "
-                    "mutually exclusive)");
+        return gh_config__fail(c, err, path,
+                               "stdio settings on an HTTP upstream (url and command are "
+                               "mutually exclusive)");
     snprintf(path, sizeof(path), "upstreams[%zu].max_connections", i);
     if (u->max_connections < 1 || u->max_connections > CFG_MAX_CONNECTIONS_MAX)
-        return fail(c, err, path, "must be between 1 and %d", CFG_MAX_CONNECTIONS_MAX);
+        return gh_config__fail(c, err, path, "must be between 1 and %d", CFG_MAX_CONNECTIONS_MAX);
     return GH_OK;
 }
 
@@ -281,43 +283,50 @@ static enum gh_rc check_command(const struct gh_config *c, struct gh_config_erro
     snprintf(path, sizeof(path), "upstreams[%zu].command", i);
     why = u->command ? gh_config__check_command(u->command) : "required key is missing";
     if (why)
-        return fail(c, err, path, "%s", why);
+        return gh_config__fail(c, err, path, "%s", why);
     if (u->command[0] == '/') {
         if (!is_exec_file(u->command))
-            return fail(c, err, path, "command is not an executable file (%s)",
-                        access(u->command, F_OK) ? strerror(errno) : "not regular or no x bit");
+            return gh_config__fail(c, err, path, "command is not an executable file (%s)",
+                                   access(u->command, F_OK) ? strerror(errno)
+                                                            : "not regular or no x bit");
         return GH_OK;
     }
     pathvar = env_find(u, "PATH");
     if (!pathvar)
-        return fail(c, err, path,
-                    "command is a bare name but env has no PATH to look it up in "
-                    "(the gateway's own PATH is never used)");
+        return gh_config__fail(c, err, path,
+                               "command is a bare name but env has no PATH to look it up in "
+                               "(the gateway's own PATH is never used)");
     /* a PATH given by reference is only known at spawn */
     if (pathvar->kind == GH_CONFIG_ENV_LITERAL && !in_path(pathvar->value, u->command))
-        return fail(c, err, path, "command not found in env PATH (absolute entries only)");
+        return gh_config__fail(c, err, path,
+                               "command not found in env PATH (absolute entries only)");
     return GH_OK;
 }
 
-/* References are resolved again at spawn; checking now makes a typo stop the start. */
-static enum gh_rc check_env_ref(const struct gh_config *c, struct gh_config_error *err,
-                                const char *path, const struct gh_config_env *e)
+/* References are resolved again when used; checking now makes a typo stop the start. */
+enum gh_rc gh_config__check_ref(const struct gh_config *c, struct gh_config_error *err,
+                                const char *path, enum gh_config_env_kind kind, const char *target,
+                                bool private_file)
 {
+    mode_t open_bits = private_file ? (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH) : (S_IROTH | S_IWOTH);
     struct stat sb;
-    if (e->kind == GH_CONFIG_ENV_FROM_ENV && !getenv(e->value))
-        return fail(c, err, path, "env:%s is not set in the gateway's environment", e->value);
-    if (e->kind != GH_CONFIG_ENV_FROM_FILE)
+    if (kind == GH_CONFIG_ENV_FROM_ENV && !getenv(target))
+        return gh_config__fail(c, err, path, "env:%s is not set in the gateway's environment",
+                               target);
+    if (kind != GH_CONFIG_ENV_FROM_FILE)
         return GH_OK;
-    if (stat(e->value, &sb) != 0)
-        return fail(c, err, path, "cannot read secret file: %s", strerror(errno));
+    if (stat(target, &sb) != 0)
+        return gh_config__fail(c, err, path, "cannot read secret file: %s", strerror(errno));
     if (!S_ISREG(sb.st_mode))
-        return fail(c, err, path, "secret file must be a regular file");
-    if (sb.st_mode & (S_IROTH | S_IWOTH))
-        return fail(c, err, path,
-                    "secret file is readable or writable by every local user "
-                    "(chmod o-rw)");
-    if (access(e->value, R_OK) != 0)
-        return fail(c, err, path, "cannot read secret file: %s", strerror(errno));
+        return gh_config__fail(c, err, path, "secret file must be a regular file");
+    if (sb.st_mode & open_bits)
+        return gh_config__fail(c, err, path,
+                               private_file ? "secret file is readable or writable by other users "
+                                              "or its group (chmod 600)"
+                                            : "secret file is readable or writable by every local "
+                                              "user (chmod o-rw)");
+    if (access(target, R_OK) != 0)
+        return gh_config__fail(c, err, path, "cannot read secret file: %s", strerror(errno));
     return GH_OK;
 }
 
@@ -332,14 +341,14 @@ static enum gh_rc check_env(const struct gh_config *c, struct gh_config_error *e
         if (!why && env_find(u, e->name) != e)
             why = "duplicate variable";
         if (why)
-            return fail(c, err, path, "%s", why);
-        enum gh_rc rc = check_env_ref(c, err, path, e);
+            return gh_config__fail(c, err, path, "%s", why);
+        enum gh_rc rc = gh_config__check_ref(c, err, path, e->kind, e->value, false);
         if (rc)
             return rc;
     }
     if (u->n_env > CFG_MAX_MAP_KEYS)
-        return fail(c, err, "upstreams", "too many environment variables (max %d)",
-                    CFG_MAX_MAP_KEYS);
+        return gh_config__fail(c, err, "upstreams", "too many environment variables (max %d)",
+                               CFG_MAX_MAP_KEYS);
     return GH_OK;
 }
 
@@ -357,24 +366,24 @@ static enum gh_rc check_stdio(const struct gh_config *c, struct gh_config_error 
         const char *why = gh_config__check_arg(u->argv[k]);
         snprintf(path, sizeof(path), "upstreams[%zu].args[%zu]", i, k - 1);
         if (why)
-            return fail(c, err, path, "%s", why);
+            return gh_config__fail(c, err, path, "%s", why);
     }
     snprintf(path, sizeof(path), "upstreams[%zu].cwd", i);
     if (u->cwd && u->cwd[0] != '/')
-        return fail(c, err, path, "cwd must be an absolute path");
+        return gh_config__fail(c, err, path, "cwd must be an absolute path");
     if (u->cwd && stat(u->cwd, &sb) != 0)
-        return fail(c, err, path, "cannot use cwd: %s", strerror(errno));
+        return gh_config__fail(c, err, path, "cannot use cwd: %s", strerror(errno));
     if (u->cwd && !S_ISDIR(sb.st_mode))
-        return fail(c, err, path, "cwd is not a directory");
+        return gh_config__fail(c, err, path, "cwd is not a directory");
     snprintf(path, sizeof(path), "upstreams[%zu].mode", i);
     if (u->mode != GH_CONFIG_STDIO_PER_SESSION && u->mode != GH_CONFIG_STDIO_SHARED)
-        return fail(c, err, path, "expected per-session or shared");
+        return gh_config__fail(c, err, path, "expected per-session or shared");
     snprintf(path, sizeof(path), "upstreams[%zu].message_bytes", i);
     if (u->message_bytes < 1 || u->message_bytes > CFG_MESSAGE_BYTES_MAX)
-        return fail(c, err, path, "must be between 1 and %d", CFG_MESSAGE_BYTES_MAX);
+        return gh_config__fail(c, err, path, "must be between 1 and %d", CFG_MESSAGE_BYTES_MAX);
     snprintf(path, sizeof(path), "upstreams[%zu].stop_grace_ms", i);
     if (u->stop_grace_ms < 1 || u->stop_grace_ms > CFG_STOP_GRACE_MAX)
-        return fail(c, err, path, "must be between 1 and %d", CFG_STOP_GRACE_MAX);
+        return gh_config__fail(c, err, path, "must be between 1 and %d", CFG_STOP_GRACE_MAX);
     return GH_OK;
 }
 
@@ -388,7 +397,7 @@ static enum gh_rc check_upstream_fields(const struct gh_config *c, struct gh_con
     snprintf(path, sizeof(path), "upstreams[%zu].name", i);
     why = u->name ? gh_config__check_name(u->name) : "required key is missing";
     if (why)
-        return fail(c, err, path, "%s", why);
+        return gh_config__fail(c, err, path, "%s", why);
     rc = check_kind_fields(c, err, i);
     if (!rc && u->kind == GH_CONFIG_UPSTREAM_STDIO)
         rc = check_stdio(c, err, i);
@@ -397,7 +406,7 @@ static enum gh_rc check_upstream_fields(const struct gh_config *c, struct gh_con
     snprintf(path, sizeof(path), "upstreams[%zu].path", i);
     why = u->path ? gh_config__check_gw_path(u->path) : "required key is missing";
     if (why)
-        return fail(c, err, path, "%s", why);
+        return gh_config__fail(c, err, path, "%s", why);
     snprintf(path, sizeof(path), "upstreams[%zu].timeouts", i);
     return check_fields(c, err, path, gh_config__upstream_timeout_fields,
                         gh_config__n_upstream_timeout_fields, &u->timeouts, true);
@@ -413,11 +422,13 @@ static enum gh_rc check_upstream(const struct gh_config *c, struct gh_config_err
     for (size_t j = 0; j < i; j++) {
         if (strcmp(c->upstreams[j].name, u->name) == 0) {
             snprintf(path, sizeof(path), "upstreams[%zu].name", i);
-            return fail(c, err, path, "duplicate upstream name (also upstreams[%zu])", j);
+            return gh_config__fail(c, err, path, "duplicate upstream name (also upstreams[%zu])",
+                                   j);
         }
         if (strcmp(c->upstreams[j].path, u->path) == 0) {
             snprintf(path, sizeof(path), "upstreams[%zu].path", i);
-            return fail(c, err, path, "duplicate path (also served by upstreams[%zu])", j);
+            return gh_config__fail(c, err, path, "duplicate path (also served by upstreams[%zu])",
+                                   j);
         }
     }
     return GH_OK;
@@ -444,14 +455,16 @@ static enum gh_rc check_endpoint_path(const struct gh_config *c, struct gh_confi
     snprintf(path, sizeof(path), "endpoints[%zu].path", i);
     why = e->path ? gh_config__check_gw_path(e->path) : "required key is missing";
     if (why)
-        return fail(c, err, path, "%s", why);
+        return gh_config__fail(c, err, path, "%s", why);
     for (size_t j = 0; j < c->n_upstreams; j++) {
         if (c->upstreams[j].path && strcmp(c->upstreams[j].path, e->path) == 0)
-            return fail(c, err, path, "duplicate path (also served by upstreams[%zu])", j);
+            return gh_config__fail(c, err, path, "duplicate path (also served by upstreams[%zu])",
+                                   j);
     }
     for (size_t j = 0; j < i; j++) {
         if (strcmp(c->endpoints[j].path, e->path) == 0)
-            return fail(c, err, path, "duplicate path (also served by endpoints[%zu])", j);
+            return gh_config__fail(c, err, path, "duplicate path (also served by endpoints[%zu])",
+                                   j);
     }
     return GH_OK;
 }
@@ -468,20 +481,21 @@ static enum gh_rc check_member(const struct gh_config *c, struct gh_config_error
     snprintf(path, sizeof(path), "endpoints[%zu].upstreams[%zu]", i, k);
     why = name ? gh_config__check_name(name) : "expected a string";
     if (why)
-        return fail(c, err, path, "%s", why);
+        return gh_config__fail(c, err, path, "%s", why);
     u = upstream_index(c, name);
     if (u == c->n_upstreams)
-        return fail(c, err, path, "no upstream of this name is defined under upstreams");
+        return gh_config__fail(c, err, path, "no upstream of this name is defined under upstreams");
     for (size_t j = 0; j < k; j++) {
         if (strcmp(e->upstreams[j], name) == 0)
-            return fail(c, err, path, "duplicate upstream (also endpoints[%zu].upstreams[%zu])", i,
-                        j);
+            return gh_config__fail(c, err, path,
+                                   "duplicate upstream (also endpoints[%zu].upstreams[%zu])", i, j);
     }
     if (strchr(name, e->separator))
-        return fail(c, err, path,
-                    "the name of upstreams[%zu] contains the separator \"%c\", so "
-                    "\"<upstream>%c<tool>\" could not be split back (choose another separator)",
-                    u, e->separator, e->separator);
+        return gh_config__fail(
+            c, err, path,
+            "the name of upstreams[%zu] contains the separator \"%c\", so "
+            "\"<upstream>%c<tool>\" could not be split back (choose another separator)",
+            u, e->separator, e->separator);
     return GH_OK;
 }
 
@@ -494,12 +508,13 @@ static enum gh_rc check_endpoint(const struct gh_config *c, struct gh_config_err
         return rc;
     snprintf(path, sizeof(path), "endpoints[%zu].separator", i);
     if (e->separator == '\0' || !strchr("._-", e->separator))
-        return fail(c, err, path, "expected one of \".\", \"_\" or \"-\" (quoted)");
+        return gh_config__fail(c, err, path, "expected one of \".\", \"_\" or \"-\" (quoted)");
     snprintf(path, sizeof(path), "endpoints[%zu].upstreams", i);
     if (e->n_upstreams == 0 || !e->upstreams)
-        return fail(c, err, path, "at least one upstream is required");
+        return gh_config__fail(c, err, path, "at least one upstream is required");
     if (e->n_upstreams > GH_CONFIG_MAX_ENDPOINT_UPSTREAMS)
-        return fail(c, err, path, "too many upstreams (max %d)", GH_CONFIG_MAX_ENDPOINT_UPSTREAMS);
+        return gh_config__fail(c, err, path, "too many upstreams (max %d)",
+                               GH_CONFIG_MAX_ENDPOINT_UPSTREAMS);
     for (size_t k = 0; !rc && k < e->n_upstreams; k++)
         rc = check_member(c, err, i, k);
     return rc;
@@ -520,18 +535,23 @@ enum gh_rc gh_config_validate(const struct gh_config *c, struct gh_config_error 
         rc = check_fields(c, err, "timeouts", gh_config__timeout_fields,
                           gh_config__n_timeout_fields, &c->timeouts, false);
     if (!rc && c->n_listeners == 0)
-        rc = fail(c, err, "listeners", "at least one listener is required");
+        rc = gh_config__fail(c, err, "listeners", "at least one listener is required");
     if (!rc && c->n_listeners > GH_CONFIG_MAX_LISTENERS)
-        rc = fail(c, err, "listeners", "too many listeners (max %d)", GH_CONFIG_MAX_LISTENERS);
+        rc = gh_config__fail(c, err, "listeners", "too many listeners (max %d)",
+                             GH_CONFIG_MAX_LISTENERS);
     if (!rc && c->n_upstreams > GH_CONFIG_MAX_UPSTREAMS)
-        rc = fail(c, err, "upstreams", "too many upstreams (max %d)", GH_CONFIG_MAX_UPSTREAMS);
+        rc = gh_config__fail(c, err, "upstreams", "too many upstreams (max %d)",
+                             GH_CONFIG_MAX_UPSTREAMS);
     for (size_t i = 0; !rc && i < c->n_listeners; i++)
         rc = check_listener(c, err, i);
     for (size_t i = 0; !rc && i < c->n_upstreams; i++)
         rc = check_upstream(c, err, i);
     if (!rc && c->n_endpoints > GH_CONFIG_MAX_ENDPOINTS)
-        rc = fail(c, err, "endpoints", "too many endpoints (max %d)", GH_CONFIG_MAX_ENDPOINTS);
+        rc = gh_config__fail(c, err, "endpoints", "too many endpoints (max %d)",
+                             GH_CONFIG_MAX_ENDPOINTS);
     for (size_t i = 0; !rc && i < c->n_endpoints; i++) /* after upstreams: it names them */
         rc = check_endpoint(c, err, i);
+    if (!rc) /* last: scopes.upstreams names upstreams */
+        rc = gh_config__auth_validate(c, err);
     return rc;
 }

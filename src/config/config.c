@@ -78,6 +78,8 @@ static void config_free(struct gh_config *c)
         free_strv(&c->endpoints[i].upstreams, &c->endpoints[i].n_upstreams);
     }
     gh_free(&c->endpoints);
+    gh_config_auth_free(c->auth);
+    c->auth = NULL;
     for (size_t i = 0; i < c->n_marks; i++)
         gh_free(&c->marks[i].path);
     gh_free(&c->marks);

@@ -129,6 +129,117 @@ struct gh_config_endpoint {
     char separator; /* '.' (default), '_' or '-'; never a character of a member's name */
 };
 
+/* ---- auth: inbound OAuth 2.1 resource server ---- */
+
+/** Caps of the auth section; more entries than this is an error. */
+#define GH_CONFIG_MAX_ISSUERS     16
+#define GH_CONFIG_MAX_AUDIENCES   32  /* per issuer */
+#define GH_CONFIG_MAX_SCOPES      64  /* tokens in one scope list */
+#define GH_CONFIG_MAX_SCOPE_RULES 256 /* entries of scopes.methods, of scopes.upstreams */
+
+/**
+ * JWS algorithms accepted for access tokens and DPoP proofs, as a bitmask. Only asymmetric ones
+ * exist here: "none" and the HMAC family (HS*) are refused at load, so the configuration, never a
+ * token's header, decides which verification is possible.
+ */
+enum gh_config_alg {
+    GH_ALG_RS256 = 1 << 0, /* RSASSA-PKCS1-v1_5 with SHA-256 */
+    GH_ALG_PS256 = 1 << 1, /* RSASSA-PSS with SHA-256 */
+    GH_ALG_ES256 = 1 << 2, /* ECDSA P-256 with SHA-256 */
+    GH_ALG_ES384 = 1 << 3, /* ECDSA P-384 with SHA-384 */
+    GH_ALG_EDDSA = 1 << 4, /* EdDSA (Ed25519) */
+};
+/** Every member of enum gh_config_alg. */
+#define GH_CONFIG_ALG_ALL (GH_ALG_RS256 | GH_ALG_PS256 | GH_ALG_ES256 | GH_ALG_ES384 | GH_ALG_EDDSA)
+
+/** Whether an issuer's tokens may, must or must not be DPoP-bound (RFC 9449). */
+enum gh_config_dpop_mode {
+    GH_CONFIG_DPOP_ALLOWED = 0,  /* bearer and DPoP both accepted (default) */
+    GH_CONFIG_DPOP_OFF = 1,      /* DPoP-bound tokens and DPoP proofs refused */
+    GH_CONFIG_DPOP_REQUIRED = 2, /* only DPoP-bound tokens with a valid proof */
+};
+
+/**
+ * A secret given by reference, never inline (same forms as upstream env values). Resolved again
+ * each time it is used; checked to resolve when the configuration is validated.
+ */
+struct gh_config_ref {
+    enum gh_config_env_kind kind; /* FROM_ENV or FROM_FILE; LITERAL never validates */
+    char *target;                 /* owned; the variable name (FROM_ENV) or absolute path */
+};
+
+/** Names of the claims that carry authorization data in an issuer's tokens. */
+struct gh_config_auth_claims {
+    char *groups;    /* owned; default "groups" */
+    char *roles;     /* owned; default "roles" */
+    char *client_id; /* owned; default "client_id" (RFC 9068) */
+};
+
+/** Token introspection (RFC 7662) for opaque tokens, authenticated with private_key_jwt. */
+struct gh_config_auth_introspection {
+    char *endpoint;                   /* owned; NULL = discovery's introspection_endpoint */
+    char *client_id;                  /* owned; the gateway's client id at the issuer */
+    struct gh_config_ref private_key; /* PEM private key signing the RFC 7523 client assertion */
+    enum gh_config_alg key_alg;       /* GH_ALG_RS256 (default) or GH_ALG_ES256 */
+    uint64_t ttl_ms;                  /* positive results cached at most min(exp, ttl); 1..300000 */
+    uint64_t negative_ttl_ms;         /* negative results cached; 0..60000 (0 = not cached) */
+    uint64_t timeout_ms;              /* whole introspection request; 1..30000 */
+};
+
+/** One trusted authorization server. */
+struct gh_config_auth_issuer {
+    char *issuer;           /* owned; the exact "iss" value; https or http on loopback; unique */
+    char *discovery_url;    /* owned; NULL = issuer + RFC 8414 / OIDC well-known paths */
+    char *jwks_uri;         /* owned; NULL = jwks_uri from discovery */
+    unsigned algorithms;    /* bitmask of enum gh_config_alg; never 0 */
+    char **audiences;       /* owned; extra accepted "aud" values (absolute URIs) */
+    size_t n_audiences;     /* entries in audiences */
+    char *token_type;       /* owned; when set the JOSE "typ" must equal it; NULL = not checked */
+    uint64_t clock_skew_ms; /* leeway on exp/nbf/iat; 0..300000 */
+    struct gh_config_auth_claims claims;                /* claim names */
+    struct gh_config_auth_introspection *introspection; /* owned; NULL = JWTs only */
+    enum gh_config_dpop_mode dpop;                      /* default allowed */
+    bool allow_private_network; /* discovery/JWKS/introspection may reach private addresses */
+};
+
+/** The DPoP proof rules shared by every issuer. */
+struct gh_config_auth_dpop {
+    unsigned algorithms;    /* bitmask of enum gh_config_alg; default all */
+    uint64_t iat_window_ms; /* accepted distance of a proof's iat from now; 1000..600000 */
+    bool nonce;             /* require server-issued DPoP nonces */
+};
+
+/** Extra scopes required for one MCP method or one upstream. */
+struct gh_config_auth_scope_rule {
+    char *name;      /* owned; method name ("tools/call") or upstream name */
+    char **scopes;   /* owned scope tokens, all required */
+    size_t n_scopes; /* entries in scopes */
+};
+
+/** Scopes an MCP request needs: required, plus those of its method and of its upstream. */
+struct gh_config_auth_scopes {
+    char **required;                             /* owned; needed by every MCP request */
+    size_t n_required;                           /* entries in required */
+    struct gh_config_auth_scope_rule *methods;   /* owned; per method name, unique */
+    size_t n_methods;                            /* entries in methods */
+    struct gh_config_auth_scope_rule *upstreams; /* owned; per upstream (defined in upstreams:) */
+    size_t n_upstreams;                          /* entries in upstreams */
+};
+
+/**
+ * The auth: section: the gateway as an OAuth 2.1 resource server. Absent (NULL in struct
+ * gh_config) means no inbound authentication is configured.
+ */
+struct gh_config_auth {
+    char *resource; /* owned; canonical base URI (RFC 8707): no query, fragment or trailing
+                       slash; a served path's resource URI is resource + path */
+    struct gh_config_auth_issuer *issuers; /* owned array; 1..GH_CONFIG_MAX_ISSUERS */
+    size_t n_issuers;                      /* entries in issuers */
+    struct gh_config_auth_dpop dpop;       /* DPoP proof rules */
+    struct gh_config_auth_scopes scopes;   /* scope requirements */
+    uint64_t jwks_min_refresh_ms;          /* least time between JWKS refetches on an unknown kid */
+};
+
 /** Resource caps; every one is > 0 and below a sanity maximum (docs/configuration.md). */
 struct gh_config_limits {
     uint64_t header_bytes;                      /* request line + headers */
@@ -190,6 +301,7 @@ struct gh_config {
     size_t n_upstreams;                   /* may be 0 */
     struct gh_config_endpoint *endpoints; /* owned array: aggregated virtual servers */
     size_t n_endpoints;                   /* may be 0 */
+    struct gh_config_auth *auth;          /* owned; auth: section, NULL when absent */
     struct gh_config_limits limits;       /* limits: */
     struct gh_config_timeouts timeouts;   /* timeouts: */
     struct gh_config_mark *marks;         /* owned; source positions, empty when built by code */
@@ -240,11 +352,36 @@ enum gh_rc gh_config_load_string(const char *name, const char *yaml, size_t len,
  * existing cwd, and every env:/file: reference resolvable now (set; a regular file that other
  * users cannot read); for endpoints a valid path unique among endpoints and upstream paths, 1 to
  * GH_CONFIG_MAX_ENDPOINT_UPSTREAMS members each defined under upstreams and listed once, and a
- * separator ('.', '_' or '-') that occurs in no member's name. Works on configs built by code;
+ * separator ('.', '_' or '-') that occurs in no member's name; for auth a canonical resource,
+ * 1 to GH_CONFIG_MAX_ISSUERS unique issuers on https (http only on loopback) whose fetch URLs
+ * reach loopback only for a loopback issuer and private addresses only with
+ * allow_private_network, algorithm sets without none/HMAC, every private_key an env:/file:
+ * reference that resolves now (a file: key readable by its owner only), well-formed scope
+ * tokens and method names, upstream names defined under upstreams, and no
+ * gateway.insecure_no_auth alongside it. Works on configs built by code;
  * positions come from c->marks when present. Returns GH_OK or GH_E_PARSE with *err filled (err may
  * be NULL).
  */
 enum gh_rc gh_config_validate(const struct gh_config *c, struct gh_config_error *err);
+
+/**
+ * Returns a new auth section holding the defaults (dpop.algorithms all, dpop.iat_window_ms 60000,
+ * jwks_min_refresh_ms 30000) and no resource, issuers or scopes; the caller fills it and hangs it
+ * on a struct gh_config (which then owns it). Never NULL.
+ */
+struct gh_config_auth *gh_config_auth_new(void);
+
+/** Frees an auth section and everything it owns. NULL is ok. */
+void gh_config_auth_free(struct gh_config_auth *a);
+
+/**
+ * Maps a JWS "alg" name (case-sensitive: "RS256", "PS256", "ES256", "ES384", "EdDSA") to its
+ * enum gh_config_alg value. Returns GH_E_PARSE for anything else, including "none" and "HS256".
+ */
+enum gh_rc gh_config_alg_parse(const char *name, enum gh_config_alg *out);
+
+/** The JWS name of a single algorithm ("ES256"), or NULL for anything but one member. */
+const char *gh_config_alg_name(enum gh_config_alg alg);
 
 /**
  * Writes "FILE:LINE:COL: KEY.PATH: message" into out (n bytes, always NUL-terminated). Parts

@@ -51,6 +51,14 @@ struct cfg_field {
     uint64_t min, max;
 };
 
+typedef enum gh_rc (*cfg_apply_fn)(struct cfg_state *st, const struct cfg_node *v, void *obj);
+
+/** A key of a mapping and what to do with its value. */
+struct cfg_key {
+    const char *key;
+    cfg_apply_fn fn;
+};
+
 extern const struct cfg_field gh_config__limit_fields[];
 extern const size_t gh_config__n_limit_fields;
 extern const struct cfg_field gh_config__timeout_fields[];
@@ -108,6 +116,78 @@ char **gh_config__argv_new(const char *command, const char *const *args, size_t 
 void gh_config__upstream_release(struct gh_config_upstream *u);
 /** Fills stdio defaults that depend on other sections (message_bytes = limits.body_bytes). */
 void gh_config__stdio_defaults(struct gh_config *c);
+
+/* ---- schema helpers (schema.c), shared with the auth section (auth.c) ---- */
+
+/** A plain null scalar (empty, ~, null). */
+bool gh_config__is_null(const struct cfg_node *n);
+/** A string scalar without control characters; *out points into the tree. */
+enum gh_rc gh_config__get_string(struct cfg_state *st, const struct cfg_node *n, const char **out);
+/** A plain decimal integer in [min, max]. */
+enum gh_rc gh_config__get_uint(struct cfg_state *st, const struct cfg_node *n, uint64_t min,
+                               uint64_t max, uint64_t *out);
+/** Plain true or false. */
+enum gh_rc gh_config__get_bool(struct cfg_state *st, const struct cfg_node *n, bool *out);
+/** Error unless m is a mapping. */
+enum gh_rc gh_config__want_map(struct cfg_state *st, const struct cfg_node *m);
+/** Error unless s is a list of at most max entries (what names them in the message). */
+enum gh_rc gh_config__want_seq(struct cfg_state *st, const struct cfg_node *s, size_t max,
+                               const char *what);
+/** Applies each key of mapping m through keys (at most 16); an unknown key is an error. */
+enum gh_rc gh_config__walk_map(struct cfg_state *st, const struct cfg_node *m,
+                               const struct cfg_key *keys, size_t nkeys, void *obj);
+/** "required key is missing<why>" at mapping m, the path naming key. */
+enum gh_rc gh_config__missing(struct cfg_state *st, const struct cfg_node *m, const char *key,
+                              const char *why);
+/** The child of mapping m under key, or NULL. */
+const struct cfg_node *gh_config__find_key(const struct cfg_node *m, const char *key);
+/** Error msg at the key of v rather than its value. */
+enum gh_rc gh_config__err_key(struct cfg_state *st, const struct cfg_node *v, const char *msg);
+
+/* ---- validation helpers (check.c) ---- */
+
+/** Fills err for path (position from c->marks) with a printf-style message; returns GH_E_PARSE. */
+enum gh_rc gh_config__fail(const struct gh_config *c, struct gh_config_error *err, const char *path,
+                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/**
+ * Checks that an env:/file: reference resolves now: the variable is set, or the file is a
+ * readable regular file that other users (and with private_file, its group) can neither read nor
+ * write. LITERAL passes (callers decide whether literals are allowed).
+ */
+enum gh_rc gh_config__check_ref(const struct gh_config *c, struct gh_config_error *err,
+                                const char *path, enum gh_config_env_kind kind, const char *target,
+                                bool private_file);
+/**
+ * Splits v into a reference: "env:NAME" (FROM_ENV, target NAME) or "file:/abs" (FROM_FILE, target
+ * the path); anything else is LITERAL with target v. Returns why a reference is malformed, or NULL.
+ */
+const char *gh_config__ref_parse(const char *v, enum gh_config_env_kind *kind, const char **target);
+
+/* ---- auth: (auth.c, authcheck.c) ---- */
+
+/** Defaults of the auth section and of each issuer (docs/configuration.md). */
+#define GH_CONFIG_DEFAULT_CLOCK_SKEW_MS    60000
+#define CFG_CLOCK_SKEW_MAX                 300000
+#define GH_CONFIG_DEFAULT_INTRO_TTL_MS     5000
+#define CFG_INTRO_TTL_MAX                  300000
+#define GH_CONFIG_DEFAULT_INTRO_NEG_TTL_MS 1000
+#define CFG_INTRO_NEG_TTL_MAX              60000
+#define GH_CONFIG_DEFAULT_INTRO_TIMEOUT_MS 2000
+#define CFG_INTRO_TIMEOUT_MAX              30000
+#define GH_CONFIG_DEFAULT_IAT_WINDOW_MS    60000
+#define CFG_IAT_WINDOW_MIN                 1000
+#define CFG_IAT_WINDOW_MAX                 600000
+#define GH_CONFIG_DEFAULT_JWKS_MIN_REFRESH 30000
+#define CFG_JWKS_MIN_REFRESH_MIN           1000
+#define CFG_JWKS_MIN_REFRESH_MAX           3600000
+
+/** Applies the auth: mapping onto c->auth (types, enumerations, references, required keys). */
+enum gh_rc gh_config__auth_apply(struct cfg_state *st, const struct cfg_node *v, void *obj);
+/** A scope token (RFC 6749 scope-token, 1-128 bytes) / an MCP method name; NULL when fine. */
+const char *gh_config__check_scope(const char *s);
+const char *gh_config__check_method(const char *s);
+/** Validates c->auth (formats, ranges, uniqueness, references, upstream names); NULL auth is ok. */
+enum gh_rc gh_config__auth_validate(const struct gh_config *c, struct gh_config_error *err);
 
 /** Checks an upstream name / gateway path / allowed origin / allowed host; NULL when fine. */
 const char *gh_config__check_name(const char *s);

@@ -12,17 +12,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-typedef enum gh_rc (*cfg_apply_fn)(struct cfg_state *st, const struct cfg_node *v, void *obj);
-
-/** A key of a mapping and what to do with its value. */
-struct cfg_key {
-    const char *key;
-    cfg_apply_fn fn;
-};
-
 /* ---- scalars ---- */
 
-static bool is_null(const struct cfg_node *n)
+bool gh_config__is_null(const struct cfg_node *n)
 {
     if (n->kind != CFG_SCALAR || !n->plain)
         return false;
@@ -32,21 +24,31 @@ static bool is_null(const struct cfg_node *n)
 
 static enum gh_rc get_string(struct cfg_state *st, const struct cfg_node *n, const char **out)
 {
-    if (n->kind != CFG_SCALAR || is_null(n))
-        return gh_config__err_node(st, n, "expected a string");
+    /* GH_E_PARSE spelled out: callers rely on a non-zero result the analyzer cannot see */
+    if (n->kind != CFG_SCALAR || gh_config__is_null(n)) {
+        gh_config__err_node(st, n, "expected a string");
+        return GH_E_PARSE;
+    }
     for (size_t i = 0; i < n->len; i++) {
         unsigned char ch = (unsigned char)n->text[i];
-        if (ch < 0x20 || ch == 0x7f)
-            return gh_config__err_node(st, n, "control characters are not allowed");
+        if (ch < 0x20 || ch == 0x7f) {
+            gh_config__err_node(st, n, "control characters are not allowed");
+            return GH_E_PARSE;
+        }
     }
     *out = n->text;
     return GH_OK;
 }
 
+enum gh_rc gh_config__get_string(struct cfg_state *st, const struct cfg_node *n, const char **out)
+{
+    return get_string(st, n, out);
+}
+
 /* Plain decimal only: "010", "0x10", "1e3", "1_000" and quoted numbers are refused, so what the
  * operator reads is what the gateway uses. */
-static enum gh_rc get_uint(struct cfg_state *st, const struct cfg_node *n, uint64_t min,
-                           uint64_t max, uint64_t *out)
+enum gh_rc gh_config__get_uint(struct cfg_state *st, const struct cfg_node *n, uint64_t min,
+                               uint64_t max, uint64_t *out)
 {
     const char *s = n->text;
     bool neg = false;
@@ -73,7 +75,7 @@ static enum gh_rc get_uint(struct cfg_state *st, const struct cfg_node *n, uint6
     return GH_OK;
 }
 
-static enum gh_rc get_bool(struct cfg_state *st, const struct cfg_node *n, bool *out)
+enum gh_rc gh_config__get_bool(struct cfg_state *st, const struct cfg_node *n, bool *out)
 {
     if (n->kind == CFG_SCALAR && n->plain && strcmp(n->text, "true") == 0)
         *out = true;
@@ -104,18 +106,18 @@ static enum gh_rc unknown_key(struct cfg_state *st, const struct cfg_node *v,
     return GH_E_PARSE;
 }
 
-static enum gh_rc want_map(struct cfg_state *st, const struct cfg_node *m)
+enum gh_rc gh_config__want_map(struct cfg_state *st, const struct cfg_node *m)
 {
     if (m->kind != CFG_MAP)
         return gh_config__err_node(st, m, "expected a mapping");
     return GH_OK;
 }
 
-static enum gh_rc walk_map(struct cfg_state *st, const struct cfg_node *m,
-                           const struct cfg_key *keys, size_t nkeys, void *obj)
+enum gh_rc gh_config__walk_map(struct cfg_state *st, const struct cfg_node *m,
+                               const struct cfg_key *keys, size_t nkeys, void *obj)
 {
     const char *names[16];
-    enum gh_rc rc = want_map(st, m);
+    enum gh_rc rc = gh_config__want_map(st, m);
     if (rc)
         return rc;
     for (size_t i = 0; i < nkeys && i < GH_ARRAY_LEN(names); i++)
@@ -139,7 +141,7 @@ static enum gh_rc walk_fields(struct cfg_state *st, const struct cfg_node *m,
                               const struct cfg_field *f, size_t nf, void *base)
 {
     const char *names[16];
-    enum gh_rc rc = want_map(st, m);
+    enum gh_rc rc = gh_config__want_map(st, m);
     if (rc)
         return rc;
     for (size_t i = 0; i < nf && i < GH_ARRAY_LEN(names); i++)
@@ -151,7 +153,7 @@ static enum gh_rc walk_fields(struct cfg_state *st, const struct cfg_node *m,
             k++;
         if (k == nf)
             return unknown_key(st, v, names, GH_MIN(nf, GH_ARRAY_LEN(names)));
-        rc = get_uint(st, v, f[k].min, f[k].max, (uint64_t *)((char *)base + f[k].off));
+        rc = gh_config__get_uint(st, v, f[k].min, f[k].max, (uint64_t *)((char *)base + f[k].off));
         if (rc)
             return rc;
     }
@@ -159,8 +161,8 @@ static enum gh_rc walk_fields(struct cfg_state *st, const struct cfg_node *m,
 }
 
 /* Error for a required key missing from mapping m: at the mapping, path naming the key. */
-static enum gh_rc missing(struct cfg_state *st, const struct cfg_node *m, const char *key,
-                          const char *why)
+enum gh_rc gh_config__missing(struct cfg_state *st, const struct cfg_node *m, const char *key,
+                              const char *why)
 {
     char path[256];
     gh_config__node_path(m, path, sizeof(path));
@@ -169,13 +171,18 @@ static enum gh_rc missing(struct cfg_state *st, const struct cfg_node *m, const 
     return gh_config__err(st->err, m->line, m->column, path, "required key is missing%s", why);
 }
 
-static enum gh_rc want_seq(struct cfg_state *st, const struct cfg_node *s, size_t max,
-                           const char *what)
+enum gh_rc gh_config__want_seq(struct cfg_state *st, const struct cfg_node *s, size_t max,
+                               const char *what)
 {
-    if (s->kind != CFG_SEQ)
-        return gh_config__err_node(st, s, "expected a list");
-    if (s->n > max)
-        return gh_config__err_node(st, s, "too many %s (max %zu)", what, max);
+    /* GH_E_PARSE spelled out: callers rely on a non-zero result the analyzer cannot see */
+    if (s->kind != CFG_SEQ) {
+        gh_config__err_node(st, s, "expected a list");
+        return GH_E_PARSE;
+    }
+    if (s->n > max) {
+        gh_config__err_node(st, s, "too many %s (max %zu)", what, max);
+        return GH_E_PARSE;
+    }
     return GH_OK;
 }
 
@@ -183,7 +190,8 @@ static enum gh_rc want_seq(struct cfg_state *st, const struct cfg_node *s, size_
 
 static enum gh_rc gw_workers(struct cfg_state *st, const struct cfg_node *v, void *obj)
 {
-    return get_uint(st, v, 0, GH_CONFIG_MAX_WORKERS, &((struct gh_config_gateway *)obj)->workers);
+    return gh_config__get_uint(st, v, 0, GH_CONFIG_MAX_WORKERS,
+                               &((struct gh_config_gateway *)obj)->workers);
 }
 
 static enum gh_rc gw_log_level(struct cfg_state *st, const struct cfg_node *v, void *obj)
@@ -199,13 +207,13 @@ static enum gh_rc gw_log_level(struct cfg_state *st, const struct cfg_node *v, v
 
 static enum gh_rc gw_insecure(struct cfg_state *st, const struct cfg_node *v, void *obj)
 {
-    return get_bool(st, v, &((struct gh_config_gateway *)obj)->insecure_no_auth);
+    return gh_config__get_bool(st, v, &((struct gh_config_gateway *)obj)->insecure_no_auth);
 }
 
 static enum gh_rc str_list(struct cfg_state *st, const struct cfg_node *v,
                            const char *(*check)(const char *), char ***out, size_t *nout)
 {
-    enum gh_rc rc = want_seq(st, v, GH_CONFIG_MAX_ALLOWED, "entries");
+    enum gh_rc rc = gh_config__want_seq(st, v, GH_CONFIG_MAX_ALLOWED, "entries");
     if (rc)
         return rc;
     for (size_t i = 0; i < *nout; i++)
@@ -245,7 +253,8 @@ static enum gh_rc sec_gateway(struct cfg_state *st, const struct cfg_node *v, vo
         {"insecure_no_auth", gw_insecure}, {"allowed_origins", gw_origins},
         {"allowed_hosts", gw_hosts},
     };
-    return walk_map(st, v, keys, GH_ARRAY_LEN(keys), &((struct gh_config *)obj)->gateway);
+    return gh_config__walk_map(st, v, keys, GH_ARRAY_LEN(keys),
+                               &((struct gh_config *)obj)->gateway);
 }
 
 /* ---- listeners: ---- */
@@ -276,13 +285,13 @@ static enum gh_rc lis_tls(struct cfg_state *st, const struct cfg_node *v, void *
     static const struct cfg_key keys[] = {{"certificate", tls_cert}, {"key", tls_key}};
     struct gh_config_listener *l = obj;
     l->tls = gh_xcalloc(1, sizeof(*l->tls));
-    enum gh_rc rc = walk_map(st, v, keys, GH_ARRAY_LEN(keys), l->tls);
+    enum gh_rc rc = gh_config__walk_map(st, v, keys, GH_ARRAY_LEN(keys), l->tls);
     if (rc)
         return rc;
     if (!l->tls->certificate)
-        return missing(st, v, "certificate", " (tls needs certificate and key)");
+        return gh_config__missing(st, v, "certificate", " (tls needs certificate and key)");
     if (!l->tls->key)
-        return missing(st, v, "key", " (tls needs certificate and key)");
+        return gh_config__missing(st, v, "key", " (tls needs certificate and key)");
     return GH_OK;
 }
 
@@ -302,7 +311,7 @@ static enum gh_rc sec_listeners(struct cfg_state *st, const struct cfg_node *v, 
 {
     static const struct cfg_key keys[] = {{"address", lis_address}, {"tls", lis_tls}};
     struct gh_config *c = obj;
-    enum gh_rc rc = want_seq(st, v, GH_CONFIG_MAX_LISTENERS, "listeners");
+    enum gh_rc rc = gh_config__want_seq(st, v, GH_CONFIG_MAX_LISTENERS, "listeners");
     if (rc)
         return rc;
     if (v->n == 0)
@@ -311,11 +320,11 @@ static enum gh_rc sec_listeners(struct cfg_state *st, const struct cfg_node *v, 
     c->listeners = gh_xcalloc(v->n, sizeof(*c->listeners));
     for (size_t i = 0; i < v->n; i++) {
         struct gh_config_listener *l = &c->listeners[c->n_listeners++];
-        rc = walk_map(st, v->items[i], keys, GH_ARRAY_LEN(keys), l);
+        rc = gh_config__walk_map(st, v->items[i], keys, GH_ARRAY_LEN(keys), l);
         if (rc)
             return rc;
         if (!l->addr.host)
-            return missing(st, v->items[i], "address", "");
+            return gh_config__missing(st, v->items[i], "address", "");
     }
     return GH_OK;
 }
@@ -373,8 +382,8 @@ static enum gh_rc up_path(struct cfg_state *st, const struct cfg_node *v, void *
 
 static enum gh_rc up_maxconn(struct cfg_state *st, const struct cfg_node *v, void *obj)
 {
-    return get_uint(st, v, 1, CFG_MAX_CONNECTIONS_MAX,
-                    &((struct gh_config_upstream *)obj)->max_connections);
+    return gh_config__get_uint(st, v, 1, CFG_MAX_CONNECTIONS_MAX,
+                               &((struct gh_config_upstream *)obj)->max_connections);
 }
 
 static enum gh_rc up_timeouts(struct cfg_state *st, const struct cfg_node *v, void *obj)
@@ -404,7 +413,7 @@ static enum gh_rc up_command(struct cfg_state *st, const struct cfg_node *v, voi
 /* Only checked here; argv is built from the node once command is known (stdio_finish). */
 static enum gh_rc up_args(struct cfg_state *st, const struct cfg_node *v, void *obj)
 {
-    enum gh_rc rc = want_seq(st, v, CFG_MAX_SEQ, "arguments");
+    enum gh_rc rc = gh_config__want_seq(st, v, CFG_MAX_SEQ, "arguments");
     (void)obj;
     for (size_t i = 0; !rc && i < v->n; i++) {
         const char *s, *why;
@@ -434,7 +443,7 @@ static enum gh_rc up_cwd(struct cfg_state *st, const struct cfg_node *v, void *o
 static enum gh_rc up_env(struct cfg_state *st, const struct cfg_node *v, void *obj)
 {
     struct gh_config_upstream *u = obj;
-    enum gh_rc rc = want_map(st, v);
+    enum gh_rc rc = gh_config__want_map(st, v);
     for (size_t i = 0; !rc && i < v->n; i++) {
         const struct cfg_node *e = v->items[i];
         const char *s, *why = gh_config__check_env_name(e->key);
@@ -469,17 +478,17 @@ static enum gh_rc up_mode(struct cfg_state *st, const struct cfg_node *v, void *
 
 static enum gh_rc up_msgbytes(struct cfg_state *st, const struct cfg_node *v, void *obj)
 {
-    return get_uint(st, v, 1, CFG_MESSAGE_BYTES_MAX,
-                    &((struct gh_config_upstream *)obj)->message_bytes);
+    return gh_config__get_uint(st, v, 1, CFG_MESSAGE_BYTES_MAX,
+                               &((struct gh_config_upstream *)obj)->message_bytes);
 }
 
 static enum gh_rc up_grace(struct cfg_state *st, const struct cfg_node *v, void *obj)
 {
-    return get_uint(st, v, 1, CFG_STOP_GRACE_MAX,
-                    &((struct gh_config_upstream *)obj)->stop_grace_ms);
+    return gh_config__get_uint(st, v, 1, CFG_STOP_GRACE_MAX,
+                               &((struct gh_config_upstream *)obj)->stop_grace_ms);
 }
 
-static const struct cfg_node *find_key(const struct cfg_node *m, const char *key)
+const struct cfg_node *gh_config__find_key(const struct cfg_node *m, const char *key)
 {
     for (size_t i = 0; m->kind == CFG_MAP && i < m->n; i++) {
         if (strcmp(m->items[i]->key, key) == 0)
@@ -489,7 +498,7 @@ static const struct cfg_node *find_key(const struct cfg_node *m, const char *key
 }
 
 /* Error at the key of v (a key that does not belong in this kind of upstream). */
-static enum gh_rc err_key(struct cfg_state *st, const struct cfg_node *v, const char *msg)
+enum gh_rc gh_config__err_key(struct cfg_state *st, const struct cfg_node *v, const char *msg)
 {
     gh_config__err_node(st, v, "%s", msg);
     st->err->line = v->key_line;
@@ -503,26 +512,28 @@ static enum gh_rc up_kind_check(struct cfg_state *st, const struct cfg_node *m,
 {
     static const char *const stdio_only[] = {"args", "cwd",           "env",
                                              "mode", "message_bytes", "stop_grace_ms"};
-    const struct cfg_node *url = find_key(m, "url"), *cmd = find_key(m, "command"), *k;
+    const struct cfg_node *url = gh_config__find_key(m, "url"),
+                          *cmd = gh_config__find_key(m, "command"), *k;
     if (url && cmd)
-        return err_key(st, cmd,
-                       "url and command are mutually exclusive (an upstream is either HTTP or "
-                       "stdio)");
+        return gh_config__err_key(
+            st, cmd,
+            "url and command are mutually exclusive (an upstream is either HTTP or "
+            "stdio)");
     if (!url && !cmd)
-        return missing(st, m, "url", "");
+        return gh_config__missing(st, m, "url", "");
     if (url) {
         for (size_t i = 0; i < GH_ARRAY_LEN(stdio_only); i++) {
-            k = find_key(m, stdio_only[i]);
+            k = gh_config__find_key(m, stdio_only[i]);
             if (k)
-                return err_key(st, k, "only for stdio upstreams (those with command)");
+                return gh_config__err_key(st, k, "only for stdio upstreams (those with command)");
         }
         return GH_OK;
     }
-    k = find_key(m, "max_connections");
+    k = gh_config__find_key(m, "max_connections");
     if (k)
-        return err_key(st, k, "only for HTTP upstreams (those with url)");
+        return gh_config__err_key(st, k, "only for HTTP upstreams (those with url)");
     u->max_connections = 0;
-    k = find_key(m, "args");
+    k = gh_config__find_key(m, "args");
     u->argv = gh_config__argv_new(u->command, NULL, 0);
     for (size_t i = 0; k && i < k->n; i++) {
         u->argv = gh_xrealloc(u->argv, (i + 3) * sizeof(*u->argv));
@@ -549,7 +560,7 @@ static enum gh_rc sec_upstreams(struct cfg_state *st, const struct cfg_node *v, 
         {"timeouts", up_timeouts},
     };
     struct gh_config *c = obj;
-    enum gh_rc rc = want_seq(st, v, GH_CONFIG_MAX_UPSTREAMS, "upstreams");
+    enum gh_rc rc = gh_config__want_seq(st, v, GH_CONFIG_MAX_UPSTREAMS, "upstreams");
     if (rc)
         return rc;
     c->upstreams = gh_xcalloc(v->n ? v->n : 1, sizeof(*c->upstreams));
@@ -557,11 +568,11 @@ static enum gh_rc sec_upstreams(struct cfg_state *st, const struct cfg_node *v, 
         struct gh_config_upstream *u = &c->upstreams[c->n_upstreams++];
         u->max_connections = GH_CONFIG_DEFAULT_MAX_CONNECTIONS;
         u->path_default = true;
-        rc = walk_map(st, v->items[i], keys, GH_ARRAY_LEN(keys), u);
+        rc = gh_config__walk_map(st, v->items[i], keys, GH_ARRAY_LEN(keys), u);
         if (rc)
             return rc;
         if (!u->name)
-            return missing(st, v->items[i], "name", "");
+            return gh_config__missing(st, v->items[i], "name", "");
         rc = up_kind_check(st, v->items[i], u);
         if (rc)
             return rc;
@@ -582,7 +593,7 @@ static enum gh_rc ep_path(struct cfg_state *st, const struct cfg_node *v, void *
 static enum gh_rc ep_upstreams(struct cfg_state *st, const struct cfg_node *v, void *obj)
 {
     struct gh_config_endpoint *e = obj;
-    enum gh_rc rc = want_seq(st, v, GH_CONFIG_MAX_ENDPOINT_UPSTREAMS, "upstreams");
+    enum gh_rc rc = gh_config__want_seq(st, v, GH_CONFIG_MAX_ENDPOINT_UPSTREAMS, "upstreams");
     if (rc)
         return rc;
     if (v->n == 0)
@@ -618,20 +629,20 @@ static enum gh_rc sec_endpoints(struct cfg_state *st, const struct cfg_node *v, 
         {"separator", ep_separator},
     };
     struct gh_config *c = obj;
-    enum gh_rc rc = want_seq(st, v, GH_CONFIG_MAX_ENDPOINTS, "endpoints");
+    enum gh_rc rc = gh_config__want_seq(st, v, GH_CONFIG_MAX_ENDPOINTS, "endpoints");
     if (rc)
         return rc;
     c->endpoints = gh_xcalloc(v->n ? v->n : 1, sizeof(*c->endpoints));
     for (size_t i = 0; i < v->n; i++) {
         struct gh_config_endpoint *e = &c->endpoints[c->n_endpoints++];
         e->separator = '.';
-        rc = walk_map(st, v->items[i], keys, GH_ARRAY_LEN(keys), e);
+        rc = gh_config__walk_map(st, v->items[i], keys, GH_ARRAY_LEN(keys), e);
         if (rc)
             return rc;
         if (!e->path)
-            return missing(st, v->items[i], "path", "");
+            return gh_config__missing(st, v->items[i], "path", "");
         if (!e->n_upstreams)
-            return missing(st, v->items[i], "upstreams", "");
+            return gh_config__missing(st, v->items[i], "upstreams", "");
     }
     gh_config__default_paths(c); /* upstreams: may have come first */
     return GH_OK;
@@ -654,15 +665,16 @@ static enum gh_rc sec_timeouts(struct cfg_state *st, const struct cfg_node *v, v
 enum gh_rc gh_config__schema_apply(struct cfg_state *st, const struct cfg_node *root)
 {
     static const struct cfg_key keys[] = {
-        {"gateway", sec_gateway},     {"listeners", sec_listeners}, {"upstreams", sec_upstreams},
-        {"endpoints", sec_endpoints}, {"limits", sec_limits},       {"timeouts", sec_timeouts},
+        {"gateway", sec_gateway},        {"listeners", sec_listeners}, {"upstreams", sec_upstreams},
+        {"endpoints", sec_endpoints},    {"limits", sec_limits},       {"timeouts", sec_timeouts},
+        {"auth", gh_config__auth_apply},
     };
-    if (!root || is_null(root)) /* empty file: the defaults */
+    if (!root || gh_config__is_null(root)) /* empty file: the defaults */
         return GH_OK;
     if (root->kind != CFG_MAP)
         return gh_config__err(st->err, root->line, root->column, "",
                               "expected a mapping at the top level");
-    return walk_map(st, root, keys, GH_ARRAY_LEN(keys), st->c);
+    return gh_config__walk_map(st, root, keys, GH_ARRAY_LEN(keys), st->c);
 }
 
 /* ---- positions for gh_config_validate() ---- */

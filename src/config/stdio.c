@@ -156,12 +156,8 @@ const char *gh_config__check_arg(const char *s)
     return why;
 }
 
-/* Parses one env value: a reference, or a literal that must not look like a secret. */
-static const char *env_value_parse(const char *name, const char *v, enum gh_config_env_kind *kind,
-                                   const char **target)
+const char *gh_config__ref_parse(const char *v, enum gh_config_env_kind *kind, const char **target)
 {
-    static _Thread_local char why[200]; /* names the shape; valid until the next call */
-    const char *what;
     if (strncmp(v, "env:", 4) == 0) {
         *kind = GH_CONFIG_ENV_FROM_ENV;
         *target = v + 4;
@@ -176,6 +172,17 @@ static const char *env_value_parse(const char *name, const char *v, enum gh_conf
     }
     *kind = GH_CONFIG_ENV_LITERAL;
     *target = v;
+    return NULL;
+}
+
+/* Parses one env value: a reference, or a literal that must not look like a secret. */
+static const char *env_value_parse(const char *name, const char *v, enum gh_config_env_kind *kind,
+                                   const char **target)
+{
+    static _Thread_local char why[200]; /* names the shape; valid until the next call */
+    const char *what = gh_config__ref_parse(v, kind, target);
+    if (*kind != GH_CONFIG_ENV_LITERAL)
+        return what;
     if (v[0] != '\0' && name_is_secret(name))
         return "the variable name says it holds a secret: give the value as env:VARIABLE (from "
                "the gateway's environment) or file:/absolute/path, never inline";

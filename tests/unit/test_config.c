@@ -1,6 +1,6 @@
 /* Unit tests for config/: defaults, a full file, every class of error with its exact position and
- * key path, the URL and address parsers, stdio upstreams, aggregated endpoints, building from
- * code, refcounts. */
+ * key path, the URL and address parsers, stdio upstreams, aggregated endpoints, the auth: section
+ * (OAuth resource server), building from code, refcounts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -221,7 +221,7 @@ static void unknown_keys(void **state)
                  "insecure_no_auth, allowed_origins, allowed_hosts)");
     expect_error("listen:\n  - address: 127.0.0.1:1\n",
                  "gw.yaml:1:1: listen: unknown key (expected one of: gateway, listeners, "
-                 "upstreams, endpoints, limits, timeouts)");
+                 "upstreams, endpoints, limits, timeouts, auth)");
     expect_error("upstreams:\n  - name: a\n    url: http://h/\n    timeouts:\n      read_ms: 5\n",
                  "gw.yaml:5:7: upstreams[0].timeouts.read_ms: unknown key (expected one of: "
                  "connect_ms, first_byte_ms, stream_idle_ms)");
@@ -1025,6 +1025,471 @@ static void endpoints_built_by_code(void **state)
     gh_config_unref(c);
 }
 
+/* ---- auth: ---- */
+
+static void auth_valid_full(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/gh-config-test-XXXXXX", key[128], yaml[4096];
+    assert_non_null(mkdtemp(dir));
+    snprintf(key, sizeof(key), "%s/introspect.pem", dir);
+    write_file(key, "-----BEGIN PRIVATE KEY-----\n");
+    assert_int_equal(chmod(key, 0600), 0);
+    assert_int_equal(setenv("GH_TEST_CFG_INTROSPECT_KEY", "pem", 1), 0);
+    snprintf(yaml, sizeof(yaml),
+             "upstreams:\n"
+             "  - {name: everything, url: 'http://127.0.0.1:3001/mcp'}\n"
+             "  - {name: files, url: 'http://127.0.0.1:3002/mcp'}\n"
+             "auth:\n"
+             "  resource: https://gw.example.com/base\n"
+             "  issuers:\n"
+             "    - issuer: https://idp.example.com/realms/main\n"
+             "      discovery_url: "
+             "https://idp.example.com/realms/main/.well-known/openid-configuration\n"
+             "      jwks_uri: https://10.1.2.3/jwks\n"
+             "      algorithms: [ES256, RS256, EdDSA]\n"
+             "      audiences: ['api://gatehouse', 'https://gw.example.com']\n"
+             "      token_type: at+jwt\n"
+             "      clock_skew_ms: 0\n"
+             "      claims: {groups: grp, roles: 'https://example.com/roles', client_id: azp}\n"
+             "      introspection:\n"
+             "        endpoint: https://idp.example.com/introspect\n"
+             "        client_id: gatehouse\n"
+             "        private_key: file:%s\n"
+             "        key_alg: ES256\n"
+             "        ttl_ms: 300000\n"
+             "        negative_ttl_ms: 0\n"
+             "        timeout_ms: 30000\n"
+             "      dpop: required\n"
+             "      allow_private_network: true\n"
+             "    - issuer: http://127.0.0.1:9000/\n"
+             "      algorithms: [PS256, ES384]\n"
+             "      jwks_uri: http://localhost:9000/jwks\n"
+             "      dpop: 'off'\n"
+             "      introspection: {client_id: gw, private_key: 'env:GH_TEST_CFG_INTROSPECT_KEY'}\n"
+             "  dpop:\n"
+             "    algorithms: [ES256, EdDSA]\n"
+             "    iat_window_ms: 1000\n"
+             "    nonce: true\n"
+             "  scopes:\n"
+             "    required: [mcp, 'a!#[]~']\n"
+             "    methods:\n"
+             "      tools/call: [mcp:tools]\n"
+             "      resources/read: [mcp:read, mcp:files]\n"
+             "    upstreams:\n"
+             "      everything: [mcp:everything]\n"
+             "  jwks_min_refresh_ms: 3600000\n",
+             key);
+    struct gh_config *c = NULL;
+    struct gh_config_error e;
+    char msg[512];
+    enum gh_rc rc = load(yaml, &c, &e);
+    gh_config_error_format(&e, msg, sizeof(msg));
+    assert_string_equal(rc == GH_OK ? "" : msg, "");
+    const struct gh_config_auth *a = c->auth;
+    assert_non_null(a);
+    assert_string_equal(a->resource, "https://gw.example.com/base");
+    assert_int_equal(a->n_issuers, 2);
+    const struct gh_config_auth_issuer *i0 = &a->issuers[0], *i1 = &a->issuers[1];
+    assert_string_equal(i0->issuer, "https://idp.example.com/realms/main");
+    assert_string_equal(i0->discovery_url,
+                        "https://idp.example.com/realms/main/.well-known/openid-configuration");
+    assert_string_equal(i0->jwks_uri, "https://10.1.2.3/jwks");
+    assert_int_equal(i0->algorithms, GH_ALG_ES256 | GH_ALG_RS256 | GH_ALG_EDDSA);
+    assert_int_equal(i0->n_audiences, 2);
+    assert_string_equal(i0->audiences[0], "api://gatehouse");
+    assert_string_equal(i0->audiences[1], "https://gw.example.com");
+    assert_string_equal(i0->token_type, "at+jwt");
+    assert_int_equal(i0->clock_skew_ms, 0);
+    assert_string_equal(i0->claims.groups, "grp");
+    assert_string_equal(i0->claims.roles, "https://example.com/roles");
+    assert_string_equal(i0->claims.client_id, "azp");
+    assert_non_null(i0->introspection);
+    assert_string_equal(i0->introspection->endpoint, "https://idp.example.com/introspect");
+    assert_string_equal(i0->introspection->client_id, "gatehouse");
+    assert_int_equal(i0->introspection->private_key.kind, GH_CONFIG_ENV_FROM_FILE);
+    assert_string_equal(i0->introspection->private_key.target, key);
+    assert_int_equal(i0->introspection->key_alg, GH_ALG_ES256);
+    assert_int_equal(i0->introspection->ttl_ms, 300000);
+    assert_int_equal(i0->introspection->negative_ttl_ms, 0);
+    assert_int_equal(i0->introspection->timeout_ms, 30000);
+    assert_int_equal(i0->dpop, GH_CONFIG_DPOP_REQUIRED);
+    assert_true(i0->allow_private_network);
+    /* the second issuer: defaults */
+    assert_string_equal(i1->issuer, "http://127.0.0.1:9000/");
+    assert_null(i1->discovery_url);
+    assert_int_equal(i1->algorithms, GH_ALG_PS256 | GH_ALG_ES384);
+    assert_int_equal(i1->n_audiences, 0);
+    assert_null(i1->token_type);
+    assert_int_equal(i1->clock_skew_ms, 60000);
+    assert_string_equal(i1->claims.groups, "groups");
+    assert_string_equal(i1->claims.roles, "roles");
+    assert_string_equal(i1->claims.client_id, "client_id");
+    assert_null(i1->introspection->endpoint);
+    assert_int_equal(i1->introspection->private_key.kind, GH_CONFIG_ENV_FROM_ENV);
+    assert_string_equal(i1->introspection->private_key.target, "GH_TEST_CFG_INTROSPECT_KEY");
+    assert_int_equal(i1->introspection->key_alg, GH_ALG_RS256);
+    assert_int_equal(i1->introspection->ttl_ms, 5000);
+    assert_int_equal(i1->introspection->negative_ttl_ms, 1000);
+    assert_int_equal(i1->introspection->timeout_ms, 2000);
+    assert_int_equal(i1->dpop, GH_CONFIG_DPOP_OFF);
+    assert_false(i1->allow_private_network);
+    assert_int_equal(a->dpop.algorithms, GH_ALG_ES256 | GH_ALG_EDDSA);
+    assert_int_equal(a->dpop.iat_window_ms, 1000);
+    assert_true(a->dpop.nonce);
+    assert_int_equal(a->scopes.n_required, 2);
+    assert_string_equal(a->scopes.required[0], "mcp");
+    assert_string_equal(a->scopes.required[1], "a!#[]~");
+    assert_int_equal(a->scopes.n_methods, 2);
+    assert_string_equal(a->scopes.methods[0].name, "tools/call");
+    assert_int_equal(a->scopes.methods[0].n_scopes, 1);
+    assert_string_equal(a->scopes.methods[0].scopes[0], "mcp:tools");
+    assert_string_equal(a->scopes.methods[1].name, "resources/read");
+    assert_int_equal(a->scopes.methods[1].n_scopes, 2);
+    assert_string_equal(a->scopes.methods[1].scopes[1], "mcp:files");
+    assert_int_equal(a->scopes.n_upstreams, 1);
+    assert_string_equal(a->scopes.upstreams[0].name, "everything");
+    assert_string_equal(a->scopes.upstreams[0].scopes[0], "mcp:everything");
+    assert_int_equal(a->jwks_min_refresh_ms, 3600000);
+    assert_false(c->gateway.insecure_no_auth);
+    assert_int_equal(gh_config_validate(c, NULL), GH_OK);
+    gh_config_unref(c);
+    unsetenv("GH_TEST_CFG_INTROSPECT_KEY");
+    unlink(key);
+    rmdir(dir);
+}
+
+static void auth_minimal_and_absent(void **state)
+{
+    (void)state;
+    struct gh_config *c = NULL;
+    assert_int_equal(load("gateway: {workers: 1}\n", &c, NULL), GH_OK);
+    assert_null(c->auth); /* absent: no inbound auth configured */
+    gh_config_unref(c);
+    assert_int_equal(load("auth:\n  resource: http://[::1]:8080\n  issuers:\n"
+                          "    - {issuer: 'https://idp.example.com', algorithms: [ES256]}\n",
+                          &c, NULL),
+                     GH_OK);
+    const struct gh_config_auth *a = c->auth;
+    assert_string_equal(a->resource, "http://[::1]:8080");
+    assert_int_equal(a->issuers[0].algorithms, GH_ALG_ES256);
+    assert_int_equal(a->issuers[0].dpop, GH_CONFIG_DPOP_ALLOWED);
+    assert_null(a->issuers[0].introspection);
+    assert_int_equal(a->dpop.algorithms, GH_CONFIG_ALG_ALL);
+    assert_int_equal(a->dpop.iat_window_ms, 60000);
+    assert_false(a->dpop.nonce);
+    assert_int_equal(a->scopes.n_required, 0);
+    assert_int_equal(a->scopes.n_methods, 0);
+    assert_int_equal(a->scopes.n_upstreams, 0);
+    assert_int_equal(a->jwks_min_refresh_ms, 30000);
+    gh_config_unref(c);
+}
+
+static void auth_errors(void **state)
+{
+    (void)state;
+    const char *head = "upstreams:\n"
+                       "  - {name: everything, url: 'http://127.0.0.1:3001/mcp'}\n"
+                       "auth:\n";
+    const char *iss = "  issuers:\n    - issuer: https://idp.example.com\n      algorithms: "
+                      "[ES256]\n";
+    char y[2048];
+    struct {
+        const char *tail, *want;
+    } cases[] = {
+        /* resource */
+        {"  issuers: [{issuer: 'https://idp.example.com', algorithms: [ES256]}]\n",
+         "gw.yaml:4:3: auth.resource: required key is missing (the gateway's base URI as clients "
+         "see it, e.g. https://gw.example.com)"},
+        {"  resource: https://gw.example.com?tenant=a\n%s",
+         "gw.yaml:4:13: auth.resource: resource must not have a query (RFC 8707)"},
+        {"  resource: https://gw.example.com/\n%s",
+         "gw.yaml:4:13: auth.resource: resource must not end with a slash (canonical form: "
+         "https://gw.example.com)"},
+        {"  resource: https://gw.example.com/mcp/\n%s",
+         "gw.yaml:4:13: auth.resource: resource must not end with a slash (canonical form: "
+         "https://gw.example.com)"},
+        {"  resource: 'https://gw.example.com#x'\n%s",
+         "gw.yaml:4:13: auth.resource: fragments are not allowed"},
+        {"  resource: http://gw.example.com\n%s",
+         "gw.yaml:4:13: auth.resource: http is allowed only on a loopback host (127.0.0.0/8, "
+         "[::1], localhost): use https"},
+        {"  resource: https://GW.example.com\n%s",
+         "gw.yaml:4:13: auth.resource: scheme and host must be lower case (the resource is "
+         "compared exactly)"},
+        {"  resource: https://gw.example.com:443\n%s",
+         "gw.yaml:4:13: auth.resource: leave out the default port (the resource is compared "
+         "exactly)"},
+        {"  resource: https://gw.example.com/a/../b\n%s",
+         "gw.yaml:4:13: auth.resource: path must not contain .."},
+        {"  resource: [https://gw.example.com]\n%s",
+         "gw.yaml:4:13: auth.resource: expected a string"},
+        /* issuers */
+        {"  resource: https://gw.example.com\n",
+         "gw.yaml:4:3: auth.issuers: required key is missing (at least one authorization "
+         "server)"},
+        {"  resource: https://gw.example.com\n  issuers: []\n",
+         "gw.yaml:5:12: auth.issuers: at least one issuer is required"},
+        {"  resource: https://gw.example.com\n  issuers:\n    - algorithms: [ES256]\n",
+         "gw.yaml:6:7: auth.issuers[0].issuer: required key is missing"},
+        {"  resource: https://gw.example.com\n  issuers:\n    - issuer: http://idp.example.com\n"
+         "      algorithms: [ES256]\n",
+         "gw.yaml:6:15: auth.issuers[0].issuer: an issuer must use https (http only on a "
+         "loopback host)"},
+        {"  resource: https://gw.example.com\n  issuers:\n    - issuer: https://10.0.0.8/realm\n"
+         "      algorithms: [ES256]\n",
+         "gw.yaml:6:15: auth.issuers[0].issuer: a private or link-local address needs "
+         "allow_private_network: true"},
+        {"  resource: https://gw.example.com\n  issuers:\n"
+         "    - {issuer: 'https://idp.example.com', algorithms: [ES256]}\n"
+         "    - {issuer: 'https://idp.example.com', algorithms: [RS256]}\n",
+         "gw.yaml:7:16: auth.issuers[1].issuer: duplicate issuer (also auth.issuers[0])"},
+        {"  resource: https://gw.example.com\n  issuers:\n    - issuer: https://idp.example.com\n",
+         "gw.yaml:6:7: auth.issuers[0].algorithms: required key is missing (pin the issuer's "
+         "signing algorithms, e.g. [ES256])"},
+        {"  resource: https://gw.example.com\n  issuers:\n    - issuer: https://idp.example.com\n"
+         "      algorithms: [ES256, none]\n",
+         "gw.yaml:7:27: auth.issuers[0].algorithms[1]: alg none is refused: an unsigned token "
+         "proves nothing (expected RS256, PS256, ES256, ES384 or EdDSA)"},
+        {"  resource: https://gw.example.com\n  issuers:\n    - issuer: https://idp.example.com\n"
+         "      algorithms: [HS256]\n",
+         "gw.yaml:7:20: auth.issuers[0].algorithms[0]: HMAC algorithms (HS256, HS384, HS512) are "
+         "refused: a shared secret lets every holder mint tokens (expected RS256, PS256, ES256, "
+         "ES384 or EdDSA)"},
+        {"  resource: https://gw.example.com\n  issuers:\n    - issuer: https://idp.example.com\n"
+         "      algorithms: [es256]\n",
+         "gw.yaml:7:20: auth.issuers[0].algorithms[0]: unknown algorithm (expected RS256, PS256, "
+         "ES256, ES384 or EdDSA; names are case-sensitive)"},
+        {"  resource: https://gw.example.com\n  issuers:\n    - issuer: https://idp.example.com\n"
+         "      algorithms: [ES256, ES256]\n",
+         "gw.yaml:7:27: auth.issuers[0].algorithms[1]: duplicate algorithm"},
+        {"  resource: https://gw.example.com\n  issuers:\n    - issuer: https://idp.example.com\n"
+         "      algorithms: []\n",
+         "gw.yaml:7:19: auth.issuers[0].algorithms: at least one algorithm is required"},
+        {"  resource: https://gw.example.com\n%s      dpop: requried\n",
+         "gw.yaml:8:13: auth.issuers[0].dpop: expected off, allowed or required"},
+        {"  resource: https://gw.example.com\n%s      jwks_uri: http://127.0.0.1:9/jwks\n",
+         "gw.yaml:8:17: auth.issuers[0].jwks_uri: a loopback address is allowed only when the "
+         "issuer itself is on loopback"},
+        {"  resource: https://gw.example.com\n%s      jwks_uri: https://169.254.169.254/jwks\n",
+         "gw.yaml:8:17: auth.issuers[0].jwks_uri: a private or link-local address needs "
+         "allow_private_network: true"},
+        {"  resource: https://gw.example.com\n%s      discovery_url: http://idp.example.com/x\n",
+         "gw.yaml:8:22: auth.issuers[0].discovery_url: must use https (http only on a loopback "
+         "host)"},
+        {"  resource: https://gw.example.com\n%s      audiences: [gatehouse]\n",
+         "gw.yaml:8:19: auth.issuers[0].audiences[0]: an audience is an absolute URI "
+         "(scheme:...) of printable ASCII without spaces, at most 2048 bytes"},
+        {"  resource: https://gw.example.com\n%s      clock_skew_ms: 300001\n",
+         "gw.yaml:8:22: auth.issuers[0].clock_skew_ms: must be between 0 and 300000"},
+        {"  resource: https://gw.example.com\n%s      token_type: 'at jwt'\n",
+         "gw.yaml:8:19: auth.issuers[0].token_type: token_type is a media type such as at+jwt "
+         "(1-127 characters of A-Z a-z 0-9 ! # $ & ^ _ . + - /)"},
+        {"  resource: https://gw.example.com\n%s      claims: {group: g}\n",
+         "gw.yaml:8:16: auth.issuers[0].claims.group: unknown key (expected one of: groups, "
+         "roles, client_id)"},
+        {"  resource: https://gw.example.com\n%s      audience: ['https://a']\n",
+         "gw.yaml:8:7: auth.issuers[0].audience: unknown key (expected one of: issuer, "
+         "discovery_url, jwks_uri, algorithms, audiences, token_type, clock_skew_ms, claims, "
+         "introspection, dpop, allow_private_network)"},
+        /* introspection */
+        {"  resource: https://gw.example.com\n%s      introspection:\n"
+         "        client_id: gatehouse\n"
+         "        private_key: '-----BEGIN PRIVATE KEY----- MIIEvQIBADANBg'\n",
+         "gw.yaml:10:22: auth.issuers[0].introspection.private_key: private_key must be a "
+         "reference: give it as env:VARIABLE (from the gateway's environment) or "
+         "file:/absolute/path, never inline"},
+        {"  resource: https://gw.example.com\n%s      introspection:\n"
+         "        client_id: gatehouse\n        private_key: file:etc/k.pem\n",
+         "gw.yaml:10:22: auth.issuers[0].introspection.private_key: file: needs an absolute path "
+         "(file:/run/secrets/name)"},
+        {"  resource: https://gw.example.com\n%s      introspection:\n"
+         "        client_id: gatehouse\n        private_key: file:/nonexistent/gh-key.pem\n",
+         "gw.yaml:10:22: auth.issuers[0].introspection.private_key: cannot read secret file: No "
+         "such file or directory"},
+        {"  resource: https://gw.example.com\n%s      introspection:\n"
+         "        client_id: gatehouse\n        private_key: env:GH_TEST_CFG_SURELY_UNSET\n",
+         "gw.yaml:10:22: auth.issuers[0].introspection.private_key: env:GH_TEST_CFG_SURELY_UNSET "
+         "is not set in the gateway's environment"},
+        {"  resource: https://gw.example.com\n%s      introspection: {private_key: 'env:X'}\n",
+         "gw.yaml:8:22: auth.issuers[0].introspection.client_id: required key is missing"},
+        {"  resource: https://gw.example.com\n%s      introspection: {client_id: gw}\n",
+         "gw.yaml:8:22: auth.issuers[0].introspection.private_key: required key is missing "
+         "(private_key_jwt needs a key)"},
+        {"  resource: https://gw.example.com\n%s      introspection:\n"
+         "        client_id: gw\n        private_key: env:HOME\n        key_alg: PS256\n",
+         "gw.yaml:11:18: auth.issuers[0].introspection.key_alg: expected RS256 or ES256"},
+        {"  resource: https://gw.example.com\n%s      introspection:\n"
+         "        client_id: gw\n        private_key: env:HOME\n        ttl_ms: 0\n",
+         "gw.yaml:11:17: auth.issuers[0].introspection.ttl_ms: must be between 1 and 300000"},
+        /* dpop, scopes, top level */
+        {"  resource: https://gw.example.com\n%s  dpop:\n    algorithms: [HS512]\n",
+         "gw.yaml:9:18: auth.dpop.algorithms[0]: HMAC algorithms (HS256, HS384, HS512) are "
+         "refused: a shared secret lets every holder mint tokens (expected RS256, PS256, ES256, "
+         "ES384 or EdDSA)"},
+        {"  resource: https://gw.example.com\n%s  dpop: {iat_window_ms: 999}\n",
+         "gw.yaml:8:25: auth.dpop.iat_window_ms: must be between 1000 and 600000"},
+        {"  resource: https://gw.example.com\n%s  scopes:\n    upstreams:\n"
+         "      everything: [mcp]\n      evrything: [mcp]\n",
+         "gw.yaml:11:18: auth.scopes.upstreams.evrything: no upstream of this name is defined "
+         "under upstreams"},
+        {"  resource: https://gw.example.com\n%s  scopes:\n    required: [mcp, 'a b']\n",
+         "gw.yaml:9:21: auth.scopes.required[1]: a scope is 1-128 printable ASCII characters "
+         "without space, \" or \\ (RFC 6749)"},
+        {"  resource: https://gw.example.com\n%s  scopes:\n    required: ['say\"hi']\n",
+         "gw.yaml:9:16: auth.scopes.required[0]: a scope is 1-128 printable ASCII characters "
+         "without space, \" or \\ (RFC 6749)"},
+        {"  resource: https://gw.example.com\n%s  scopes:\n    required: [mcp, mcp]\n",
+         "gw.yaml:9:21: auth.scopes.required[1]: duplicate scope (also "
+         "auth.scopes.required[0])"},
+        {"  resource: https://gw.example.com\n%s  scopes:\n    methods:\n"
+         "      'tools call': [mcp]\n",
+         "gw.yaml:10:7: auth.scopes.methods.tools?call: a method name is 1-64 characters of A-Z "
+         "a-z 0-9 / _ . -"},
+        {"  resource: https://gw.example.com\n%s  scopes:\n    methods:\n      tools/call: []\n",
+         "gw.yaml:10:19: auth.scopes.methods.tools/call: at least one scope is required"},
+        {"  resource: https://gw.example.com\n%s  scopes:\n    methods:\n"
+         "      tools/call: mcp\n",
+         "gw.yaml:10:19: auth.scopes.methods.tools/call: expected a list"},
+        {"  resource: https://gw.example.com\n%s  jwks_min_refresh_ms: 999\n",
+         "gw.yaml:8:24: auth.jwks_min_refresh_ms: must be between 1000 and 3600000"},
+        {"  resourse: https://gw.example.com\n%s",
+         "gw.yaml:4:3: auth.resourse: unknown key (expected one of: resource, issuers, dpop, "
+         "scopes, jwks_min_refresh_ms)"},
+    };
+    for (size_t i = 0; i < GH_ARRAY_LEN(cases); i++) {
+        /* "%s" in a tail stands for the valid issuers list */
+        const char *mark = strstr(cases[i].tail, "%s");
+        if (mark)
+            snprintf(y, sizeof(y), "%s%.*s%s%s", head, (int)(mark - cases[i].tail), cases[i].tail,
+                     iss, mark + 2);
+        else
+            snprintf(y, sizeof(y), "%s%s", head, cases[i].tail);
+        expect_error(y, cases[i].want);
+    }
+    expect_error("auth:\n", "gw.yaml:1:6: auth: expected a mapping");
+    /* auth and the explicit "serve without auth" switch exclude each other */
+    snprintf(y, sizeof(y),
+             "gateway:\n  insecure_no_auth: true\nauth:\n  resource: "
+             "https://gw.example.com\n%s",
+             iss);
+    expect_error(y, "gw.yaml:2:21: gateway.insecure_no_auth: cannot be true when auth is "
+                    "configured (choose one: remove insecure_no_auth or the auth section)");
+}
+
+/* A literal key is refused without being repeated; key files must be private to their owner. */
+static void auth_private_key_files(void **state)
+{
+    (void)state;
+    const char *head = "auth:\n  resource: https://gw.example.com\n  issuers:\n"
+                       "    - issuer: https://idp.example.com\n      algorithms: [RS256]\n"
+                       "      introspection:\n        client_id: gatehouse\n";
+    char dir[] = "/tmp/gh-config-test-XXXXXX", key[128], y[1024], msg[1024];
+    struct gh_config *c = NULL;
+    struct gh_config_error e;
+    snprintf(y, sizeof(y), "%s        private_key: MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n", head);
+    assert_int_equal(load(y, &c, &e), GH_E_PARSE);
+    gh_config_error_format(&e, msg, sizeof(msg));
+    assert_null(strstr(msg, "MIIE"));
+    assert_non_null(mkdtemp(dir));
+    snprintf(key, sizeof(key), "%s/k.pem", dir);
+    write_file(key, "-----BEGIN PRIVATE KEY-----\n");
+    snprintf(y, sizeof(y), "%s        private_key: file:%s\n", head, key);
+    const struct {
+        mode_t mode;
+        const char *want;
+    } modes[] = {
+        {0644, "gw.yaml:8:22: auth.issuers[0].introspection.private_key: secret file is readable "
+               "or writable by other users or its group (chmod 600)"},
+        {0640, "gw.yaml:8:22: auth.issuers[0].introspection.private_key: secret file is readable "
+               "or writable by other users or its group (chmod 600)"},
+        {0620, "gw.yaml:8:22: auth.issuers[0].introspection.private_key: secret file is readable "
+               "or writable by other users or its group (chmod 600)"},
+        {0602, "gw.yaml:8:22: auth.issuers[0].introspection.private_key: secret file is readable "
+               "or writable by other users or its group (chmod 600)"},
+    };
+    for (size_t i = 0; i < GH_ARRAY_LEN(modes); i++) {
+        assert_int_equal(chmod(key, modes[i].mode), 0);
+        expect_error(y, modes[i].want);
+    }
+    assert_int_equal(chmod(key, 0400), 0);
+    assert_int_equal(load(y, &c, &e), GH_OK);
+    assert_int_equal(c->auth->issuers[0].introspection->private_key.kind, GH_CONFIG_ENV_FROM_FILE);
+    gh_config_unref(c);
+    /* a directory is not a key file */
+    snprintf(y, sizeof(y), "%s        private_key: file:%s\n", head, dir);
+    expect_error(y, "gw.yaml:8:22: auth.issuers[0].introspection.private_key: secret file must "
+                    "be a regular file");
+    unlink(key);
+    rmdir(dir);
+}
+
+static void auth_built_by_code(void **state)
+{
+    (void)state;
+    struct gh_config *c = gh_config_new_default();
+    struct gh_config_error e;
+    char msg[512];
+    enum gh_config_alg alg;
+    assert_int_equal(gh_config_alg_parse("EdDSA", &alg), GH_OK);
+    assert_int_equal(alg, GH_ALG_EDDSA);
+    assert_int_equal(gh_config_alg_parse("none", &alg), GH_E_PARSE);
+    assert_int_equal(gh_config_alg_parse("HS256", &alg), GH_E_PARSE);
+    assert_int_equal(gh_config_alg_parse("eddsa", &alg), GH_E_PARSE);
+    assert_string_equal(gh_config_alg_name(GH_ALG_PS256), "PS256");
+    assert_null(gh_config_alg_name(GH_ALG_PS256 | GH_ALG_RS256));
+
+    c->auth = gh_config_auth_new();
+    assert_int_equal(gh_config_validate(c, &e), GH_E_PARSE);
+    gh_config_error_format(&e, msg, sizeof(msg));
+    assert_string_equal(msg, "(config): auth.resource: required key is missing");
+    c->auth->resource = gh_xstrdup("https://gw.example.com");
+    assert_int_equal(gh_config_validate(c, &e), GH_E_PARSE);
+    assert_string_equal(e.path, "auth.issuers");
+    assert_string_equal(e.msg, "at least one issuer is required");
+    c->auth->issuers = gh_xcalloc(1, sizeof(*c->auth->issuers));
+    c->auth->n_issuers = 1;
+    struct gh_config_auth_issuer *is = &c->auth->issuers[0];
+    is->issuer = gh_xstrdup("https://idp.example.com");
+    is->claims.groups = gh_xstrdup("groups");
+    is->claims.roles = gh_xstrdup("roles");
+    is->claims.client_id = gh_xstrdup("client_id");
+    assert_int_equal(gh_config_validate(c, &e), GH_E_PARSE);
+    assert_string_equal(e.path, "auth.issuers[0].algorithms");
+    assert_string_equal(e.msg, "at least one algorithm is required");
+    is->algorithms = GH_ALG_ES256;
+    assert_int_equal(gh_config_validate(c, &e), GH_OK);
+    /* a literal key built by code is refused as well */
+    is->introspection = gh_xcalloc(1, sizeof(*is->introspection));
+    is->introspection->client_id = gh_xstrdup("gw");
+    is->introspection->private_key.target = gh_xstrdup("-----BEGIN PRIVATE KEY-----");
+    is->introspection->key_alg = GH_ALG_RS256;
+    is->introspection->ttl_ms = 1;
+    is->introspection->timeout_ms = 1;
+    assert_int_equal(gh_config_validate(c, &e), GH_E_PARSE);
+    assert_string_equal(e.path, "auth.issuers[0].introspection.private_key");
+    assert_null(strstr(e.msg, "BEGIN"));
+    is->introspection->private_key.kind = GH_CONFIG_ENV_FROM_ENV;
+    gh_free(&is->introspection->private_key.target);
+    is->introspection->private_key.target = gh_xstrdup("HOME");
+    assert_int_equal(gh_config_validate(c, &e), GH_OK);
+    /* scopes naming an upstream that does not exist */
+    c->auth->scopes.upstreams = gh_xcalloc(1, sizeof(*c->auth->scopes.upstreams));
+    c->auth->scopes.n_upstreams = 1;
+    c->auth->scopes.upstreams[0].name = gh_xstrdup("docs");
+    c->auth->scopes.upstreams[0].scopes = gh_xcalloc(1, sizeof(char *));
+    c->auth->scopes.upstreams[0].scopes[0] = gh_xstrdup("mcp:docs");
+    c->auth->scopes.upstreams[0].n_scopes = 1;
+    assert_int_equal(gh_config_validate(c, &e), GH_E_PARSE);
+    assert_string_equal(e.path, "auth.scopes.upstreams.docs");
+    assert_int_equal(gh_config_add_upstream(c, "docs", "http://127.0.0.1:1/", NULL), GH_OK);
+    assert_int_equal(gh_config_validate(c, &e), GH_OK);
+    c->gateway.insecure_no_auth = true; /* e.g. --insecure-no-auth on top of a file with auth */
+    assert_int_equal(gh_config_validate(c, &e), GH_E_PARSE);
+    assert_string_equal(e.path, "gateway.insecure_no_auth");
+    gh_config_unref(c);
+}
+
 static void refcount_and_format(void **state)
 {
     (void)state;
@@ -1081,6 +1546,11 @@ int main(void)
         cmocka_unit_test(endpoints_valid_mixed),
         cmocka_unit_test(endpoint_errors),
         cmocka_unit_test(endpoints_built_by_code),
+        cmocka_unit_test(auth_valid_full),
+        cmocka_unit_test(auth_minimal_and_absent),
+        cmocka_unit_test(auth_errors),
+        cmocka_unit_test(auth_private_key_files),
+        cmocka_unit_test(auth_built_by_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
