@@ -57,7 +57,7 @@ for p in release asan; do
 done
 
 note "npm packages (tests/interop and tests/interop/v2, from their lockfiles)"
-for d in tests/interop tests/interop/v2; do
+for d in tests/interop tests/interop/v2 tests/interop/idp; do
   if ! (cd "$d" && npm ci --no-audit --no-fund --loglevel=error >"$LOGDIR/npm-${d//\//-}.log" 2>&1); then
     tail -20 "$LOGDIR/npm-${d//\//-}.log"
     count "npm ci $d" 0 1
@@ -85,6 +85,9 @@ if grep -lE 'ERROR: AddressSanitizer|runtime error:' tests/interop/out/*.log >/d
   grep -hE -A5 'ERROR: AddressSanitizer|runtime error:' tests/interop/out/*.log | head -40
   count "sanitizer reports in gateway logs" 0 1
 fi
+
+note "test IdP (oidc-provider) self-test: the real authorization server the auth stage tests against"
+run_node "idp selftest" "$ROOT/build/release/gatehouse" idp/selftest.test.mjs
 
 note "conformance: official suite direct vs through the gateway"
 clog="$LOGDIR/conformance.log"

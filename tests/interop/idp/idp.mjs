@@ -1,0 +1,341 @@
+#!/usr/bin/env node
+// Test-only OAuth 2.1 authorization server (oidc-provider) for Gatehouse's
+// resource-server tests. Owns: the client table, key generation and rotation,
+// the RFC 8414 alias, the published JWKS and the loopback admin endpoints.
+// Loopback only, in-memory storage, every key and secret made at start: nothing
+// here is fit for production and nothing secret lives in the repository.
+//
+//   node idp.mjs --port P [--resource URL] [--eddsa] [--rs-key-out FILE]
+//                [--rs-key-alg ES256|RS256] [--ttl S] [--short-ttl S] [--rotations N]
+//
+// When ready it prints ONE JSON line starting with {"issuer": (see README.md).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import { parseArgs } from 'node:util';
+
+import Provider, { errors } from 'oidc-provider';
+
+const { values: opt } = parseArgs({
+  options: {
+    port: { type: 'string' },
+    resource: { type: 'string' },
+    eddsa: { type: 'boolean', default: false },
+    'rs-key-out': { type: 'string' },
+    'rs-key-alg': { type: 'string', default: 'ES256' },
+    ttl: { type: 'string', default: '300' },
+    'short-ttl': { type: 'string', default: '2' },
+    rotations: { type: 'string', default: '4' },
+  },
+  strict: true,
+});
+
+function die(msg) {
+  process.stderr.write(`idp: ${msg}\n`);
+  process.exit(2);
+}
+
+if (opt.port === undefined || !/^\d+$/.test(opt.port) || Number(opt.port) > 65535) {
+  die('--port P is required (0 = any free port)');
+}
+if (!['ES256', 'RS256'].includes(opt['rs-key-alg'])) die('--rs-key-alg must be ES256 or RS256');
+const TTL = Number(opt.ttl);
+const SHORT_TTL = Number(opt['short-ttl']);
+const ROTATIONS = Number(opt.rotations);
+if (!(TTL > 0 && SHORT_TTL > 0 && ROTATIONS >= 0)) die('--ttl/--short-ttl must be > 0, --rotations >= 0');
+
+/** Scopes the resource servers know; each client gets a subset. */
+const MCP_SCOPES = ['mcp:read', 'mcp:tools', 'mcp:write'];
+const FULL = MCP_SCOPES.join(' ');
+/** Audience given when the token request names no resource and --resource was not given. */
+const NO_RESOURCE_AUD = 'urn:gatehouse:test-idp:no-resource';
+if (opt.resource !== undefined && !acceptableResource(opt.resource)) {
+  die('--resource must be an absolute http(s) URL without a fragment');
+}
+const DEFAULT_RESOURCE = opt.resource ?? NO_RESOURCE_AUD;
+const RS_CLIENT_ID = 'gatehouse-rs';
+const PKJWT_CLIENT_ID = 'pkjwt-client';
+
+// --- keys -------------------------------------------------------------------
+
+const SIGNING_ALGS = ['ES256', 'RS256', ...(opt.eddsa ? ['EdDSA'] : [])];
+
+function genJwk(alg) {
+  let pair;
+  if (alg === 'ES256') pair = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  else if (alg === 'RS256') pair = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  else pair = crypto.generateKeyPairSync('ed25519');
+  return { pair, jwk: pair.privateKey.export({ format: 'jwk' }) };
+}
+
+function publicJwk(jwk) {
+  const { d, p, q, dp, dq, qi, ...pub } = jwk;
+  return pub;
+}
+
+// oidc-provider fixes its keystore at construction, so rotation is done from a
+// pool made at start: generation g of every alg is in the keystore from the
+// beginning, but published (JWKS) and used for signing only once rotated to.
+const generations = [];
+for (let g = 0; g <= ROTATIONS; g++) {
+  const gen = {};
+  for (const alg of SIGNING_ALGS) {
+    const { jwk } = genJwk(alg);
+    const kid = `${alg.toLowerCase()}-g${g}-${crypto.randomBytes(4).toString('hex')}`;
+    gen[alg] = { ...jwk, kid, alg, use: 'sig' };
+  }
+  generations.push(gen);
+}
+let current = 0; // the generation tokens are signed with
+let oldest = 0; // the oldest generation still published
+
+const activeKid = (alg) => generations[current][alg].kid;
+function publishedJwks() {
+  const keys = [];
+  for (let g = current; g >= oldest; g--) {
+    for (const alg of SIGNING_ALGS) keys.push(publicJwk(generations[g][alg]));
+  }
+  return { keys };
+}
+
+// --- clients ----------------------------------------------------------------
+
+const secret = () => crypto.randomBytes(24).toString('base64url');
+
+/** What each client gets: token format, signing alg, scopes, extras. */
+const SPECS = {
+  'jwt-client': { format: 'jwt', alg: 'ES256', scope: FULL },
+  'jwt-es256-client': { format: 'jwt', alg: 'ES256', scope: FULL },
+  'jwt-rs256-client': { format: 'jwt', alg: 'RS256', scope: FULL },
+  ...(opt.eddsa ? { 'jwt-eddsa-client': { format: 'jwt', alg: 'EdDSA', scope: FULL } } : {}),
+  'opaque-client': { format: 'opaque', scope: FULL },
+  'dpop-client': { format: 'jwt', alg: 'ES256', scope: FULL, dpop: true },
+  'dpop-opaque-client': { format: 'opaque', scope: FULL, dpop: true },
+  'limited-client': { format: 'jwt', alg: 'ES256', scope: 'mcp:read' },
+  'short-client': { format: 'jwt', alg: 'ES256', scope: FULL, ttl: SHORT_TTL },
+  'sdk-client': { format: 'jwt', alg: 'ES256', scope: FULL },
+  [PKJWT_CLIENT_ID]: { format: 'jwt', alg: 'ES256', scope: FULL, auth: 'private_key_jwt' },
+};
+
+const secrets = {};
+const clients = [];
+const pkjwt = genJwk('ES256');
+const pkjwtKid = `pkjwt-${crypto.randomBytes(4).toString('hex')}`;
+for (const [id, spec] of Object.entries(SPECS)) {
+  const c = {
+    client_id: id,
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    scope: spec.scope,
+    dpop_bound_access_tokens: Boolean(spec.dpop),
+  };
+  if (spec.auth === 'private_key_jwt') {
+    c.token_endpoint_auth_method = 'private_key_jwt';
+    c.token_endpoint_auth_signing_alg = 'ES256';
+    c.jwks = { keys: [{ ...publicJwk(pkjwt.jwk), kid: pkjwtKid, alg: 'ES256', use: 'sig' }] };
+  } else {
+    secrets[id] = secret();
+    c.token_endpoint_auth_method = 'client_secret_basic';
+    c.client_secret = secrets[id];
+  }
+  clients.push(c);
+}
+
+// The resource server's own client: it only introspects (and may revoke),
+// authenticating with private_key_jwt (RFC 7523) using a key made here.
+const rsAlg = opt['rs-key-alg'];
+const rsKey = genJwk(rsAlg);
+const rsKid = `rs-${crypto.randomBytes(4).toString('hex')}`;
+clients.push({
+  client_id: RS_CLIENT_ID,
+  grant_types: [],
+  response_types: [],
+  redirect_uris: [],
+  token_endpoint_auth_method: 'private_key_jwt',
+  token_endpoint_auth_signing_alg: rsAlg,
+  jwks: { keys: [{ ...publicJwk(rsKey.jwk), kid: rsKid, alg: rsAlg, use: 'sig' }] },
+});
+const rsPem = rsKey.pair.privateKey.export({ format: 'pem', type: 'pkcs8' });
+if (opt['rs-key-out']) {
+  fs.writeFileSync(opt['rs-key-out'], rsPem, { mode: 0o600 });
+  fs.chmodSync(opt['rs-key-out'], 0o600); // mode above only applies to a new file
+}
+
+// --- provider ---------------------------------------------------------------
+
+function acceptableResource(r) {
+  const u = URL.parse(r);
+  if (!u || r.includes('#')) return false;
+  return u.protocol === 'http:' || u.protocol === 'https:' || r === NO_RESOURCE_AUD;
+}
+
+function configuration() {
+  return {
+    clients,
+    jwks: { keys: generations.flatMap((gen) => SIGNING_ALGS.map((a) => gen[a])) },
+    scopes: ['openid', ...MCP_SCOPES],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    cookies: { keys: [secret()] },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        // The resource server (and a token's own client) may introspect.
+        allowedPolicy: async (ctx, client, token) =>
+          client.clientId === RS_CLIENT_ID || client.clientId === token.clientId,
+      },
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (ctx, client, token) => {
+          if (client.clientId === RS_CLIENT_ID || client.clientId === token.clientId) return true;
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async () => DEFAULT_RESOURCE,
+        useGrantedResource: async () => true,
+        getResourceServerInfo,
+      },
+    },
+  };
+}
+
+async function getResourceServerInfo(ctx, resource, client) {
+  if (!acceptableResource(resource)) {
+    throw new errors.InvalidTarget('resource must be an absolute http(s) URL');
+  }
+  const spec = SPECS[client.clientId];
+  if (!spec) throw new errors.InvalidTarget('this client obtains no access tokens');
+  // oidc-provider issues a scope-less token when none is asked for; default to
+  // everything the client may have (RFC 6749 §3.3 lets the AS choose).
+  if (ctx.oidc.params.grant_type === 'client_credentials' && !ctx.oidc.params.scope) {
+    ctx.oidc.params.scope = spec.scope;
+  }
+  const info = {
+    scope: spec.scope,
+    accessTokenFormat: spec.format,
+    accessTokenTTL: spec.ttl ?? TTL,
+  };
+  if (spec.format === 'jwt') info.jwt = { sign: { alg: spec.alg, kid: activeKid(spec.alg) } };
+  return info;
+}
+
+// --- HTTP front: admin, JWKS and the RFC 8414 alias, then oidc-provider -------
+
+function sendJson(res, status, body, type = 'application/json') {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+function admin(req, res, pathname) {
+  if (req.method !== 'POST') return sendJson(res, 405, { error: 'POST only' });
+  if (pathname === '/__admin/rotate') {
+    if (current >= ROTATIONS) {
+      return sendJson(res, 409, { error: `no keys left: start with --rotations > ${ROTATIONS}` });
+    }
+    current++;
+    log(`rotated to generation ${current}`);
+    return sendJson(res, 200, adminState());
+  }
+  if (pathname === '/__admin/retire') {
+    oldest = current;
+    log(`retired generations before ${current}`);
+    return sendJson(res, 200, adminState());
+  }
+  return sendJson(res, 404, { error: 'unknown admin endpoint' });
+}
+
+function adminState() {
+  const kids = Object.fromEntries(SIGNING_ALGS.map((a) => [a, activeKid(a)]));
+  return { generation: current, kids, jwks: publishedJwks() };
+}
+
+function log(msg) {
+  process.stderr.write(`${new Date().toISOString()} idp: ${msg}\n`);
+}
+
+function front(providerCallback) {
+  return (req, res) => {
+    const { pathname } = new URL(req.url, 'http://127.0.0.1');
+    if (pathname.startsWith('/__admin/')) return admin(req, res, pathname);
+    if (pathname === '/jwks' && (req.method === 'GET' || req.method === 'HEAD')) {
+      return sendJson(res, 200, publishedJwks(), 'application/jwk-set+json; charset=utf-8');
+    }
+    if (pathname === '/.well-known/oauth-authorization-server') {
+      req.url = '/.well-known/openid-configuration';
+    }
+    return providerCallback(req, res);
+  };
+}
+
+const server = http.createServer();
+server.listen(Number(opt.port), '127.0.0.1', () => {
+  const { port } = server.address();
+  const issuer = `http://127.0.0.1:${port}`;
+  const provider = new Provider(issuer, configuration());
+  for (const ev of ['server_error', 'grant.error', 'introspection.error', 'revocation.error', 'jwks.error']) {
+    provider.on(ev, (ctx, err) => log(`${ev}: ${err.name}: ${err.message} ${err.error_description || ''}`));
+  }
+  provider.on('grant.success', (ctx) => log(`token issued to ${ctx.oidc.client?.clientId}`));
+  server.on('request', front(provider.callback()));
+  const clientInfo = Object.fromEntries(
+    Object.entries(SPECS).map(([id, s]) => [
+      id,
+      {
+        auth: s.auth ?? 'client_secret_basic',
+        ...(secrets[id] ? { client_secret: secrets[id] } : {}),
+        format: s.format,
+        ...(s.alg ? { alg: s.alg } : {}),
+        scope: s.scope,
+        dpop: Boolean(s.dpop),
+        ttl: s.ttl ?? TTL,
+      },
+    ]),
+  );
+  clientInfo[PKJWT_CLIENT_ID].kid = pkjwtKid;
+  clientInfo[PKJWT_CLIENT_ID].private_key_pem = pkjwt.pair.privateKey.export({ format: 'pem', type: 'pkcs8' });
+  const ready = {
+    issuer,
+    port,
+    pid: process.pid,
+    jwks_uri: `${issuer}/jwks`,
+    metadata_url: `${issuer}/.well-known/oauth-authorization-server`,
+    openid_configuration: `${issuer}/.well-known/openid-configuration`,
+    token_endpoint: `${issuer}/token`,
+    introspection_endpoint: `${issuer}/token/introspection`,
+    revocation_endpoint: `${issuer}/token/revocation`,
+    default_resource: DEFAULT_RESOURCE,
+    scopes: MCP_SCOPES,
+    signing_algs: SIGNING_ALGS,
+    kids: adminState().kids,
+    rotations_left: ROTATIONS - current,
+    admin: { rotate: `${issuer}/__admin/rotate`, retire: `${issuer}/__admin/retire` },
+    rs_client: {
+      client_id: RS_CLIENT_ID,
+      auth: 'private_key_jwt',
+      alg: rsAlg,
+      kid: rsKid,
+      key_file: opt['rs-key-out'] ?? null,
+    },
+    clients: clientInfo,
+  };
+  process.stdout.write(`${JSON.stringify(ready)}\n`);
+});
+server.on('error', (err) => die(`listen: ${err.message}`));
+
+// A test runner that dies without stop() must not leave the IdP behind.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) process.exit(0);
+}, 1000).unref();
+
+for (const sig of ['SIGTERM', 'SIGINT']) {
+  process.on(sig, () => {
+    server.close();
+    server.closeAllConnections?.();
+    process.exit(0);
+  });
+}
