@@ -342,4 +342,44 @@ void gh_auth_token_cache_remove(struct gh_auth_token_cache *c, struct gh_slice t
 /** Live entries (approximate under concurrency; for metrics and tests). */
 uint32_t gh_auth_token_cache_count(struct gh_auth_token_cache *c);
 
+/* ---- the gate (gate.c): inbound authentication on the request path ---- */
+
+#include "config/config.h"
+#include "http/http.h"
+
+struct gh_auth_gate;
+
+/** What the gate decided about one request. */
+struct gh_auth_result {
+    enum gh_verdict verdict;              /* GH_DENY (0) unless a valid token was shown */
+    int status;                           /* 400, 401 or 403 on GH_DENY */
+    const char *error;                    /* RFC 6750 error code, or NULL (no token sent) */
+    const char *description;              /* fixed text, never request data */
+    struct gh_auth_principal *principal;  /* on GH_ALLOW: one reference for the caller */
+};
+
+/**
+ * Builds the gate for conf (which must outlive it); JWKS discovery and fetches run on the main
+ * loop `main`, now and every 10 minutes (every 10 s while an issuer has no keys yet).
+ */
+struct gh_auth_gate *gh_auth_gate_new(const struct gh_config_auth *conf, struct gh_net_worker *main);
+/**
+ * Authenticates a request (any worker): Bearer token from the single Authorization header
+ * (a token in the query string, two headers or an empty token are 400), then the token cache,
+ * then JWS + claims against each issuer (aud = resource). A DPoP-bound token is refused (DPoP
+ * is not accepted yet). An unknown kid asks the main loop for a rate-limited JWKS refetch.
+ */
+void gh_auth_gate_authenticate(struct gh_auth_gate *g, const struct gh_http_req *r,
+                               const char *resource, struct gh_auth_result *out);
+/** True when p has every scope the config requires for method on upstream; else the missing
+ *  ones are appended (space-separated) to missing. */
+bool gh_auth_gate_scopes(const struct gh_auth_gate *g, const struct gh_auth_principal *p,
+                         struct gh_slice method, struct gh_slice upstream, struct gh_buf *missing);
+/** The WWW-Authenticate value for a refusal at MCP path `path` (scope: what is missing). */
+void gh_auth_gate_challenge(const struct gh_auth_gate *g, struct gh_slice path,
+                            const struct gh_auth_result *res, const char *scope,
+                            struct gh_buf *out);
+/** Hex SHA-256 of iss, sub and client_id: what sessions are bound to. */
+void gh_auth_principal_key(const struct gh_auth_principal *p, char out[65]);
+
 #endif

@@ -155,11 +155,24 @@ static bool listener_is_loopback(const struct gh_config_listener *l)
 /* Until inbound authentication exists, serving without it must be asked for, and only locally. */
 static int check_auth_mode(const struct gh_config *cfg)
 {
-    if (cfg->auth) { /* fail closed: never serve as if the configured auth were enforced */
-        fputs("gatehouse: auth: is configured, but this build does not enforce inbound "
-              "authentication yet; refusing to start\n",
-              stderr);
-        return 2;
+    if (cfg->auth) { /* fail closed: never accept a setting this build does not enforce */
+        for (size_t i = 0; i < cfg->auth->n_issuers; i++) {
+            const struct gh_config_auth_issuer *is = &cfg->auth->issuers[i];
+            if (is->introspection || is->dpop == GH_CONFIG_DPOP_REQUIRED) {
+                fprintf(stderr,
+                        "gatehouse: auth.issuers[%zu]: %s is not enforced by this build "
+                        "yet; refusing to start\n",
+                        i, is->introspection ? "introspection" : "dpop: required");
+                return 2;
+            }
+        }
+        if (cfg->auth->dpop.nonce) {
+            fputs("gatehouse: auth.dpop.nonce is not enforced by this build yet; refusing to "
+                  "start\n",
+                  stderr);
+            return 2;
+        }
+        return 0;
     }
     if (!cfg->gateway.insecure_no_auth) {
         fputs("gatehouse: inbound authentication is not available in this build; to serve "
@@ -195,7 +208,7 @@ static int serve(int argc, char **argv, bool dev)
     } else {
         cfg = gh_config_new_default();
     }
-    if (dev)
+    if (dev && !cfg->auth)
         f.insecure = true; /* dev is loopback-only by construction; the check below enforces it */
     rc = apply_flags(cfg, &f);
     if (rc == 0 && gh_config_validate(cfg, &err) != GH_OK)

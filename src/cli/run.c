@@ -6,6 +6,7 @@
  */
 #include "core/core.h"
 #include "admin/admin.h"
+#include "auth/auth.h"
 #include "cli/cli.h"
 #include "demo/demo.h"
 #include "mcp/mcp.h"
@@ -40,10 +41,15 @@ struct runtime {
     bool draining;
 };
 
+static bool serves_path(void *ctx, struct gh_slice path)
+{
+    return gh_mcp_serves_path(ctx, path);
+}
+
 static void route_request(struct gh_http_req *r, void *arg)
 {
     struct runtime *rt = arg;
-    if (gh_admin_handle(&rt->admin, r))
+    if (gh_admin_handle(&rt->admin, r) || gh_admin_prm_handle(&rt->admin, r))
         return;
     if (gh_mcp_serves_path(rt->gw, gh_http_req_head(r)->path)) {
         gh_mcp_handle(rt->gw, r);
@@ -246,8 +252,10 @@ static void print_dev_banner(const struct runtime *rt)
         "Point an MCP client at the endpoint, for example:\n"
         "  npx @modelcontextprotocol/inspector   (Transport: Streamable HTTP, URL as above)\n"
         "  claude mcp add --transport http gatehouse %s/mcp\n\n"
-        "Authentication is OFF in dev mode and it listens on loopback only. Ctrl-C stops it.\n\n",
-        GH_VERSION, base, base, base);
+        "%s Ctrl-C stops it.\n\n",
+        GH_VERSION, base, base, base,
+        rt->cfg->auth ? "Authentication is ON (auth: in your config)."
+                      : "Authentication is OFF in dev mode and it listens on loopback only.");
     fflush(stdout);
 }
 
@@ -288,6 +296,15 @@ int gh_cli_run(struct gh_cli_run_opts *opts)
     if (gh_mcp_gateway_new(rt.cfg, &rt.gw, err, sizeof(err)) != GH_OK) {
         GH_LOGE("cli", "%s", err);
         goto out;
+    }
+    /* before any worker accepts: no request may ever pass without the gate */
+    if (rt.cfg->auth) {
+        gh_mcp_gateway_set_auth(rt.gw, gh_auth_gate_new(rt.cfg->auth, rt.main));
+        rt.admin.auth = rt.cfg->auth;
+        rt.admin.serves_path = serves_path;
+        rt.admin.serves_ctx = rt.gw;
+        GH_LOGI("cli", "inbound authentication: %zu issuer%s, resource %s", rt.cfg->auth->n_issuers,
+                rt.cfg->auth->n_issuers == 1 ? "" : "s", rt.cfg->auth->resource);
     }
     rt.workers = gh_net_workers_new(rt.nworkers);
     gh_net_workers_start(rt.workers, rt.nworkers, worker_init, &rt);

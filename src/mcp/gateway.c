@@ -164,6 +164,10 @@ static bool content_type_json(struct gh_slice ct)
     return gh_slice_caseeq_cstr(mt, "application/json");
 }
 
+static bool scopes_ok(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+                      struct gh_http_req *r, const struct gh_auth_principal *p,
+                      const struct gh_jsonrpc_body *body);
+
 /* Content-Type (415) and Accept (406) of a POST; answers itself when they are wrong. */
 static bool post_headers_ok(struct gh_http_req *r)
 {
@@ -205,6 +209,8 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
         gh_mcp_reply_error(r, 400, jerr.id_raw, jerr.code, jerr.reason);
         return;
     }
+    if (!scopes_ok(gw, rt, r, rt->principal, &body))
+        return;
     if (stateless) {
         gh_mcp_stateless_post(gw, rt, r, &body);
         return;
@@ -296,17 +302,80 @@ static void handle_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
     gh_mcp_proxy_get(gw, rt->u, r, s, NULL, NULL, 0);
 }
 
-void gh_mcp_handle(struct gh_mcp_gateway *gw, struct gh_http_req *r)
+void gh_mcp_gateway_set_auth(struct gh_mcp_gateway *gw, struct gh_auth_gate *gate)
+{
+    gw->auth = gate;
+}
+
+/* Answers a refusal of the gate: status, challenge, and a JSON-RPC error body. */
+static void reply_auth(struct gh_mcp_gateway *gw, struct gh_http_req *r,
+                       const struct gh_auth_result *res, const char *scope)
+{
+    struct gh_buf ch;
+    gh_buf_init(&ch, 2048);
+    gh_auth_gate_challenge(gw->auth, gh_http_req_head(r)->path, res, scope, &ch);
+    struct gh_buf body;
+    gh_buf_init(&body, 1024);
+    const char *msg = res->status == 403   ? "Forbidden: insufficient scope"
+                      : res->status == 400 ? "Bad Request: malformed authorization"
+                                           : "Unauthorized: a valid access token is required";
+    gh_jsonrpc_error_write(&body, (struct gh_slice){0}, GH_JSONRPC_INVALID_REQUEST, msg);
+    struct gh_http_header h = {GH_SLICE_LIT("WWW-Authenticate"), gh_slice(ch.data, ch.len)};
+    gh_http_resp_simple(r, res->status, "application/json", body.data, body.len, &h, 1);
+    gh_buf_release(&ch);
+    gh_buf_release(&body);
+}
+
+/* The gate: a valid token or a precise refusal; the principal becomes this thread's. */
+static bool authenticate(struct gh_mcp_gateway *gw, struct gh_http_req *r,
+                         struct gh_auth_principal **pp)
+{
+    gh_mcp_current_principal[0] = '\0';
+    *pp = NULL;
+    if (!gw->auth)
+        return true;
+    const struct gh_http_request_head *h = gh_http_req_head(r);
+    char *resource = gh_arena_sprintf(gh_http_req_arena(r), "%s%.*s", gw->cfg->auth->resource,
+                                      (int)h->path.len, h->path.ptr);
+    struct gh_auth_result res;
+    gh_auth_gate_authenticate(gw->auth, r, resource, &res);
+    if (res.verdict != GH_ALLOW) {
+        GH_LOGD("auth", "refused %d %s", res.status,
+                res.description ? res.description : "no token");
+        reply_auth(gw, r, &res, NULL);
+        return false;
+    }
+    gh_auth_principal_key(res.principal, gh_mcp_current_principal);
+    *pp = res.principal;
+    return true;
+}
+
+/* Every message of the body needs the scopes its method and upstream call for (403 else). */
+static bool scopes_ok(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+                      struct gh_http_req *r, const struct gh_auth_principal *p,
+                      const struct gh_jsonrpc_body *body)
+{
+    if (!gw->auth || !p)
+        return true;
+    struct gh_buf missing;
+    gh_buf_init(&missing, 4096);
+    bool ok = true;
+    struct gh_slice up = rt->ep ? gh_slice_cstr(rt->ep->path) : gh_slice_cstr(rt->u->conf->name);
+    for (uint32_t i = 0; i < body->count; i++)
+        ok &= gh_auth_gate_scopes(gw->auth, p, body->msgs[i].method, up, &missing);
+    if (!ok) {
+        struct gh_auth_result res = {.status = 403, .error = "insufficient_scope"};
+        gh_buf_append(&missing, "", 1);
+        reply_auth(gw, r, &res, missing.data);
+    }
+    gh_buf_release(&missing);
+    return ok;
+}
+
+static void dispatch(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+                     struct gh_http_req *r)
 {
     const struct gh_http_request_head *h = gh_http_req_head(r);
-    struct gh_mcp_route route;
-    const struct gh_mcp_route *rt = &route;
-    if (!route_of(gw, h->path, &route)) {
-        gh_http_resp_simple(r, 404, "text/plain", "not found\n", 10, NULL, 0);
-        return;
-    }
-    if (gh_mcp_check_origin(gw, r) != GH_ALLOW)
-        return;
     if (h->method != GH_HTTP_M_POST && gh_mcp_stateless_request(r)) {
         static const struct gh_http_header allow[] = {
             {GH_SLICE_LIT("Allow"), GH_SLICE_LIT("POST")}};
@@ -338,4 +407,24 @@ void gh_mcp_handle(struct gh_mcp_gateway *gw, struct gh_http_req *r)
         return;
     }
     }
+}
+
+void gh_mcp_handle(struct gh_mcp_gateway *gw, struct gh_http_req *r)
+{
+    const struct gh_http_request_head *h = gh_http_req_head(r);
+    struct gh_mcp_route route;
+    const struct gh_mcp_route *rt = &route;
+    if (!route_of(gw, h->path, &route)) {
+        gh_http_resp_simple(r, 404, "text/plain", "not found\n", 10, NULL, 0);
+        return;
+    }
+    if (gh_mcp_check_origin(gw, r) != GH_ALLOW)
+        return;
+    struct gh_auth_principal *principal = NULL;
+    if (!authenticate(gw, r, &principal))
+        return;
+    route.principal = principal;
+    dispatch(gw, rt, r);
+    gh_auth_principal_unref(principal);
+    gh_mcp_current_principal[0] = '\0';
 }

@@ -2,6 +2,7 @@
 #ifndef GH_MCP_INTERNAL_H
 #define GH_MCP_INTERNAL_H
 
+#include "auth/auth.h"
 #include "json/json.h"
 #include "mcp/mcp.h"
 #include "upstream/upstream.h"
@@ -19,12 +20,14 @@ struct gh_mcp_route {
     const struct gh_upstream *u;
     const struct gh_mcp_endpoint *ep;
     const void *key; /* what sessions are bound to: the endpoint, else the upstream */
+    const struct gh_auth_principal *principal; /* who is asking; NULL without auth */
 };
 
 struct gh_mcp_gateway {
     struct gh_config *cfg;
     struct gh_upstream_set *upstreams; /* owned */
     struct gh_mcp_endpoint *endpoints; /* owned; cfg->n_endpoints */
+    struct gh_auth_gate *auth;         /* inbound authentication; NULL: none (insecure mode) */
     struct gh_mcp_session *held[64];   /* sessions held upstream, by route (gw->lock) */
     const void *held_key[64];
     unsigned held_failures[64]; /* consecutive early exits: restart backoff */
@@ -41,11 +44,16 @@ struct gh_mcp_gateway {
 
 /* ---- sessions (session.c) ---- */
 
+/** The principal key of the request being handled on this thread ("" without auth): sessions
+ *  created meanwhile belong to it, and sessions of another principal are not found. */
+extern _Thread_local char gh_mcp_current_principal[65];
+
 /** A gateway session: the client sees only id; the upstream's id never leaves the gateway. */
 struct gh_mcp_session {
     struct gh_mcp_session *next; /* bucket chain; guarded by gw->lock */
     int refs;                    /* guarded by gw->lock */
     char id[48];                 /* 256 random bits, base64url */
+    char principal[65];          /* whose it is (gh_auth_principal_key); "" without auth */
     char *upstream_id;           /* owned; may be NULL (upstream without sessions) */
     const void *route; /* the upstream or endpoint it belongs to (compared, never followed) */
     struct gh_mcp_gateway *gw;

@@ -31,6 +31,9 @@ bool gh_mcp_serves_path(const struct gh_mcp_gateway *gw, struct gh_slice path);
 void gh_mcp_handle(struct gh_mcp_gateway *gw, struct gh_http_req *r);
 /** Drops sessions idle for longer than the configured session_idle_ms (main thread). */
 void gh_mcp_sessions_sweep(struct gh_mcp_gateway *gw);
+struct gh_auth_gate;
+/** Requires a valid access token on every MCP request from now on (gate outlives gw). */
+void gh_mcp_gateway_set_auth(struct gh_mcp_gateway *gw, struct gh_auth_gate *gate);
 /** Shutdown has begun: no upstream is (re)started any more. */
 void gh_mcp_gateway_closing(struct gh_mcp_gateway *gw);
 struct gh_upstream_set;

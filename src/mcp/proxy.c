@@ -35,6 +35,7 @@ struct exchange {
     struct gh_mcp_stream *resume; /* referenced: the stream a resumed upstream GET feeds */
     char resume_id[128];          /* the upstream's Last-Event-ID for that GET */
     uint64_t resume_seq;          /* the client's position in the stream */
+    char principal[65];           /* who asked (sessions it creates are theirs) */
 };
 
 static const char *const REQUEST_HEADERS[] = {
@@ -194,6 +195,7 @@ static bool open_session(struct exchange *ex, const struct gh_http_response_head
 {
     const struct gh_http_header *sid =
         gh_http_header_find(h->headers, h->nheaders, "Mcp-Session-Id");
+    memcpy(gh_mcp_current_principal, ex->principal, sizeof(ex->principal));
     ex->sess = gh_mcp_session_create(ex->gw, ex->route, sid ? sid->value : (struct gh_slice){0});
     return ex->sess != NULL;
 }
@@ -327,6 +329,7 @@ static struct exchange *ex_new(struct gh_mcp_gateway *gw, const struct gh_upstre
     ex->req = r;
     ex->sess = s; /* the caller's reference moves here */
     ex->kind = kind;
+    memcpy(ex->principal, gh_mcp_current_principal, sizeof(ex->principal));
     gh_buf_init(&ex->body, 1);
     atomic_fetch_add(&gw->inflight, 1);
     return ex;

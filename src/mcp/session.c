@@ -8,6 +8,8 @@
 
 /* FNV-1a: ids are 256 random bits, so any spread of their text is even; an id a client makes up
  * only lands in a chain of real sessions, where it is compared in full. */
+_Thread_local char gh_mcp_current_principal[65];
+
 static size_t bucket_of(const struct gh_mcp_gateway *gw, struct gh_slice id)
 {
     uint64_t v = 1469598103934665603ull;
@@ -28,6 +30,7 @@ struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw, const vo
     unsigned char rnd[32];
     gh_random_bytes(rnd, sizeof(rnd));
     gh_b64url_encode(rnd, sizeof(rnd), s->id);
+    memcpy(s->principal, gh_mcp_current_principal, sizeof(s->principal));
     s->upstream_id = upstream_id.len ? gh_xstrndup(upstream_id.ptr, upstream_id.len) : NULL;
     s->route = route;
     s->gw = gw;
@@ -51,8 +54,9 @@ struct gh_mcp_session *gh_mcp_session_find(struct gh_mcp_gateway *gw, struct gh_
     struct gh_mcp_session *s = gw->buckets[bucket_of(gw, id)];
     while (s && !gh_slice_eq_cstr(id, s->id))
         s = s->next;
-    /* a session belongs to one route: an id presented on another path is unknown there */
-    if (s && (s->closed || s->route != route))
+    /* a session belongs to one route and one principal: anything else is "unknown" (404) */
+    if (s &&
+        (s->closed || s->route != route || strcmp(s->principal, gh_mcp_current_principal) != 0))
         s = NULL;
     if (s) {
         s->refs++;

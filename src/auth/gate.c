@@ -1,0 +1,438 @@
+/*
+ * auth/gate.c owns the gate in front of every MCP request: bearer-token extraction, JWT
+ * validation against each issuer's JWKS (fetched by discovery on the main loop, kept when the
+ * IdP is unreachable, refetched — rate-limited — when a token names an unknown kid), the
+ * verified-token cache, scope requirements and the WWW-Authenticate challenges of RFC 6750 /
+ * RFC 9728. Workers only read: the current key set is swapped under a short lock.
+ */
+#include "core/core.h"
+#include "auth/auth.h"
+#include "http/http.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <time.h>
+
+#define FETCH_BODY_MAX (512u << 10)
+#define RETRY_MS       10000        /* JWKS not loaded yet: try again after */
+#define REFRESH_MS     (10 * 60000) /* keys are refreshed this often anyway */
+
+struct issuer {
+    const struct gh_config_auth_issuer *conf;
+    struct gh_auth_alg_set algs;
+    pthread_mutex_t lock; /* guards keys and jwks_uri */
+    struct gh_auth_jwks *keys;
+    char *jwks_uri;
+    _Atomic uint64_t refresh_asked_ms; /* rate limit of kid-miss refetches */
+    bool fetching;                     /* main loop only */
+    struct gh_auth_gate *g;
+};
+
+struct gh_auth_gate {
+    const struct gh_config_auth *conf;
+    struct issuer *iss;
+    size_t niss;
+    struct gh_auth_token_cache *cache;
+    struct gh_net_worker *main;
+    struct gh_net_timer *timer;
+    struct ssl_ctx_st *tls;
+};
+
+/* ---- fetching (main loop) ---- */
+
+struct fetch {
+    struct issuer *is;
+    struct gh_http_pool *pool;
+    struct gh_buf body;
+    int status;
+    bool discovery;
+};
+
+static void fetch_jwks(struct issuer *is);
+
+static void fetch_head(void *arg, const struct gh_http_response_head *h)
+{
+    struct fetch *f = arg;
+    f->status = h->status;
+}
+
+static void fetch_body(void *arg, const char *p, size_t n)
+{
+    struct fetch *f = arg;
+    if (gh_buf_append(&f->body, p, n) != GH_OK)
+        f->status = -1; /* over the cap: refused whole */
+}
+
+static void use_discovery(struct issuer *is, const struct gh_buf *b)
+{
+    struct gh_arena *a = gh_arena_new(4096);
+    struct gh_json_doc d;
+    struct gh_json_err e;
+    struct gh_slice uri;
+    if (gh_json_parse(a, b->data ? b->data : "", b->len, NULL, &d, &e) == GH_OK &&
+        d.toks[0].type == GH_JSON_OBJECT) {
+        int32_t t = gh_json_obj_get(&d, 0, "jwks_uri", 8);
+        if (t >= 0 && gh_json_str(&d, a, (uint32_t)t, &uri) == GH_OK && uri.len < 2048) {
+            pthread_mutex_lock(&is->lock);
+            free(is->jwks_uri);
+            is->jwks_uri = gh_xstrndup(uri.ptr, uri.len);
+            pthread_mutex_unlock(&is->lock);
+        }
+    }
+    gh_arena_free(a);
+}
+
+static void use_jwks(struct issuer *is, const struct gh_buf *b)
+{
+    struct gh_auth_jwks *set = NULL;
+    struct gh_auth_err err = {0};
+    if (gh_auth_jwks_parse(NULL, b->data ? b->data : "", b->len, &set, &err) != GH_OK) {
+        GH_LOGW("auth", "issuer %s: JWKS refused (%s): keeping the keys we have", is->conf->issuer,
+                err.reason ? err.reason : "invalid");
+        return;
+    }
+    pthread_mutex_lock(&is->lock);
+    struct gh_auth_jwks *old = is->keys;
+    is->keys = set;
+    pthread_mutex_unlock(&is->lock);
+    gh_auth_jwks_unref(old);
+    GH_LOGI("auth", "issuer %s: %u signing keys loaded", is->conf->issuer,
+            (unsigned)gh_auth_jwks_count(set));
+}
+
+static void fetch_done(void *arg, enum gh_rc rc)
+{
+    struct fetch *f = arg;
+    struct issuer *is = f->is;
+    bool ok = rc == GH_OK && f->status == 200;
+    if (!ok)
+        GH_LOGW("auth", "issuer %s: %s fetch failed (%s, status %d): keeping the keys we have",
+                is->conf->issuer, f->discovery ? "discovery" : "JWKS", gh_rc_str(rc), f->status);
+    else if (f->discovery)
+        use_discovery(is, &f->body);
+    else
+        use_jwks(is, &f->body);
+    bool next = ok && f->discovery;
+    gh_buf_release(&f->body);
+    /* the pool cannot be freed inside its own callback: the loop does it next */
+    gh_net_worker_post(is->g->main, (gh_net_task_fn)gh_http_pool_free, f->pool);
+    free(f);
+    is->fetching = false;
+    if (next)
+        fetch_jwks(is);
+}
+
+static const struct gh_http_creq_cbs FETCH_CBS = {fetch_head, fetch_body, fetch_done};
+
+/* A GET of url from the main loop, with the egress guard on the resolved address. */
+static bool fetch_start(struct issuer *is, const char *url, bool discovery)
+{
+    struct gh_config_url u;
+    const char *why = NULL;
+    if (gh_config_url_parse(url, &u, &why) != GH_OK) {
+        GH_LOGW("auth", "issuer %s: unusable %s URL", is->conf->issuer,
+                discovery ? "discovery" : "JWKS");
+        return false;
+    }
+    struct gh_http_client_target t = {0};
+    bool ok = gh_net_addr_resolve(u.host, u.port, &t.addr) == GH_OK;
+    struct gh_config_url iu;
+    bool issuer_loopback = false;
+    if (gh_config_url_parse(is->conf->issuer, &iu, &why) == GH_OK) {
+        struct gh_net_addr ia;
+        issuer_loopback =
+            gh_net_addr_resolve(iu.host, iu.port, &ia) == GH_OK && gh_net_addr_is_loopback(&ia);
+        gh_config_url_release(&iu);
+    }
+    if (ok && gh_net_egress_allowed(&t.addr, issuer_loopback, is->conf->allow_private_network) !=
+                  GH_ALLOW) {
+        GH_LOGW("auth", "issuer %s: %s address refused by the egress guard", is->conf->issuer,
+                discovery ? "discovery" : "JWKS");
+        ok = false;
+    }
+    if (ok) {
+        char host[300];
+        snprintf(host, sizeof(host), strchr(u.host, ':') ? "[%s]:%u" : "%s:%u", u.host, u.port);
+        t.tls = u.tls ? is->g->tls : NULL;
+        t.host_header = host;
+        t.sni = u.tls ? u.host : NULL;
+        t.max_idle = 0;
+        t.header_bytes = 16384;
+        t.connect_ms = t.first_byte_ms = t.stream_idle_ms = 5000;
+        struct fetch *f = gh_xcalloc(1, sizeof(*f));
+        f->is = is;
+        f->discovery = discovery;
+        gh_buf_init(&f->body, FETCH_BODY_MAX);
+        f->pool = gh_http_pool_new(is->g->main, &t); /* one per fetch: rare, and never reused */
+        static const struct gh_http_header acc = {GH_SLICE_LIT("Accept"),
+                                                  GH_SLICE_LIT("application/json")};
+        is->fetching = true;
+        gh_http_client_send(f->pool, "GET", gh_slice_cstr(u.path), &acc, 1, gh_slice(NULL, 0),
+                            &FETCH_CBS, f);
+    }
+    gh_config_url_release(&u);
+    return ok;
+}
+
+static void fetch_jwks(struct issuer *is)
+{
+    pthread_mutex_lock(&is->lock);
+    char *uri = is->jwks_uri ? gh_xstrdup(is->jwks_uri) : NULL;
+    pthread_mutex_unlock(&is->lock);
+    if (uri)
+        fetch_start(is, uri, false);
+    free(uri);
+}
+
+static void fetch_issuer(struct issuer *is)
+{
+    if (is->fetching)
+        return;
+    if (is->conf->jwks_uri || is->jwks_uri) {
+        fetch_jwks(is);
+        return;
+    }
+    char url[2200];
+    const char *base = is->conf->issuer;
+    size_t n = strlen(base);
+    if (is->conf->discovery_url)
+        snprintf(url, sizeof(url), "%s", is->conf->discovery_url);
+    else /* RFC 8414 for an issuer without a path; oidc-provider and most IdPs serve it */
+        snprintf(url, sizeof(url), "%.*s/.well-known/oauth-authorization-server",
+                 (int)(n && base[n - 1] == '/' ? n - 1 : n), base);
+    fetch_start(is, url, true);
+}
+
+static void on_timer(void *arg)
+{
+    struct gh_auth_gate *g = arg;
+    bool missing = false;
+    for (size_t i = 0; i < g->niss; i++) {
+        pthread_mutex_lock(&g->iss[i].lock);
+        missing |= g->iss[i].keys == NULL;
+        pthread_mutex_unlock(&g->iss[i].lock);
+        fetch_issuer(&g->iss[i]);
+    }
+    gh_net_timer_arm(g->timer, missing ? RETRY_MS : REFRESH_MS);
+}
+
+static void refresh_task(void *arg)
+{
+    fetch_issuer(arg);
+}
+
+/* ---- lifecycle ---- */
+
+struct gh_auth_gate *gh_auth_gate_new(const struct gh_config_auth *conf, struct gh_net_worker *main)
+{
+    struct gh_auth_gate *g = gh_xcalloc(1, sizeof(*g));
+    g->conf = conf;
+    g->main = main;
+    g->niss = conf->n_issuers;
+    g->iss = gh_xcalloc(g->niss ? g->niss : 1, sizeof(*g->iss));
+    g->cache = gh_auth_token_cache_new(65536);
+    g->tls = gh_net_tls_client_ctx();
+    for (size_t i = 0; i < g->niss; i++) {
+        struct issuer *is = &g->iss[i];
+        is->conf = &conf->issuers[i];
+        is->g = g;
+        pthread_mutex_init(&is->lock, NULL);
+        if (is->conf->jwks_uri)
+            is->jwks_uri = gh_xstrdup(is->conf->jwks_uri);
+        for (unsigned bit = 1; bit <= GH_ALG_EDDSA; bit <<= 1)
+            if (is->conf->algorithms & bit)
+                gh_auth_alg_set_add(&is->algs, gh_auth_alg_from_name(gh_slice_cstr(
+                                                   gh_config_alg_name((enum gh_config_alg)bit))));
+    }
+    g->timer = gh_net_timer_new(main, on_timer, g);
+    gh_net_timer_arm(g->timer, 1);
+    return g;
+}
+
+/* ---- checking (any worker) ---- */
+
+static void deny(struct gh_auth_result *out, int status, const char *error, const char *desc)
+{
+    out->verdict = GH_DENY;
+    out->status = status;
+    out->error = error;
+    out->description = desc;
+}
+
+/* The token of an Authorization: Bearer header; errors for a missing, doubled or query token. */
+static bool extract(const struct gh_http_req *r, struct gh_slice *tok, struct gh_auth_result *out)
+{
+    const struct gh_http_request_head *h = gh_http_req_head(r);
+    if (h->query.len && (memmem(h->query.ptr, h->query.len, "access_token=", 13))) {
+        deny(out, 400, "invalid_request", "tokens are not accepted in the query string");
+        return false;
+    }
+    size_t n = gh_http_header_count(h->headers, h->nheaders, "Authorization");
+    if (n == 0) {
+        deny(out, 401, NULL, NULL); /* RFC 6750 §3.1: no error code when no token was sent */
+        return false;
+    }
+    struct gh_slice v =
+        gh_slice_trim(gh_http_header_find(h->headers, h->nheaders, "Authorization")->value);
+    if (n > 1) {
+        deny(out, 400, "invalid_request", "more than one Authorization header");
+        return false;
+    }
+    if (v.len > 5 && strncasecmp(v.ptr, "DPoP ", 5) == 0) {
+        deny(out, 401, "invalid_token", "DPoP-bound tokens are not accepted by this gateway yet");
+        return false;
+    }
+    if (v.len < 8 || strncasecmp(v.ptr, "Bearer ", 7) != 0) {
+        deny(out, 401, "invalid_request", "use the Bearer scheme");
+        return false;
+    }
+    *tok = gh_slice_trim(gh_slice(v.ptr + 7, v.len - 7));
+    if (!tok->len) {
+        deny(out, 400, "invalid_request", "empty bearer token");
+        return false;
+    }
+    return true;
+}
+
+static struct gh_auth_jwks *keys_of(struct issuer *is)
+{
+    pthread_mutex_lock(&is->lock);
+    struct gh_auth_jwks *k = is->keys ? gh_auth_jwks_ref(is->keys) : NULL;
+    pthread_mutex_unlock(&is->lock);
+    return k;
+}
+
+static void ask_refresh(struct issuer *is)
+{
+    uint64_t now = gh_clock_ms(), last = atomic_load(&is->refresh_asked_ms);
+    if (now - last < is->g->conf->jwks_min_refresh_ms && last)
+        return;
+    if (atomic_compare_exchange_strong(&is->refresh_asked_ms, &last, now))
+        gh_net_worker_post(is->g->main, refresh_task, is);
+}
+
+/* Tries one issuer; GH_ALLOW with a new principal, or the reason it does not fit. */
+static enum gh_verdict try_issuer(struct issuer *is, struct gh_slice tok, const char *resource,
+                                  int64_t now, struct gh_auth_principal **pp,
+                                  enum gh_auth_reason *reason)
+{
+    struct gh_auth_jwks *keys = keys_of(is);
+    if (!keys) {
+        ask_refresh(is);
+        *reason = GH_AUTH_R_UNKNOWN_KID;
+        return GH_DENY;
+    }
+    struct gh_arena *a = gh_arena_new(4096);
+    struct gh_auth_jws jws;
+    enum gh_verdict v = gh_auth_jws_verify(a, tok, keys, &is->algs, GH_AUTH_JWS_F_IGNORE_X5T, &jws);
+    *reason = jws.reason;
+    if (v == GH_ALLOW) {
+        struct gh_auth_jwt_rules rules = {
+            .issuer = gh_slice_cstr(is->conf->issuer),
+            .audience = gh_slice_cstr(resource),
+            .typ = gh_slice_cstr(is->conf->token_type),
+            .skew_s = (int64_t)(is->conf->clock_skew_ms / 1000),
+            .groups_claim = gh_slice_cstr(is->conf->claims.groups),
+        };
+        struct gh_auth_claims c;
+        v = gh_auth_jwt_check(a, &jws.header, &jws.payload, &rules, now, &c);
+        *reason = c.reason;
+        if (v == GH_ALLOW && c.cnf_jkt.len) { /* bound to a key: a Bearer presentation is a theft */
+            v = GH_DENY;
+            *reason = GH_AUTH_R_DPOP_JWK;
+        }
+        if (v == GH_ALLOW)
+            *pp = gh_auth_principal_new(&c, c.exp);
+    } else if (jws.reason == GH_AUTH_R_UNKNOWN_KID) {
+        ask_refresh(is); /* the IdP may have rotated its keys */
+    }
+    gh_arena_free(a);
+    gh_auth_jwks_unref(keys);
+    return v;
+}
+
+void gh_auth_gate_authenticate(struct gh_auth_gate *g, const struct gh_http_req *r,
+                               const char *resource, struct gh_auth_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct gh_slice tok;
+    if (!extract(r, &tok, out))
+        return;
+    int64_t now = (int64_t)time(NULL);
+    unsigned char hash[32];
+    gh_auth_token_hash(tok, hash);
+    struct gh_auth_principal *p = gh_auth_token_cache_get_hash(g->cache, hash, now);
+    enum gh_auth_reason why = GH_AUTH_R_UNSPECIFIED;
+    for (size_t i = 0; i < g->niss && !p; i++) {
+        enum gh_auth_reason r1;
+        if (try_issuer(&g->iss[i], tok, resource, now, &p, &r1) == GH_ALLOW)
+            gh_auth_token_cache_put(g->cache, tok, p, now);
+        else if (why == GH_AUTH_R_UNSPECIFIED || r1 != GH_AUTH_R_ISSUER)
+            why = r1; /* the most telling reason: not "another issuer's token" */
+    }
+    if (!p) {
+        deny(out, 401, "invalid_token", gh_auth_reason_str(why));
+        return;
+    }
+    out->verdict = GH_ALLOW;
+    out->principal = p;
+}
+
+bool gh_auth_gate_scopes(const struct gh_auth_gate *g, const struct gh_auth_principal *p,
+                         struct gh_slice method, struct gh_slice upstream, struct gh_buf *missing)
+{
+    const struct gh_config_auth_scopes *s = &g->conf->scopes;
+    bool ok = true;
+#define NEED(sc)                                                                                   \
+    do {                                                                                           \
+        bool has = false;                                                                          \
+        for (uint32_t k = 0; k < p->claims.nscopes && !has; k++)                                   \
+            has = gh_slice_eq_cstr(p->claims.scopes[k], (sc));                                     \
+        if (!has) {                                                                                \
+            ok = false;                                                                            \
+            gh_buf_appendf(missing, "%s%s", missing->len ? " " : "", (sc));                        \
+        }                                                                                          \
+    } while (0)
+    for (size_t i = 0; i < s->n_required; i++)
+        NEED(s->required[i]);
+    for (size_t i = 0; i < s->n_methods; i++)
+        if (gh_slice_eq_cstr(method, s->methods[i].name))
+            for (size_t j = 0; j < s->methods[i].n_scopes; j++)
+                NEED(s->methods[i].scopes[j]);
+    for (size_t i = 0; i < s->n_upstreams; i++)
+        if (gh_slice_eq_cstr(upstream, s->upstreams[i].name))
+            for (size_t j = 0; j < s->upstreams[i].n_scopes; j++)
+                NEED(s->upstreams[i].scopes[j]);
+#undef NEED
+    return ok;
+}
+
+void gh_auth_gate_challenge(const struct gh_auth_gate *g, struct gh_slice path,
+                            const struct gh_auth_result *res, const char *scope, struct gh_buf *out)
+{
+    gh_buf_appendf(out, "Bearer resource_metadata=\"%s/.well-known/oauth-protected-resource%.*s\"",
+                   g->conf->resource, (int)path.len, path.ptr);
+    if (res->error)
+        gh_buf_appendf(out, ", error=\"%s\"", res->error);
+    if (res->description) /* fixed strings only: reasons, never request data */
+        gh_buf_appendf(out, ", error_description=\"%s\"", res->description);
+    if (scope && *scope)
+        gh_buf_appendf(out, ", scope=\"%s\"", scope);
+}
+
+void gh_auth_principal_key(const struct gh_auth_principal *p, char out[65])
+{
+    struct gh_buf b;
+    gh_buf_init(&b, 4096);
+    const struct gh_auth_claims *c = &p->claims;
+    gh_buf_append(&b, c->iss.ptr, c->iss.len);
+    gh_buf_append(&b, "", 1);
+    gh_buf_append(&b, c->sub.ptr, c->sub.len);
+    gh_buf_append(&b, "", 1);
+    gh_buf_append(&b, c->client_id.ptr, c->client_id.len);
+    unsigned char h[32];
+    gh_sha256(b.data, b.len, h);
+    gh_hex_encode(h, 32, out);
+    gh_buf_release(&b);
+}
