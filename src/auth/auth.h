@@ -299,6 +299,7 @@ bool gh_auth_dpop_binds(const struct gh_auth_claims *claims, const struct gh_aut
 struct gh_auth_principal {
     struct gh_auth_claims claims; /* slices point inside this block */
     int64_t expires;              /* wall-clock second the principal stops being valid */
+    char key[65];                 /* hex SHA-256 of iss, sub, client_id: computed once, here */
 };
 
 /** Deep-copies claims into a new principal (one reference) valid until expires. */
@@ -366,11 +367,11 @@ struct gh_auth_gate *gh_auth_gate_new(const struct gh_config_auth *conf, struct 
 /**
  * Authenticates a request (any worker): Bearer token from the single Authorization header
  * (a token in the query string, two headers or an empty token are 400), then the token cache,
- * then JWS + claims against each issuer (aud = resource). A DPoP-bound token is refused (DPoP
+ * then JWS + claims against each issuer (aud = auth.resource + the request path). A DPoP-bound token is refused (DPoP
  * is not accepted yet). An unknown kid asks the main loop for a rate-limited JWKS refetch.
  */
-void gh_auth_gate_authenticate(struct gh_auth_gate *g, const struct gh_http_req *r,
-                               const char *resource, struct gh_auth_result *out);
+void gh_auth_gate_authenticate(struct gh_auth_gate *g, struct gh_http_req *r,
+                               struct gh_auth_result *out);
 /** True when p has every scope the config requires for method on upstream; else the missing
  *  ones are appended (space-separated) to missing. */
 bool gh_auth_gate_scopes(const struct gh_auth_gate *g, const struct gh_auth_principal *p,

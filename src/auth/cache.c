@@ -91,6 +91,7 @@ struct gh_auth_principal *gh_auth_principal_new(const struct gh_auth_claims *c, 
     d->groups = put_list(&w, arr + c->nscopes, c->groups, c->ngroups);
     d->act = put_list(&w, arr + c->nscopes + c->ngroups, c->act, c->nact);
     b->pub.expires = expires;
+    gh_auth_principal_key(&b->pub, b->pub.key); /* once per token, not once per request */
     return &b->pub;
 }
 

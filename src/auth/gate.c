@@ -352,8 +352,8 @@ static enum gh_verdict try_issuer(struct issuer *is, struct gh_slice tok, const 
     return v;
 }
 
-void gh_auth_gate_authenticate(struct gh_auth_gate *g, const struct gh_http_req *r,
-                               const char *resource, struct gh_auth_result *out)
+void gh_auth_gate_authenticate(struct gh_auth_gate *g, struct gh_http_req *r,
+                               struct gh_auth_result *out)
 {
     memset(out, 0, sizeof(*out));
     struct gh_slice tok;
@@ -364,6 +364,13 @@ void gh_auth_gate_authenticate(struct gh_auth_gate *g, const struct gh_http_req 
     gh_auth_token_hash(tok, hash);
     struct gh_auth_principal *p = gh_auth_token_cache_get_hash(g->cache, hash, now);
     enum gh_auth_reason why = GH_AUTH_R_UNSPECIFIED;
+    /* only a token not seen before needs the resource URI (its audience) */
+    const char *resource = NULL;
+    if (!p) {
+        struct gh_slice path = gh_http_req_head(r)->path;
+        resource = gh_arena_sprintf(gh_http_req_arena(r), "%s%.*s", g->conf->resource,
+                                    (int)path.len, path.ptr);
+    }
     for (size_t i = 0; i < g->niss && !p; i++) {
         enum gh_auth_reason r1;
         if (try_issuer(&g->iss[i], tok, resource, now, &p, &r1) == GH_ALLOW)

@@ -334,18 +334,15 @@ static bool authenticate(struct gh_mcp_gateway *gw, struct gh_http_req *r,
     *pp = NULL;
     if (!gw->auth)
         return true;
-    const struct gh_http_request_head *h = gh_http_req_head(r);
-    char *resource = gh_arena_sprintf(gh_http_req_arena(r), "%s%.*s", gw->cfg->auth->resource,
-                                      (int)h->path.len, h->path.ptr);
     struct gh_auth_result res;
-    gh_auth_gate_authenticate(gw->auth, r, resource, &res);
+    gh_auth_gate_authenticate(gw->auth, r, &res);
     if (res.verdict != GH_ALLOW) {
         GH_LOGD("auth", "refused %d %s", res.status,
                 res.description ? res.description : "no token");
         reply_auth(gw, r, &res, NULL);
         return false;
     }
-    gh_auth_principal_key(res.principal, gh_mcp_current_principal);
+    memcpy(gh_mcp_current_principal, res.principal->key, sizeof(gh_mcp_current_principal));
     *pp = res.principal;
     return true;
 }
