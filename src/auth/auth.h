@@ -383,4 +383,19 @@ void gh_auth_gate_challenge(const struct gh_auth_gate *g, struct gh_slice path,
 /** Hex SHA-256 of iss, sub and client_id: what sessions are bound to. */
 void gh_auth_principal_key(const struct gh_auth_principal *p, char out[65]);
 
+/** Gives issuer idx a fixed key set and stops fetching for it (the dev issuer). */
+void gh_auth_gate_set_keys(struct gh_auth_gate *g, size_t idx, struct gh_auth_jwks *keys);
+
+/* ---- the dev issuer (devissuer.c): `gatehouse dev` only ---- */
+
+struct gh_auth_dev_issuer;
+/** A fresh in-memory P-256 key for issuer, minting tokens for audience. */
+struct gh_auth_dev_issuer *gh_auth_dev_issuer_new(const char *issuer, const char *audience);
+/** Its public key set (one reference for the caller). */
+struct gh_auth_jwks *gh_auth_dev_issuer_jwks(struct gh_auth_dev_issuer *d);
+/** A new ES256 at+jwt for sub with scope, valid ttl_s seconds (malloc'd; NULL on failure). */
+char *gh_auth_dev_issuer_mint(struct gh_auth_dev_issuer *d, const char *sub, const char *scope,
+                              int64_t ttl_s);
+void gh_auth_dev_issuer_free(struct gh_auth_dev_issuer *d);
+
 #endif

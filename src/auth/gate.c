@@ -26,6 +26,7 @@ struct issuer {
     char *jwks_uri;
     _Atomic uint64_t refresh_asked_ms; /* rate limit of kid-miss refetches */
     bool fetching;                     /* main loop only */
+    bool fixed;                        /* keys given (dev issuer): never fetched */
     struct gh_auth_gate *g;
 };
 
@@ -187,7 +188,7 @@ static void fetch_jwks(struct issuer *is)
 
 static void fetch_issuer(struct issuer *is)
 {
-    if (is->fetching)
+    if (is->fetching || is->fixed)
         return;
     if (is->conf->jwks_uri || is->jwks_uri) {
         fetch_jwks(is);
@@ -248,6 +249,17 @@ struct gh_auth_gate *gh_auth_gate_new(const struct gh_config_auth *conf, struct 
     g->timer = gh_net_timer_new(main, on_timer, g);
     gh_net_timer_arm(g->timer, 1);
     return g;
+}
+
+void gh_auth_gate_set_keys(struct gh_auth_gate *g, size_t idx, struct gh_auth_jwks *keys)
+{
+    struct issuer *is = &g->iss[idx];
+    pthread_mutex_lock(&is->lock);
+    struct gh_auth_jwks *old = is->keys;
+    is->keys = keys;
+    is->fixed = true;
+    pthread_mutex_unlock(&is->lock);
+    gh_auth_jwks_unref(old);
 }
 
 /* ---- checking (any worker) ---- */

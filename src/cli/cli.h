@@ -8,6 +8,7 @@
 struct gh_cli_run_opts {
     struct gh_config *cfg; /* validated; the runtime takes a reference */
     bool dev;              /* also serve the built-in demo MCP server as upstream "demo" */
+    bool dev_issuer;       /* dev: authenticate with an ephemeral in-memory issuer */
 };
 
 /** Runs the gateway until SIGTERM/SIGINT; returns the process exit status. */

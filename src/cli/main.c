@@ -11,8 +11,9 @@
 static void usage(FILE *f)
 {
     fputs("usage:\n"
-          "  gatehouse dev [--listen ADDR] [--workers N] [--log-level L]\n"
-          "      serve the built-in demo MCP server through the gateway on loopback\n"
+          "  gatehouse dev [--listen ADDR] [--workers N] [--log-level L] [--insecure-no-auth]\n"
+          "      serve the built-in demo MCP server through the gateway on loopback, with an\n"
+          "      ephemeral dev issuer whose token is printed (POST /dev/token mints another)\n"
           "  gatehouse serve [--config FILE] [--listen ADDR] [--upstream URL]\n"
           "                  [--upstream-stdio 'COMMAND ARGS...'] [--workers N] [--log-level L]\n"
           "                  [--insecure-no-auth]\n"
@@ -153,7 +154,7 @@ static bool listener_is_loopback(const struct gh_config_listener *l)
 }
 
 /* Until inbound authentication exists, serving without it must be asked for, and only locally. */
-static int check_auth_mode(const struct gh_config *cfg)
+static int check_auth_mode(const struct gh_config *cfg, bool dev_issuer)
 {
     if (cfg->auth) { /* fail closed: never accept a setting this build does not enforce */
         for (size_t i = 0; i < cfg->auth->n_issuers; i++) {
@@ -189,8 +190,9 @@ static int check_auth_mode(const struct gh_config *cfg)
             return 2;
         }
     }
-    GH_LOGW("cli", "INSECURE: serving WITHOUT authentication (loopback only); any local "
-                   "process can call every upstream tool");
+    if (!dev_issuer)
+        GH_LOGW("cli", "INSECURE: serving WITHOUT authentication (loopback only); any local "
+                       "process can call every upstream tool");
     return 0;
 }
 
@@ -208,6 +210,8 @@ static int serve(int argc, char **argv, bool dev)
     } else {
         cfg = gh_config_new_default();
     }
+    /* dev authenticates with its own ephemeral issuer unless told otherwise (or given auth:) */
+    bool dev_issuer = dev && !cfg->auth && !f.insecure;
     if (dev && !cfg->auth)
         f.insecure = true; /* dev is loopback-only by construction; the check below enforces it */
     rc = apply_flags(cfg, &f);
@@ -215,7 +219,7 @@ static int serve(int argc, char **argv, bool dev)
         rc = config_fail(&err);
     if (rc == 0) {
         gh_log_set_level(cfg->gateway.log_level);
-        rc = check_auth_mode(cfg);
+        rc = check_auth_mode(cfg, dev_issuer);
     }
     if (rc == 0 && !dev && cfg->n_upstreams == 0) {
         fputs("gatehouse: no upstream configured (use --upstream URL, --upstream-stdio CMD or "
@@ -224,7 +228,7 @@ static int serve(int argc, char **argv, bool dev)
         rc = 2;
     }
     if (rc == 0) {
-        struct gh_cli_run_opts opts = {.cfg = cfg, .dev = dev};
+        struct gh_cli_run_opts opts = {.cfg = cfg, .dev = dev, .dev_issuer = dev_issuer};
         rc = gh_cli_run(&opts);
     }
     gh_config_unref(cfg);

@@ -38,6 +38,8 @@ struct runtime {
     struct gh_net_timer *tick;
     uint64_t drain_deadline;
     uint16_t first_port; /* the first listener's bound port (it may have been 0) */
+    struct gh_auth_dev_issuer *dev_issuer; /* gatehouse dev: mints tokens */
+    char *dev_token;
     bool draining;
 };
 
@@ -46,11 +48,32 @@ static bool serves_path(void *ctx, struct gh_slice path)
     return gh_mcp_serves_path(ctx, path);
 }
 
+/* POST /dev/token (dev mode, loopback listeners only): a fresh token for the dev user. */
+static void mint_dev_token(struct runtime *rt, struct gh_http_req *r)
+{
+    if (gh_http_req_head(r)->method != GH_HTTP_M_POST ||
+        !gh_net_addr_is_loopback(gh_http_req_peer(r))) {
+        gh_http_resp_simple(r, 405, "text/plain", "POST from loopback only\n", 24, NULL, 0);
+        return;
+    }
+    char *tok = gh_auth_dev_issuer_mint(rt->dev_issuer, "dev-user", "mcp:read mcp:tools", 3600);
+    char *body = gh_arena_sprintf(gh_http_req_arena(r),
+                                  "{\"access_token\":\"%s\",\"token_type\":\"Bearer\","
+                                  "\"expires_in\":3600}",
+                                  tok ? tok : "");
+    gh_http_resp_simple(r, tok ? 200 : 500, "application/json", body, strlen(body), NULL, 0);
+    free(tok);
+}
+
 static void route_request(struct gh_http_req *r, void *arg)
 {
     struct runtime *rt = arg;
     if (gh_admin_handle(&rt->admin, r) || gh_admin_prm_handle(&rt->admin, r))
         return;
+    if (rt->dev_issuer && gh_slice_eq_cstr(gh_http_req_head(r)->path, "/dev/token")) {
+        mint_dev_token(rt, r);
+        return;
+    }
     if (gh_mcp_serves_path(rt->gw, gh_http_req_head(r)->path)) {
         gh_mcp_handle(rt->gw, r);
         return;
@@ -251,12 +274,45 @@ static void print_dev_banner(const struct runtime *rt)
         "  Health:                          %s/healthz\n\n"
         "Point an MCP client at the endpoint, for example:\n"
         "  npx @modelcontextprotocol/inspector   (Transport: Streamable HTTP, URL as above)\n"
-        "  claude mcp add --transport http gatehouse %s/mcp\n\n"
+        "  claude mcp add --transport http gatehouse %s/mcp --header \"Authorization: Bearer "
+        "<token>\"\n\n"
         "%s Ctrl-C stops it.\n\n",
         GH_VERSION, base, base, base,
-        rt->cfg->auth ? "Authentication is ON (auth: in your config)."
-                      : "Authentication is OFF in dev mode and it listens on loopback only.");
+        rt->dev_issuer  ? "Authentication is ON: send the token below (valid 1 h) as\n"
+                          "  Authorization: Bearer <token>      (POST /dev/token mints another)\n"
+        : rt->cfg->auth ? "Authentication is ON (auth: in your config)."
+                        : "Authentication is OFF in dev mode and it listens on loopback only.");
+    if (rt->dev_token)
+        printf("GATEHOUSE_TOKEN %s\n\n", rt->dev_token);
     fflush(stdout);
+}
+
+/* The dev issuer: resource and issuer on this listener, a key that lives as long as the process. */
+static void dev_auth_config(struct runtime *rt)
+{
+    const struct gh_config_listener *l = &rt->cfg->listeners[0];
+    bool v6 = strchr(l->addr.host, ':') != NULL;
+    char base[300], aud[340], iss[340];
+    snprintf(base, sizeof(base), "%s://%s%s%s:%u", l->tls ? "https" : "http", v6 ? "[" : "",
+             l->addr.host, v6 ? "]" : "", rt->first_port);
+    snprintf(aud, sizeof(aud), "%s/mcp", base);
+    snprintf(iss, sizeof(iss), "%s/dev-issuer", base);
+    struct gh_config_auth *a = gh_config_auth_new();
+    a->resource = gh_xstrdup(base);
+    a->n_issuers = 1;
+    a->issuers = gh_xcalloc(1, sizeof(*a->issuers));
+    a->issuers[0].issuer = gh_xstrdup(iss);
+    a->issuers[0].algorithms = GH_ALG_ES256;
+    a->issuers[0].token_type = gh_xstrdup("at+jwt");
+    a->issuers[0].clock_skew_ms = 60000;
+    a->issuers[0].dpop = GH_CONFIG_DPOP_OFF;
+    a->issuers[0].claims.groups = gh_xstrdup("groups");
+    a->issuers[0].claims.roles = gh_xstrdup("roles");
+    a->issuers[0].claims.client_id = gh_xstrdup("client_id");
+    rt->cfg->auth = a;
+    rt->cfg->gateway.insecure_no_auth = false;
+    rt->dev_issuer = gh_auth_dev_issuer_new(iss, aud);
+    rt->dev_token = gh_auth_dev_issuer_mint(rt->dev_issuer, "dev-user", "mcp:read mcp:tools", 3600);
 }
 
 static unsigned worker_count(const struct gh_config *c)
@@ -274,6 +330,8 @@ static void runtime_free(struct runtime *rt)
         gh_http_server_free(rt->sets[i].srv);
     }
     gh_mcp_gateway_free(rt->gw);
+    gh_auth_dev_issuer_free(rt->dev_issuer);
+    free(rt->dev_token);
     gh_net_timer_free(rt->tick);
     gh_net_main_free(rt->main);
 }
@@ -297,9 +355,14 @@ int gh_cli_run(struct gh_cli_run_opts *opts)
         GH_LOGE("cli", "%s", err);
         goto out;
     }
+    if (opts->dev_issuer)
+        dev_auth_config(&rt);
     /* before any worker accepts: no request may ever pass without the gate */
     if (rt.cfg->auth) {
-        gh_mcp_gateway_set_auth(rt.gw, gh_auth_gate_new(rt.cfg->auth, rt.main));
+        struct gh_auth_gate *gate = gh_auth_gate_new(rt.cfg->auth, rt.main);
+        if (rt.dev_issuer)
+            gh_auth_gate_set_keys(gate, 0, gh_auth_dev_issuer_jwks(rt.dev_issuer));
+        gh_mcp_gateway_set_auth(rt.gw, gate);
         rt.admin.auth = rt.cfg->auth;
         rt.admin.serves_path = serves_path;
         rt.admin.serves_ctx = rt.gw;

@@ -37,7 +37,9 @@ describe('gatehouse dev: built-in demo tools', { skip: DIRECT ? 'direct mode: ga
   before(async () => {
     gw = await startGatehouseDev('gatehouse-dev');
     client = new Client({ name: 'gatehouse-interop-dev', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(gw.url)));
+    await client.connect(new StreamableHTTPClientTransport(new URL(gw.url), {
+      requestInit: { headers: { Authorization: `Bearer ${gw.token}` } },
+    }));
   }, { timeout: 30000 });
 
   after(async () => {
@@ -92,5 +94,25 @@ describe('gatehouse dev: built-in demo tools', { skip: DIRECT ? 'direct mode: ga
 
   test('gateway process is still alive', T, () => {
     assert.ok(gw.proc.alive());
+  });
+});
+
+describe('gatehouse dev: the ephemeral issuer', { skip: DIRECT ? 'direct mode: gateway-only suite' : false }, () => {
+  test('no token is refused; the printed token and a minted one are accepted', async () => {
+    const gw = await startGatehouseDev('gatehouse-dev-auth');
+    try {
+      const init = (auth) => fetch(gw.url, { method: 'POST', headers: { 'content-type': 'application/json',
+        accept: 'application/json, text/event-stream', ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
+          params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) });
+      const none = await init(null);
+      assert.equal(none.status, 401);
+      assert.match(none.headers.get('www-authenticate'), /resource_metadata=/);
+      assert.equal((await init(gw.token)).status, 200);
+      const minted = await (await fetch(`${gw.base}/dev/token`, { method: 'POST' })).json();
+      assert.notEqual(minted.access_token, gw.token);
+      assert.equal((await init(minted.access_token)).status, 200);
+      assert.equal((await fetch(`${gw.base}/dev/token`)).status, 405);
+    } finally { await stop(gw.proc); }
   });
 });

@@ -84,7 +84,7 @@ describe('framing and limits (raw sockets)', { skip: DIRECT && 'gateway-only', t
       '  json_depth: 32', '  batch_length: 4', '  connections: 16',
       'timeouts:', '  header_ms: 700', '  body_ms: 700', '  idle_ms: 5000',
     ].join('\n') + '\n');
-    gw = spawnLogged('gatehouse-framing', GATEHOUSE_BIN, ['dev', '--config', cfg]);
+    gw = spawnLogged('gatehouse-framing', GATEHOUSE_BIN, ['dev', '--config', cfg, '--insecure-no-auth']);
     base = `http://127.0.0.1:${port}`;
     await waitForHttp(`${base}/healthz`, { okStatus: (s) => s === 200, proc: gw });
     sid = await initSession(base);
@@ -350,7 +350,7 @@ describe('TLS listener', { skip: DIRECT && 'gateway-only', timeout: 60000 }, () 
     const cfg = path.join(dir, 'tls.yaml');
     fs.writeFileSync(cfg, ['listeners:', `  - address: 127.0.0.1:${port}`, '    tls:',
       `      certificate: ${cert}`, `      key: ${key}`].join('\n') + '\n');
-    const gw = spawnLogged('gatehouse-tls', GATEHOUSE_BIN, ['dev', '--config', cfg]);
+    const gw = spawnLogged('gatehouse-tls', GATEHOUSE_BIN, ['dev', '--config', cfg, '--insecure-no-auth']);
     const ca = fs.readFileSync(cert);
     const req = (method, p, body, headers = {}) => new Promise((resolve, reject) => {
       const r = https.request({ host: '127.0.0.1', port, method, path: p, ca, headers }, (res) => {

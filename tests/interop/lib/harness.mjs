@@ -199,7 +199,11 @@ export async function startGateway(upstreamUrl, name = 'gatehouse', extra = []) 
 /** Starts `gatehouse dev`; resolves { proc, port, url, base }. */
 export async function startGatehouseDev(name = 'gatehouse-dev') {
   const port = await freePort();
-  return startGatehouseWith(name, ['dev', '--listen', `127.0.0.1:${port}`], port);
+  const g = await startGatehouseWith(name, ['dev', '--listen', `127.0.0.1:${port}`], port);
+  // dev authenticates with its ephemeral issuer: the token is printed for scripts and people
+  await waitForLog(g.proc, /GATEHOUSE_TOKEN \S+/);
+  g.token = /GATEHOUSE_TOKEN (\S+)/.exec(g.proc.log())[1];
+  return g;
 }
 
 async function startGatehouseWith(name, args, port) {
