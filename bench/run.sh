@@ -9,6 +9,9 @@
 #   gatehouse, supergateway --stateful and mcp-proxy.
 # Part C: gatehouse bridging a stdio server-everything it spawns per session, next to supergateway
 #   and mcp-proxy bridging the same stdio server; the bridge's own CPU and its child's, separately.
+# Part D: inbound authentication on Part A's path: gatehouse without auth, with `auth:` and one
+#   cached Bearer token, and with a never-verified token on every request (ES256, RS256), against
+#   the test IdP (tests/interop/idp) on loopback. Target: cached − none ≤ 1 µs of gatehouse CPU/req.
 #
 # Figure of merit: server CPU microseconds per request = (utime+stime of the server's processes
 # over the measured run, from /proc/PID/stat) / requests served. On these noisy shared machines
@@ -20,7 +23,8 @@
 #   BENCH_CONNECTIONS=64      wrk connections for Part A
 #   BENCH_NODE_SECONDS=5      measured seconds per Part B target
 #   BENCH_NODE_CONNECTIONS=16 wrk connections for Part B
-#   BENCH_PARTS=ABC           which parts to run (any of A, B, C)
+#   BENCH_PARTS=ABC           which parts to run (any of A, B, C, D)
+#   BENCH_AUTH_TOKENS=10000   distinct tokens minted per cold-token row of Part D (each sent once)
 #   BENCH_PIN=1               pin servers to CPU0 and wrk to CPU1 (0 to disable)
 #   BENCH_OUT=docs/benchmarks.md  report path; BENCH_OUT=- prints the report and writes no file
 #   GATEHOUSE_BIN=build/release/gatehouse
@@ -42,6 +46,9 @@ OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
 [[ $OUT = - || $OUT = /* ]] || OUT="$ROOT/$OUT"
 PROTO=2025-06-18
 STUB_SESSION="stub-session-1"
+AUTH_TOKENS=${BENCH_AUTH_TOKENS:-10000}
+BEARER= # when set, mcp_post sends it as a Bearer token (Part D)
+TOK_WARM= TOK_RUN= TOK_SECS= # Part D: token files for wrk's warm-up and measured run, its -d cap
 HZ=$(getconf CLK_TCK)
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 
@@ -177,6 +184,7 @@ cpu_ticks() {
 mcp_post() {
 	local url=$1 session=$2 body=$3 args=()
 	[[ -n $session ]] && args=(-H "Mcp-Session-Id: $session" -H "MCP-Protocol-Version: $PROTO")
+	[[ -n $BEARER ]] && args+=(-H "Authorization: Bearer $BEARER")
 	HTTP_CODE=$(curl -sS -m 15 -o "$TMP/resp.body" -D "$TMP/resp.hdrs" -w '%{http_code}' \
 		-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
 		"${args[@]}" --data-binary "$body" "$url" 2>"$TMP/curl.err")
@@ -217,12 +225,14 @@ mcp_session() {
 	return 0
 }
 
-# wrk_run URL SESSION CONNS SECONDS OUTFILE: one wrk run on CPU1 with the MCP Lua script.
-# Also writes wrk's own user+system seconds to OUTFILE.time: a wrk near 100% of its core means the
-# load generator, not the server, set the pace.
+# wrk_run URL SESSION CONNS SECONDS OUTFILE [TOKEN-FILE]: one wrk run on CPU1 with the MCP Lua
+# script (TOKEN-FILE: Bearer tokens, Part D; see lib/mcp.lua). Also writes wrk's own user+system
+# seconds to OUTFILE.time: a wrk near 100% of its core means the load generator, not the server,
+# set the pace.
 wrk_run() {
-	local TIMEFORMAT='%U %S'
-	{ time "${LOAD_PIN[@]}" wrk -t1 -c"$3" -d"$4"s --latency -s "$LIB/mcp.lua" "$1" -- "$2" "$PROTO" >"$5" 2>&1; } 2>"$5.time"
+	local TIMEFORMAT='%U %S' tok=()
+	[[ -n ${6:-} ]] && tok=("$6")
+	{ time "${LOAD_PIN[@]}" wrk -t1 -c"$3" -d"$4"s --latency -s "$LIB/mcp.lua" "$1" -- "$2" "$PROTO" "${tok[@]}" >"$5" 2>&1; } 2>"$5.time"
 }
 
 # ---------------------------------------------------------------- results
@@ -244,7 +254,7 @@ measure() {
 		log "$t: n/a ($FAIL)"
 		return 1
 	fi
-	wrk_run "$url" "$SESSION" "$conns" "$WARM" "$TMP/$t.warm"
+	wrk_run "$url" "$SESSION" "$conns" "$WARM" "$TMP/$t.warm" "$TOK_WARM"
 	ppids=
 	upids=
 	if [[ -n $proxy ]]; then
@@ -254,7 +264,7 @@ measure() {
 	for p in $ups; do upids+=" $(tree_pids "$p" | tr '\n' ' ')"; done
 	p0=$(cpu_ticks $ppids)
 	u0=$(cpu_ticks $upids)
-	wrk_run "$url" "$SESSION" "$conns" "$secs" "$TMP/$t.wrk"
+	wrk_run "$url" "$SESSION" "$conns" "${TOK_SECS:-$secs}" "$TMP/$t.wrk" "$TOK_RUN"
 	p1=$(cpu_ticks $ppids)
 	u1=$(cpu_ticks $upids)
 	line=$(grep '^BENCH ' "$TMP/$t.wrk")
@@ -325,12 +335,14 @@ start_nginx() { # NAME DIR
 	start "$1" "$NGINX" -p "$2" -c "$2/nginx.conf" -e "$2/error.log"
 }
 
-part_a() {
-	local stub_port nx_port d stub nx gh t
-	stub_port=$(free_port)
-	d=$(nginx_conf stub "
+# start_stub NAME: the nginx stub upstream in $TMP/NAME; sets PID and STUB_PORT (returns 1 if it
+# did not start, with the reason logged).
+start_stub() {
+	local d
+	STUB_PORT=$(free_port)
+	d=$(nginx_conf "$1" "
     server {
-        listen 127.0.0.1:$stub_port;
+        listen 127.0.0.1:$STUB_PORT;
         location = /mcp {
             default_type application/json;
             add_header Mcp-Session-Id $STUB_SESSION always;
@@ -338,14 +350,22 @@ part_a() {
             return 200 '$STUB_CALL';
         }
     }")
-	start_nginx stub "$d"
-	stub=$PID
-	if ! wait_http "$stub" "http://127.0.0.1:$stub_port/"; then
-		log "nginx stub did not start: $(why stub) $(tail -c 200 "$d/error.log")"
+	start_nginx "$1" "$d"
+	if ! wait_http "$PID" "http://127.0.0.1:$STUB_PORT/"; then
+		log "nginx stub did not start: $(why "$1") $(tail -c 200 "$d/error.log")"
+		return 1
+	fi
+	pin_tree "$PID"
+}
+
+part_a() {
+	local stub_port nx_port d stub nx gh t
+	if ! start_stub stub; then
 		for t in nginx-stub nginx-proxy gatehouse; do TARGETS+=("$t"); R[$t,fail]="nginx stub did not start"; done
 		return 1
 	fi
-	pin_tree "$stub"
+	stub=$PID
+	stub_port=$STUB_PORT
 
 	TARGETS+=(nginx-stub)
 	measure nginx-stub "http://127.0.0.1:$stub_port/mcp" "$CONNS" "$SECS" "" "$stub"

@@ -357,6 +357,7 @@ struct gh_auth_result {
     const char *error;                    /* RFC 6750 error code, or NULL (no token sent) */
     const char *description;              /* fixed text, never request data */
     struct gh_auth_principal *principal;  /* on GH_ALLOW: one reference for the caller */
+    bool dpop_scheme;                     /* the client used the DPoP scheme */
 };
 
 /**

@@ -8,6 +8,7 @@
 #include "core/core.h"
 #include "auth/auth.h"
 #include "http/http.h"
+#include "state/state.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,6 +33,8 @@ struct issuer {
 
 struct gh_auth_gate {
     const struct gh_config_auth *conf;
+    struct gh_state *replay; /* DPoP proof jti seen-once store */
+    struct gh_auth_alg_set dpop_algs;
     struct issuer *iss;
     size_t niss;
     struct gh_auth_token_cache *cache;
@@ -233,6 +236,11 @@ struct gh_auth_gate *gh_auth_gate_new(const struct gh_config_auth *conf, struct 
     g->niss = conf->n_issuers;
     g->iss = gh_xcalloc(g->niss ? g->niss : 1, sizeof(*g->iss));
     g->cache = gh_auth_token_cache_new(65536);
+    g->replay = gh_state_new_memory(262144);
+    for (unsigned bit = 1; bit <= GH_ALG_EDDSA; bit <<= 1)
+        if (conf->dpop.algorithms & bit)
+            gh_auth_alg_set_add(&g->dpop_algs, gh_auth_alg_from_name(gh_slice_cstr(
+                                                   gh_config_alg_name((enum gh_config_alg)bit))));
     g->tls = gh_net_tls_client_ctx();
     for (size_t i = 0; i < g->niss; i++) {
         struct issuer *is = &g->iss[i];
@@ -291,15 +299,17 @@ static bool extract(const struct gh_http_req *r, struct gh_slice *tok, struct gh
         deny(out, 400, "invalid_request", "more than one Authorization header");
         return false;
     }
+    size_t skip = 0;
     if (v.len > 5 && strncasecmp(v.ptr, "DPoP ", 5) == 0) {
-        deny(out, 401, "invalid_token", "DPoP-bound tokens are not accepted by this gateway yet");
+        out->dpop_scheme = true;
+        skip = 5;
+    } else if (v.len >= 7 && strncasecmp(v.ptr, "Bearer ", 7) == 0) {
+        skip = 7;
+    } else {
+        deny(out, 401, "invalid_request", "use the Bearer or DPoP scheme");
         return false;
     }
-    if (v.len < 8 || strncasecmp(v.ptr, "Bearer ", 7) != 0) {
-        deny(out, 401, "invalid_request", "use the Bearer scheme");
-        return false;
-    }
-    *tok = gh_slice_trim(gh_slice(v.ptr + 7, v.len - 7));
+    *tok = gh_slice_trim(gh_slice(v.ptr + skip, v.len - skip));
     if (!tok->len) {
         deny(out, 400, "invalid_request", "empty bearer token");
         return false;
@@ -350,10 +360,6 @@ static enum gh_verdict try_issuer(struct issuer *is, struct gh_slice tok, const 
         struct gh_auth_claims c;
         v = gh_auth_jwt_check(a, &jws.header, &jws.payload, &rules, now, &c);
         *reason = c.reason;
-        if (v == GH_ALLOW && c.cnf_jkt.len) { /* bound to a key: a Bearer presentation is a theft */
-            v = GH_DENY;
-            *reason = GH_AUTH_R_DPOP_JWK;
-        }
         if (v == GH_ALLOW)
             *pp = gh_auth_principal_new(&c, c.exp);
     } else if (jws.reason == GH_AUTH_R_UNKNOWN_KID) {
@@ -362,6 +368,75 @@ static enum gh_verdict try_issuer(struct issuer *is, struct gh_slice tok, const 
     gh_arena_free(a);
     gh_auth_jwks_unref(keys);
     return v;
+}
+
+static const struct gh_config_auth_issuer *issuer_of(const struct gh_auth_gate *g,
+                                                     const struct gh_auth_principal *p)
+{
+    for (size_t i = 0; i < g->niss; i++)
+        if (gh_slice_eq_cstr(p->claims.iss, g->iss[i].conf->issuer))
+            return g->iss[i].conf;
+    return NULL;
+}
+
+/*
+ * RFC 9449 on the resource server: a bound token (cnf.jkt) needs the DPoP scheme and a proof of
+ * that key for this very request, seen once; a token without binding must not claim the DPoP
+ * scheme; an issuer with dpop: required takes only bound tokens.
+ */
+static bool dpop_ok(struct gh_auth_gate *g, struct gh_http_req *r, struct gh_slice tok,
+                    const unsigned char hash[32], const struct gh_auth_principal *p, int64_t now,
+                    struct gh_auth_result *out)
+{
+    const struct gh_config_auth_issuer *is = issuer_of(g, p);
+    bool bound = p->claims.cnf_jkt.len > 0;
+    if (!bound) {
+        if (out->dpop_scheme || (is && is->dpop == GH_CONFIG_DPOP_REQUIRED)) {
+            deny(out, 401, "invalid_token", "a DPoP-bound token is required");
+            return false;
+        }
+        return true;
+    }
+    if (!out->dpop_scheme || (is && is->dpop == GH_CONFIG_DPOP_OFF)) {
+        deny(out, 401, "invalid_token", "a DPoP-bound token must be sent with the DPoP scheme");
+        return false;
+    }
+    const struct gh_http_request_head *h = gh_http_req_head(r);
+    if (gh_http_header_count(h->headers, h->nheaders, "DPoP") != 1) {
+        deny(out, 401, "invalid_dpop_proof", "exactly one DPoP proof header is required");
+        return false;
+    }
+    struct gh_arena *a = gh_http_req_arena(r);
+    struct gh_auth_dpop_req req = {
+        .method = h->method_str,
+        .htu = gh_slice_cstr(
+            gh_arena_sprintf(a, "%s%.*s", g->conf->resource, (int)h->path.len, h->path.ptr)),
+        .now = now,
+        .max_age_s = (int64_t)(g->conf->dpop.iat_window_ms / 1000),
+        .skew_s = 5,
+        .allowed = &g->dpop_algs,
+        .access_token = tok,
+        .access_token_hash = hash,
+    };
+    struct gh_auth_dpop proof;
+    struct gh_slice hv = gh_slice_trim(gh_http_header_find(h->headers, h->nheaders, "DPoP")->value);
+    if (gh_auth_dpop_verify(a, hv, &req, &proof) != GH_ALLOW) {
+        deny(out, 401, "invalid_dpop_proof", gh_auth_reason_str(proof.reason));
+        return false;
+    }
+    if (!gh_slice_eq_cstr(p->claims.cnf_jkt, proof.jkt)) {
+        deny(out, 401, "invalid_token", "the DPoP proof is not of the key the token is bound to");
+        return false;
+    }
+    /* one use per proof: a captured request cannot be replayed within the iat window */
+    enum gh_rc seen = gh_state_once(g->replay, GH_SLICE_LIT("dpop-jti"), proof.jti,
+                                    g->conf->dpop.iat_window_ms + 10000);
+    if (seen != GH_OK) {
+        deny(out, 401, "invalid_dpop_proof",
+             seen == GH_E_DECLINED ? "DPoP proof replayed" : "DPoP replay store full");
+        return false;
+    }
+    return true;
 }
 
 void gh_auth_gate_authenticate(struct gh_auth_gate *g, struct gh_http_req *r,
@@ -392,6 +467,10 @@ void gh_auth_gate_authenticate(struct gh_auth_gate *g, struct gh_http_req *r,
     }
     if (!p) {
         deny(out, 401, "invalid_token", gh_auth_reason_str(why));
+        return;
+    }
+    if (!dpop_ok(g, r, tok, hash, p, now, out)) {
+        gh_auth_principal_unref(p);
         return;
     }
     out->verdict = GH_ALLOW;
@@ -430,11 +509,29 @@ bool gh_auth_gate_scopes(const struct gh_auth_gate *g, const struct gh_auth_prin
 void gh_auth_gate_challenge(const struct gh_auth_gate *g, struct gh_slice path,
                             const struct gh_auth_result *res, const char *scope, struct gh_buf *out)
 {
+    bool dpop_error = res->error && strcmp(res->error, "invalid_dpop_proof") == 0;
+    if (dpop_error || res->dpop_scheme) { /* answer in the scheme the client used (RFC 9449 §7.1) */
+        gh_buf_puts(out, "DPoP algs=\"");
+        bool first = true;
+        for (unsigned bit = 1; bit <= GH_ALG_EDDSA; bit <<= 1) {
+            if (g->conf->dpop.algorithms & bit) {
+                gh_buf_appendf(out, "%s%s", first ? "" : " ",
+                               gh_config_alg_name((enum gh_config_alg)bit));
+                first = false;
+            }
+        }
+        gh_buf_appendf(out, "\", error=\"%s\"", res->error ? res->error : "invalid_token");
+        if (res->description)
+            gh_buf_appendf(out, ", error_description=\"%s\"", res->description);
+        gh_buf_puts(out, ", ");
+        /* and the Bearer challenge with the metadata location, so discovery still works */
+    }
     gh_buf_appendf(out, "Bearer resource_metadata=\"%s/.well-known/oauth-protected-resource%.*s\"",
                    g->conf->resource, (int)path.len, path.ptr);
-    if (res->error)
+    if (res->error && !dpop_error)
         gh_buf_appendf(out, ", error=\"%s\"", res->error);
-    if (res->description) /* fixed strings only: reasons, never request data */
+    if (res->description && !dpop_error &&
+        !res->dpop_scheme) /* fixed strings, never request data */
         gh_buf_appendf(out, ", error_description=\"%s\"", res->description);
     if (scope && *scope)
         gh_buf_appendf(out, ", scope=\"%s\"", scope);

@@ -159,11 +159,11 @@ static int check_auth_mode(const struct gh_config *cfg, bool dev_issuer)
     if (cfg->auth) { /* fail closed: never accept a setting this build does not enforce */
         for (size_t i = 0; i < cfg->auth->n_issuers; i++) {
             const struct gh_config_auth_issuer *is = &cfg->auth->issuers[i];
-            if (is->introspection || is->dpop == GH_CONFIG_DPOP_REQUIRED) {
+            if (is->introspection) {
                 fprintf(stderr,
                         "gatehouse: auth.issuers[%zu]: %s is not enforced by this build "
                         "yet; refusing to start\n",
-                        i, is->introspection ? "introspection" : "dpop: required");
+                        i, "introspection");
                 return 2;
             }
         }

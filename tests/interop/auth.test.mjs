@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { DIRECT, OUT_DIR, GATEHOUSE_BIN, freePort, spawnLogged, stop, waitForHttp, waitForLog, sleep } from './lib/harness.mjs';
-import { startIdp } from './idp/tokens.mjs';
+import { startIdp, newDpopKey, dpopProof } from './idp/tokens.mjs';
 
 const ACCEPT = 'application/json, text/event-stream';
 const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize',
@@ -29,7 +29,7 @@ describe('inbound authentication (JWT, oidc-provider)', { skip: DIRECT && 'gatew
       'listeners:', `  - address: 127.0.0.1:${port}`,
       'auth:', `  resource: ${base}`,
       '  issuers:', `    - issuer: ${idp.issuer}`, '      algorithms: [ES256, RS256, EdDSA]',
-      '      token_type: at+jwt', '      dpop: "off"',
+      '      token_type: at+jwt', '      dpop: allowed',
       '  scopes:', '    required: [mcp:read]', '    methods:', '      tools/call: [mcp:tools]',
       '  jwks_min_refresh_ms: 1000',
     ].join('\n') + '\n');
@@ -124,6 +124,32 @@ describe('inbound authentication (JWT, oidc-provider)', { skip: DIRECT && 'gatew
       const r = await client.callTool({ name: 'add', arguments: { a: 20, b: 22 } });
       assert.equal(r.content[0].text, '42');
     } finally { await client.close(); }
+  });
+
+  test('DPoP (RFC 9449): a bound token needs a fresh proof of its key for this request', async () => {
+    const key = await newDpopKey('ES256');
+    const { access_token: t } = await idp.token('dpop-client', { dpopKey: key });
+    const proof = () => dpopProof(key, 'POST', url, t);
+    const ok = await post(INIT, { authorization: `DPoP ${t}`, dpop: await proof() });
+    assert.equal(ok.status, 200);
+    // the same bound token as a Bearer token: a stolen token without its key is useless
+    const bearerUse = await post(INIT, bearer(t));
+    assert.equal(bearerUse.status, 401);
+    assert.match(bearerUse.headers.get('www-authenticate'), /invalid_token/);
+    // a replayed proof
+    const once = await proof();
+    assert.equal((await post(INIT, { authorization: `DPoP ${t}`, dpop: once })).status, 200);
+    const replay = await post(INIT, { authorization: `DPoP ${t}`, dpop: once });
+    assert.equal(replay.status, 401);
+    assert.match(replay.headers.get('www-authenticate'), /^DPoP algs="[^"]+", error="invalid_dpop_proof"/);
+    // a proof for another method, another URL, or by another key; no proof at all
+    const wrongHtm = await dpopProof(key, 'GET', url, t);
+    assert.equal((await post(INIT, { authorization: `DPoP ${t}`, dpop: wrongHtm })).status, 401);
+    const wrongHtu = await dpopProof(key, 'POST', `${base}/other`, t);
+    assert.equal((await post(INIT, { authorization: `DPoP ${t}`, dpop: wrongHtu })).status, 401);
+    const other = await newDpopKey('ES256');
+    assert.equal((await post(INIT, { authorization: `DPoP ${t}`, dpop: await dpopProof(other, 'POST', url, t) })).status, 401);
+    assert.equal((await post(INIT, { authorization: `DPoP ${t}` })).status, 401);
   });
 
   test('key rotation at the IdP is picked up without restart', async () => {
