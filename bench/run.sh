@@ -23,8 +23,9 @@
 #   BENCH_CONNECTIONS=64      wrk connections for Part A
 #   BENCH_NODE_SECONDS=5      measured seconds per Part B target
 #   BENCH_NODE_CONNECTIONS=16 wrk connections for Part B
-#   BENCH_PARTS=ABC           which parts to run (any of A, B, C, D)
+#   BENCH_PARTS=ABCD          which parts to run (any of A, B, C, D)
 #   BENCH_AUTH_TOKENS=10000   distinct tokens minted per cold-token row of Part D (each sent once)
+#   BENCH_AUTH_ROUNDS=3       Part D: alternating no-auth / cached-token runs; each row is the median
 #   BENCH_PIN=1               pin servers to CPU0 and wrk to CPU1 (0 to disable)
 #   BENCH_OUT=docs/benchmarks.md  report path; BENCH_OUT=- prints the report and writes no file
 #   GATEHOUSE_BIN=build/release/gatehouse
@@ -38,7 +39,7 @@ WARM=${BENCH_WARMUP:-2}
 CONNS=${BENCH_CONNECTIONS:-64}
 NODE_SECS=${BENCH_NODE_SECONDS:-5}
 NODE_CONNS=${BENCH_NODE_CONNECTIONS:-16}
-PARTS=${BENCH_PARTS:-ABC}
+PARTS=${BENCH_PARTS:-ABCD}
 GATEHOUSE_BIN=${GATEHOUSE_BIN:-$ROOT/build/release/gatehouse}
 [[ $GATEHOUSE_BIN = /* ]] || GATEHOUSE_BIN="$ROOT/$GATEHOUSE_BIN"
 INTEROP=${BENCH_INTEROP_DIR:-$ROOT/tests/interop}
@@ -47,6 +48,7 @@ OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
 PROTO=2025-06-18
 STUB_SESSION="stub-session-1"
 AUTH_TOKENS=${BENCH_AUTH_TOKENS:-10000}
+ROUNDS=${BENCH_AUTH_ROUNDS:-3}
 BEARER= # when set, mcp_post sends it as a Bearer token (Part D)
 TOK_WARM= TOK_RUN= TOK_SECS= # Part D: token files for wrk's warm-up and measured run, its -d cap
 HZ=$(getconf CLK_TCK)
@@ -564,6 +566,178 @@ part_c() {
 	fi
 }
 
+# ---------------------------------------------------------------- Part D
+
+# Part D: what inbound authentication adds to Part A's path (same stub, load and measurement).
+# One gateway per row kind: without auth, and with auth (one instance for the three auth rows, on the
+# port the tokens' audience names). The cold rows present each of AUTH_TOKENS distinct tokens once.
+D_TARGETS=(gh-noauth gh-auth-cached gh-auth-cold-es256 gh-auth-cold-rs256)
+TARGETS_D=()
+
+# gh_config FILE PORT STUB-PORT [ISSUER]: the stub as the one upstream at /mcp, one worker; with
+# ISSUER an auth section (audience = http://127.0.0.1:PORT/mcp, mcp:read required on every request),
+# else insecure_no_auth. The two configs differ only in that.
+gh_config() {
+	local iss=${4:-}
+	{
+		if [[ -n $iss ]]; then
+			echo "gateway: {workers: 1, log_level: warn}"
+		else
+			echo "gateway: {insecure_no_auth: true, workers: 1, log_level: warn}"
+		fi
+		echo "listeners: [{address: \"127.0.0.1:$2\"}]"
+		echo "upstreams: [{name: stub, url: \"http://127.0.0.1:$3/mcp\"}]"
+		[[ -n $iss ]] && printf '%s\n' "auth:" "  resource: http://127.0.0.1:$2" "  issuers:" \
+			"    - issuer: $iss" "      algorithms: [ES256, RS256]" "      token_type: at+jwt" \
+			"  scopes:" "    required: [mcp:read]"
+	} >"$1"
+}
+
+# start_gh_config NAME CONFIG PORT: gatehouse serve --config; healthy, and when BEARER is set, an
+# authenticated initialize answered 2xx (the JWKS is fetched after start); sets PID or fails.
+start_gh_config() {
+	local t=$1 url="http://127.0.0.1:$3/mcp"
+	start "$t" "$GATEHOUSE_BIN" serve --config "$2"
+	if ! wait_http "$PID" "http://127.0.0.1:$3/healthz" 200; then
+		WHY="not healthy: $(why "$t")"
+		stop_tree "$PID"
+		return 1
+	fi
+	pin_tree "$PID"
+	[[ -n $BEARER ]] || return 0
+	for _ in $(seq 150); do
+		mcp_post "$url" "" '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"'$PROTO'","capabilities":{},"clientInfo":{"name":"gatehouse-bench","version":"1.0"}}}'
+		[[ $HTTP_CODE = 2* ]] && return 0
+		sleep 0.1
+	done
+	WHY="an authenticated initialize still answers HTTP $HTTP_CODE after 15 s: $(why "$t")"
+	stop_tree "$PID"
+	return 1
+}
+
+# start_idp AUDIENCE: the test IdP (oidc-provider) on a free loopback port, tokens valid for an
+# hour; sets PID and ISSUER, with the ready line in $TMP/idp.log.
+start_idp() {
+	local ready=
+	"$NODE_BIN" "$INTEROP/idp/idp.mjs" --port 0 --resource "$1" --ttl 3600 --rotations 0 >"$TMP/idp.log" 2>&1 &
+	PID=$!
+	STARTED+=("$PID")
+	LOGNAME_OF[$PID]=idp
+	for _ in $(seq 300); do
+		ready=$(grep -m1 '^{"issuer"' "$TMP/idp.log")
+		[[ -n $ready || ! -d /proc/$PID ]] && break
+		sleep 0.1
+	done
+	ISSUER=$(printf '%s' "$ready" | sed -n 's/^{"issuer":"\([^"]*\)".*/\1/p')
+	[[ -n $ISSUER ]] || { WHY="test IdP not ready: $(why idp)"; return 1; }
+}
+
+# mint CLIENT COUNT FILE: COUNT distinct access tokens of CLIENT, one a line.
+mint() {
+	"$NODE_BIN" "$LIB/mint.mjs" "$TMP/idp.log" "$1" "$2" "$3" 2>"$TMP/mint.err" && return 0
+	WHY="minting $2 $1 tokens failed: $(head -c 160 "$TMP/mint.err")"
+	return 1
+}
+
+# pick_median T: the round (T.r1 ... T.rN) with the median gatehouse CPU becomes row T; errors are
+# summed over the rounds, and a failed round fails the row.
+pick_median() {
+	local t=$1 r k best list=() f
+	for ((r = 1; r <= ROUNDS; r++)); do
+		if ! ok "$t.r$r"; then
+			R[$t,fail]="round $r: ${R[$t.r$r,fail]:-not run}"
+			R[$t,conns]=${R[$t.r$r,conns]:-}
+			return 1
+		fi
+		list+=("${R[$t.r$r,cpu_proxy]} $r")
+	done
+	best=$(printf '%s\n' "${list[@]}" | sort -n | awk -v m=$(((ROUNDS + 1) / 2)) 'NR == m { print $2 }')
+	for k in conns rps p50_us p99_us cpu_proxy cpu_up cpu_total wrk_cpu requests duration_us non2xx rpc_errors sock_errors timeouts; do
+		R[$t,$k]=${R[$t.r$best,$k]}
+	done
+	R[$t,errors]=0
+	R[$t,rounds]=
+	for ((r = 1; r <= ROUNDS; r++)); do
+		R[$t,errors]=$((R[$t,errors] + R[$t.r$r,errors]))
+		R[$t,rounds]+="${R[$t,rounds]:+, }${R[$t.r$r,cpu_proxy]}"
+	done
+}
+
+part_d() {
+	local node everything sg mp t stub gh gh0 port port0 cap r
+	node_paths
+	TARGETS_D=("${D_TARGETS[@]}")
+	d_fail() { for t in "$@"; do R[$t,fail]=$WHY; done; log "Part D: ${WHY}"; }
+	if [[ ! -d $INTEROP/idp/node_modules/oidc-provider ]]; then
+		WHY="test IdP packages missing (npm ci in ${INTEROP#$ROOT/}/idp)"
+		d_fail "${D_TARGETS[@]}"
+		return 1
+	fi
+	if [[ ! -x $GATEHOUSE_BIN ]]; then
+		WHY="no binary at ${GATEHOUSE_BIN#$ROOT/}"
+		d_fail "${D_TARGETS[@]}"
+		return 1
+	fi
+	start_stub stub-d || { WHY="nginx stub did not start"; d_fail "${D_TARGETS[@]}"; return 1; }
+	stub=$PID
+
+	# tokens for the audience http://127.0.0.1:PORT/mcp, minted before the auth gateway starts
+	port=$(free_port)
+	if ! start_idp "http://127.0.0.1:$port/mcp"; then
+		d_fail "${D_TARGETS[@]}"
+		stop_tree "$stub"
+		return 1
+	fi
+	log "Part D: test IdP at $ISSUER; minting 1 + $AUTH_TOKENS ES256 and 1 + $AUTH_TOKENS RS256 tokens"
+	if ! { mint jwt-es256-client 1 "$TMP/tok-es256-cached" && mint jwt-es256-client "$AUTH_TOKENS" "$TMP/tok-es256" &&
+		mint jwt-rs256-client 1 "$TMP/tok-rs256-cached" && mint jwt-rs256-client "$AUTH_TOKENS" "$TMP/tok-rs256"; }; then
+		d_fail "${D_TARGETS[@]}"
+		stop_tree "$stub"
+		return 1
+	fi
+
+	# both gateways run side by side (the idle one costs nothing) so that the no-auth and cached
+	# rows alternate, ROUNDS times each: the row is the median round
+	port0=$(free_port)
+	gh_config "$TMP/gh-noauth.yaml" "$port0" "$STUB_PORT"
+	if ! start_gh_config gh-noauth "$TMP/gh-noauth.yaml" "$port0"; then
+		d_fail "${D_TARGETS[@]}"
+		stop_tree "$stub"
+		return 1
+	fi
+	gh0=$PID
+	BEARER=$(head -1 "$TMP/tok-es256-cached")
+	gh_config "$TMP/gh-auth.yaml" "$port" "$STUB_PORT" "$ISSUER"
+	if ! start_gh_config gh-auth "$TMP/gh-auth.yaml" "$port"; then
+		d_fail gh-auth-cached gh-auth-cold-es256 gh-auth-cold-rs256
+		port=
+	fi
+	gh=$PID
+	for ((r = 1; r <= ROUNDS; r++)); do
+		BEARER= TOK_WARM= TOK_RUN=
+		measure "gh-noauth.r$r" "http://127.0.0.1:$port0/mcp" "$CONNS" "$SECS" "$gh0" "$stub"
+		[[ -n $port ]] || continue
+		BEARER=$(head -1 "$TMP/tok-es256-cached") TOK_WARM="$TMP/tok-es256-cached" TOK_RUN=$TOK_WARM
+		measure "gh-auth-cached.r$r" "http://127.0.0.1:$port/mcp" "$CONNS" "$SECS" "$gh" "$stub"
+	done
+	pick_median gh-noauth
+	[[ -n $port ]] && pick_median gh-auth-cached
+	stop_tree "$gh0"
+
+	# new token per request: the session and the warm-up use the client's one extra token (sessions
+	# are bound to the principal: the RS256 client needs its own); each cold run stops once every
+	# token was sent, -d is only a cap (>= 1500 req/s assumed)
+	cap=$(((AUTH_TOKENS + 1499) / 1500 + 1))
+	for t in es256 rs256; do
+		[[ -n $port ]] || break
+		BEARER=$(head -1 "$TMP/tok-$t-cached") TOK_WARM="$TMP/tok-$t-cached" TOK_RUN="$TMP/tok-$t" TOK_SECS=$cap
+		measure "gh-auth-cold-$t" "http://127.0.0.1:$port/mcp" "$CONNS" "$SECS" "$gh" "$stub"
+	done
+	[[ -n $port ]] && stop_tree "$gh"
+	BEARER= TOK_WARM= TOK_RUN= TOK_SECS=
+	stop_tree "$stub"
+}
+
 # ---------------------------------------------------------------- report
 
 declare -A DESC=(
@@ -575,6 +749,10 @@ declare -A DESC=(
 	[supergateway]="supergateway --stateful -> stdio"
 	[mcp-proxy]="mcp-proxy -> stdio"
 	[gatehouse-stdio]="gatehouse -> stdio (child per session)"
+	[gh-noauth]="gatehouse -> stub, no auth"
+	[gh-auth-cached]="gatehouse -> stub, auth, one cached ES256 token"
+	[gh-auth-cold-es256]="gatehouse -> stub, auth, new ES256 token per request"
+	[gh-auth-cold-rs256]="gatehouse -> stub, auth, new RS256 token per request"
 )
 
 fmt_us() { # microseconds -> readable latency
@@ -706,6 +884,7 @@ report() {
 
 		$(ratios)
 		$(part_c_report)
+		$(part_d_report)
 	EOF
 }
 
@@ -728,6 +907,91 @@ part_c_report() {
 	EOF
 }
 
+# table_d: Part D, gatehouse's own CPU next to the no-auth row of the same run.
+table_d() {
+	local t base=${R[gh-noauth,cpu_proxy]:-} delta tok err
+	echo "| target | conns | req/s | p50 | p99 | gatehouse CPU µs/req | Δ vs no auth µs/req | stub CPU µs/req | tokens / requests | errors |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"
+	for t in "${TARGETS_D[@]}"; do
+		if ! ok "$t"; then
+			local why=${R[$t,fail]:-not run}
+			echo "| ${DESC[$t]} | ${R[$t,conns]:--} | n/a (${why//|//}) | | | | | | | |"
+			continue
+		fi
+		delta=-
+		[[ $t != gh-noauth && -n $base ]] && ok gh-noauth &&
+			delta=$(awk -v a="${R[$t,cpu_proxy]}" -v b="$base" 'BEGIN { printf "%+.2f", a - b }')
+		case $t in
+		gh-noauth) tok="no token / ${R[$t,requests]}" ;;
+		gh-auth-cached) tok="1 / ${R[$t,requests]}" ;;
+		*)
+			tok="${R[$t,tokens]:-?} distinct / ${R[$t,requests]}"
+			if [[ ${R[$t,stopped]:-0} = 1 ]]; then
+				tok+=" (${R[$t,reused]:-0} sent after the last new token, with it)"
+			else
+				tok+=" (time cap reached first: every request a new token)"
+			fi
+			;;
+		esac
+		err=0
+		((R[$t,errors] > 0)) &&
+			err="**${R[$t,errors]} FAILED** (non-2xx ${R[$t,non2xx]}, JSON-RPC ${R[$t,rpc_errors]}, socket ${R[$t,sock_errors]}, timeout ${R[$t,timeouts]})"
+		local mark=
+		((R[$t,wrk_cpu] >= 90)) && mark=" ‡"
+		echo "| ${DESC[$t]} | ${R[$t,conns]} | ${R[$t,rps]}$mark | $(fmt_us "${R[$t,p50_us]}") | $(fmt_us "${R[$t,p99_us]}") | ${R[$t,cpu_proxy]} | $delta | ${R[$t,cpu_up]} | $tok | $err |"
+	done
+}
+
+ratios_d() {
+	local d verdict t
+	if ok gh-noauth && ok gh-auth-cached; then
+		d=$(awk -v a="${R[gh-auth-cached,cpu_proxy]}" -v b="${R[gh-noauth,cpu_proxy]}" 'BEGIN { printf "%.2f", a - b }')
+		verdict=FAIL
+		awk -v x="$d" 'BEGIN { exit !(x <= 1) }' && verdict=PASS
+		((R[gh-auth-cached,errors] > 0 || R[gh-noauth,errors] > 0)) && verdict="FAIL (a run had errors)"
+		echo "- **Cached token − no auth, gatehouse CPU: $d µs/req** (${R[gh-auth-cached,cpu_proxy]} − ${R[gh-noauth,cpu_proxy]}); target ≤ 1 µs: **$verdict**"
+		echo "- gatehouse CPU µs/req of each round, no auth: ${R[gh-noauth,rounds]}; cached token: ${R[gh-auth-cached,rounds]} (rows above: the median round)"
+		echo "- req/s, cached token / no auth (noisy): $(ratio "${R[gh-auth-cached,rps]}" "${R[gh-noauth,rps]}")"
+	else
+		echo "- Cached token − no auth: n/a (no auth: ${R[gh-noauth,fail]:-ok}; cached: ${R[gh-auth-cached,fail]:-ok})"
+	fi
+	for t in es256 rs256; do
+		ok "gh-auth-cold-$t" && ok gh-auth-cached &&
+			echo "- New ${t^^} token per request − cached token: $(awk -v a="${R[gh-auth-cold-$t,cpu_proxy]}" -v b="${R[gh-auth-cached,cpu_proxy]}" 'BEGIN { printf "%.2f", a - b }') µs/req (signature verification, claims, cache insert)"
+	done
+	if ok gh-noauth && ok gatehouse; then
+		echo "- No-auth row here / Part A's gatehouse row (same setup, run-to-run spread): $(ratio "${R[gh-noauth,cpu_proxy]}" "${R[gatehouse,cpu_proxy]}")"
+	fi
+	return 0
+}
+
+part_d_report() {
+	[[ $PARTS == *D* ]] || return 0
+	local v
+	v=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$INTEROP/idp/node_modules/oidc-provider/package.json" 2>/dev/null | head -1)
+	cat <<-EOF
+
+		## Part D — inbound authentication on the pass-through hop
+
+		Part A's stub, load and measurement (wrk -t1 -c$CONNS, ${WARM} s warm-up, 323-byte tools/call with unique ids in
+		one session, gatehouse pinned to CPU0), gatehouse started from a config file with \`workers: 1\`. No auth:
+		\`insecure_no_auth: true\`. Auth: the same config plus \`auth:\` with \`resource\` = the gateway's base URL,
+		one issuer = the test IdP on loopback (oidc-provider ${v:-?}, tests/interop/idp), \`algorithms: [ES256, RS256]\`,
+		\`token_type: at+jwt\`, \`scopes.required: [mcp:read]\`; client_credentials tokens of \`jwt-es256-client\` /
+		\`jwt-rs256-client\` with \`aud\` = the resource URI, minted before the gateway starts. The session is opened
+		with the cached token (every token of a client has the same iss/sub/client_id, so one session serves them
+		all; the RS256 client gets its own session and token). No auth and cached token: both gateways run side by
+		side and their ${SECS} s runs alternate, $ROUNDS rounds, each row being its median round; cached = every request
+		\`Authorization: Bearer\` with the same token. New token per request: $AUTH_TOKENS distinct tokens per row, each
+		sent once; the run ends at the response that completes that many requests (its own duration, not wrk's -d);
+		session and warm-up use one more token of the same client. "Gatehouse CPU" is the gateway process alone.
+
+		$(table_d)
+
+		$(ratios_d)
+	EOF
+}
+
 # ---------------------------------------------------------------- main
 
 for tool in wrk curl taskset ss "$NGINX"; do
@@ -737,6 +1001,7 @@ log "temp dir $TMP; parts $PARTS; Part A ${SECS}s x -c$CONNS, Parts B/C ${NODE_S
 [[ $PARTS == *A* ]] && part_a
 [[ $PARTS == *B* ]] && part_b
 [[ $PARTS == *C* ]] && part_c
+[[ $PARTS == *D* ]] && part_d
 REPORT=$(report)
 echo
 printf '%s\n' "$REPORT"

@@ -373,6 +373,14 @@ struct gh_auth_gate *gh_auth_gate_new(const struct gh_config_auth *conf, struct 
  */
 void gh_auth_gate_authenticate(struct gh_auth_gate *g, struct gh_http_req *r,
                                struct gh_auth_result *out);
+typedef void (*gh_auth_gate_cb)(void *arg, struct gh_http_req *r, const struct gh_auth_result *res);
+/**
+ * As gh_auth_gate_authenticate, and for opaque tokens (not three segments) not in the cache,
+ * RFC 7662 introspection at the first issuer that has it; cb runs once, on this worker, maybe
+ * before this returns.
+ */
+void gh_auth_gate_authenticate_async(struct gh_auth_gate *g, struct gh_http_req *r,
+                                     gh_auth_gate_cb cb, void *arg);
 /** True when p has every scope the config requires for method on upstream; else the missing
  *  ones are appended (space-separated) to missing. */
 bool gh_auth_gate_scopes(const struct gh_auth_gate *g, const struct gh_auth_principal *p,
@@ -398,5 +406,25 @@ struct gh_auth_jwks *gh_auth_dev_issuer_jwks(struct gh_auth_dev_issuer *d);
 char *gh_auth_dev_issuer_mint(struct gh_auth_dev_issuer *d, const char *sub, const char *scope,
                               int64_t ttl_s);
 void gh_auth_dev_issuer_free(struct gh_auth_dev_issuer *d);
+
+/* ---- introspection (introspect.c): opaque tokens, RFC 7662 with private_key_jwt ---- */
+
+struct gh_auth_introspector;
+/** The outcome of one introspection. */
+struct gh_auth_introspect_result {
+    struct gh_auth_principal *principal; /* active and ours: one reference for the callee */
+    bool unavailable;                    /* timeout, 5xx or garbage: answer 503, cache nothing */
+};
+typedef void (*gh_auth_introspect_cb)(void *arg, const struct gh_auth_introspect_result *res);
+/** Loads the issuer's client key (file:/env: reference); NULL with err when it cannot. */
+struct gh_auth_introspector *gh_auth_introspector_new(const struct gh_config_auth_issuer *conf,
+                                                      char *err, size_t errlen);
+/** Points it at the endpoint (main thread: resolves, egress guard); GH_E_DECLINED if refused. */
+enum gh_rc gh_auth_introspector_set_endpoint(struct gh_auth_introspector *in, const char *url,
+                                             struct ssl_ctx_st *tls, bool allow_loopback);
+bool gh_auth_introspector_ready(const struct gh_auth_introspector *in);
+/** Asks about token (issuer index idx, for this worker's pool); cb runs on this worker. */
+void gh_auth_introspect(struct gh_auth_introspector *in, size_t idx, struct gh_slice token,
+                        const char *resource, gh_auth_introspect_cb cb, void *arg);
 
 #endif

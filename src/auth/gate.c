@@ -25,9 +25,11 @@ struct issuer {
     pthread_mutex_t lock; /* guards keys and jwks_uri */
     struct gh_auth_jwks *keys;
     char *jwks_uri;
-    _Atomic uint64_t refresh_asked_ms; /* rate limit of kid-miss refetches */
-    bool fetching;                     /* main loop only */
-    bool fixed;                        /* keys given (dev issuer): never fetched */
+    _Atomic uint64_t refresh_asked_ms;  /* rate limit of kid-miss refetches */
+    bool fetching;                      /* main loop only */
+    bool fixed;                         /* keys given (dev issuer): never fetched */
+    struct gh_auth_introspector *intro; /* opaque tokens, when configured */
+    size_t idx;
     struct gh_auth_gate *g;
 };
 
@@ -68,6 +70,19 @@ static void fetch_body(void *arg, const char *p, size_t n)
         f->status = -1; /* over the cap: refused whole */
 }
 
+static bool is_loopback_issuer(const struct issuer *is)
+{
+    struct gh_config_url iu;
+    const char *why;
+    bool yes = false;
+    if (gh_config_url_parse(is->conf->issuer, &iu, &why) == GH_OK) {
+        struct gh_net_addr ia;
+        yes = gh_net_addr_resolve(iu.host, iu.port, &ia) == GH_OK && gh_net_addr_is_loopback(&ia);
+        gh_config_url_release(&iu);
+    }
+    return yes;
+}
+
 static void use_discovery(struct issuer *is, const struct gh_buf *b)
 {
     struct gh_arena *a = gh_arena_new(4096);
@@ -82,6 +97,17 @@ static void use_discovery(struct issuer *is, const struct gh_buf *b)
             free(is->jwks_uri);
             is->jwks_uri = gh_xstrndup(uri.ptr, uri.len);
             pthread_mutex_unlock(&is->lock);
+        }
+        t = gh_json_obj_get(&d, 0, "introspection_endpoint", 22);
+        if (is->intro && !is->conf->introspection->endpoint && t >= 0 &&
+            gh_json_str(&d, a, (uint32_t)t, &uri) == GH_OK && uri.len < 2048 &&
+            !gh_auth_introspector_ready(is->intro)) {
+            char *u = gh_xstrndup(uri.ptr, uri.len);
+            if (gh_auth_introspector_set_endpoint(is->intro, u, is->g->tls,
+                                                  is_loopback_issuer(is)) != GH_OK)
+                GH_LOGW("auth", "issuer %s: introspection endpoint refused by the egress guard",
+                        is->conf->issuer);
+            free(u);
         }
     }
     gh_arena_free(a);
@@ -247,8 +273,19 @@ struct gh_auth_gate *gh_auth_gate_new(const struct gh_config_auth *conf, struct 
         is->conf = &conf->issuers[i];
         is->g = g;
         pthread_mutex_init(&is->lock, NULL);
+        is->idx = i;
         if (is->conf->jwks_uri)
             is->jwks_uri = gh_xstrdup(is->conf->jwks_uri);
+        if (is->conf->introspection) {
+            char err[256] = "";
+            is->intro = gh_auth_introspector_new(is->conf, err, sizeof(err));
+            if (!is->intro)
+                GH_LOGE("auth", "%s", err); /* opaque tokens of this issuer get 503 */
+            else if (is->conf->introspection->endpoint &&
+                     gh_auth_introspector_set_endpoint(is->intro, is->conf->introspection->endpoint,
+                                                       g->tls, is_loopback_issuer(is)) != GH_OK)
+                GH_LOGE("auth", "issuer %s: introspection endpoint refused", is->conf->issuer);
+        }
         for (unsigned bit = 1; bit <= GH_ALG_EDDSA; bit <<= 1)
             if (is->conf->algorithms & bit)
                 gh_auth_alg_set_add(&is->algs, gh_auth_alg_from_name(gh_slice_cstr(
@@ -437,6 +474,84 @@ static bool dpop_ok(struct gh_auth_gate *g, struct gh_http_req *r, struct gh_sli
         return false;
     }
     return true;
+}
+
+struct pending_intro {
+    struct gh_auth_gate *g;
+    struct gh_http_req *r;
+    gh_auth_gate_cb cb;
+    void *arg;
+    char *token;
+    unsigned char hash[32];
+    bool dpop_scheme;
+};
+
+static void on_introspected(void *arg, const struct gh_auth_introspect_result *res)
+{
+    struct pending_intro *pi = arg;
+    struct gh_auth_result out = {.dpop_scheme = pi->dpop_scheme};
+    int64_t now = (int64_t)time(NULL);
+    struct gh_slice tok = gh_slice_cstr(pi->token);
+    if (res->unavailable) {
+        deny(&out, 503, NULL, "introspection unavailable");
+    } else if (!res->principal) {
+        deny(&out, 401, "invalid_token", "inactive");
+    } else {
+        gh_auth_token_cache_put(pi->g->cache, tok, res->principal, now);
+        if (dpop_ok(pi->g, pi->r, tok, pi->hash, res->principal, now, &out)) {
+            out.verdict = GH_ALLOW;
+            out.principal = res->principal;
+        } else {
+            gh_auth_principal_unref(res->principal);
+        }
+    }
+    pi->cb(pi->arg, pi->r, &out);
+    gh_http_req_unref(pi->r);
+    free(pi->token);
+    free(pi);
+}
+
+void gh_auth_gate_authenticate_async(struct gh_auth_gate *g, struct gh_http_req *r,
+                                     gh_auth_gate_cb cb, void *arg)
+{
+    struct gh_auth_result out;
+    struct gh_slice tok;
+    memset(&out, 0, sizeof(out));
+    if (!extract(r, &tok, &out)) {
+        cb(arg, r, &out);
+        return;
+    }
+    size_t dots = 0;
+    for (size_t i = 0; i < tok.len; i++)
+        dots += tok.ptr[i] == '.';
+    struct issuer *intro = NULL;
+    for (size_t i = 0; i < g->niss && !intro; i++)
+        if (g->iss[i].intro && gh_auth_introspector_ready(g->iss[i].intro))
+            intro = &g->iss[i];
+    unsigned char hash[32];
+    gh_auth_token_hash(tok, hash);
+    struct gh_auth_principal *cached =
+        dots == 2 || !intro ? NULL
+                            : gh_auth_token_cache_get_hash(g->cache, hash, (int64_t)time(NULL));
+    if (dots == 2 || !intro || cached) {
+        gh_auth_principal_unref(cached);
+        gh_auth_gate_authenticate(g, r, &out); /* JWTs, and opaque tokens already cached */
+        cb(arg, r, &out);
+        return;
+    }
+    struct pending_intro *pi = gh_xcalloc(1, sizeof(*pi));
+    pi->g = g;
+    pi->r = r;
+    pi->cb = cb;
+    pi->arg = arg;
+    pi->token = gh_xstrndup(tok.ptr, tok.len);
+    memcpy(pi->hash, hash, 32);
+    pi->dpop_scheme = out.dpop_scheme;
+    gh_http_req_ref(r); /* held while the IdP answers */
+    struct gh_slice path = gh_http_req_head(r)->path;
+    char *resource = gh_arena_sprintf(gh_http_req_arena(r), "%s%.*s", g->conf->resource,
+                                      (int)path.len, path.ptr);
+    gh_auth_introspect(intro->intro, intro->idx, tok, resource, on_introspected, pi);
 }
 
 void gh_auth_gate_authenticate(struct gh_auth_gate *g, struct gh_http_req *r,

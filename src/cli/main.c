@@ -153,20 +153,11 @@ static bool listener_is_loopback(const struct gh_config_listener *l)
     return strcmp(h, "localhost") == 0 || strcmp(h, "::1") == 0 || strncmp(h, "127.", 4) == 0;
 }
 
-/* Until inbound authentication exists, serving without it must be asked for, and only locally. */
+/* With auth: only what this build enforces. Without: serving must be asked for, and only locally.
+ */
 static int check_auth_mode(const struct gh_config *cfg, bool dev_issuer)
 {
     if (cfg->auth) { /* fail closed: never accept a setting this build does not enforce */
-        for (size_t i = 0; i < cfg->auth->n_issuers; i++) {
-            const struct gh_config_auth_issuer *is = &cfg->auth->issuers[i];
-            if (is->introspection) {
-                fprintf(stderr,
-                        "gatehouse: auth.issuers[%zu]: %s is not enforced by this build "
-                        "yet; refusing to start\n",
-                        i, "introspection");
-                return 2;
-            }
-        }
         if (cfg->auth->dpop.nonce) {
             fputs("gatehouse: auth.dpop.nonce is not enforced by this build yet; refusing to "
                   "start\n",

@@ -326,27 +326,6 @@ static void reply_auth(struct gh_mcp_gateway *gw, struct gh_http_req *r,
     gh_buf_release(&body);
 }
 
-/* The gate: a valid token or a precise refusal; the principal becomes this thread's. */
-static bool authenticate(struct gh_mcp_gateway *gw, struct gh_http_req *r,
-                         struct gh_auth_principal **pp)
-{
-    gh_mcp_current_principal[0] = '\0';
-    *pp = NULL;
-    if (!gw->auth)
-        return true;
-    struct gh_auth_result res;
-    gh_auth_gate_authenticate(gw->auth, r, &res);
-    if (res.verdict != GH_ALLOW) {
-        GH_LOGD("auth", "refused %d %s", res.status,
-                res.description ? res.description : "no token");
-        reply_auth(gw, r, &res, NULL);
-        return false;
-    }
-    memcpy(gh_mcp_current_principal, res.principal->key, sizeof(gh_mcp_current_principal));
-    *pp = res.principal;
-    return true;
-}
-
 /* Every message of the body needs the scopes its method and upstream call for (403 else). */
 static bool scopes_ok(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
                       struct gh_http_req *r, const struct gh_auth_principal *p,
@@ -406,22 +385,50 @@ static void dispatch(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
     }
 }
 
+/* Runs the request with its principal as this thread's (sessions it creates are its own). */
+static void handle_as(struct gh_mcp_gateway *gw, struct gh_http_req *r,
+                      struct gh_auth_principal *principal)
+{
+    struct gh_mcp_route route;
+    route_of(gw, gh_http_req_head(r)->path, &route);
+    route.principal = principal;
+    if (principal)
+        memcpy(gh_mcp_current_principal, principal->key, sizeof(gh_mcp_current_principal));
+    dispatch(gw, &route, r);
+    gh_mcp_current_principal[0] = '\0';
+}
+
+/* The gate's verdict (maybe after an introspection round trip, on this same worker). */
+static void on_authenticated(void *arg, struct gh_http_req *r, const struct gh_auth_result *res)
+{
+    struct gh_mcp_gateway *gw = arg;
+    if (res->verdict != GH_ALLOW) {
+        GH_LOGD("auth", "refused %d %s", res->status,
+                res->description ? res->description : "no token");
+        if (res->status == 503) {
+            gh_mcp_reply_error(r, 503, (struct gh_slice){0}, GH_JSONRPC_INTERNAL_ERROR,
+                               "Service Unavailable: the token cannot be checked now");
+            return;
+        }
+        reply_auth(gw, r, res, NULL);
+        return;
+    }
+    handle_as(gw, r, res->principal);
+    gh_auth_principal_unref(res->principal);
+}
+
 void gh_mcp_handle(struct gh_mcp_gateway *gw, struct gh_http_req *r)
 {
-    const struct gh_http_request_head *h = gh_http_req_head(r);
     struct gh_mcp_route route;
-    const struct gh_mcp_route *rt = &route;
-    if (!route_of(gw, h->path, &route)) {
+    gh_mcp_current_principal[0] = '\0';
+    if (!route_of(gw, gh_http_req_head(r)->path, &route)) {
         gh_http_resp_simple(r, 404, "text/plain", "not found\n", 10, NULL, 0);
         return;
     }
     if (gh_mcp_check_origin(gw, r) != GH_ALLOW)
         return;
-    struct gh_auth_principal *principal = NULL;
-    if (!authenticate(gw, r, &principal))
-        return;
-    route.principal = principal;
-    dispatch(gw, rt, r);
-    gh_auth_principal_unref(principal);
-    gh_mcp_current_principal[0] = '\0';
+    if (gw->auth)
+        gh_auth_gate_authenticate_async(gw->auth, r, on_authenticated, gw);
+    else
+        handle_as(gw, r, NULL);
 }

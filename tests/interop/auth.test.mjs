@@ -30,6 +30,8 @@ describe('inbound authentication (JWT, oidc-provider)', { skip: DIRECT && 'gatew
       'auth:', `  resource: ${base}`,
       '  issuers:', `    - issuer: ${idp.issuer}`, '      algorithms: [ES256, RS256, EdDSA]',
       '      token_type: at+jwt', '      dpop: allowed',
+      '      introspection:', '        client_id: gatehouse-rs', `        private_key: file:${idp.rsKeyFile}`,
+      `        key_alg: ${idp.info.rs_client.alg}`, '        ttl_ms: 2000',
       '  scopes:', '    required: [mcp:read]', '    methods:', '      tools/call: [mcp:tools]',
       '  jwks_min_refresh_ms: 1000',
     ].join('\n') + '\n');
@@ -72,7 +74,8 @@ describe('inbound authentication (JWT, oidc-provider)', { skip: DIRECT && 'gatew
     const { access_token: t } = await idp.token('jwt-client');
     const [h, p, s] = t.split('.');
     const tampered = `${h}.${p}.${s.slice(0, -4)}AAAA`;
-    for (const [tok, why] of [[tampered, /signature/], ['not.a.jwt', /./], [`${h}.${p}`, /format/]]) {
+    // not three segments: an opaque token to introspect, which the IdP does not know
+    for (const [tok, why] of [[tampered, /signature/], ['not.a.jwt', /./], [`${h}.${p}`, /inactive/]]) {
       const r = await post(INIT, bearer(tok));
       assert.equal(r.status, 401);
       assert.match(r.headers.get('www-authenticate'), /error="invalid_token"/);
@@ -152,6 +155,23 @@ describe('inbound authentication (JWT, oidc-provider)', { skip: DIRECT && 'gatew
     assert.equal((await post(INIT, { authorization: `DPoP ${t}` })).status, 401);
   });
 
+  test('opaque tokens: introspected, cached at most ttl, revocation honoured after it', async () => {
+    const { access_token: t } = await idp.token('opaque-client');
+    assert.equal(t.split('.').length, 1);
+    const init = await post(INIT, bearer(t));
+    assert.equal(init.status, 200);
+    assert.equal(await idp.revoke(t), 200);
+    let status = 200;
+    for (let i = 0; i < 40 && status === 200; i++) { // within ttl_ms (2 s) the cache may still say yes
+      await sleep(150);
+      status = (await post(INIT, bearer(t))).status;
+    }
+    assert.equal(status, 401, 'a revoked token is refused once the cached answer expires');
+    const r = await post(INIT, bearer('not-a-token-the-idp-issued'));
+    assert.equal(r.status, 401);
+    assert.match(r.headers.get('www-authenticate'), /error="invalid_token"/);
+  });
+
   test('key rotation at the IdP is picked up without restart', async () => {
     await idp.rotate();
     const { access_token: t } = await idp.token('jwt-es256-client');
@@ -163,11 +183,14 @@ describe('inbound authentication (JWT, oidc-provider)', { skip: DIRECT && 'gatew
     assert.equal(status, 200);
   });
 
-  test('IdP down: tokens keep verifying on the cached keys', async () => {
+  test('IdP down: JWTs keep verifying on the cached keys; introspection answers 503', async () => {
     const { access_token: t } = await idp.token('jwt-rs256-client');
+    const { access_token: opaque } = await idp.token('opaque-client');
     await stop(idp.proc);
     const r = await post(INIT, bearer(t));
     assert.equal(r.status, 200);
+    const o = await post(INIT, bearer(opaque));
+    assert.equal(o.status, 503, 'neither active nor inactive: never allowed, never cached');
     assert.equal(gw.child.exitCode, null);
   });
 });

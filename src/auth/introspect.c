@@ -1,0 +1,328 @@
+/*
+ * auth/introspect.c owns opaque tokens: RFC 7662 introspection at the issuer, the gateway
+ * authenticating with private_key_jwt (RFC 7523; the key comes from a file: or env: reference
+ * and never from the config text). Positive answers are cached at most min(exp, ttl) — the ttl is
+ * the revocation latency; negative answers are not cached; a timeout, a 5xx or garbage is
+ * neither active nor inactive: the request gets 503 and nothing is cached.
+ */
+#include "core/core.h"
+#include "auth/auth.h"
+#include "json/json.h"
+
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct gh_auth_introspector {
+    const struct gh_config_auth_issuer *conf;
+    EVP_PKEY *key;
+    char *endpoint; /* absolute URL */
+    struct gh_http_client_target target;
+    char host_header[300], path[1024];
+    bool ready; /* endpoint resolved and allowed */
+};
+
+static _Thread_local struct gh_http_pool *pools[GH_CONFIG_MAX_ISSUERS];
+
+static EVP_PKEY *load_key(const struct gh_config_ref *ref)
+{
+    BIO *bio = NULL;
+    if (ref->kind == GH_CONFIG_ENV_FROM_FILE) {
+        bio = BIO_new_file(ref->target, "r");
+    } else {
+        const char *v = getenv(ref->target);
+        bio = v ? BIO_new_mem_buf(v, -1) : NULL;
+    }
+    EVP_PKEY *k = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    return k;
+}
+
+struct gh_auth_introspector *gh_auth_introspector_new(const struct gh_config_auth_issuer *conf,
+                                                      char *err, size_t errlen)
+{
+    struct gh_auth_introspector *in = gh_xcalloc(1, sizeof(*in));
+    in->conf = conf;
+    in->key = load_key(&conf->introspection->private_key);
+    if (!in->key) {
+        snprintf(err, errlen, "issuer %s: introspection private_key cannot be read as a PEM key",
+                 conf->issuer);
+        free(in);
+        return NULL;
+    }
+    return in;
+}
+
+enum gh_rc gh_auth_introspector_set_endpoint(struct gh_auth_introspector *in, const char *url,
+                                             struct ssl_ctx_st *tls, bool allow_loopback)
+{
+    struct gh_config_url u;
+    const char *why;
+    if (gh_config_url_parse(url, &u, &why) != GH_OK)
+        return GH_E_PARSE;
+    enum gh_rc rc = GH_OK;
+    struct gh_net_addr a;
+    if (gh_net_addr_resolve(u.host, u.port, &a) != GH_OK ||
+        gh_net_egress_allowed(&a, allow_loopback, in->conf->allow_private_network) != GH_ALLOW ||
+        (!u.tls && !gh_net_addr_is_loopback(&a))) {
+        rc = GH_E_DECLINED;
+        goto out;
+    }
+    free(in->endpoint);
+    in->endpoint = gh_xstrdup(url);
+    snprintf(in->host_header, sizeof(in->host_header), strchr(u.host, ':') ? "[%s]:%u" : "%s:%u",
+             u.host, u.port);
+    snprintf(in->path, sizeof(in->path), "%s", u.path);
+    in->target = (struct gh_http_client_target){
+        .addr = a,
+        .tls = u.tls ? tls : NULL,
+        .host_header = in->host_header,
+        .sni = NULL,
+        .max_idle = 8,
+        .header_bytes = 16384,
+        .connect_ms = in->conf->introspection->timeout_ms,
+        .first_byte_ms = in->conf->introspection->timeout_ms,
+        .stream_idle_ms = in->conf->introspection->timeout_ms,
+    };
+    in->ready = true;
+out:
+    gh_config_url_release(&u);
+    return rc;
+}
+
+bool gh_auth_introspector_ready(const struct gh_auth_introspector *in)
+{
+    return in->ready;
+}
+
+/* JOSE signature bytes: r||s for ECDSA, as-is for RSA. */
+static bool sign(EVP_PKEY *k, bool ec, const char *in, size_t n, unsigned char *out, size_t *olen)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned char der[600];
+    size_t dlen = sizeof(der);
+    bool ok = ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, k) == 1 &&
+              EVP_DigestSign(ctx, der, &dlen, (const unsigned char *)in, n) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        return false;
+    if (!ec) {
+        memcpy(out, der, dlen);
+        *olen = dlen;
+        return true;
+    }
+    const unsigned char *p = der;
+    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)dlen);
+    ok = sig && BN_bn2binpad(ECDSA_SIG_get0_r(sig), out, 32) == 32 &&
+         BN_bn2binpad(ECDSA_SIG_get0_s(sig), out + 32, 32) == 32;
+    ECDSA_SIG_free(sig);
+    *olen = 64;
+    return ok;
+}
+
+/* The client assertion (RFC 7523): iss = sub = client_id, aud = the issuer, 60 s, one jti. */
+static char *assertion(const struct gh_auth_introspector *in)
+{
+    bool ec = in->conf->introspection->key_alg == GH_ALG_ES256;
+    char header[64], payload[1024], jti[33];
+    unsigned char r[16];
+    gh_random_bytes(r, sizeof(r));
+    gh_hex_encode(r, sizeof(r), jti);
+    int64_t now = (int64_t)time(NULL);
+    int hn = snprintf(header, sizeof(header), "{\"alg\":\"%s\",\"typ\":\"JWT\"}",
+                      ec ? "ES256" : "RS256");
+    int pn = snprintf(payload, sizeof(payload),
+                      "{\"iss\":\"%s\",\"sub\":\"%s\",\"aud\":\"%s\",\"iat\":%lld,\"exp\":%lld,"
+                      "\"jti\":\"%s\"}",
+                      in->conf->introspection->client_id, in->conf->introspection->client_id,
+                      in->conf->issuer, (long long)now, (long long)(now + 60), jti);
+    struct gh_buf b;
+    gh_buf_init(&b, 4096);
+    char enc[1400];
+    gh_b64url_encode(header, (size_t)hn, enc);
+    gh_buf_puts(&b, enc);
+    gh_buf_append(&b, ".", 1);
+    gh_b64url_encode(payload, (size_t)pn, enc);
+    gh_buf_puts(&b, enc);
+    unsigned char sig[600];
+    size_t slen;
+    char *out = NULL;
+    if (sign(in->key, ec, b.data, b.len, sig, &slen)) {
+        gh_b64url_encode(sig, slen, enc);
+        gh_buf_append(&b, ".", 1);
+        gh_buf_puts(&b, enc);
+        out = gh_xstrndup(b.data, b.len);
+    }
+    gh_buf_release(&b);
+    return out;
+}
+
+static void form_escape(struct gh_buf *b, struct gh_slice v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned char c = (unsigned char)v.ptr[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            gh_buf_append(b, (const char *)&c, 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            gh_buf_append(b, e, 3);
+        }
+    }
+}
+
+struct call {
+    struct gh_auth_introspector *in;
+    gh_auth_introspect_cb cb;
+    void *arg;
+    struct gh_buf body;
+    int status;
+    char *resource;
+};
+
+static void call_head(void *arg, const struct gh_http_response_head *h)
+{
+    ((struct call *)arg)->status = h->status;
+}
+
+static void call_body(void *arg, const char *p, size_t n)
+{
+    struct call *c = arg;
+    if (gh_buf_append(&c->body, p, n) != GH_OK)
+        c->status = -1;
+}
+
+/* Reads an active answer into claims (arena a); false when it is not one we can accept. */
+static bool read_answer(struct call *c, struct gh_arena *a, struct gh_auth_claims *cl, bool *active,
+                        int64_t now)
+{
+    struct gh_json_doc d;
+    struct gh_json_err e;
+    if (gh_json_parse(a, c->body.data ? c->body.data : "", c->body.len, NULL, &d, &e) != GH_OK ||
+        d.toks[0].type != GH_JSON_OBJECT)
+        return false;
+    int32_t t = gh_json_obj_get(&d, 0, "active", 6);
+    if (t < 0 || (d.toks[t].type != GH_JSON_TRUE && d.toks[t].type != GH_JSON_FALSE))
+        return false; /* no boolean active: garbage, not "inactive" */
+    *active = d.toks[t].type == GH_JSON_TRUE;
+    if (!*active)
+        return true;
+    memset(cl, 0, sizeof(*cl));
+    struct gh_slice s;
+#define STR(name, field)                                                                           \
+    if ((t = gh_json_obj_get(&d, 0, name, strlen(name))) >= 0 &&                                   \
+        d.toks[t].type == GH_JSON_STRING && gh_json_str(&d, a, (uint32_t)t, &s) == GH_OK)          \
+        cl->field = s;
+    STR("iss", iss)
+    STR("sub", sub)
+    STR("client_id", client_id)
+    STR("jti", jti)
+#undef STR
+    if (!cl->iss.len)
+        cl->iss = gh_slice_cstr(c->in->conf->issuer);
+    if (!gh_slice_eq_cstr(cl->iss, c->in->conf->issuer))
+        return *active = false, true; /* another issuer's token */
+    int64_t exp = 0;
+    if ((t = gh_json_obj_get(&d, 0, "exp", 3)) >= 0 &&
+        gh_json_int64(&d, (uint32_t)t, &exp) != GH_OK)
+        return false;
+    if (exp && exp <= now)
+        return *active = false, true;
+    int32_t aud = gh_json_obj_get(&d, 0, "aud", 3);
+    if (aud >= 0) { /* when the IdP names an audience, it must be us */
+        bool ours = false;
+        if (d.toks[aud].type == GH_JSON_STRING)
+            ours =
+                gh_json_str(&d, a, (uint32_t)aud, &s) == GH_OK && gh_slice_eq_cstr(s, c->resource);
+        for (uint32_t i = 0; d.toks[aud].type == GH_JSON_ARRAY && i < d.toks[aud].size && !ours;
+             i++) {
+            int32_t el = gh_json_arr_at(&d, (uint32_t)aud, i);
+            ours = d.toks[el].type == GH_JSON_STRING &&
+                   gh_json_str(&d, a, (uint32_t)el, &s) == GH_OK &&
+                   gh_slice_eq_cstr(s, c->resource);
+        }
+        if (!ours)
+            return *active = false, true;
+    }
+    if ((t = gh_json_obj_get(&d, 0, "scope", 5)) >= 0 && d.toks[t].type == GH_JSON_STRING &&
+        gh_json_str(&d, a, (uint32_t)t, &s) == GH_OK) {
+        cl->scopes = gh_arena_calloc(a, (s.len / 2 + 1) * sizeof(struct gh_slice));
+        for (size_t i = 0; i < s.len;) {
+            size_t j = i;
+            while (j < s.len && s.ptr[j] != ' ')
+                j++;
+            if (j > i)
+                cl->scopes[cl->nscopes++] = gh_slice(s.ptr + i, j - i);
+            i = j + 1;
+        }
+    }
+    int32_t cnf = gh_json_obj_get(&d, 0, "cnf", 3);
+    if (cnf >= 0 && d.toks[cnf].type == GH_JSON_OBJECT &&
+        (t = gh_json_obj_get(&d, (uint32_t)cnf, "jkt", 3)) >= 0 &&
+        gh_json_str(&d, a, (uint32_t)t, &s) == GH_OK)
+        cl->cnf_jkt = s;
+    int64_t ttl_end = now + (int64_t)(c->in->conf->introspection->ttl_ms / 1000);
+    cl->exp = exp && exp < ttl_end ? exp : ttl_end; /* the cache may keep it until then only */
+    cl->reason = GH_AUTH_R_OK;
+    return true;
+}
+
+static void call_done(void *arg, enum gh_rc rc)
+{
+    struct call *c = arg;
+    struct gh_auth_introspect_result res = {0};
+    struct gh_arena *a = gh_arena_new(4096);
+    int64_t now = (int64_t)time(NULL);
+    bool active = false;
+    struct gh_auth_claims cl;
+    if (rc != GH_OK || c->status != 200 || !read_answer(c, a, &cl, &active, now)) {
+        res.unavailable = true; /* neither active nor inactive: 503, nothing cached */
+        GH_LOGW("auth", "introspection at %s unavailable (%s, status %d)", c->in->conf->issuer,
+                gh_rc_str(rc), c->status);
+    } else if (active) {
+        res.principal = gh_auth_principal_new(&cl, cl.exp);
+    }
+    c->cb(c->arg, &res);
+    gh_arena_free(a);
+    gh_buf_release(&c->body);
+    free(c->resource);
+    free(c);
+}
+
+static const struct gh_http_creq_cbs CALL_CBS = {call_head, call_body, call_done};
+
+void gh_auth_introspect(struct gh_auth_introspector *in, size_t idx, struct gh_slice token,
+                        const char *resource, gh_auth_introspect_cb cb, void *arg)
+{
+    char *as = assertion(in);
+    struct gh_buf form;
+    gh_buf_init(&form, token.len * 3 + 4096);
+    gh_buf_puts(&form, "token=");
+    form_escape(&form, token);
+    gh_buf_puts(&form, "&token_type_hint=access_token&client_id=");
+    form_escape(&form, gh_slice_cstr(in->conf->introspection->client_id));
+    gh_buf_puts(&form, "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%"
+                       "3Ajwt-bearer&client_assertion=");
+    gh_buf_puts(&form, as ? as : "");
+    free(as);
+    if (!pools[idx])
+        pools[idx] = gh_http_pool_new(gh_net_worker_current(), &in->target);
+    struct call *c = gh_xcalloc(1, sizeof(*c));
+    c->in = in;
+    c->cb = cb;
+    c->arg = arg;
+    c->resource = gh_xstrdup(resource);
+    gh_buf_init(&c->body, 64 << 10);
+    static const struct gh_http_header h[] = {
+        {GH_SLICE_LIT("Content-Type"), GH_SLICE_LIT("application/x-www-form-urlencoded")},
+        {GH_SLICE_LIT("Accept"), GH_SLICE_LIT("application/json")},
+    };
+    gh_http_client_send(pools[idx], "POST", gh_slice_cstr(in->path), h, GH_ARRAY_LEN(h),
+                        gh_slice(form.data, form.len), &CALL_CBS, c);
+    gh_buf_release(&form);
+}
