@@ -175,8 +175,12 @@ static bool fetch_start(struct issuer *is, const char *url, bool discovery)
             gh_net_addr_resolve(iu.host, iu.port, &ia) == GH_OK && gh_net_addr_is_loopback(&ia);
         gh_config_url_release(&iu);
     }
-    if (ok && gh_net_egress_allowed(&t.addr, issuer_loopback, is->conf->allow_private_network) !=
-                  GH_ALLOW) {
+    if (ok && !u.tls && !gh_net_addr_is_loopback(&t.addr)) {
+        GH_LOGW("auth", "issuer %s: %s URL is not https: refused", is->conf->issuer,
+                discovery ? "discovery" : "JWKS");
+        ok = false;
+    } else if (ok && gh_net_egress_allowed(&t.addr, issuer_loopback,
+                                           is->conf->allow_private_network) != GH_ALLOW) {
         GH_LOGW("auth", "issuer %s: %s address refused by the egress guard", is->conf->issuer,
                 discovery ? "discovery" : "JWKS");
         ok = false;
