@@ -358,6 +358,7 @@ struct gh_auth_result {
     const char *description;              /* fixed text, never request data */
     struct gh_auth_principal *principal;  /* on GH_ALLOW: one reference for the caller */
     bool dpop_scheme;                     /* the client used the DPoP scheme */
+    bool dpop_nonce;                      /* answer with a DPoP-Nonce header (use_dpop_nonce) */
 };
 
 /**
@@ -389,6 +390,8 @@ bool gh_auth_gate_scopes(const struct gh_auth_gate *g, const struct gh_auth_prin
 void gh_auth_gate_challenge(const struct gh_auth_gate *g, struct gh_slice path,
                             const struct gh_auth_result *res, const char *scope,
                             struct gh_buf *out);
+/** The DPoP-Nonce to hand out now (dpop.nonce: true): 32 base64url characters and a NUL. */
+void gh_auth_gate_current_nonce(const struct gh_auth_gate *g, char out[44]);
 /** Hex SHA-256 of iss, sub and client_id: what sessions are bound to. */
 void gh_auth_principal_key(const struct gh_auth_principal *p, char out[65]);
 

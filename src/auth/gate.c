@@ -10,6 +10,7 @@
 #include "http/http.h"
 #include "state/state.h"
 
+#include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -35,7 +36,8 @@ struct issuer {
 
 struct gh_auth_gate {
     const struct gh_config_auth *conf;
-    struct gh_state *replay; /* DPoP proof jti seen-once store */
+    struct gh_state *replay;     /* DPoP proof jti seen-once store */
+    unsigned char nonce_key[32]; /* DPoP-Nonce: HMAC of the minute under a per-process key */
     struct gh_auth_alg_set dpop_algs;
     struct issuer *iss;
     size_t niss;
@@ -267,6 +269,7 @@ struct gh_auth_gate *gh_auth_gate_new(const struct gh_config_auth *conf, struct 
     g->iss = gh_xcalloc(g->niss ? g->niss : 1, sizeof(*g->iss));
     g->cache = gh_auth_token_cache_new(65536);
     g->replay = gh_state_new_memory(262144);
+    gh_random_bytes(g->nonce_key, sizeof(g->nonce_key));
     for (unsigned bit = 1; bit <= GH_ALG_EDDSA; bit <<= 1)
         if (conf->dpop.algorithms & bit)
             gh_auth_alg_set_add(&g->dpop_algs, gh_auth_alg_from_name(gh_slice_cstr(
@@ -425,6 +428,25 @@ static const struct gh_config_auth_issuer *issuer_of(const struct gh_auth_gate *
  * that key for this very request, seen once; a token without binding must not claim the DPoP
  * scheme; an issuer with dpop: required takes only bound tokens.
  */
+#define NONCE_WINDOW_S 60
+
+/* The server nonce of a time window: unpredictable, nothing to store (RFC 9449 §9). */
+static void nonce_of(const struct gh_auth_gate *g, int64_t window, char out[44])
+{
+    unsigned char mac[32];
+    unsigned int len = sizeof(mac);
+    unsigned char msg[8];
+    for (int i = 0; i < 8; i++)
+        msg[i] = (unsigned char)((uint64_t)window >> (8 * i));
+    HMAC(EVP_sha256(), g->nonce_key, sizeof(g->nonce_key), msg, sizeof(msg), mac, &len);
+    gh_b64url_encode(mac, 24, out);
+}
+
+void gh_auth_gate_current_nonce(const struct gh_auth_gate *g, char out[44])
+{
+    nonce_of(g, (int64_t)time(NULL) / NONCE_WINDOW_S, out);
+}
+
 static bool dpop_ok(struct gh_auth_gate *g, struct gh_http_req *r, struct gh_slice tok,
                     const unsigned char hash[32], const struct gh_auth_principal *p, int64_t now,
                     struct gh_auth_result *out)
@@ -461,7 +483,23 @@ static bool dpop_ok(struct gh_auth_gate *g, struct gh_http_req *r, struct gh_sli
     };
     struct gh_auth_dpop proof;
     struct gh_slice hv = gh_slice_trim(gh_http_header_find(h->headers, h->nheaders, "DPoP")->value);
-    if (gh_auth_dpop_verify(a, hv, &req, &proof) != GH_ALLOW) {
+    char cur[44], prev[44];
+    if (g->conf->dpop.nonce) { /* this minute's nonce, or the last one across the edge */
+        nonce_of(g, now / NONCE_WINDOW_S, cur);
+        nonce_of(g, now / NONCE_WINDOW_S - 1, prev);
+        req.nonce = gh_slice_cstr(cur);
+    }
+    enum gh_verdict v = gh_auth_dpop_verify(a, hv, &req, &proof);
+    if (v != GH_ALLOW && g->conf->dpop.nonce && proof.reason == GH_AUTH_R_DPOP_NONCE) {
+        req.nonce = gh_slice_cstr(prev);
+        v = gh_auth_dpop_verify(a, hv, &req, &proof);
+    }
+    if (v != GH_ALLOW && proof.reason == GH_AUTH_R_DPOP_NONCE) {
+        deny(out, 401, "use_dpop_nonce", "the proof must carry the server's DPoP-Nonce");
+        out->dpop_nonce = true;
+        return false;
+    }
+    if (v != GH_ALLOW) {
         deny(out, 401, "invalid_dpop_proof", gh_auth_reason_str(proof.reason));
         return false;
     }
@@ -628,7 +666,8 @@ bool gh_auth_gate_scopes(const struct gh_auth_gate *g, const struct gh_auth_prin
 void gh_auth_gate_challenge(const struct gh_auth_gate *g, struct gh_slice path,
                             const struct gh_auth_result *res, const char *scope, struct gh_buf *out)
 {
-    bool dpop_error = res->error && strcmp(res->error, "invalid_dpop_proof") == 0;
+    bool dpop_error = res->error && (strcmp(res->error, "invalid_dpop_proof") == 0 ||
+                                     strcmp(res->error, "use_dpop_nonce") == 0);
     if (dpop_error || res->dpop_scheme) { /* answer in the scheme the client used (RFC 9449 §7.1) */
         gh_buf_puts(out, "DPoP algs=\"");
         bool first = true;

@@ -158,12 +158,6 @@ static bool listener_is_loopback(const struct gh_config_listener *l)
 static int check_auth_mode(const struct gh_config *cfg, bool dev_issuer)
 {
     if (cfg->auth) { /* fail closed: never accept a setting this build does not enforce */
-        if (cfg->auth->dpop.nonce) {
-            fputs("gatehouse: auth.dpop.nonce is not enforced by this build yet; refusing to "
-                  "start\n",
-                  stderr);
-            return 2;
-        }
         return 0;
     }
     if (!cfg->gateway.insecure_no_auth) {

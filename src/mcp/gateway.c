@@ -320,8 +320,14 @@ static void reply_auth(struct gh_mcp_gateway *gw, struct gh_http_req *r,
                       : res->status == 400 ? "Bad Request: malformed authorization"
                                            : "Unauthorized: a valid access token is required";
     gh_jsonrpc_error_write(&body, (struct gh_slice){0}, GH_JSONRPC_INVALID_REQUEST, msg);
-    struct gh_http_header h = {GH_SLICE_LIT("WWW-Authenticate"), gh_slice(ch.data, ch.len)};
-    gh_http_resp_simple(r, res->status, "application/json", body.data, body.len, &h, 1);
+    char nonce[44];
+    struct gh_http_header h[2] = {{GH_SLICE_LIT("WWW-Authenticate"), gh_slice(ch.data, ch.len)}};
+    size_t nh = 1;
+    if (res->dpop_nonce) { /* RFC 9449 §9: the client retries with this nonce in its proof */
+        gh_auth_gate_current_nonce(gw->auth, nonce);
+        h[nh++] = (struct gh_http_header){GH_SLICE_LIT("DPoP-Nonce"), gh_slice_cstr(nonce)};
+    }
+    gh_http_resp_simple(r, res->status, "application/json", body.data, body.len, h, nh);
     gh_buf_release(&ch);
     gh_buf_release(&body);
 }

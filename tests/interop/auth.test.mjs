@@ -194,3 +194,41 @@ describe('inbound authentication (JWT, oidc-provider)', { skip: DIRECT && 'gatew
     assert.equal(gw.child.exitCode, null);
   });
 });
+
+describe('DPoP server nonces (dpop.nonce: true)', { skip: DIRECT && 'gateway-only', timeout: 90000 }, () => {
+  let idp, gw, url;
+  before(async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    url = `${base}/mcp`;
+    idp = await startIdp({ resource: url, name: 'idp-nonce' });
+    const cfg = path.join(OUT_DIR, 'auth-nonce.yaml');
+    fs.writeFileSync(cfg, ['listeners:', `  - address: 127.0.0.1:${port}`,
+      'auth:', `  resource: ${base}`, '  issuers:', `    - issuer: ${idp.issuer}`,
+      '      algorithms: [ES256]', '      dpop: required', '  dpop:', '    nonce: true'].join('\n') + '\n');
+    gw = spawnLogged('gatehouse-auth-nonce', GATEHOUSE_BIN, ['dev', '--config', cfg]);
+    await waitForHttp(`${base}/healthz`, { okStatus: (s) => s === 200, proc: gw });
+    await waitForLog(gw, /signing keys loaded/, { timeoutMs: 15000 });
+  });
+  after(async () => { if (gw) await stop(gw); if (idp) await idp.stop(); });
+
+  test('a proof without the nonce gets use_dpop_nonce and the nonce; with it, the call passes', async () => {
+    const key = await newDpopKey('ES256');
+    const { access_token: t } = await idp.token('dpop-client', { dpopKey: key });
+    const send = async (nonce) => fetch(url, { method: 'POST', body: JSON.stringify(INIT), headers: {
+      'content-type': 'application/json', accept: ACCEPT, authorization: `DPoP ${t}`,
+      dpop: await dpopProof(key, 'POST', url, t, nonce ? { nonce } : {}) } });
+    const first = await send(null);
+    assert.equal(first.status, 401);
+    assert.match(first.headers.get('www-authenticate'), /error="use_dpop_nonce"/);
+    const nonce = first.headers.get('dpop-nonce');
+    assert.match(nonce, /^[A-Za-z0-9_-]{32}$/);
+    assert.equal((await send(nonce)).status, 200);
+    assert.equal((await send('made-up-nonce')).status, 401);
+    // an unbound token where DPoP is required
+    const { access_token: plain } = await idp.token('jwt-es256-client');
+    const r = await fetch(url, { method: 'POST', body: JSON.stringify(INIT), headers: {
+      'content-type': 'application/json', accept: ACCEPT, authorization: `Bearer ${plain}` } });
+    assert.equal(r.status, 401);
+  });
+});
