@@ -21,7 +21,7 @@ describe('inbound authentication (JWT, oidc-provider)', { skip: DIRECT && 'gatew
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     url = `${base}/mcp`;
-    idp = await startIdp({ resource: url, rotations: 3, name: 'idp-auth' });
+    idp = await startIdp({ resource: url, rotations: 3, eddsa: true, name: 'idp-auth' });
     fs.mkdirSync(OUT_DIR, { recursive: true });
     const cfg = path.join(OUT_DIR, 'auth.yaml');
     fs.writeFileSync(cfg, [
@@ -57,8 +57,8 @@ describe('inbound authentication (JWT, oidc-provider)', { skip: DIRECT && 'gatew
     assert.equal((await fetch(`${base}/.well-known/oauth-protected-resource/nope`)).status, 404);
   });
 
-  test('a valid token (ES256 and RS256) opens a session and calls a tool; it never reaches the upstream', async () => {
-    for (const client of ['jwt-es256-client', 'jwt-rs256-client']) {
+  test('a valid token (ES256, RS256, EdDSA) opens a session and calls a tool; it never reaches the upstream', async () => {
+    for (const client of ['jwt-es256-client', 'jwt-rs256-client', 'jwt-eddsa-client']) {
       const { access_token: t } = await idp.token(client);
       const init = await post(INIT, bearer(t));
       assert.equal(init.status, 200, client);
