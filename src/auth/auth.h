@@ -338,6 +338,10 @@ struct gh_auth_principal *gh_auth_token_cache_get_hash(struct gh_auth_token_cach
  */
 void gh_auth_token_cache_put(struct gh_auth_token_cache *c, struct gh_slice token,
                              struct gh_auth_principal *p, int64_t now);
+/** As gh_auth_token_cache_put with the caller's own 32-byte key for the token (used with
+ *  gh_auth_token_cache_get_hash; the gate uses a keyed SipHash rather than SHA-256). */
+void gh_auth_token_cache_put_hash(struct gh_auth_token_cache *c, const unsigned char key[32],
+                                  struct gh_auth_principal *p, int64_t now);
 /** Drops the entry for token if any (revocation). */
 void gh_auth_token_cache_remove(struct gh_auth_token_cache *c, struct gh_slice token);
 /** Live entries (approximate under concurrency; for metrics and tests). */

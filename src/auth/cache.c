@@ -235,10 +235,16 @@ void gh_auth_token_cache_put(struct gh_auth_token_cache *c, struct gh_slice toke
                              struct gh_auth_principal *p, int64_t now)
 {
     unsigned char h[32];
+    gh_auth_token_hash(token, h);
+    gh_auth_token_cache_put_hash(c, h, p, now);
+}
+
+void gh_auth_token_cache_put_hash(struct gh_auth_token_cache *c, const unsigned char h[32],
+                                  struct gh_auth_principal *p, int64_t now)
+{
     struct shard *s;
     if (now >= p->expires)
         return;
-    gh_auth_token_hash(token, h);
     struct entry *set = set_of(c, h, &s);
     gh_auth_principal_ref(p);
     pthread_mutex_lock(&s->mu);

@@ -38,6 +38,8 @@ struct gh_auth_gate {
     const struct gh_config_auth *conf;
     struct gh_state *replay;     /* DPoP proof jti seen-once store */
     unsigned char nonce_key[32]; /* DPoP-Nonce: HMAC of the minute under a per-process key */
+    bool any_dpop_required;
+    unsigned char cache_key[16]; /* SipHash key: the token cache is keyed by a keyed PRF */
     struct gh_auth_alg_set dpop_algs;
     struct issuer *iss;
     size_t niss;
@@ -270,6 +272,7 @@ struct gh_auth_gate *gh_auth_gate_new(const struct gh_config_auth *conf, struct 
     g->cache = gh_auth_token_cache_new(65536);
     g->replay = gh_state_new_memory(262144);
     gh_random_bytes(g->nonce_key, sizeof(g->nonce_key));
+    gh_random_bytes(g->cache_key, sizeof(g->cache_key));
     for (unsigned bit = 1; bit <= GH_ALG_EDDSA; bit <<= 1)
         if (conf->dpop.algorithms & bit)
             gh_auth_alg_set_add(&g->dpop_algs, gh_auth_alg_from_name(gh_slice_cstr(
@@ -281,6 +284,7 @@ struct gh_auth_gate *gh_auth_gate_new(const struct gh_config_auth *conf, struct 
         is->g = g;
         pthread_mutex_init(&is->lock, NULL);
         is->idx = i;
+        g->any_dpop_required |= is->conf->dpop == GH_CONFIG_DPOP_REQUIRED;
         if (is->conf->jwks_uri)
             is->jwks_uri = gh_xstrdup(is->conf->jwks_uri);
         if (is->conf->introspection) {
@@ -451,8 +455,10 @@ static bool dpop_ok(struct gh_auth_gate *g, struct gh_http_req *r, struct gh_sli
                     const unsigned char hash[32], const struct gh_auth_principal *p, int64_t now,
                     struct gh_auth_result *out)
 {
-    const struct gh_config_auth_issuer *is = issuer_of(g, p);
     bool bound = p->claims.cnf_jkt.len > 0;
+    if (!bound && !out->dpop_scheme && !g->any_dpop_required)
+        return true; /* the common case, at no cost */
+    const struct gh_config_auth_issuer *is = issuer_of(g, p);
     if (!bound) {
         if (out->dpop_scheme || (is && is->dpop == GH_CONFIG_DPOP_REQUIRED)) {
             deny(out, 401, "invalid_token", "a DPoP-bound token is required");
@@ -478,8 +484,7 @@ static bool dpop_ok(struct gh_auth_gate *g, struct gh_http_req *r, struct gh_sli
         .max_age_s = (int64_t)(g->conf->dpop.iat_window_ms / 1000),
         .skew_s = 5,
         .allowed = &g->dpop_algs,
-        .access_token = tok,
-        .access_token_hash = hash,
+        .access_token = tok, /* ath: SHA-256 computed there, for DPoP requests only */
     };
     struct gh_auth_dpop proof;
     struct gh_slice hv = gh_slice_trim(gh_http_header_find(h->headers, h->nheaders, "DPoP")->value);
@@ -518,6 +523,58 @@ static bool dpop_ok(struct gh_auth_gate *g, struct gh_http_req *r, struct gh_sli
     return true;
 }
 
+static void authenticate_token(struct gh_auth_gate *g, struct gh_http_req *r, struct gh_slice tok,
+                               const unsigned char hash[32], struct gh_auth_principal *p,
+                               int64_t now, struct gh_auth_result *out);
+
+/*
+ * The cache key of a token: 128 bits of SipHash-2-4 under a per-process key — a PRF an attacker
+ * cannot aim a collision at, cheaper than SHA-256 on the per-request path.
+ */
+static void token_key(const struct gh_auth_gate *g, struct gh_slice tok, unsigned char out[32])
+{
+    gh_siphash128(g->cache_key, tok.ptr, tok.len, out);
+    memset(out + 16, 0, 16); /* 128 keyed bits are plenty; the cache wants 32 bytes */
+}
+
+/* The last token a connection showed, and who it proved (clients reuse one token for many
+ * requests on a keep-alive connection: a byte compare then replaces hashing and the cache). */
+struct conn_memo {
+    struct gh_auth_principal *p;
+    size_t len;
+    char token[];
+};
+
+static void memo_free(void *arg)
+{
+    struct conn_memo *m = arg;
+    gh_auth_principal_unref(m->p);
+    free(m);
+}
+
+static struct gh_auth_principal *memo_get(struct gh_http_req *r, struct gh_slice tok, int64_t now)
+{
+    void **slot = gh_http_req_conn_memo(r, memo_free);
+    struct conn_memo *m = slot ? *slot : NULL;
+    if (!m || m->len != tok.len || now >= m->p->expires || memcmp(m->token, tok.ptr, tok.len) != 0)
+        return NULL;
+    return gh_auth_principal_ref(m->p);
+}
+
+static void memo_put(struct gh_http_req *r, struct gh_slice tok, struct gh_auth_principal *p)
+{
+    void **slot = gh_http_req_conn_memo(r, memo_free);
+    if (!slot || tok.len > 16384)
+        return;
+    if (*slot)
+        memo_free(*slot);
+    struct conn_memo *m = gh_xmalloc(sizeof(*m) + tok.len);
+    m->p = gh_auth_principal_ref(p);
+    m->len = tok.len;
+    memcpy(m->token, tok.ptr, tok.len);
+    *slot = m;
+}
+
 struct pending_intro {
     struct gh_auth_gate *g;
     struct gh_http_req *r;
@@ -539,7 +596,7 @@ static void on_introspected(void *arg, const struct gh_auth_introspect_result *r
     } else if (!res->principal) {
         deny(&out, 401, "invalid_token", "inactive");
     } else {
-        gh_auth_token_cache_put(pi->g->cache, tok, res->principal, now);
+        gh_auth_token_cache_put_hash(pi->g->cache, pi->hash, res->principal, now);
         if (dpop_ok(pi->g, pi->r, tok, pi->hash, res->principal, now, &out)) {
             out.verdict = GH_ALLOW;
             out.principal = res->principal;
@@ -571,13 +628,21 @@ void gh_auth_gate_authenticate_async(struct gh_auth_gate *g, struct gh_http_req 
         if (g->iss[i].intro && gh_auth_introspector_ready(g->iss[i].intro))
             intro = &g->iss[i];
     unsigned char hash[32];
-    gh_auth_token_hash(tok, hash);
-    struct gh_auth_principal *cached =
-        dots == 2 || !intro ? NULL
-                            : gh_auth_token_cache_get_hash(g->cache, hash, (int64_t)time(NULL));
-    if (dots == 2 || !intro || cached) {
-        gh_auth_principal_unref(cached);
-        gh_auth_gate_authenticate(g, r, &out); /* JWTs, and opaque tokens already cached */
+    int64_t now = (int64_t)time(NULL);
+    struct gh_auth_principal *cached = memo_get(r, tok, now);
+    if (cached && !cached->claims.cnf_jkt.len && !out.dpop_scheme && !g->any_dpop_required) {
+        out.verdict = GH_ALLOW; /* the same bytes as the last request on this connection */
+        out.principal = cached;
+        cb(arg, r, &out);
+        return;
+    }
+    gh_auth_principal_unref(cached);
+    token_key(g, tok, hash);
+    cached = gh_auth_token_cache_get_hash(g->cache, hash, now);
+    if (dots == 2 || !intro || cached) { /* JWTs, and opaque tokens already cached */
+        authenticate_token(g, r, tok, hash, cached, now, &out);
+        if (out.verdict == GH_ALLOW)
+            memo_put(r, tok, out.principal);
         cb(arg, r, &out);
         return;
     }
@@ -596,17 +661,11 @@ void gh_auth_gate_authenticate_async(struct gh_auth_gate *g, struct gh_http_req 
     gh_auth_introspect(intro->intro, intro->idx, tok, resource, on_introspected, pi);
 }
 
-void gh_auth_gate_authenticate(struct gh_auth_gate *g, struct gh_http_req *r,
-                               struct gh_auth_result *out)
+/* The token's verdict given its hash and what the cache holds (p, a reference, or NULL). */
+static void authenticate_token(struct gh_auth_gate *g, struct gh_http_req *r, struct gh_slice tok,
+                               const unsigned char hash[32], struct gh_auth_principal *p,
+                               int64_t now, struct gh_auth_result *out)
 {
-    memset(out, 0, sizeof(*out));
-    struct gh_slice tok;
-    if (!extract(r, &tok, out))
-        return;
-    int64_t now = (int64_t)time(NULL);
-    unsigned char hash[32];
-    gh_auth_token_hash(tok, hash);
-    struct gh_auth_principal *p = gh_auth_token_cache_get_hash(g->cache, hash, now);
     enum gh_auth_reason why = GH_AUTH_R_UNSPECIFIED;
     /* only a token not seen before needs the resource URI (its audience) */
     const char *resource = NULL;
@@ -618,7 +677,7 @@ void gh_auth_gate_authenticate(struct gh_auth_gate *g, struct gh_http_req *r,
     for (size_t i = 0; i < g->niss && !p; i++) {
         enum gh_auth_reason r1;
         if (try_issuer(&g->iss[i], tok, resource, now, &p, &r1) == GH_ALLOW)
-            gh_auth_token_cache_put(g->cache, tok, p, now);
+            gh_auth_token_cache_put_hash(g->cache, hash, p, now);
         else if (why == GH_AUTH_R_UNSPECIFIED || r1 != GH_AUTH_R_ISSUER)
             why = r1; /* the most telling reason: not "another issuer's token" */
     }
@@ -632,6 +691,20 @@ void gh_auth_gate_authenticate(struct gh_auth_gate *g, struct gh_http_req *r,
     }
     out->verdict = GH_ALLOW;
     out->principal = p;
+}
+
+void gh_auth_gate_authenticate(struct gh_auth_gate *g, struct gh_http_req *r,
+                               struct gh_auth_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct gh_slice tok;
+    if (!extract(r, &tok, out))
+        return;
+    int64_t now = (int64_t)time(NULL);
+    unsigned char hash[32];
+    token_key(g, tok, hash);
+    authenticate_token(g, r, tok, hash, gh_auth_token_cache_get_hash(g->cache, hash, now), now,
+                       out);
 }
 
 bool gh_auth_gate_scopes(const struct gh_auth_gate *g, const struct gh_auth_principal *p,

@@ -178,6 +178,11 @@ enum gh_rc gh_b64url_decode(const char *in, size_t n, unsigned char *out, size_t
 enum gh_rc gh_b64_decode(const char *in, size_t n, unsigned char *out, size_t outcap,
                          size_t *outlen);
 void gh_sha256(const void *p, size_t n, unsigned char out[32]);
+/**
+ * SipHash-2-4 with a 128-bit output under a 16-byte secret key: a keyed PRF several times
+ * cheaper than SHA-256, for hash-table keys an attacker must not be able to collide on purpose.
+ */
+void gh_siphash128(const unsigned char key[16], const void *p, size_t n, unsigned char out[16]);
 void gh_hex_encode(const unsigned char *p, size_t n, char *out); /* out: 2n+1 bytes */
 /** Monotonic milliseconds and microseconds; wall-clock seconds. */
 uint64_t gh_clock_ms(void);

@@ -254,6 +254,72 @@ void gh_sha256(const void *p, size_t n, unsigned char out[32])
         gh_bug(__FILE__, __LINE__, "EVP_Digest(sha256) failed");
 }
 
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                                   \
+    do {                                                                                           \
+        v0 += v1;                                                                                  \
+        v1 = ROTL(v1, 13);                                                                         \
+        v1 ^= v0;                                                                                  \
+        v0 = ROTL(v0, 32);                                                                         \
+        v2 += v3;                                                                                  \
+        v3 = ROTL(v3, 16);                                                                         \
+        v3 ^= v2;                                                                                  \
+        v0 += v3;                                                                                  \
+        v3 = ROTL(v3, 21);                                                                         \
+        v3 ^= v0;                                                                                  \
+        v2 += v1;                                                                                  \
+        v1 = ROTL(v1, 17);                                                                         \
+        v1 ^= v2;                                                                                  \
+        v2 = ROTL(v2, 32);                                                                         \
+    } while (0)
+
+static uint64_t le64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8); /* x86-64 and arm64 are little-endian; one load, not eight */
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+/* SipHash-2-4, 128-bit output (the reference algorithm of Aumasson and Bernstein). */
+void gh_siphash128(const unsigned char key[16], const void *data, size_t n, unsigned char out[16])
+{
+    const unsigned char *in = data;
+    uint64_t k0 = le64(key), k1 = le64(key + 8);
+    uint64_t v0 = 0x736f6d6570736575ull ^ k0, v1 = 0x646f72616e646f6dull ^ k1;
+    uint64_t v2 = 0x6c7967656e657261ull ^ k0, v3 = 0x7465646279746573ull ^ k1;
+    v1 ^= 0xee;
+    size_t whole = n & ~(size_t)7;
+    for (size_t i = 0; i < whole; i += 8) {
+        uint64_t m = le64(in + i);
+        v3 ^= m;
+        SIPROUND;
+        SIPROUND;
+        v0 ^= m;
+    }
+    uint64_t b = (uint64_t)n << 56;
+    for (size_t i = 0; i < (n & 7); i++)
+        b |= (uint64_t)in[whole + i] << (8 * i);
+    v3 ^= b;
+    SIPROUND;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xee;
+    for (int i = 0; i < 4; i++)
+        SIPROUND;
+    uint64_t h = v0 ^ v1 ^ v2 ^ v3;
+    for (int i = 0; i < 8; i++)
+        out[i] = (unsigned char)(h >> (8 * i));
+    v1 ^= 0xdd;
+    for (int i = 0; i < 4; i++)
+        SIPROUND;
+    h = v0 ^ v1 ^ v2 ^ v3;
+    for (int i = 0; i < 8; i++)
+        out[8 + i] = (unsigned char)(h >> (8 * i));
+}
+
 void gh_hex_encode(const unsigned char *p, size_t n, char *out)
 {
     static const char hex[] = "0123456789abcdef";

@@ -59,6 +59,11 @@ bool gh_http_req_tls(const struct gh_http_req *r);
 struct gh_net_worker *gh_http_req_worker(const struct gh_http_req *r);
 /** First header of that name, or an empty slice with ptr NULL. */
 struct gh_slice gh_http_req_header(const struct gh_http_req *r, const char *name);
+/**
+ * A per-connection slot for the layers above (e.g. the last verified token); what it holds is
+ * freed with free_fn when the connection closes. NULL once the connection is gone.
+ */
+void **gh_http_req_conn_memo(struct gh_http_req *r, void (*free_fn)(void *));
 /** False once the client connection is gone (writes are then dropped). */
 bool gh_http_req_connected(const struct gh_http_req *r);
 void gh_http_req_ref(struct gh_http_req *r);

@@ -47,7 +47,9 @@ struct conn {
     bool dead;        /* closed; free when depth reaches 0 */
     bool close_after; /* no keep-alive after the current response */
     bool want_write;
-    bool lingering;   /* answer sent and write side shut: draining what the client sends */
+    bool lingering; /* answer sent and write side shut: draining what the client sends */
+    void *memo;     /* gh_http_req_conn_memo: the layers above remember per connection */
+    void (*memo_free)(void *);
     bool processing;  /* conn_process is on the stack: it picks up the next request */
     size_t discarded; /* bytes thrown away while lingering */
 };
@@ -255,6 +257,8 @@ static void conn_put(struct conn *c)
 {
     if (--c->depth > 0 || !c->dead)
         return;
+    if (c->memo && c->memo_free)
+        c->memo_free(c->memo);
     gh_net_timer_free(c->timer);
     gh_buf_release(&c->in);
     gh_buf_release(&c->out);
@@ -600,6 +604,14 @@ struct gh_slice gh_http_req_header(const struct gh_http_req *r, const char *name
 {
     const struct gh_http_header *h = gh_http_header_find(r->head.headers, r->head.nheaders, name);
     return h ? h->value : (struct gh_slice){NULL, 0};
+}
+
+void **gh_http_req_conn_memo(struct gh_http_req *r, void (*free_fn)(void *))
+{
+    if (!r->conn)
+        return NULL;
+    r->conn->memo_free = free_fn;
+    return &r->conn->memo;
 }
 
 bool gh_http_req_connected(const struct gh_http_req *r)
