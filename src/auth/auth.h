@@ -218,7 +218,8 @@ struct gh_auth_jwt_rules {
                                    * ignored on the token side; empty: no check */
     int64_t skew_s;               /* clock tolerance for exp/nbf/iat, seconds (e.g. 60) */
     int64_t max_age_s;            /* > 0: iat required and now - iat <= max_age_s + skew */
-    struct gh_slice groups_claim; /* member holding groups/roles (string or array); empty: none */
+    struct gh_slice groups_claim; /* member holding groups (string or array); empty: none */
+    struct gh_slice roles_claim;  /* member holding roles (string or array); empty: none */
 };
 
 /** Claims of an accepted token. Slices point into the payload or the arena. */
@@ -233,6 +234,8 @@ struct gh_auth_claims {
     uint32_t nscopes;
     struct gh_slice *groups; /* from rules->groups_claim */
     uint32_t ngroups;
+    struct gh_slice *roles; /* from rules->roles_claim */
+    uint32_t nroles;
     struct gh_slice *act; /* act.sub, act.act.sub, ... outermost (current actor) first */
     uint32_t nact;
     int64_t exp; /* seconds (fraction dropped) */
@@ -296,8 +299,16 @@ enum gh_rc gh_auth_htu_normalize(struct gh_arena *a, struct gh_slice uri, struct
 bool gh_auth_dpop_binds(const struct gh_auth_claims *claims, const struct gh_auth_dpop *proof);
 
 /** A verified token's claims, deep-copied into one refcounted block (any thread). */
+/** How the principal proved itself (for audit and policy). */
+enum gh_auth_method {
+    GH_AUTH_METHOD_NONE = 0,
+    GH_AUTH_METHOD_JWT,           /* a JWT access token verified against the issuer's keys */
+    GH_AUTH_METHOD_INTROSPECTION, /* an opaque token the issuer said is active */
+};
+
 struct gh_auth_principal {
     struct gh_auth_claims claims; /* slices point inside this block */
+    enum gh_auth_method method;   /* set by whoever created it (DPoP binding: claims.cnf_jkt) */
     int64_t expires;              /* wall-clock second the principal stops being valid */
     char key[65];                 /* hex SHA-256 of iss, sub, client_id: computed once, here */
 };

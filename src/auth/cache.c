@@ -72,13 +72,14 @@ static struct gh_slice *put_list(char **w, struct gh_slice *arr, const struct gh
 
 struct gh_auth_principal *gh_auth_principal_new(const struct gh_auth_claims *c, int64_t expires)
 {
-    size_t lists = (c->nscopes + c->ngroups + c->nact) * sizeof(struct gh_slice);
+    size_t lists = (c->nscopes + c->ngroups + c->nroles + c->nact) * sizeof(struct gh_slice);
     size_t total = sizeof(struct box) + lists + c->iss.len + c->sub.len + c->client_id.len +
                    c->jti.len + c->cnf_jkt.len + list_bytes(c->scopes, c->nscopes) +
-                   list_bytes(c->groups, c->ngroups) + list_bytes(c->act, c->nact);
+                   list_bytes(c->groups, c->ngroups) + list_bytes(c->roles, c->nroles) +
+                   list_bytes(c->act, c->nact);
     struct box *b = gh_xcalloc(1, total);
     struct gh_slice *arr = (struct gh_slice *)(b + 1);
-    char *w = (char *)(arr + c->nscopes + c->ngroups + c->nact);
+    char *w = (char *)(arr + c->nscopes + c->ngroups + c->nroles + c->nact);
     struct gh_auth_claims *d = &b->pub.claims;
     atomic_init(&b->refs, 1);
     *d = *c;
@@ -89,7 +90,8 @@ struct gh_auth_principal *gh_auth_principal_new(const struct gh_auth_claims *c, 
     d->cnf_jkt = put_str(&w, c->cnf_jkt);
     d->scopes = put_list(&w, arr, c->scopes, c->nscopes);
     d->groups = put_list(&w, arr + c->nscopes, c->groups, c->ngroups);
-    d->act = put_list(&w, arr + c->nscopes + c->ngroups, c->act, c->nact);
+    d->roles = put_list(&w, arr + c->nscopes + c->ngroups, c->roles, c->nroles);
+    d->act = put_list(&w, arr + c->nscopes + c->ngroups + c->nroles, c->act, c->nact);
     b->pub.expires = expires;
     gh_auth_principal_key(&b->pub, b->pub.key); /* once per token, not once per request */
     return &b->pub;

@@ -404,12 +404,15 @@ static enum gh_verdict try_issuer(struct issuer *is, struct gh_slice tok, const 
             .typ = gh_slice_cstr(is->conf->token_type),
             .skew_s = (int64_t)(is->conf->clock_skew_ms / 1000),
             .groups_claim = gh_slice_cstr(is->conf->claims.groups),
+            .roles_claim = gh_slice_cstr(is->conf->claims.roles),
         };
         struct gh_auth_claims c;
         v = gh_auth_jwt_check(a, &jws.header, &jws.payload, &rules, now, &c);
         *reason = c.reason;
-        if (v == GH_ALLOW)
+        if (v == GH_ALLOW) {
             *pp = gh_auth_principal_new(&c, c.exp);
+            (*pp)->method = GH_AUTH_METHOD_JWT;
+        }
     } else if (jws.reason == GH_AUTH_R_UNKNOWN_KID) {
         ask_refresh(is); /* the IdP may have rotated its keys */
     }

@@ -286,6 +286,7 @@ static void call_done(void *arg, enum gh_rc rc)
                 gh_rc_str(rc), c->status);
     } else if (active) {
         res.principal = gh_auth_principal_new(&cl, cl.exp);
+        res.principal->method = GH_AUTH_METHOD_INTROSPECTION;
     }
     c->cb(c->arg, &res);
     gh_arena_free(a);

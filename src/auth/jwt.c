@@ -198,6 +198,11 @@ static enum gh_auth_reason identity(const struct gh_json_doc *p, struct gh_arena
         if (g >= 0)
             r = str_list(p, g, a, &out->groups, &out->ngroups);
     }
+    if (r == GH_AUTH_R_OK && rl->roles_claim.len) {
+        int32_t g = gh_json_obj_get(p, 0, rl->roles_claim.ptr, rl->roles_claim.len);
+        if (g >= 0)
+            r = str_list(p, g, a, &out->roles, &out->nroles);
+    }
     return r;
 }
 

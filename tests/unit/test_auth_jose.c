@@ -601,6 +601,20 @@ static void jwt_claims_extracted(void **state)
     assert_int_equal(c.nscopes, 2);
     assert_int_equal(c.ngroups, 1);
     assert_true(gh_slice_eq_cstr(c.groups[0], "admin"));
+    /* groups and roles from their own claims at once */
+    r.groups_claim = GH_SLICE_LIT("groups");
+    r.roles_claim = GH_SLICE_LIT("roles");
+    p = pl("\"exp\":%d,\"groups\":[\"eng\"],\"roles\":[\"admin\",\"auditor\"]", NOW + 60);
+    assert_reason(check_full(hdr("EdDSA", "ed1", ""), p, &r, &c), GH_AUTH_R_OK);
+    assert_int_equal(c.ngroups, 1);
+    assert_int_equal(c.nroles, 2);
+    assert_true(gh_slice_eq_cstr(c.roles[1], "auditor"));
+    /* and they survive the copy into a principal */
+    struct gh_auth_principal *pr = gh_auth_principal_new(&c, NOW + 60);
+    assert_int_equal(pr->claims.nroles, 2);
+    assert_true(gh_slice_eq_cstr(pr->claims.roles[0], "admin"));
+    assert_true(gh_slice_eq_cstr(pr->claims.groups[0], "eng"));
+    gh_auth_principal_unref(pr);
 }
 
 static void jwt_exp(void **state)
