@@ -220,6 +220,7 @@ struct gh_auth_jwt_rules {
     int64_t max_age_s;            /* > 0: iat required and now - iat <= max_age_s + skew */
     struct gh_slice groups_claim; /* member holding groups (string or array); empty: none */
     struct gh_slice roles_claim;  /* member holding roles (string or array); empty: none */
+    const char *client_id_claim;  /* member naming the OAuth client; NULL: "client_id" */
 };
 
 /** Claims of an accepted token. Slices point into the payload or the arena. */
@@ -227,7 +228,7 @@ struct gh_auth_claims {
     enum gh_auth_reason reason; /* GH_AUTH_R_OK on GH_ALLOW */
     struct gh_slice iss;
     struct gh_slice sub;       /* {NULL,0} when absent */
-    struct gh_slice client_id; /* client_id, else azp, else {NULL,0} */
+    struct gh_slice client_id; /* client_id_claim, else azp, else {NULL,0} */
     struct gh_slice jti;
     struct gh_slice cnf_jkt; /* cnf.jkt: the token is DPoP-bound to that thumbprint */
     struct gh_slice *scopes; /* scope split on spaces (or scp array) */
@@ -367,25 +368,27 @@ struct gh_auth_gate;
 
 /** What the gate decided about one request. */
 struct gh_auth_result {
-    enum gh_verdict verdict;              /* GH_DENY (0) unless a valid token was shown */
-    int status;                           /* 400, 401 or 403 on GH_DENY */
-    const char *error;                    /* RFC 6750 error code, or NULL (no token sent) */
-    const char *description;              /* fixed text, never request data */
-    struct gh_auth_principal *principal;  /* on GH_ALLOW: one reference for the caller */
-    bool dpop_scheme;                     /* the client used the DPoP scheme */
-    bool dpop_nonce;                      /* answer with a DPoP-Nonce header (use_dpop_nonce) */
+    enum gh_verdict verdict;             /* GH_DENY (0) unless a valid token was shown */
+    int status;                          /* 400, 401 or 403 on GH_DENY */
+    const char *error;                   /* RFC 6750 error code, or NULL (no token sent) */
+    const char *description;             /* fixed text, never request data */
+    struct gh_auth_principal *principal; /* on GH_ALLOW: one reference for the caller */
+    bool dpop_scheme;                    /* the client used the DPoP scheme */
+    bool dpop_nonce;                     /* answer with a DPoP-Nonce header (use_dpop_nonce) */
 };
 
 /**
  * Builds the gate for conf (which must outlive it); JWKS discovery and fetches run on the main
  * loop `main`, now and every 10 minutes (every 10 s while an issuer has no keys yet).
  */
-struct gh_auth_gate *gh_auth_gate_new(const struct gh_config_auth *conf, struct gh_net_worker *main);
+struct gh_auth_gate *gh_auth_gate_new(const struct gh_config_auth *conf,
+                                      struct gh_net_worker *main);
 /**
  * Authenticates a request (any worker): Bearer token from the single Authorization header
  * (a token in the query string, two headers or an empty token are 400), then the token cache,
- * then JWS + claims against each issuer (aud = auth.resource + the request path). A DPoP-bound token is refused (DPoP
- * is not accepted yet). An unknown kid asks the main loop for a rate-limited JWKS refetch.
+ * then JWS + claims against each issuer (aud = auth.resource + the request path). A DPoP-bound
+ * token is refused (DPoP is not accepted yet). An unknown kid asks the main loop for a rate-limited
+ * JWKS refetch.
  */
 void gh_auth_gate_authenticate(struct gh_auth_gate *g, struct gh_http_req *r,
                                struct gh_auth_result *out);

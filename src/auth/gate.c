@@ -405,6 +405,7 @@ static enum gh_verdict try_issuer(struct issuer *is, struct gh_slice tok, const 
             .skew_s = (int64_t)(is->conf->clock_skew_ms / 1000),
             .groups_claim = gh_slice_cstr(is->conf->claims.groups),
             .roles_claim = gh_slice_cstr(is->conf->claims.roles),
+            .client_id_claim = is->conf->claims.client_id,
         };
         struct gh_auth_claims c;
         v = gh_auth_jwt_check(a, &jws.header, &jws.payload, &rules, now, &c);

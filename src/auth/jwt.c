@@ -177,8 +177,9 @@ static enum gh_auth_reason identity(const struct gh_json_doc *p, struct gh_arena
                                     const struct gh_auth_jwt_rules *rl, struct gh_auth_claims *out)
 {
     struct gh_slice azp;
+    const char *cid = rl->client_id_claim ? rl->client_id_claim : "client_id";
     if (gh_auth__opt_str(p, 0, "sub", a, &out->sub) != GH_OK ||
-        gh_auth__opt_str(p, 0, "client_id", a, &out->client_id) != GH_OK ||
+        gh_auth__opt_str(p, 0, cid, a, &out->client_id) != GH_OK ||
         gh_auth__opt_str(p, 0, "azp", a, &azp) != GH_OK ||
         gh_auth__opt_str(p, 0, "jti", a, &out->jti) != GH_OK)
         return GH_AUTH_R_CLAIM_TYPE;

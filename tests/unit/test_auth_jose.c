@@ -615,6 +615,16 @@ static void jwt_claims_extracted(void **state)
     assert_true(gh_slice_eq_cstr(pr->claims.roles[0], "admin"));
     assert_true(gh_slice_eq_cstr(pr->claims.groups[0], "eng"));
     gh_auth_principal_unref(pr);
+    /* the client named by a configured claim (Entra: appid); azp still the fallback */
+    r.client_id_claim = "appid";
+    p = pl("\"exp\":%d,\"client_id\":\"c1\",\"appid\":\"app-7\"", NOW + 60);
+    assert_reason(check_full(hdr("EdDSA", "ed1", ""), p, &r, &c), GH_AUTH_R_OK);
+    assert_true(gh_slice_eq_cstr(c.client_id, "app-7"));
+    p = pl("\"exp\":%d,\"client_id\":\"c1\",\"azp\":\"c2\"", NOW + 60);
+    assert_reason(check_full(hdr("EdDSA", "ed1", ""), p, &r, &c), GH_AUTH_R_OK);
+    assert_true(gh_slice_eq_cstr(c.client_id, "c2"));
+    p = pl("\"exp\":%d,\"appid\":7", NOW + 60);
+    assert_reason(check_full(hdr("EdDSA", "ed1", ""), p, &r, &c), GH_AUTH_R_CLAIM_TYPE);
 }
 
 static void jwt_exp(void **state)
