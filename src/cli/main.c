@@ -153,7 +153,7 @@ static bool listener_is_loopback(const struct gh_config_listener *l)
     return strcmp(h, "localhost") == 0 || strcmp(h, "::1") == 0 || strncmp(h, "127.", 4) == 0;
 }
 
-/* With auth: only what this build enforces. Without: serving must be asked for, and only locally.
+/* With auth: every request is authenticated. Without: serving must be asked for, and only locally.
  */
 static int check_auth_mode(const struct gh_config *cfg, bool dev_issuer)
 {
@@ -161,8 +161,9 @@ static int check_auth_mode(const struct gh_config *cfg, bool dev_issuer)
         return 0;
     }
     if (!cfg->gateway.insecure_no_auth) {
-        fputs("gatehouse: inbound authentication is not available in this build; to serve "
-              "without it, pass --insecure-no-auth (or gateway.insecure_no_auth: true)\n",
+        fputs("gatehouse: no auth section: configure an issuer (docs/identity.md), or, to serve "
+              "without authentication on loopback, pass --insecure-no-auth (or "
+              "gateway.insecure_no_auth: true)\n",
               stderr);
         return 2;
     }
