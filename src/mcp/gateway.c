@@ -18,6 +18,7 @@ enum gh_rc gh_mcp_gateway_new(struct gh_config *cfg, struct gh_mcp_gateway **out
     pthread_mutex_init(&gw->lock, NULL);
     gw->nbuckets = 4096;
     gw->buckets = gh_xcalloc(gw->nbuckets, sizeof(*gw->buckets));
+    gw->pcounts = gh_xcalloc(gw->nbuckets, sizeof(*gw->pcounts));
     enum gh_rc rc = gh_upstream_set_new(cfg, &gw->upstreams, err, errlen);
     if (rc == GH_OK)
         rc = endpoints_build(gw, err, errlen);
@@ -44,6 +45,7 @@ void gh_mcp_gateway_free(struct gh_mcp_gateway *gw)
         }
     }
     free(gw->buckets);
+    gh_mcp_sessions_counts_free(gw);
     for (size_t i = 0; gw->endpoints && i < gw->cfg->n_endpoints; i++)
         free(gw->endpoints[i].ups);
     free(gw->endpoints);
@@ -121,6 +123,26 @@ static enum gh_rc endpoints_build(struct gh_mcp_gateway *gw, char *err, size_t e
         }
     }
     return GH_OK;
+}
+
+/* Before an initialize reaches an upstream: room for one more session? 429 when the principal
+ * holds its share (it can free one with DELETE), 503 when the gateway is full. */
+static bool admit_session(struct gh_mcp_gateway *gw, struct gh_http_req *r, struct gh_slice id)
+{
+    bool per_principal = false;
+    if (gh_mcp_session_admit(gw, &per_principal))
+        return true;
+    if (per_principal) {
+        GH_LOGW("mcp", "initialize refused: principal at limits.sessions_per_principal (%llu)",
+                (unsigned long long)gw->cfg->limits.sessions_per_principal);
+        gh_mcp_reply_error(r, 429, id, GH_JSONRPC_INTERNAL_ERROR,
+                           "Too Many Requests: this principal has reached its limit of open "
+                           "sessions; end one (DELETE) before opening another");
+    } else {
+        gh_mcp_reply_error(r, 503, id, GH_JSONRPC_INTERNAL_ERROR,
+                           "Service Unavailable: session limit reached");
+    }
+    return false;
 }
 
 /* Finds the session a request names: 400 when it names none, 404 when unknown. */
@@ -225,6 +247,8 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
                            "Invalid Request: initialize must not be part of a batch");
         return;
     }
+    if (init && !admit_session(gw, r, id))
+        return;
     struct gh_mcp_session *s = NULL;
     if (!init && !(s = require_session(gw, rt, r, id)))
         return;

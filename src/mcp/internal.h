@@ -39,6 +39,7 @@ struct gh_mcp_gateway {
     struct gh_mcp_session **buckets;
     size_t nbuckets;
     size_t nsessions;
+    struct gh_mcp_principal_count **pcounts; /* open sessions per principal, nbuckets (gw->lock) */
     _Atomic size_t inflight;
 };
 
@@ -68,6 +69,15 @@ struct gh_mcp_session {
     uint32_t next_stream;
     size_t nstreams;
 };
+
+/** Whether one more session may open for the principal of this thread: false when
+ *  limits.sessions_total is reached (*per_principal false) or this authenticated principal
+ *  already holds limits.sessions_per_principal (*per_principal true). Checked before the
+ *  upstream is asked; gh_mcp_session_create checks again under the same lock. */
+bool gh_mcp_session_admit(struct gh_mcp_gateway *gw, bool *per_principal);
+
+/** Frees the per-principal session counts (gateway teardown). */
+void gh_mcp_sessions_counts_free(struct gh_mcp_gateway *gw);
 
 struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw, const void *route,
                                              struct gh_slice upstream_id);

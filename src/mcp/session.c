@@ -18,11 +18,75 @@ static size_t bucket_of(const struct gh_mcp_gateway *gw, struct gh_slice id)
     return (size_t)(v % gw->nbuckets);
 }
 
+/* Open sessions of one authenticated principal (sessions without auth have principal ""). */
+struct gh_mcp_principal_count {
+    struct gh_mcp_principal_count *next;
+    uint64_t n;
+    char key[65];
+};
+
+static struct gh_mcp_principal_count **pcount_slot(struct gh_mcp_gateway *gw, const char *key)
+{
+    struct gh_mcp_principal_count **pp = &gw->pcounts[bucket_of(gw, gh_slice_cstr(key))];
+    while (*pp && strcmp((*pp)->key, key) != 0)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+/* 0: room; 1: sessions_total reached; 2: the principal's share reached. Under gw->lock. */
+static int admit_locked(struct gh_mcp_gateway *gw, const char *principal)
+{
+    if (gw->nsessions >= gw->cfg->limits.sessions_total)
+        return 1;
+    if (!principal[0])
+        return 0;
+    struct gh_mcp_principal_count *c = *pcount_slot(gw, principal);
+    return c && c->n >= gw->cfg->limits.sessions_per_principal ? 2 : 0;
+}
+
+static void pcount_add_locked(struct gh_mcp_gateway *gw, const char *principal, int delta)
+{
+    if (!principal[0])
+        return;
+    struct gh_mcp_principal_count **pp = pcount_slot(gw, principal);
+    if (!*pp) {
+        *pp = gh_xcalloc(1, sizeof(**pp));
+        memcpy((*pp)->key, principal, sizeof((*pp)->key));
+    }
+    (*pp)->n += (uint64_t)(int64_t)delta;
+    if ((*pp)->n == 0) {
+        struct gh_mcp_principal_count *dead = *pp;
+        *pp = dead->next;
+        free(dead);
+    }
+}
+
+bool gh_mcp_session_admit(struct gh_mcp_gateway *gw, bool *per_principal)
+{
+    pthread_mutex_lock(&gw->lock);
+    int why = admit_locked(gw, gh_mcp_current_principal);
+    pthread_mutex_unlock(&gw->lock);
+    *per_principal = why == 2;
+    return why == 0;
+}
+
+void gh_mcp_sessions_counts_free(struct gh_mcp_gateway *gw)
+{
+    for (size_t b = 0; gw->pcounts && b < gw->nbuckets; b++) {
+        while (gw->pcounts[b]) {
+            struct gh_mcp_principal_count *c = gw->pcounts[b];
+            gw->pcounts[b] = c->next;
+            free(c);
+        }
+    }
+    free(gw->pcounts);
+}
+
 struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw, const void *route,
                                              struct gh_slice upstream_id)
 {
     pthread_mutex_lock(&gw->lock);
-    if (gw->nsessions >= gw->cfg->limits.sessions_total) {
+    if (admit_locked(gw, gh_mcp_current_principal) != 0) {
         pthread_mutex_unlock(&gw->lock);
         return NULL;
     }
@@ -41,6 +105,7 @@ struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw, const vo
     s->next = gw->buckets[b];
     gw->buckets[b] = s;
     gw->nsessions++;
+    pcount_add_locked(gw, s->principal, +1);
     pthread_mutex_unlock(&gw->lock);
     return s;
 }
@@ -97,6 +162,7 @@ static void table_remove_locked(struct gh_mcp_gateway *gw, struct gh_mcp_session
     if (*pp) {
         *pp = s->next;
         gw->nsessions--;
+        pcount_add_locked(gw, s->principal, -1);
         s->refs--; /* the table's reference; the caller still holds one */
     }
 }

@@ -232,3 +232,49 @@ describe('DPoP server nonces (dpop.nonce: true)', { skip: DIRECT && 'gateway-onl
     assert.equal(r.status, 401);
   });
 });
+
+describe('sessions per principal (limits.sessions_per_principal: 2)', { skip: DIRECT && 'gateway-only', timeout: 90000 }, () => {
+  let idp, gw, url;
+  before(async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    url = `${base}/mcp`;
+    idp = await startIdp({ resource: url, name: 'idp-limits' });
+    fs.mkdirSync(OUT_DIR, { recursive: true });
+    const cfg = path.join(OUT_DIR, 'auth-limits.yaml');
+    fs.writeFileSync(cfg, ['listeners:', `  - address: 127.0.0.1:${port}`,
+      'limits:', '  sessions_per_principal: 2',
+      'auth:', `  resource: ${base}`, '  issuers:', `    - issuer: ${idp.issuer}`,
+      '      algorithms: [ES256, RS256]'].join('\n') + '\n');
+    gw = spawnLogged('gatehouse-auth-limits', GATEHOUSE_BIN, ['dev', '--config', cfg]);
+    await waitForHttp(`${base}/healthz`, { okStatus: (s) => s === 200, proc: gw });
+    await waitForLog(gw, /signing keys loaded/, { timeoutMs: 15000 });
+  });
+  after(async () => { if (gw) await stop(gw); if (idp) await idp.stop(); });
+
+  const send = (t, body, extra = {}) => fetch(url, { method: 'POST', body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', accept: ACCEPT, authorization: `Bearer ${t}`, ...extra } });
+
+  test('a third session of one principal is 429; others are unaffected; DELETE frees a slot', async () => {
+    const a = (await idp.token('jwt-es256-client')).access_token;
+    const b = (await idp.token('jwt-rs256-client')).access_token;
+    const first = await send(a, INIT);
+    assert.equal(first.status, 200);
+    assert.equal((await send(a, INIT)).status, 200);
+    const third = await send(a, INIT);
+    assert.equal(third.status, 429);
+    const body = await third.json();
+    assert.equal(body.id, 1);
+    assert.match(body.error.message, /limit of open sessions/);
+    // another token of the same client is the same principal
+    const a2 = (await idp.token('jwt-es256-client')).access_token;
+    assert.equal((await send(a2, INIT)).status, 429);
+    assert.equal((await send(b, INIT)).status, 200, 'another principal has its own share');
+    const sid = first.headers.get('mcp-session-id');
+    const del = await fetch(url, { method: 'DELETE', headers: { authorization: `Bearer ${a}`,
+      'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' } });
+    assert.ok(del.status === 200 || del.status === 204, `DELETE ${del.status}`);
+    assert.equal((await send(a, INIT)).status, 200, 'the freed slot can be used again');
+    assert.equal(gw.child.exitCode, null);
+  });
+});
