@@ -383,6 +383,9 @@ struct gh_auth_result {
  */
 struct gh_auth_gate *gh_auth_gate_new(const struct gh_config_auth *conf,
                                       struct gh_net_worker *main);
+/** Frees the gate once the main loop and the workers have stopped (fetches in flight are
+ *  dropped with the loop). NULL is ignored. */
+void gh_auth_gate_free(struct gh_auth_gate *g);
 /**
  * Authenticates a request (any worker): Bearer token from the single Authorization header
  * (a token in the query string, two headers or an empty token are 400), then the token cache,
@@ -444,6 +447,8 @@ struct gh_auth_introspector *gh_auth_introspector_new(const struct gh_config_aut
 enum gh_rc gh_auth_introspector_set_endpoint(struct gh_auth_introspector *in, const char *url,
                                              struct ssl_ctx_st *tls, bool allow_loopback);
 bool gh_auth_introspector_ready(const struct gh_auth_introspector *in);
+/** Frees an introspector (process exit; the workers' connection pools go with their threads). */
+void gh_auth_introspector_free(struct gh_auth_introspector *in);
 /** Asks about token (issuer index idx, for this worker's pool); cb runs on this worker. */
 void gh_auth_introspect(struct gh_auth_introspector *in, size_t idx, struct gh_slice token,
                         const char *resource, gh_auth_introspect_cb cb, void *arg);

@@ -11,6 +11,7 @@
 #include "state/state.h"
 
 #include <openssl/hmac.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -305,6 +306,25 @@ struct gh_auth_gate *gh_auth_gate_new(const struct gh_config_auth *conf, struct 
     g->timer = gh_net_timer_new(main, on_timer, g);
     gh_net_timer_arm(g->timer, 1);
     return g;
+}
+
+void gh_auth_gate_free(struct gh_auth_gate *g)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->niss; i++) {
+        struct issuer *is = &g->iss[i];
+        gh_auth_jwks_unref(is->keys);
+        free(is->jwks_uri);
+        gh_auth_introspector_free(is->intro);
+        pthread_mutex_destroy(&is->lock);
+    }
+    free(g->iss);
+    gh_net_timer_free(g->timer);
+    gh_auth_token_cache_free(g->cache);
+    gh_state_free(g->replay);
+    SSL_CTX_free(g->tls);
+    free(g);
 }
 
 void gh_auth_gate_set_keys(struct gh_auth_gate *g, size_t idx, struct gh_auth_jwks *keys)
@@ -711,32 +731,34 @@ void gh_auth_gate_authenticate(struct gh_auth_gate *g, struct gh_http_req *r,
                        out);
 }
 
+/* Appends to missing each of scopes[0..n) that the principal lacks; true when none is missing. */
+static bool scopes_held(const struct gh_auth_principal *p, char *const *scopes, size_t n,
+                        struct gh_buf *missing)
+{
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        bool has = false;
+        for (uint32_t k = 0; k < p->claims.nscopes && !has; k++)
+            has = gh_slice_eq_cstr(p->claims.scopes[k], scopes[i]);
+        if (!has) {
+            ok = false;
+            gh_buf_appendf(missing, "%s%s", missing->len ? " " : "", scopes[i]);
+        }
+    }
+    return ok;
+}
+
 bool gh_auth_gate_scopes(const struct gh_auth_gate *g, const struct gh_auth_principal *p,
                          struct gh_slice method, struct gh_slice upstream, struct gh_buf *missing)
 {
     const struct gh_config_auth_scopes *s = &g->conf->scopes;
-    bool ok = true;
-#define NEED(sc)                                                                                   \
-    do {                                                                                           \
-        bool has = false;                                                                          \
-        for (uint32_t k = 0; k < p->claims.nscopes && !has; k++)                                   \
-            has = gh_slice_eq_cstr(p->claims.scopes[k], (sc));                                     \
-        if (!has) {                                                                                \
-            ok = false;                                                                            \
-            gh_buf_appendf(missing, "%s%s", missing->len ? " " : "", (sc));                        \
-        }                                                                                          \
-    } while (0)
-    for (size_t i = 0; i < s->n_required; i++)
-        NEED(s->required[i]);
+    bool ok = scopes_held(p, s->required, s->n_required, missing);
     for (size_t i = 0; i < s->n_methods; i++)
         if (gh_slice_eq_cstr(method, s->methods[i].name))
-            for (size_t j = 0; j < s->methods[i].n_scopes; j++)
-                NEED(s->methods[i].scopes[j]);
+            ok &= scopes_held(p, s->methods[i].scopes, s->methods[i].n_scopes, missing);
     for (size_t i = 0; i < s->n_upstreams; i++)
         if (gh_slice_eq_cstr(upstream, s->upstreams[i].name))
-            for (size_t j = 0; j < s->upstreams[i].n_scopes; j++)
-                NEED(s->upstreams[i].scopes[j]);
-#undef NEED
+            ok &= scopes_held(p, s->upstreams[i].scopes, s->upstreams[i].n_scopes, missing);
     return ok;
 }
 

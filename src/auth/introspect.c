@@ -28,6 +28,15 @@ struct gh_auth_introspector {
 
 static _Thread_local struct gh_http_pool *pools[GH_CONFIG_MAX_ISSUERS];
 
+void gh_auth_introspector_free(struct gh_auth_introspector *in)
+{
+    if (!in)
+        return;
+    EVP_PKEY_free(in->key);
+    free(in->endpoint);
+    free(in);
+}
+
 static EVP_PKEY *load_key(const struct gh_config_ref *ref)
 {
     BIO *bio = NULL;

@@ -29,6 +29,7 @@ struct listen_set {
 struct runtime {
     struct gh_config *cfg;
     struct gh_mcp_gateway *gw;
+    struct gh_auth_gate *gate; /* inbound authentication, NULL without auth (owned) */
     struct gh_admin_state admin;
     struct gh_net_worker **workers;
     unsigned nworkers;
@@ -330,6 +331,7 @@ static void runtime_free(struct runtime *rt)
         gh_http_server_free(rt->sets[i].srv);
     }
     gh_mcp_gateway_free(rt->gw);
+    gh_auth_gate_free(rt->gate); /* its timer lives on the main loop: freed before it */
     gh_auth_dev_issuer_free(rt->dev_issuer);
     free(rt->dev_token);
     gh_net_timer_free(rt->tick);
@@ -359,7 +361,7 @@ int gh_cli_run(struct gh_cli_run_opts *opts)
         dev_auth_config(&rt);
     /* before any worker accepts: no request may ever pass without the gate */
     if (rt.cfg->auth) {
-        struct gh_auth_gate *gate = gh_auth_gate_new(rt.cfg->auth, rt.main);
+        struct gh_auth_gate *gate = rt.gate = gh_auth_gate_new(rt.cfg->auth, rt.main);
         if (rt.dev_issuer)
             gh_auth_gate_set_keys(gate, 0, gh_auth_dev_issuer_jwks(rt.dev_issuer));
         gh_mcp_gateway_set_auth(rt.gw, gate);

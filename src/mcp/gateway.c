@@ -145,6 +145,24 @@ static bool admit_session(struct gh_mcp_gateway *gw, struct gh_http_req *r, stru
     return false;
 }
 
+/* Whether the body is an initialize (*init), and whether it may go on: alone, not in a batch,
+ * and with room for one more session. Answers the refusals itself. */
+static bool initialize_ok(struct gh_mcp_gateway *gw, struct gh_http_req *r,
+                          const struct gh_jsonrpc_body *body, bool *init)
+{
+    *init = false;
+    for (uint32_t i = 0; i < body->count; i++)
+        *init |= gh_slice_eq_cstr(body->msgs[i].method, "initialize");
+    if (!*init)
+        return true;
+    if (body->batch) {
+        gh_mcp_reply_error(r, 400, (struct gh_slice){0}, GH_JSONRPC_INVALID_REQUEST,
+                           "Invalid Request: initialize must not be part of a batch");
+        return false;
+    }
+    return admit_session(gw, r, body->msgs[0].id_raw);
+}
+
 /* Finds the session a request names: 400 when it names none, 404 when unknown. */
 static struct gh_mcp_session *require_session(struct gh_mcp_gateway *gw,
                                               const struct gh_mcp_route *rt, struct gh_http_req *r,
@@ -237,17 +255,9 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
         gh_mcp_stateless_post(gw, rt, r, &body);
         return;
     }
-    const struct gh_jsonrpc_msg *m = &body.msgs[0];
-    struct gh_slice id = body.batch ? none : m->id_raw;
+    struct gh_slice id = body.batch ? none : body.msgs[0].id_raw;
     bool init = false;
-    for (uint32_t i = 0; i < body.count; i++)
-        init |= gh_slice_eq_cstr(body.msgs[i].method, "initialize");
-    if (init && body.batch) {
-        gh_mcp_reply_error(r, 400, none, GH_JSONRPC_INVALID_REQUEST,
-                           "Invalid Request: initialize must not be part of a batch");
-        return;
-    }
-    if (init && !admit_session(gw, r, id))
+    if (!initialize_ok(gw, r, &body, &init))
         return;
     struct gh_mcp_session *s = NULL;
     if (!init && !(s = require_session(gw, rt, r, id)))

@@ -101,8 +101,10 @@ static struct gh_net_worker *worker_new(unsigned id)
 static void worker_free(struct gh_net_worker *w)
 {
     gh_net_listeners_close(w);
-    for (size_t i = 0; i < w->nsignals; i++)
+    for (size_t i = 0; i < w->nsignals; i++) {
+        free(event_get_callback_arg(w->signal_evs[i])); /* its signal_ctx */
         event_free(w->signal_evs[i]);
+    }
     event_free(w->wake_ev);
     close(w->wake_fd);
     /* tasks posted after the loop stopped are dropped: their owners are going away too */
@@ -241,7 +243,7 @@ static void on_signal(evutil_socket_t signo, short what, void *arg)
 void gh_net_main_on_signal(struct gh_net_worker *m, int signo, void (*fn)(int, void *), void *arg)
 {
     GH_BUG_ON(m->nsignals >= GH_ARRAY_LEN(m->signal_evs));
-    struct signal_ctx *sc = gh_xmalloc(sizeof(*sc)); /* lives as long as the process */
+    struct signal_ctx *sc = gh_xmalloc(sizeof(*sc)); /* freed with the loop's events */
     sc->fn = fn;
     sc->arg = arg;
     struct event *ev = evsignal_new(m->base, signo, on_signal, sc);
