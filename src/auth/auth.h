@@ -221,6 +221,8 @@ struct gh_auth_jwt_rules {
     struct gh_slice groups_claim; /* member holding groups (string or array); empty: none */
     struct gh_slice roles_claim;  /* member holding roles (string or array); empty: none */
     const char *client_id_claim;  /* member naming the OAuth client; NULL: "client_id" */
+    char *const *audiences;       /* further accepted aud values (config audiences) */
+    size_t n_audiences;
 };
 
 /** Claims of an accepted token. Slices point into the payload or the arena. */

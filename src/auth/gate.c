@@ -426,6 +426,8 @@ static enum gh_verdict try_issuer(struct issuer *is, struct gh_slice tok, const 
             .groups_claim = gh_slice_cstr(is->conf->claims.groups),
             .roles_claim = gh_slice_cstr(is->conf->claims.roles),
             .client_id_claim = is->conf->claims.client_id,
+            .audiences = is->conf->audiences,
+            .n_audiences = is->conf->n_audiences,
         };
         struct gh_auth_claims c;
         v = gh_auth_jwt_check(a, &jws.header, &jws.payload, &rules, now, &c);
@@ -555,9 +557,15 @@ static void authenticate_token(struct gh_auth_gate *g, struct gh_http_req *r, st
  * The cache key of a token: 128 bits of SipHash-2-4 under a per-process key — a PRF an attacker
  * cannot aim a collision at, cheaper than SHA-256 on the per-request path.
  */
-static void token_key(const struct gh_auth_gate *g, struct gh_slice tok, unsigned char out[32])
+/* The cache key of a token shown on a path: a token is checked against the resource URI of the
+ * path (its audience), so its verdict holds for that path only. */
+static void token_key(const struct gh_auth_gate *g, struct gh_slice path, struct gh_slice tok,
+                      unsigned char out[32])
 {
-    gh_siphash128(g->cache_key, tok.ptr, tok.len, out);
+    unsigned char both[32];
+    gh_siphash128(g->cache_key, tok.ptr, tok.len, both);
+    gh_siphash128(g->cache_key, path.ptr, path.len, both + 16);
+    gh_siphash128(g->cache_key, both, sizeof(both), out);
     memset(out + 16, 0, 16); /* 128 keyed bits are plenty; the cache wants 32 bytes */
 }
 
@@ -565,7 +573,7 @@ static void token_key(const struct gh_auth_gate *g, struct gh_slice tok, unsigne
  * requests on a keep-alive connection: a byte compare then replaces hashing and the cache). */
 struct conn_memo {
     struct gh_auth_principal *p;
-    size_t len;
+    size_t len, path_len; /* token[len] then the path it was accepted on */
     char token[];
 };
 
@@ -580,22 +588,28 @@ static struct gh_auth_principal *memo_get(struct gh_http_req *r, struct gh_slice
 {
     void **slot = gh_http_req_conn_memo(r, memo_free);
     struct conn_memo *m = slot ? *slot : NULL;
-    if (!m || m->len != tok.len || now >= m->p->expires || memcmp(m->token, tok.ptr, tok.len) != 0)
-        return NULL;
+    struct gh_slice path = gh_http_req_head(r)->path;
+    if (!m || m->len != tok.len || m->path_len != path.len || now >= m->p->expires ||
+        memcmp(m->token, tok.ptr, tok.len) != 0 ||
+        memcmp(m->token + m->len, path.ptr, path.len) != 0)
+        return NULL; /* another token, or the same on another path (another audience) */
     return gh_auth_principal_ref(m->p);
 }
 
 static void memo_put(struct gh_http_req *r, struct gh_slice tok, struct gh_auth_principal *p)
 {
     void **slot = gh_http_req_conn_memo(r, memo_free);
-    if (!slot || tok.len > 16384)
+    struct gh_slice path = gh_http_req_head(r)->path;
+    if (!slot || tok.len > 16384 || path.len > 8192)
         return;
     if (*slot)
         memo_free(*slot);
-    struct conn_memo *m = gh_xmalloc(sizeof(*m) + tok.len);
+    struct conn_memo *m = gh_xmalloc(sizeof(*m) + tok.len + path.len);
     m->p = gh_auth_principal_ref(p);
     m->len = tok.len;
+    m->path_len = path.len;
     memcpy(m->token, tok.ptr, tok.len);
+    memcpy(m->token + tok.len, path.ptr, path.len);
     *slot = m;
 }
 
@@ -661,7 +675,7 @@ void gh_auth_gate_authenticate_async(struct gh_auth_gate *g, struct gh_http_req 
         return;
     }
     gh_auth_principal_unref(cached);
-    token_key(g, tok, hash);
+    token_key(g, gh_http_req_head(r)->path, tok, hash);
     cached = gh_auth_token_cache_get_hash(g->cache, hash, now);
     if (dots == 2 || !intro || cached) { /* JWTs, and opaque tokens already cached */
         authenticate_token(g, r, tok, hash, cached, now, &out);
@@ -726,7 +740,7 @@ void gh_auth_gate_authenticate(struct gh_auth_gate *g, struct gh_http_req *r,
         return;
     int64_t now = (int64_t)time(NULL);
     unsigned char hash[32];
-    token_key(g, tok, hash);
+    token_key(g, gh_http_req_head(r)->path, tok, hash);
     authenticate_token(g, r, tok, hash, gh_auth_token_cache_get_hash(g->cache, hash, now), now,
                        out);
 }

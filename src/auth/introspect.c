@@ -207,6 +207,17 @@ static void call_body(void *arg, const char *p, size_t n)
 }
 
 /* Reads an active answer into claims (arena a); false when it is not one we can accept. */
+/* An aud value names this gateway: the resource URI of the path, or a configured audience. */
+static bool aud_is_ours(const struct call *c, struct gh_slice s)
+{
+    if (gh_slice_eq_cstr(s, c->resource))
+        return true;
+    for (size_t i = 0; i < c->in->conf->n_audiences; i++)
+        if (gh_slice_eq_cstr(s, c->in->conf->audiences[i]))
+            return true;
+    return false;
+}
+
 static bool read_answer(struct call *c, struct gh_arena *a, struct gh_auth_claims *cl, bool *active,
                         int64_t now)
 {
@@ -246,14 +257,12 @@ static bool read_answer(struct call *c, struct gh_arena *a, struct gh_auth_claim
     if (aud >= 0) { /* when the IdP names an audience, it must be us */
         bool ours = false;
         if (d.toks[aud].type == GH_JSON_STRING)
-            ours =
-                gh_json_str(&d, a, (uint32_t)aud, &s) == GH_OK && gh_slice_eq_cstr(s, c->resource);
+            ours = gh_json_str(&d, a, (uint32_t)aud, &s) == GH_OK && aud_is_ours(c, s);
         for (uint32_t i = 0; d.toks[aud].type == GH_JSON_ARRAY && i < d.toks[aud].size && !ours;
              i++) {
             int32_t el = gh_json_arr_at(&d, (uint32_t)aud, i);
             ours = d.toks[el].type == GH_JSON_STRING &&
-                   gh_json_str(&d, a, (uint32_t)el, &s) == GH_OK &&
-                   gh_slice_eq_cstr(s, c->resource);
+                   gh_json_str(&d, a, (uint32_t)el, &s) == GH_OK && aud_is_ours(c, s);
         }
         if (!ours)
             return *active = false, true;

@@ -62,23 +62,33 @@ static enum gh_auth_reason issuer(const struct gh_json_doc *p, struct gh_arena *
     return GH_AUTH_R_OK;
 }
 
+/* Whether the JSON string at token i is the resource URI or one of the configured audiences. */
+static bool aud_accepted(const struct gh_json_doc *p, uint32_t i,
+                         const struct gh_auth_jwt_rules *rl)
+{
+    if (gh_json_str_eq(p, i, rl->audience.ptr, rl->audience.len))
+        return true;
+    for (size_t k = 0; k < rl->n_audiences; k++)
+        if (gh_json_str_eq(p, i, rl->audiences[k], strlen(rl->audiences[k])))
+            return true;
+    return false;
+}
+
 static enum gh_auth_reason audience(const struct gh_json_doc *p, const struct gh_auth_jwt_rules *rl)
 {
     int32_t v = gh_json_obj_get(p, 0, "aud", 3);
-    const char *want = rl->audience.ptr;
-    size_t n = rl->audience.len;
-    if (v < 0 || n == 0)
+    if (v < 0 || rl->audience.len == 0)
         return GH_AUTH_R_AUDIENCE;
     const struct gh_json_tok *t = gh_json_tok(p, (uint32_t)v);
     if (t->type == GH_JSON_STRING)
-        return gh_json_str_eq(p, (uint32_t)v, want, n) ? GH_AUTH_R_OK : GH_AUTH_R_AUDIENCE;
+        return aud_accepted(p, (uint32_t)v, rl) ? GH_AUTH_R_OK : GH_AUTH_R_AUDIENCE;
     if (t->type != GH_JSON_ARRAY)
         return GH_AUTH_R_CLAIM_TYPE;
     bool found = false;
     for (uint32_t i = (uint32_t)v + 1; i < t->end; i = p->toks[i].end) {
         if (p->toks[i].type != GH_JSON_STRING)
             return GH_AUTH_R_CLAIM_TYPE;
-        found = found || gh_json_str_eq(p, i, want, n);
+        found = found || aud_accepted(p, i, rl);
     }
     return found ? GH_AUTH_R_OK : GH_AUTH_R_AUDIENCE;
 }

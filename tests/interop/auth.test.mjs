@@ -243,6 +243,7 @@ describe('sessions per principal (limits.sessions_per_principal: 2)', { skip: DI
     fs.mkdirSync(OUT_DIR, { recursive: true });
     const cfg = path.join(OUT_DIR, 'auth-limits.yaml');
     fs.writeFileSync(cfg, ['listeners:', `  - address: 127.0.0.1:${port}`,
+      'upstreams:', '  - name: other', '    url: http://127.0.0.1:9/mcp', '    path: /other',
       'limits:', '  sessions_per_principal: 2',
       'auth:', `  resource: ${base}`, '  issuers:', `    - issuer: ${idp.issuer}`,
       '      algorithms: [ES256, RS256]'].join('\n') + '\n');
@@ -276,5 +277,21 @@ describe('sessions per principal (limits.sessions_per_principal: 2)', { skip: DI
     assert.ok(del.status === 200 || del.status === 204, `DELETE ${del.status}`);
     assert.equal((await send(a, INIT)).status, 200, 'the freed slot can be used again');
     assert.equal(gw.child.exitCode, null);
+  });
+
+  test('a token is good only on the path it was issued for, also once cached', async () => {
+    const other = url.replace(/\/mcp$/, '/other');
+    const t = (await idp.token('jwt-rs256-client')).access_token; // aud = the /mcp resource URI
+    const to = (u) => fetch(u, { method: 'POST', body: JSON.stringify(INIT), headers: {
+      'content-type': 'application/json', accept: ACCEPT, authorization: `Bearer ${t}` } });
+    const before = await to(other);
+    assert.equal(before.status, 401);
+    assert.match(before.headers.get('www-authenticate'), /error="invalid_token"/);
+    assert.equal((await to(url)).status, 200); // verified and cached for /mcp
+    for (let i = 0; i < 3; i++) { // same connection (memo) and cache: still another audience
+      const after = await to(other);
+      assert.equal(after.status, 401, 'a cached verdict for /mcp must not open /other');
+      assert.match(after.headers.get('www-authenticate'), /resource_metadata="[^"]*\/other"/);
+    }
   });
 });

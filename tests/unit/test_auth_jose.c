@@ -703,6 +703,26 @@ static void jwt_issuer_audience(void **state)
                   GH_AUTH_R_OK);
     assert_reason(check(gh_arena_sprintf(A, "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "/\",%s}", e)),
                   GH_AUTH_R_AUDIENCE);
+    /* configured extra audiences: accepted as a string or in an array; others still refused */
+    char *extra[] = {"api://gatehouse", "https://b"};
+    struct gh_auth_jwt_rules r = RULES;
+    r.audiences = extra;
+    r.n_audiences = 2;
+    struct gh_auth_claims c;
+    const char *ok_aud[] = {"\"api://gatehouse\"", "[\"https://x\",\"https://b\"]", "\"" AUD "\""};
+    for (size_t i = 0; i < GH_ARRAY_LEN(ok_aud); i++)
+        assert_reason(
+            check_full(hdr("EdDSA", "ed1", ""),
+                       gh_arena_sprintf(A, "{\"iss\":\"" ISS "\",\"aud\":%s,%s}", ok_aud[i], e), &r,
+                       &c),
+            GH_AUTH_R_OK);
+    const char *bad_aud[] = {"\"api://gatehouse/\"", "\"API://gatehouse\"", "[\"https://x\"]"};
+    for (size_t i = 0; i < GH_ARRAY_LEN(bad_aud); i++)
+        assert_reason(
+            check_full(hdr("EdDSA", "ed1", ""),
+                       gh_arena_sprintf(A, "{\"iss\":\"" ISS "\",\"aud\":%s,%s}", bad_aud[i], e),
+                       &r, &c),
+            GH_AUTH_R_AUDIENCE);
 }
 
 static void jwt_typ(void **state)
