@@ -477,6 +477,14 @@ void gh_auth_gate_current_nonce(const struct gh_auth_gate *g, char out[44])
     nonce_of(g, (int64_t)time(NULL) / NONCE_WINDOW_S, out);
 }
 
+/* The resource URI of the request's path: its tokens' audience, and a DPoP proof's htu. */
+static const char *resource_of(const struct gh_auth_gate *g, struct gh_http_req *r)
+{
+    struct gh_slice path = gh_http_req_head(r)->path;
+    return gh_arena_sprintf(gh_http_req_arena(r), "%s%.*s", g->conf->resource, (int)path.len,
+                            path.ptr);
+}
+
 static bool dpop_ok(struct gh_auth_gate *g, struct gh_http_req *r, struct gh_slice tok,
                     const unsigned char hash[32], const struct gh_auth_principal *p, int64_t now,
                     struct gh_auth_result *out)
@@ -504,8 +512,7 @@ static bool dpop_ok(struct gh_auth_gate *g, struct gh_http_req *r, struct gh_sli
     struct gh_arena *a = gh_http_req_arena(r);
     struct gh_auth_dpop_req req = {
         .method = h->method_str,
-        .htu = gh_slice_cstr(
-            gh_arena_sprintf(a, "%s%.*s", g->conf->resource, (int)h->path.len, h->path.ptr)),
+        .htu = gh_slice_cstr(resource_of(g, r)),
         .now = now,
         .max_age_s = (int64_t)(g->conf->dpop.iat_window_ms / 1000),
         .skew_s = 5,
@@ -693,10 +700,7 @@ void gh_auth_gate_authenticate_async(struct gh_auth_gate *g, struct gh_http_req 
     memcpy(pi->hash, hash, 32);
     pi->dpop_scheme = out.dpop_scheme;
     gh_http_req_ref(r); /* held while the IdP answers */
-    struct gh_slice path = gh_http_req_head(r)->path;
-    char *resource = gh_arena_sprintf(gh_http_req_arena(r), "%s%.*s", g->conf->resource,
-                                      (int)path.len, path.ptr);
-    gh_auth_introspect(intro->intro, intro->idx, tok, resource, on_introspected, pi);
+    gh_auth_introspect(intro->intro, intro->idx, tok, resource_of(g, r), on_introspected, pi);
 }
 
 /* The token's verdict given its hash and what the cache holds (p, a reference, or NULL). */
@@ -706,12 +710,7 @@ static void authenticate_token(struct gh_auth_gate *g, struct gh_http_req *r, st
 {
     enum gh_auth_reason why = GH_AUTH_R_UNSPECIFIED;
     /* only a token not seen before needs the resource URI (its audience) */
-    const char *resource = NULL;
-    if (!p) {
-        struct gh_slice path = gh_http_req_head(r)->path;
-        resource = gh_arena_sprintf(gh_http_req_arena(r), "%s%.*s", g->conf->resource,
-                                    (int)path.len, path.ptr);
-    }
+    const char *resource = p ? NULL : resource_of(g, r);
     for (size_t i = 0; i < g->niss && !p; i++) {
         enum gh_auth_reason r1;
         if (try_issuer(&g->iss[i], tok, resource, now, &p, &r1) == GH_ALLOW)
