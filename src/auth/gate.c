@@ -665,13 +665,6 @@ void gh_auth_gate_authenticate_async(struct gh_auth_gate *g, struct gh_http_req 
         cb(arg, r, &out);
         return;
     }
-    size_t dots = 0;
-    for (size_t i = 0; i < tok.len; i++)
-        dots += tok.ptr[i] == '.';
-    struct issuer *intro = NULL;
-    for (size_t i = 0; i < g->niss && !intro; i++)
-        if (g->iss[i].intro && gh_auth_introspector_ready(g->iss[i].intro))
-            intro = &g->iss[i];
     unsigned char hash[32];
     int64_t now = (int64_t)time(NULL);
     struct gh_auth_principal *cached = memo_get(r, tok, now);
@@ -682,6 +675,13 @@ void gh_auth_gate_authenticate_async(struct gh_auth_gate *g, struct gh_http_req 
         return;
     }
     gh_auth_principal_unref(cached);
+    size_t dots = 0; /* not on the memo path above: the common case scans nothing */
+    for (size_t i = 0; i < tok.len; i++)
+        dots += tok.ptr[i] == '.';
+    struct issuer *intro = NULL;
+    for (size_t i = 0; i < g->niss && !intro; i++)
+        if (g->iss[i].intro && gh_auth_introspector_ready(g->iss[i].intro))
+            intro = &g->iss[i];
     token_key(g, gh_http_req_head(r)->path, tok, hash);
     cached = gh_auth_token_cache_get_hash(g->cache, hash, now);
     if (dots == 2 || !intro || cached) { /* JWTs, and opaque tokens already cached */
