@@ -244,6 +244,8 @@ struct gh_auth_claims {
     int64_t exp; /* seconds (fraction dropped) */
     int64_t iat; /* 0 when absent */
     int64_t nbf; /* 0 when absent */
+    struct gh_slice payload; /* the claims as JSON (token payload, introspection answer): any
+                                claim by name, for policy */
 };
 
 /**

@@ -76,7 +76,7 @@ struct gh_auth_principal *gh_auth_principal_new(const struct gh_auth_claims *c, 
     size_t total = sizeof(struct box) + lists + c->iss.len + c->sub.len + c->client_id.len +
                    c->jti.len + c->cnf_jkt.len + list_bytes(c->scopes, c->nscopes) +
                    list_bytes(c->groups, c->ngroups) + list_bytes(c->roles, c->nroles) +
-                   list_bytes(c->act, c->nact);
+                   list_bytes(c->act, c->nact) + c->payload.len;
     struct box *b = gh_xcalloc(1, total);
     struct gh_slice *arr = (struct gh_slice *)(b + 1);
     char *w = (char *)(arr + c->nscopes + c->ngroups + c->nroles + c->nact);
@@ -88,6 +88,7 @@ struct gh_auth_principal *gh_auth_principal_new(const struct gh_auth_claims *c, 
     d->client_id = put_str(&w, c->client_id);
     d->jti = put_str(&w, c->jti);
     d->cnf_jkt = put_str(&w, c->cnf_jkt);
+    d->payload = put_str(&w, c->payload);
     d->scopes = put_list(&w, arr, c->scopes, c->nscopes);
     d->groups = put_list(&w, arr + c->nscopes, c->groups, c->ngroups);
     d->roles = put_list(&w, arr + c->nscopes + c->ngroups, c->roles, c->nroles);

@@ -233,6 +233,7 @@ static bool read_answer(struct call *c, struct gh_arena *a, struct gh_auth_claim
     if (!*active)
         return true;
     memset(cl, 0, sizeof(*cl));
+    cl->payload = gh_slice(c->body.data, c->body.len);
     struct gh_slice s;
 #define STR(name, field)                                                                           \
     if ((t = gh_json_obj_get(&d, 0, name, strlen(name))) >= 0 &&                                   \

@@ -246,5 +246,7 @@ enum gh_verdict gh_auth_jwt_check(struct gh_arena *a, const struct gh_json_doc *
     if (r == GH_AUTH_R_OK)
         r = identity(payload, a, rules, out);
     out->reason = r;
+    if (r == GH_AUTH_R_OK)
+        out->payload = gh_slice(payload->src, payload->len);
     return r == GH_AUTH_R_OK ? GH_ALLOW : GH_DENY;
 }

@@ -102,7 +102,7 @@ void gh_config_auth_free(struct gh_config_auth *a)
 
 /* ---- values ---- */
 
-static enum gh_rc dup_string(struct cfg_state *st, const struct cfg_node *v, char **out)
+static enum gh_rc dup_string(struct cfg_state *st, const struct gh_config_node *v, char **out)
 {
     const char *s;
     enum gh_rc rc = gh_config__get_string(st, v, &s);
@@ -114,7 +114,7 @@ static enum gh_rc dup_string(struct cfg_state *st, const struct cfg_node *v, cha
 }
 
 /* A list of strings; their format is checked by validation, at the same positions. */
-static enum gh_rc str_list(struct cfg_state *st, const struct cfg_node *v, size_t max,
+static enum gh_rc str_list(struct cfg_state *st, const struct gh_config_node *v, size_t max,
                            const char *what, char ***out, size_t *n)
 {
     enum gh_rc rc = gh_config__want_seq(st, v, max, what);
@@ -145,7 +145,7 @@ static const char *alg_refusal(const char *s)
     return "unknown algorithm (" ALG_EXPECTED "; names are case-sensitive)";
 }
 
-static enum gh_rc alg_list(struct cfg_state *st, const struct cfg_node *v, unsigned *mask)
+static enum gh_rc alg_list(struct cfg_state *st, const struct gh_config_node *v, unsigned *mask)
 {
     enum gh_rc rc = gh_config__want_seq(st, v, 16, "algorithms");
     if (rc)
@@ -170,18 +170,18 @@ static enum gh_rc alg_list(struct cfg_state *st, const struct cfg_node *v, unsig
 
 /* ---- auth.issuers[].introspection ---- */
 
-static enum gh_rc in_endpoint(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc in_endpoint(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return dup_string(st, v, &((struct gh_config_auth_introspection *)obj)->endpoint);
 }
 
-static enum gh_rc in_client_id(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc in_client_id(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return dup_string(st, v, &((struct gh_config_auth_introspection *)obj)->client_id);
 }
 
 /* Only a reference is accepted: a key written inline would sit in a file many can read. */
-static enum gh_rc in_private_key(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc in_private_key(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     struct gh_config_ref *r = &((struct gh_config_auth_introspection *)obj)->private_key;
     enum gh_config_env_kind kind;
@@ -203,7 +203,7 @@ static enum gh_rc in_private_key(struct cfg_state *st, const struct cfg_node *v,
     return GH_OK;
 }
 
-static enum gh_rc in_key_alg(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc in_key_alg(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     struct gh_config_auth_introspection *in = obj;
     const char *s;
@@ -219,25 +219,25 @@ static enum gh_rc in_key_alg(struct cfg_state *st, const struct cfg_node *v, voi
     return GH_OK;
 }
 
-static enum gh_rc in_ttl(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc in_ttl(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return gh_config__get_uint(st, v, 1, CFG_INTRO_TTL_MAX,
                                &((struct gh_config_auth_introspection *)obj)->ttl_ms);
 }
 
-static enum gh_rc in_neg_ttl(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc in_neg_ttl(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return gh_config__get_uint(st, v, 0, CFG_INTRO_NEG_TTL_MAX,
                                &((struct gh_config_auth_introspection *)obj)->negative_ttl_ms);
 }
 
-static enum gh_rc in_timeout(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc in_timeout(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return gh_config__get_uint(st, v, 1, CFG_INTRO_TIMEOUT_MAX,
                                &((struct gh_config_auth_introspection *)obj)->timeout_ms);
 }
 
-static enum gh_rc is_introspection(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc is_introspection(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     static const struct cfg_key keys[] = {
         {"endpoint", in_endpoint},  {"client_id", in_client_id}, {"private_key", in_private_key},
@@ -264,59 +264,59 @@ static enum gh_rc is_introspection(struct cfg_state *st, const struct cfg_node *
 
 /* ---- auth.issuers[] ---- */
 
-static enum gh_rc is_issuer(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc is_issuer(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return dup_string(st, v, &((struct gh_config_auth_issuer *)obj)->issuer);
 }
 
-static enum gh_rc is_discovery(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc is_discovery(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return dup_string(st, v, &((struct gh_config_auth_issuer *)obj)->discovery_url);
 }
 
-static enum gh_rc is_jwks(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc is_jwks(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return dup_string(st, v, &((struct gh_config_auth_issuer *)obj)->jwks_uri);
 }
 
-static enum gh_rc is_algs(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc is_algs(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return alg_list(st, v, &((struct gh_config_auth_issuer *)obj)->algorithms);
 }
 
-static enum gh_rc is_audiences(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc is_audiences(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     struct gh_config_auth_issuer *is = obj;
     return str_list(st, v, GH_CONFIG_MAX_AUDIENCES, "audiences", &is->audiences, &is->n_audiences);
 }
 
-static enum gh_rc is_token_type(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc is_token_type(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return dup_string(st, v, &((struct gh_config_auth_issuer *)obj)->token_type);
 }
 
-static enum gh_rc is_skew(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc is_skew(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return gh_config__get_uint(st, v, 0, CFG_CLOCK_SKEW_MAX,
                                &((struct gh_config_auth_issuer *)obj)->clock_skew_ms);
 }
 
-static enum gh_rc cl_groups(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc cl_groups(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return dup_string(st, v, &((struct gh_config_auth_claims *)obj)->groups);
 }
 
-static enum gh_rc cl_roles(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc cl_roles(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return dup_string(st, v, &((struct gh_config_auth_claims *)obj)->roles);
 }
 
-static enum gh_rc cl_client_id(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc cl_client_id(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return dup_string(st, v, &((struct gh_config_auth_claims *)obj)->client_id);
 }
 
-static enum gh_rc is_claims(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc is_claims(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     static const struct cfg_key keys[] = {
         {"groups", cl_groups}, {"roles", cl_roles}, {"client_id", cl_client_id}};
@@ -324,7 +324,7 @@ static enum gh_rc is_claims(struct cfg_state *st, const struct cfg_node *v, void
                                &((struct gh_config_auth_issuer *)obj)->claims);
 }
 
-static enum gh_rc is_dpop(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc is_dpop(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     struct gh_config_auth_issuer *is = obj;
     const char *s;
@@ -342,7 +342,7 @@ static enum gh_rc is_dpop(struct cfg_state *st, const struct cfg_node *v, void *
     return GH_OK;
 }
 
-static enum gh_rc is_private_net(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc is_private_net(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return gh_config__get_bool(st, v,
                                &((struct gh_config_auth_issuer *)obj)->allow_private_network);
@@ -357,7 +357,7 @@ static void issuer_defaults(struct gh_config_auth_issuer *is)
     is->dpop = GH_CONFIG_DPOP_ALLOWED;
 }
 
-static enum gh_rc au_issuers(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc au_issuers(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     static const struct cfg_key keys[] = {
         {"issuer", is_issuer},
@@ -396,23 +396,23 @@ static enum gh_rc au_issuers(struct cfg_state *st, const struct cfg_node *v, voi
 
 /* ---- auth.dpop ---- */
 
-static enum gh_rc dp_algs(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc dp_algs(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return alg_list(st, v, &((struct gh_config_auth_dpop *)obj)->algorithms);
 }
 
-static enum gh_rc dp_iat(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc dp_iat(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return gh_config__get_uint(st, v, CFG_IAT_WINDOW_MIN, CFG_IAT_WINDOW_MAX,
                                &((struct gh_config_auth_dpop *)obj)->iat_window_ms);
 }
 
-static enum gh_rc dp_nonce(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc dp_nonce(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return gh_config__get_bool(st, v, &((struct gh_config_auth_dpop *)obj)->nonce);
 }
 
-static enum gh_rc au_dpop(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc au_dpop(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     static const struct cfg_key keys[] = {
         {"algorithms", dp_algs}, {"iat_window_ms", dp_iat}, {"nonce", dp_nonce}};
@@ -422,14 +422,14 @@ static enum gh_rc au_dpop(struct cfg_state *st, const struct cfg_node *v, void *
 
 /* ---- auth.scopes ---- */
 
-static enum gh_rc sc_required(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc sc_required(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     struct gh_config_auth_scopes *s = obj;
     return str_list(st, v, GH_CONFIG_MAX_SCOPES, "scopes", &s->required, &s->n_required);
 }
 
 /* name -> [scopes]; a bad name is the key's fault, so the error points at the key. */
-static enum gh_rc rule_map(struct cfg_state *st, const struct cfg_node *v,
+static enum gh_rc rule_map(struct cfg_state *st, const struct gh_config_node *v,
                            const char *(*check)(const char *),
                            struct gh_config_auth_scope_rule **out, size_t *n)
 {
@@ -441,7 +441,7 @@ static enum gh_rc rule_map(struct cfg_state *st, const struct cfg_node *v,
     free_rules(out, n);
     *out = gh_xcalloc(v->n ? v->n : 1, sizeof(**out));
     for (size_t i = 0; i < v->n; i++) {
-        const struct cfg_node *e = v->items[i];
+        const struct gh_config_node *e = v->items[i];
         struct gh_config_auth_scope_rule *r = &(*out)[(*n)++];
         const char *why = check(e->key);
         if (why)
@@ -454,20 +454,20 @@ static enum gh_rc rule_map(struct cfg_state *st, const struct cfg_node *v,
     return GH_OK;
 }
 
-static enum gh_rc sc_methods(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc sc_methods(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     struct gh_config_auth_scopes *s = obj;
     return rule_map(st, v, gh_config__check_method, &s->methods, &s->n_methods);
 }
 
 /* Names only; whether each is defined under upstreams: is validation's (any section order). */
-static enum gh_rc sc_upstreams(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc sc_upstreams(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     struct gh_config_auth_scopes *s = obj;
     return rule_map(st, v, gh_config__check_name, &s->upstreams, &s->n_upstreams);
 }
 
-static enum gh_rc au_scopes(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc au_scopes(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     static const struct cfg_key keys[] = {
         {"required", sc_required}, {"methods", sc_methods}, {"upstreams", sc_upstreams}};
@@ -477,18 +477,18 @@ static enum gh_rc au_scopes(struct cfg_state *st, const struct cfg_node *v, void
 
 /* ---- auth ---- */
 
-static enum gh_rc au_resource(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc au_resource(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return dup_string(st, v, &((struct gh_config_auth *)obj)->resource);
 }
 
-static enum gh_rc au_jwks_refresh(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc au_jwks_refresh(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return gh_config__get_uint(st, v, CFG_JWKS_MIN_REFRESH_MIN, CFG_JWKS_MIN_REFRESH_MAX,
                                &((struct gh_config_auth *)obj)->jwks_min_refresh_ms);
 }
 
-enum gh_rc gh_config__auth_apply(struct cfg_state *st, const struct cfg_node *v, void *obj)
+enum gh_rc gh_config__auth_apply(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     static const struct cfg_key keys[] = {
         {"resource", au_resource},

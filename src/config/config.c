@@ -3,6 +3,7 @@
  * refcount, loading a file or string (read with a size cap, YAML tree, schema, positions,
  * validation), the helpers the CLI uses to build one from flags, and error formatting.
  */
+#include <stdarg.h>
 #include "core/core.h"
 #include "config/config.h"
 #include "config/internal.h"
@@ -80,6 +81,8 @@ static void config_free(struct gh_config *c)
     gh_free(&c->endpoints);
     gh_config_auth_free(c->auth);
     c->auth = NULL;
+    if (c->tree)
+        gh_arena_free(c->tree);
     for (size_t i = 0; i < c->n_marks; i++)
         gh_free(&c->marks[i].path);
     gh_free(&c->marks);
@@ -127,7 +130,7 @@ enum gh_rc gh_config_load_string(const char *name, const char *yaml, size_t len,
 {
     struct gh_config_error local;
     struct cfg_state st = {0};
-    struct cfg_node *root;
+    struct gh_config_node *root;
     enum gh_rc rc;
 
     *out = NULL;
@@ -149,7 +152,10 @@ enum gh_rc gh_config_load_string(const char *name, const char *yaml, size_t len,
         gh_config__marks_record(st.c, root);
     if (!rc)
         gh_config__stdio_defaults(st.c);
-    gh_arena_free(st.arena);
+    if (!rc && st.c->policy)
+        st.c->tree = st.arena; /* the policy tree lives as long as the generation */
+    else
+        gh_arena_free(st.arena);
     if (!rc)
         rc = gh_config_validate(st.c, err);
     if (rc) {
@@ -205,6 +211,56 @@ enum gh_rc gh_config_load_file(const char *path, struct gh_config **out,
         rc = gh_config_load_string(path, buf, len, out, err);
     gh_free(&buf);
     return rc;
+}
+
+enum gh_rc gh_config_tree_load_file(const char *path, struct gh_arena *arena,
+                                    struct gh_config_node **root, struct gh_config_error *err)
+{
+    size_t cap = GH_CONFIG_MAX_BYTES + 1, len = 0;
+    err_begin(err, path);
+    *root = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        gh_config__err(err, 0, 0, "", "cannot open: %s", strerror(errno));
+        return GH_E_IO;
+    }
+    char *buf = gh_xmalloc(cap);
+    enum gh_rc rc = read_capped(fd, buf, cap, &len);
+    close(fd);
+    if (rc)
+        gh_config__err(err, 0, 0, "", "cannot read: %s", strerror(errno));
+    else if (len > GH_CONFIG_MAX_BYTES)
+        rc = gh_config__err(err, 0, 0, "", "file is larger than 1 MiB");
+    struct cfg_state st = {.arena = arena, .err = err};
+    if (!rc) /* the tree's scalars are copied into the arena; buf can go */
+        rc = gh_config__tree_build(&st, buf, len, root);
+    gh_free(&buf);
+    return rc;
+}
+
+enum gh_rc gh_config_node_error(struct gh_config_error *err, const struct gh_config_node *n,
+                                const char *fmt, ...)
+{
+    va_list ap;
+    err->line = n ? n->line : 0;
+    err->column = n ? n->column : 0;
+    err->path[0] = '\0';
+    if (n)
+        gh_config__node_path(n, err->path, sizeof(err->path));
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    return GH_E_PARSE;
+}
+
+const struct gh_config_node *gh_config_node_get(const struct gh_config_node *n, const char *key)
+{
+    if (!n || n->kind != CFG_MAP)
+        return NULL;
+    for (size_t i = 0; i < n->n; i++)
+        if (n->items[i]->key && strcmp(n->items[i]->key, key) == 0)
+            return n->items[i];
+    return NULL;
 }
 
 /* ---- building from code (CLI flags) ---- */

@@ -286,6 +286,31 @@ struct gh_config_mark {
     int column; /* 1-based */
 };
 
+/** Kinds of YAML node. */
+enum cfg_kind {
+    CFG_SCALAR = 1,
+    CFG_MAP = 2,
+    CFG_SEQ = 3,
+};
+
+/**
+ * One YAML node with its source position. Sections owned by other modules (policy:) are kept as
+ * this tree, owned by the configuration generation, and compiled by their module.
+ */
+struct gh_config_node {
+    enum cfg_kind kind;            /* scalar, mapping or sequence */
+    int line, column;              /* 1-based start of the value */
+    struct gh_config_node *parent; /* NULL for the document root */
+    const char *key;               /* key under a mapping parent (NUL-terminated), else NULL */
+    int key_line, key_column;      /* where that key was written */
+    size_t index;                  /* position under a sequence parent */
+    const char *text;              /* scalar bytes, NUL-terminated (may hold inner NULs) */
+    size_t len;                    /* scalar length */
+    bool plain;                    /* unquoted scalar: only these can be numbers, booleans, null */
+    struct gh_config_node **items; /* children of a mapping or sequence */
+    size_t n, cap;                 /* children used / allocated */
+};
+
 /**
  * One configuration generation. Immutable once published: readers take gh_config_ref() and
  * drop it with gh_config_unref(); the last unref frees everything.
@@ -304,6 +329,8 @@ struct gh_config {
     struct gh_config_auth *auth;          /* owned; auth: section, NULL when absent */
     struct gh_config_limits limits;       /* limits: */
     struct gh_config_timeouts timeouts;   /* timeouts: */
+    struct gh_config_node *policy;        /* policy: section as a tree (policy/ compiles it) */
+    struct gh_arena *tree;                /* owned; holds the policy tree; NULL without one */
     struct gh_config_mark *marks;         /* owned; source positions, empty when built by code */
     size_t n_marks;                       /* entries in marks */
 };
@@ -388,6 +415,21 @@ const char *gh_config_alg_name(enum gh_config_alg alg);
  * that are unknown are left out: no "LINE:COL" when line is 0, no "KEY.PATH: " when the path is
  * empty, "(config)" when the file is empty.
  */
+/**
+ * Reads a YAML file (at most GH_CONFIG_MAX_BYTES) into a node tree allocated from arena: the
+ * form of files included by sections that other modules compile (policy rules). Errors name the
+ * file, line and column.
+ */
+enum gh_rc gh_config_tree_load_file(const char *path, struct gh_arena *arena,
+                                    struct gh_config_node **root, struct gh_config_error *err);
+
+/** Sets err to a problem at node n (position and key path); returns GH_E_PARSE. */
+enum gh_rc gh_config_node_error(struct gh_config_error *err, const struct gh_config_node *n,
+                                const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/** Member key of mapping n, or NULL. */
+const struct gh_config_node *gh_config_node_get(const struct gh_config_node *n, const char *key);
+
 void gh_config_error_format(const struct gh_config_error *e, char *out, size_t n);
 
 /**

@@ -15,27 +15,6 @@
 #define CFG_MAX_SEQ      1024
 #define CFG_MAX_STRING   4096 /* bytes in one scalar */
 
-enum cfg_kind {
-    CFG_SCALAR = 1,
-    CFG_MAP = 2,
-    CFG_SEQ = 3,
-};
-
-/** One YAML node. Everything lives in the loader's arena. */
-struct cfg_node {
-    enum cfg_kind kind;       /* scalar, mapping or sequence */
-    int line, column;         /* 1-based start of the value */
-    struct cfg_node *parent;  /* NULL for the document root */
-    const char *key;          /* key under a mapping parent (NUL-terminated), else NULL */
-    int key_line, key_column; /* where that key was written */
-    size_t index;             /* position under a sequence parent */
-    const char *text;         /* scalar bytes, NUL-terminated (may hold inner NULs) */
-    size_t len;               /* scalar length */
-    bool plain;               /* unquoted scalar: only these can be numbers, booleans, null */
-    struct cfg_node **items;  /* children of a mapping or sequence */
-    size_t n, cap;            /* children used / allocated */
-};
-
 /** Loader state: where errors go and what the tree is allocated from. */
 struct cfg_state {
     struct gh_arena *arena;      /* the tree and scratch */
@@ -51,7 +30,7 @@ struct cfg_field {
     uint64_t min, max;
 };
 
-typedef enum gh_rc (*cfg_apply_fn)(struct cfg_state *st, const struct cfg_node *v, void *obj);
+typedef enum gh_rc (*cfg_apply_fn)(struct cfg_state *st, const struct gh_config_node *v, void *obj);
 
 /** A key of a mapping and what to do with its value. */
 struct cfg_key {
@@ -74,24 +53,24 @@ void gh_config__listeners_clear(struct gh_config *c);
 
 /** Builds the node tree of one YAML document; aliases, anchors, tags, duplicate keys refused. */
 enum gh_rc gh_config__tree_build(struct cfg_state *st, const char *yaml, size_t len,
-                                 struct cfg_node **root);
+                                 struct gh_config_node **root);
 
 /** Writes the key path of n ("upstreams[1].url") into out, sanitized and truncated. */
-void gh_config__node_path(const struct cfg_node *n, char *out, size_t cap);
+void gh_config__node_path(const struct gh_config_node *n, char *out, size_t cap);
 
 /** Fills err with a position, a path and a printf-style message; returns GH_E_PARSE. */
 enum gh_rc gh_config__err(struct gh_config_error *err, int line, int column, const char *path,
                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /** Error at node n (its value position and path). */
-enum gh_rc gh_config__err_node(struct cfg_state *st, const struct cfg_node *n, const char *fmt, ...)
+enum gh_rc gh_config__err_node(struct cfg_state *st, const struct gh_config_node *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /** Applies the document root onto st->c (types, unknown keys, formats). */
-enum gh_rc gh_config__schema_apply(struct cfg_state *st, const struct cfg_node *root);
+enum gh_rc gh_config__schema_apply(struct cfg_state *st, const struct gh_config_node *root);
 
 /** Records the position of every node of the tree in c->marks. */
-void gh_config__marks_record(struct gh_config *c, const struct cfg_node *root);
+void gh_config__marks_record(struct gh_config *c, const struct gh_config_node *root);
 
 /** Re-derives the paths of upstreams whose path was not written (see gh_config_add_upstream). */
 void gh_config__default_paths(struct gh_config *c);
@@ -120,29 +99,29 @@ void gh_config__stdio_defaults(struct gh_config *c);
 /* ---- schema helpers (schema.c), shared with the auth section (auth.c) ---- */
 
 /** A plain null scalar (empty, ~, null). */
-bool gh_config__is_null(const struct cfg_node *n);
+bool gh_config__is_null(const struct gh_config_node *n);
 /** A string scalar without control characters; *out points into the tree. */
-enum gh_rc gh_config__get_string(struct cfg_state *st, const struct cfg_node *n, const char **out);
+enum gh_rc gh_config__get_string(struct cfg_state *st, const struct gh_config_node *n, const char **out);
 /** A plain decimal integer in [min, max]. */
-enum gh_rc gh_config__get_uint(struct cfg_state *st, const struct cfg_node *n, uint64_t min,
+enum gh_rc gh_config__get_uint(struct cfg_state *st, const struct gh_config_node *n, uint64_t min,
                                uint64_t max, uint64_t *out);
 /** Plain true or false. */
-enum gh_rc gh_config__get_bool(struct cfg_state *st, const struct cfg_node *n, bool *out);
+enum gh_rc gh_config__get_bool(struct cfg_state *st, const struct gh_config_node *n, bool *out);
 /** Error unless m is a mapping. */
-enum gh_rc gh_config__want_map(struct cfg_state *st, const struct cfg_node *m);
+enum gh_rc gh_config__want_map(struct cfg_state *st, const struct gh_config_node *m);
 /** Error unless s is a list of at most max entries (what names them in the message). */
-enum gh_rc gh_config__want_seq(struct cfg_state *st, const struct cfg_node *s, size_t max,
+enum gh_rc gh_config__want_seq(struct cfg_state *st, const struct gh_config_node *s, size_t max,
                                const char *what);
 /** Applies each key of mapping m through keys (at most 16); an unknown key is an error. */
-enum gh_rc gh_config__walk_map(struct cfg_state *st, const struct cfg_node *m,
+enum gh_rc gh_config__walk_map(struct cfg_state *st, const struct gh_config_node *m,
                                const struct cfg_key *keys, size_t nkeys, void *obj);
 /** "required key is missing<why>" at mapping m, the path naming key. */
-enum gh_rc gh_config__missing(struct cfg_state *st, const struct cfg_node *m, const char *key,
+enum gh_rc gh_config__missing(struct cfg_state *st, const struct gh_config_node *m, const char *key,
                               const char *why);
 /** The child of mapping m under key, or NULL. */
-const struct cfg_node *gh_config__find_key(const struct cfg_node *m, const char *key);
+const struct gh_config_node *gh_config__find_key(const struct gh_config_node *m, const char *key);
 /** Error msg at the key of v rather than its value. */
-enum gh_rc gh_config__err_key(struct cfg_state *st, const struct cfg_node *v, const char *msg);
+enum gh_rc gh_config__err_key(struct cfg_state *st, const struct gh_config_node *v, const char *msg);
 
 /* ---- validation helpers (check.c) ---- */
 
@@ -182,7 +161,7 @@ const char *gh_config__ref_parse(const char *v, enum gh_config_env_kind *kind, c
 #define CFG_JWKS_MIN_REFRESH_MAX           3600000
 
 /** Applies the auth: mapping onto c->auth (types, enumerations, references, required keys). */
-enum gh_rc gh_config__auth_apply(struct cfg_state *st, const struct cfg_node *v, void *obj);
+enum gh_rc gh_config__auth_apply(struct cfg_state *st, const struct gh_config_node *v, void *obj);
 /** A scope token (RFC 6749 scope-token, 1-128 bytes) / an MCP method name; NULL when fine. */
 const char *gh_config__check_scope(const char *s);
 const char *gh_config__check_method(const char *s);

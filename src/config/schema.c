@@ -14,7 +14,7 @@
 
 /* ---- scalars ---- */
 
-bool gh_config__is_null(const struct cfg_node *n)
+bool gh_config__is_null(const struct gh_config_node *n)
 {
     if (n->kind != CFG_SCALAR || !n->plain)
         return false;
@@ -22,7 +22,7 @@ bool gh_config__is_null(const struct cfg_node *n)
            strcmp(n->text, "Null") == 0 || strcmp(n->text, "NULL") == 0;
 }
 
-static enum gh_rc get_string(struct cfg_state *st, const struct cfg_node *n, const char **out)
+static enum gh_rc get_string(struct cfg_state *st, const struct gh_config_node *n, const char **out)
 {
     /* GH_E_PARSE spelled out: callers rely on a non-zero result the analyzer cannot see */
     if (n->kind != CFG_SCALAR || gh_config__is_null(n)) {
@@ -40,14 +40,14 @@ static enum gh_rc get_string(struct cfg_state *st, const struct cfg_node *n, con
     return GH_OK;
 }
 
-enum gh_rc gh_config__get_string(struct cfg_state *st, const struct cfg_node *n, const char **out)
+enum gh_rc gh_config__get_string(struct cfg_state *st, const struct gh_config_node *n, const char **out)
 {
     return get_string(st, n, out);
 }
 
 /* Plain decimal only: "010", "0x10", "1e3", "1_000" and quoted numbers are refused, so what the
  * operator reads is what the gateway uses. */
-enum gh_rc gh_config__get_uint(struct cfg_state *st, const struct cfg_node *n, uint64_t min,
+enum gh_rc gh_config__get_uint(struct cfg_state *st, const struct gh_config_node *n, uint64_t min,
                                uint64_t max, uint64_t *out)
 {
     const char *s = n->text;
@@ -75,7 +75,7 @@ enum gh_rc gh_config__get_uint(struct cfg_state *st, const struct cfg_node *n, u
     return GH_OK;
 }
 
-enum gh_rc gh_config__get_bool(struct cfg_state *st, const struct cfg_node *n, bool *out)
+enum gh_rc gh_config__get_bool(struct cfg_state *st, const struct gh_config_node *n, bool *out)
 {
     if (n->kind == CFG_SCALAR && n->plain && strcmp(n->text, "true") == 0)
         *out = true;
@@ -88,7 +88,7 @@ enum gh_rc gh_config__get_bool(struct cfg_state *st, const struct cfg_node *n, b
 
 /* ---- mappings ---- */
 
-static enum gh_rc unknown_key(struct cfg_state *st, const struct cfg_node *v,
+static enum gh_rc unknown_key(struct cfg_state *st, const struct gh_config_node *v,
                               const char *const *names, size_t n)
 {
     char list[160];
@@ -106,14 +106,14 @@ static enum gh_rc unknown_key(struct cfg_state *st, const struct cfg_node *v,
     return GH_E_PARSE;
 }
 
-enum gh_rc gh_config__want_map(struct cfg_state *st, const struct cfg_node *m)
+enum gh_rc gh_config__want_map(struct cfg_state *st, const struct gh_config_node *m)
 {
     if (m->kind != CFG_MAP)
         return gh_config__err_node(st, m, "expected a mapping");
     return GH_OK;
 }
 
-enum gh_rc gh_config__walk_map(struct cfg_state *st, const struct cfg_node *m,
+enum gh_rc gh_config__walk_map(struct cfg_state *st, const struct gh_config_node *m,
                                const struct cfg_key *keys, size_t nkeys, void *obj)
 {
     const char *names[16];
@@ -123,7 +123,7 @@ enum gh_rc gh_config__walk_map(struct cfg_state *st, const struct cfg_node *m,
     for (size_t i = 0; i < nkeys && i < GH_ARRAY_LEN(names); i++)
         names[i] = keys[i].key;
     for (size_t i = 0; i < m->n; i++) {
-        const struct cfg_node *v = m->items[i];
+        const struct gh_config_node *v = m->items[i];
         size_t k = 0;
         while (k < nkeys && strcmp(keys[k].key, v->key) != 0)
             k++;
@@ -137,7 +137,7 @@ enum gh_rc gh_config__walk_map(struct cfg_state *st, const struct cfg_node *m,
 }
 
 /* A mapping of integers described by a field table (limits, timeouts). */
-static enum gh_rc walk_fields(struct cfg_state *st, const struct cfg_node *m,
+static enum gh_rc walk_fields(struct cfg_state *st, const struct gh_config_node *m,
                               const struct cfg_field *f, size_t nf, void *base)
 {
     const char *names[16];
@@ -147,7 +147,7 @@ static enum gh_rc walk_fields(struct cfg_state *st, const struct cfg_node *m,
     for (size_t i = 0; i < nf && i < GH_ARRAY_LEN(names); i++)
         names[i] = f[i].key;
     for (size_t i = 0; i < m->n; i++) {
-        const struct cfg_node *v = m->items[i];
+        const struct gh_config_node *v = m->items[i];
         size_t k = 0;
         while (k < nf && strcmp(f[k].key, v->key) != 0)
             k++;
@@ -161,7 +161,7 @@ static enum gh_rc walk_fields(struct cfg_state *st, const struct cfg_node *m,
 }
 
 /* Error for a required key missing from mapping m: at the mapping, path naming the key. */
-enum gh_rc gh_config__missing(struct cfg_state *st, const struct cfg_node *m, const char *key,
+enum gh_rc gh_config__missing(struct cfg_state *st, const struct gh_config_node *m, const char *key,
                               const char *why)
 {
     char path[256];
@@ -171,7 +171,7 @@ enum gh_rc gh_config__missing(struct cfg_state *st, const struct cfg_node *m, co
     return gh_config__err(st->err, m->line, m->column, path, "required key is missing%s", why);
 }
 
-enum gh_rc gh_config__want_seq(struct cfg_state *st, const struct cfg_node *s, size_t max,
+enum gh_rc gh_config__want_seq(struct cfg_state *st, const struct gh_config_node *s, size_t max,
                                const char *what)
 {
     /* GH_E_PARSE spelled out: callers rely on a non-zero result the analyzer cannot see */
@@ -188,13 +188,13 @@ enum gh_rc gh_config__want_seq(struct cfg_state *st, const struct cfg_node *s, s
 
 /* ---- gateway: ---- */
 
-static enum gh_rc gw_workers(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc gw_workers(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return gh_config__get_uint(st, v, 0, GH_CONFIG_MAX_WORKERS,
                                &((struct gh_config_gateway *)obj)->workers);
 }
 
-static enum gh_rc gw_log_level(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc gw_log_level(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     const char *s;
     enum gh_rc rc = get_string(st, v, &s);
@@ -205,12 +205,12 @@ static enum gh_rc gw_log_level(struct cfg_state *st, const struct cfg_node *v, v
     return GH_OK;
 }
 
-static enum gh_rc gw_insecure(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc gw_insecure(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return gh_config__get_bool(st, v, &((struct gh_config_gateway *)obj)->insecure_no_auth);
 }
 
-static enum gh_rc str_list(struct cfg_state *st, const struct cfg_node *v,
+static enum gh_rc str_list(struct cfg_state *st, const struct gh_config_node *v,
                            const char *(*check)(const char *), char ***out, size_t *nout)
 {
     enum gh_rc rc = gh_config__want_seq(st, v, GH_CONFIG_MAX_ALLOWED, "entries");
@@ -234,19 +234,19 @@ static enum gh_rc str_list(struct cfg_state *st, const struct cfg_node *v,
     return GH_OK;
 }
 
-static enum gh_rc gw_origins(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc gw_origins(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     struct gh_config_gateway *g = obj;
     return str_list(st, v, gh_config__check_origin, &g->allowed_origins, &g->n_allowed_origins);
 }
 
-static enum gh_rc gw_hosts(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc gw_hosts(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     struct gh_config_gateway *g = obj;
     return str_list(st, v, gh_config__check_host, &g->allowed_hosts, &g->n_allowed_hosts);
 }
 
-static enum gh_rc sec_gateway(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc sec_gateway(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     static const struct cfg_key keys[] = {
         {"workers", gw_workers},           {"log_level", gw_log_level},
@@ -259,7 +259,7 @@ static enum gh_rc sec_gateway(struct cfg_state *st, const struct cfg_node *v, vo
 
 /* ---- listeners: ---- */
 
-static enum gh_rc tls_path(struct cfg_state *st, const struct cfg_node *v, char **out)
+static enum gh_rc tls_path(struct cfg_state *st, const struct gh_config_node *v, char **out)
 {
     const char *s;
     enum gh_rc rc = get_string(st, v, &s);
@@ -270,17 +270,17 @@ static enum gh_rc tls_path(struct cfg_state *st, const struct cfg_node *v, char 
     return GH_OK;
 }
 
-static enum gh_rc tls_cert(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc tls_cert(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return tls_path(st, v, &((struct gh_config_tls *)obj)->certificate);
 }
 
-static enum gh_rc tls_key(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc tls_key(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return tls_path(st, v, &((struct gh_config_tls *)obj)->key);
 }
 
-static enum gh_rc lis_tls(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc lis_tls(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     static const struct cfg_key keys[] = {{"certificate", tls_cert}, {"key", tls_key}};
     struct gh_config_listener *l = obj;
@@ -295,7 +295,7 @@ static enum gh_rc lis_tls(struct cfg_state *st, const struct cfg_node *v, void *
     return GH_OK;
 }
 
-static enum gh_rc lis_address(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc lis_address(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     struct gh_config_listener *l = obj;
     const char *s, *why = NULL;
@@ -307,7 +307,7 @@ static enum gh_rc lis_address(struct cfg_state *st, const struct cfg_node *v, vo
     return GH_OK;
 }
 
-static enum gh_rc sec_listeners(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc sec_listeners(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     static const struct cfg_key keys[] = {{"address", lis_address}, {"tls", lis_tls}};
     struct gh_config *c = obj;
@@ -331,7 +331,7 @@ static enum gh_rc sec_listeners(struct cfg_state *st, const struct cfg_node *v, 
 
 /* ---- upstreams: ---- */
 
-static enum gh_rc up_name(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc up_name(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     struct gh_config_upstream *u = obj;
     const char *s, *why;
@@ -345,7 +345,7 @@ static enum gh_rc up_name(struct cfg_state *st, const struct cfg_node *v, void *
     return GH_OK;
 }
 
-static enum gh_rc up_url(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc up_url(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     struct gh_config_upstream *u = obj;
     const char *s, *why = NULL;
@@ -358,7 +358,7 @@ static enum gh_rc up_url(struct cfg_state *st, const struct cfg_node *v, void *o
 }
 
 /* A gateway path (upstreams[].path, endpoints[].path). */
-static enum gh_rc gw_path(struct cfg_state *st, const struct cfg_node *v, char **out)
+static enum gh_rc gw_path(struct cfg_state *st, const struct gh_config_node *v, char **out)
 {
     const char *s, *why;
     enum gh_rc rc = get_string(st, v, &s);
@@ -371,7 +371,7 @@ static enum gh_rc gw_path(struct cfg_state *st, const struct cfg_node *v, char *
     return GH_OK;
 }
 
-static enum gh_rc up_path(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc up_path(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     struct gh_config_upstream *u = obj;
     enum gh_rc rc = gw_path(st, v, &u->path);
@@ -380,13 +380,13 @@ static enum gh_rc up_path(struct cfg_state *st, const struct cfg_node *v, void *
     return rc;
 }
 
-static enum gh_rc up_maxconn(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc up_maxconn(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return gh_config__get_uint(st, v, 1, CFG_MAX_CONNECTIONS_MAX,
                                &((struct gh_config_upstream *)obj)->max_connections);
 }
 
-static enum gh_rc up_timeouts(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc up_timeouts(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return walk_fields(st, v, gh_config__upstream_timeout_fields,
                        gh_config__n_upstream_timeout_fields,
@@ -395,7 +395,7 @@ static enum gh_rc up_timeouts(struct cfg_state *st, const struct cfg_node *v, vo
 
 /* ---- stdio upstreams ---- */
 
-static enum gh_rc up_command(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc up_command(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     struct gh_config_upstream *u = obj;
     const char *s, *why;
@@ -411,7 +411,7 @@ static enum gh_rc up_command(struct cfg_state *st, const struct cfg_node *v, voi
 }
 
 /* Only checked here; argv is built from the node once command is known (stdio_finish). */
-static enum gh_rc up_args(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc up_args(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     enum gh_rc rc = gh_config__want_seq(st, v, CFG_MAX_SEQ, "arguments");
     (void)obj;
@@ -427,7 +427,7 @@ static enum gh_rc up_args(struct cfg_state *st, const struct cfg_node *v, void *
     return rc;
 }
 
-static enum gh_rc up_cwd(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc up_cwd(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     struct gh_config_upstream *u = obj;
     const char *s;
@@ -440,12 +440,12 @@ static enum gh_rc up_cwd(struct cfg_state *st, const struct cfg_node *v, void *o
     return GH_OK;
 }
 
-static enum gh_rc up_env(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc up_env(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     struct gh_config_upstream *u = obj;
     enum gh_rc rc = gh_config__want_map(st, v);
     for (size_t i = 0; !rc && i < v->n; i++) {
-        const struct cfg_node *e = v->items[i];
+        const struct gh_config_node *e = v->items[i];
         const char *s, *why = gh_config__check_env_name(e->key);
         if (why) {
             gh_config__err_node(st, e, "%s", why);
@@ -460,7 +460,7 @@ static enum gh_rc up_env(struct cfg_state *st, const struct cfg_node *v, void *o
     return rc;
 }
 
-static enum gh_rc up_mode(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc up_mode(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     struct gh_config_upstream *u = obj;
     const char *s;
@@ -476,19 +476,19 @@ static enum gh_rc up_mode(struct cfg_state *st, const struct cfg_node *v, void *
     return GH_OK;
 }
 
-static enum gh_rc up_msgbytes(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc up_msgbytes(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return gh_config__get_uint(st, v, 1, CFG_MESSAGE_BYTES_MAX,
                                &((struct gh_config_upstream *)obj)->message_bytes);
 }
 
-static enum gh_rc up_grace(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc up_grace(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return gh_config__get_uint(st, v, 1, CFG_STOP_GRACE_MAX,
                                &((struct gh_config_upstream *)obj)->stop_grace_ms);
 }
 
-const struct cfg_node *gh_config__find_key(const struct cfg_node *m, const char *key)
+const struct gh_config_node *gh_config__find_key(const struct gh_config_node *m, const char *key)
 {
     for (size_t i = 0; m->kind == CFG_MAP && i < m->n; i++) {
         if (strcmp(m->items[i]->key, key) == 0)
@@ -498,7 +498,7 @@ const struct cfg_node *gh_config__find_key(const struct cfg_node *m, const char 
 }
 
 /* Error at the key of v (a key that does not belong in this kind of upstream). */
-enum gh_rc gh_config__err_key(struct cfg_state *st, const struct cfg_node *v, const char *msg)
+enum gh_rc gh_config__err_key(struct cfg_state *st, const struct gh_config_node *v, const char *msg)
 {
     gh_config__err_node(st, v, "%s", msg);
     st->err->line = v->key_line;
@@ -507,12 +507,12 @@ enum gh_rc gh_config__err_key(struct cfg_state *st, const struct cfg_node *v, co
 }
 
 /* After the keys of one upstream: exactly one of url / command, and only its kind's keys. */
-static enum gh_rc up_kind_check(struct cfg_state *st, const struct cfg_node *m,
+static enum gh_rc up_kind_check(struct cfg_state *st, const struct gh_config_node *m,
                                 struct gh_config_upstream *u)
 {
     static const char *const stdio_only[] = {"args", "cwd",           "env",
                                              "mode", "message_bytes", "stop_grace_ms"};
-    const struct cfg_node *url = gh_config__find_key(m, "url"),
+    const struct gh_config_node *url = gh_config__find_key(m, "url"),
                           *cmd = gh_config__find_key(m, "command"), *k;
     if (url && cmd)
         return gh_config__err_key(
@@ -543,7 +543,7 @@ static enum gh_rc up_kind_check(struct cfg_state *st, const struct cfg_node *m,
     return GH_OK;
 }
 
-static enum gh_rc sec_upstreams(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc sec_upstreams(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     static const struct cfg_key keys[] = {
         {"name", up_name},
@@ -583,14 +583,14 @@ static enum gh_rc sec_upstreams(struct cfg_state *st, const struct cfg_node *v, 
 
 /* ---- endpoints: ---- */
 
-static enum gh_rc ep_path(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc ep_path(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return gw_path(st, v, &((struct gh_config_endpoint *)obj)->path);
 }
 
 /* Names only; whether each is defined under upstreams: is gh_config_validate()'s, since the
  * sections may come in any order. */
-static enum gh_rc ep_upstreams(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc ep_upstreams(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     struct gh_config_endpoint *e = obj;
     enum gh_rc rc = gh_config__want_seq(st, v, GH_CONFIG_MAX_ENDPOINT_UPSTREAMS, "upstreams");
@@ -612,7 +612,7 @@ static enum gh_rc ep_upstreams(struct cfg_state *st, const struct cfg_node *v, v
     return GH_OK;
 }
 
-static enum gh_rc ep_separator(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc ep_separator(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     /* One message for every wrong form: a bare "-" is not even a string in YAML. */
     if (v->kind != CFG_SCALAR || v->len != 1 || !strchr("._-", v->text[0]))
@@ -621,7 +621,7 @@ static enum gh_rc ep_separator(struct cfg_state *st, const struct cfg_node *v, v
     return GH_OK;
 }
 
-static enum gh_rc sec_endpoints(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc sec_endpoints(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     static const struct cfg_key keys[] = {
         {"path", ep_path},
@@ -650,24 +650,35 @@ static enum gh_rc sec_endpoints(struct cfg_state *st, const struct cfg_node *v, 
 
 /* ---- limits:, timeouts: ---- */
 
-static enum gh_rc sec_limits(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc sec_limits(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return walk_fields(st, v, gh_config__limit_fields, gh_config__n_limit_fields,
                        &((struct gh_config *)obj)->limits);
 }
 
-static enum gh_rc sec_timeouts(struct cfg_state *st, const struct cfg_node *v, void *obj)
+static enum gh_rc sec_timeouts(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return walk_fields(st, v, gh_config__timeout_fields, gh_config__n_timeout_fields,
                        &((struct gh_config *)obj)->timeouts);
 }
 
-enum gh_rc gh_config__schema_apply(struct cfg_state *st, const struct cfg_node *root)
+/* policy: belongs to policy/, which compiles the tree (it only has to be a mapping here) */
+static enum gh_rc sec_policy(struct cfg_state *st, const struct gh_config_node *v, void *obj)
+{
+    if (gh_config__is_null(v))
+        return GH_OK;
+    if (v->kind != CFG_MAP)
+        return gh_config__err_node(st, v, "expected a mapping");
+    ((struct gh_config *)obj)->policy = (struct gh_config_node *)v;
+    return GH_OK;
+}
+
+enum gh_rc gh_config__schema_apply(struct cfg_state *st, const struct gh_config_node *root)
 {
     static const struct cfg_key keys[] = {
         {"gateway", sec_gateway},        {"listeners", sec_listeners}, {"upstreams", sec_upstreams},
         {"endpoints", sec_endpoints},    {"limits", sec_limits},       {"timeouts", sec_timeouts},
-        {"auth", gh_config__auth_apply},
+        {"auth", gh_config__auth_apply}, {"policy", sec_policy},
     };
     if (!root || gh_config__is_null(root)) /* empty file: the defaults */
         return GH_OK;
@@ -679,7 +690,7 @@ enum gh_rc gh_config__schema_apply(struct cfg_state *st, const struct cfg_node *
 
 /* ---- positions for gh_config_validate() ---- */
 
-static void mark_node(struct gh_config *c, const struct cfg_node *n, size_t *cap)
+static void mark_node(struct gh_config *c, const struct gh_config_node *n, size_t *cap)
 {
     char path[256];
     if (n->parent) {
@@ -696,7 +707,7 @@ static void mark_node(struct gh_config *c, const struct cfg_node *n, size_t *cap
     }
 }
 
-void gh_config__marks_record(struct gh_config *c, const struct cfg_node *root)
+void gh_config__marks_record(struct gh_config *c, const struct gh_config_node *root)
 {
     size_t cap = c->n_marks;
     if (root && root->kind == CFG_MAP)

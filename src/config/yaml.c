@@ -13,8 +13,8 @@
 
 struct builder {
     struct cfg_state *st;
-    struct cfg_node *root; /* the document's top node */
-    struct cfg_node *cur;  /* innermost open mapping or sequence */
+    struct gh_config_node *root; /* the document's top node */
+    struct gh_config_node *cur;  /* innermost open mapping or sequence */
     int depth;             /* open containers */
     int docs;              /* documents seen */
     const char *key;       /* pending key of cur (a mapping) waiting for its value */
@@ -34,7 +34,7 @@ static void put_key(char *out, size_t cap, size_t *at, const char *k)
     out[*at] = '\0';
 }
 
-static void path_into(const struct cfg_node *n, char *out, size_t cap, size_t *at)
+static void path_into(const struct gh_config_node *n, char *out, size_t cap, size_t *at)
 {
     if (!n || !n->parent)
         return;
@@ -51,7 +51,7 @@ static void path_into(const struct cfg_node *n, char *out, size_t cap, size_t *a
     }
 }
 
-void gh_config__node_path(const struct cfg_node *n, char *out, size_t cap)
+void gh_config__node_path(const struct gh_config_node *n, char *out, size_t cap)
 {
     size_t at = 0;
     if (cap == 0)
@@ -73,7 +73,7 @@ enum gh_rc gh_config__err(struct gh_config_error *err, int line, int column, con
     return GH_E_PARSE;
 }
 
-enum gh_rc gh_config__err_node(struct cfg_state *st, const struct cfg_node *n, const char *fmt, ...)
+enum gh_rc gh_config__err_node(struct cfg_state *st, const struct gh_config_node *n, const char *fmt, ...)
 {
     va_list ap;
     st->err->line = n->line;
@@ -113,11 +113,11 @@ static enum gh_rc slot_err(struct builder *b, const yaml_mark_t *m, const char *
     return gh_config__err(b->st->err, (int)m->line + 1, (int)m->column + 1, path, "%s", msg);
 }
 
-static void append(struct gh_arena *a, struct cfg_node *parent, struct cfg_node *child)
+static void append(struct gh_arena *a, struct gh_config_node *parent, struct gh_config_node *child)
 {
     if (parent->n == parent->cap) {
         size_t ncap = parent->cap ? parent->cap * 2 : 8;
-        struct cfg_node **items = gh_arena_alloc(a, ncap * sizeof(*items));
+        struct gh_config_node **items = gh_arena_alloc(a, ncap * sizeof(*items));
         if (parent->n)
             memcpy(items, parent->items, parent->n * sizeof(*items));
         parent->items = items;
@@ -156,7 +156,7 @@ static enum gh_rc take_key(struct builder *b, const yaml_event_t *ev)
 }
 
 /* Hangs a new node under cur (or makes it the root). */
-static enum gh_rc attach(struct builder *b, struct cfg_node *n, const yaml_mark_t *m)
+static enum gh_rc attach(struct builder *b, struct gh_config_node *n, const yaml_mark_t *m)
 {
     if (!b->cur) {
         if (b->root)
@@ -179,9 +179,9 @@ static enum gh_rc attach(struct builder *b, struct cfg_node *n, const yaml_mark_
     return GH_OK;
 }
 
-static struct cfg_node *node_new(struct builder *b, enum cfg_kind kind, const yaml_mark_t *m)
+static struct gh_config_node *node_new(struct builder *b, enum cfg_kind kind, const yaml_mark_t *m)
 {
-    struct cfg_node *n = gh_arena_calloc(b->st->arena, sizeof(*n));
+    struct gh_config_node *n = gh_arena_calloc(b->st->arena, sizeof(*n));
     n->kind = kind;
     n->line = (int)m->line + 1;
     n->column = (int)m->column + 1;
@@ -194,7 +194,7 @@ static enum gh_rc on_scalar(struct builder *b, const yaml_event_t *ev)
         return take_key(b, ev);
     if (ev->data.scalar.length > CFG_MAX_STRING)
         return slot_err(b, &ev->start_mark, NULL, "value is too long (max 4096 bytes)");
-    struct cfg_node *n = node_new(b, CFG_SCALAR, &ev->start_mark);
+    struct gh_config_node *n = node_new(b, CFG_SCALAR, &ev->start_mark);
     n->len = ev->data.scalar.length;
     n->text = gh_arena_strndup(b->st->arena, (const char *)ev->data.scalar.value, n->len);
     n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
@@ -207,7 +207,7 @@ static enum gh_rc on_open(struct builder *b, const yaml_event_t *ev, enum cfg_ki
         return slot_err(b, &ev->start_mark, "", "keys must be plain strings");
     if (b->depth >= CFG_MAX_DEPTH)
         return slot_err(b, &ev->start_mark, NULL, "nesting is too deep (max 16 levels)");
-    struct cfg_node *n = node_new(b, kind, &ev->start_mark);
+    struct gh_config_node *n = node_new(b, kind, &ev->start_mark);
     enum gh_rc rc = attach(b, n, &ev->start_mark);
     if (rc)
         return rc;
@@ -282,7 +282,7 @@ static enum gh_rc syntax_err(struct builder *b, const yaml_parser_t *p)
 }
 
 enum gh_rc gh_config__tree_build(struct cfg_state *st, const char *yaml, size_t len,
-                                 struct cfg_node **root)
+                                 struct gh_config_node **root)
 {
     struct builder b = {.st = st};
     yaml_parser_t p;

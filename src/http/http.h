@@ -69,6 +69,9 @@ bool gh_http_req_connected(const struct gh_http_req *r);
 void gh_http_req_ref(struct gh_http_req *r);
 void gh_http_req_unref(struct gh_http_req *r);
 /** fn(arg) runs once if the client goes away before the response ends. */
+/** Runs fn(arg) when r is freed, however its exchange ended (one slot; any thread that drops
+ *  the last reference). */
+void gh_http_req_on_free(struct gh_http_req *r, void (*fn)(void *), void *arg);
 void gh_http_req_on_abort(struct gh_http_req *r, void (*fn)(void *), void *arg);
 /** fn(arg) runs when unsent response bytes fall to zero after a write had to wait. */
 void gh_http_req_on_drain(struct gh_http_req *r, void (*fn)(void *), void *arg);

@@ -66,6 +66,8 @@ struct gh_http_req {
     void *abort_arg;
     void (*on_drain)(void *);
     void *drain_arg;
+    void (*on_free)(void *);
+    void *free_arg;
     struct gh_net_addr peer, local;
     bool tls;
     struct gh_net_worker *w;
@@ -629,8 +631,16 @@ void gh_http_req_unref(struct gh_http_req *r)
     GH_BUG_ON(r->refs <= 0);
     if (--r->refs > 0)
         return;
+    if (r->on_free)
+        r->on_free(r->free_arg);
     gh_buf_release(&r->body);
     gh_arena_free(r->arena); /* r lives in its own arena */
+}
+
+void gh_http_req_on_free(struct gh_http_req *r, void (*fn)(void *), void *arg)
+{
+    r->on_free = fn;
+    r->free_arg = arg;
 }
 
 void gh_http_req_on_abort(struct gh_http_req *r, void (*fn)(void *), void *arg)

@@ -52,6 +52,7 @@ struct gh_mcp_fanout {
     struct gh_buf items;
     struct gh_buf instructions;
     char client_version[16];
+    const struct gh_auth_principal *who; /* the parent's principal: lists are filtered for it */
 };
 
 static const char *const LIST_FIELD[] = {
@@ -149,6 +150,7 @@ static struct gh_mcp_fanout *fanout_new(struct gh_mcp_bridge *b, struct gh_mcp_p
     gh_buf_init(&f->items, b->gw->cfg->limits.body_bytes * 4);
     gh_buf_init(&f->instructions, 64 << 10);
     p->fan = f;
+    f->who = p->principal;
     p->gid = 0; /* the parent is answered by its parts, never by an upstream directly */
     return f;
 }
@@ -256,12 +258,44 @@ static void note_owner(struct gh_mcp_bridge *b, struct gh_slice key, size_t ch, 
     a->owners = o;
 }
 
+/* Whether the caller may see one item of upstream up (policy, and pinning for tools). */
+static bool item_visible(struct gh_mcp_bridge *b, struct gh_mcp_fanout *f, const char *up,
+                         const struct gh_json_doc *d, int32_t item)
+{
+    const struct gh_policy *pol = b->gw->policy;
+    if (!gh_policy_enabled(pol))
+        return true;
+    static const enum gh_policy_kind kinds[] = {
+        [AGG_TOOLS] = GH_POLICY_K_TOOL,
+        [AGG_PROMPTS] = GH_POLICY_K_PROMPT,
+        [AGG_RESOURCES] = GH_POLICY_K_RESOURCE,
+        [AGG_TEMPLATES] = GH_POLICY_K_RESOURCE,
+    };
+    const char *key = f->kind == AGG_RESOURCES   ? "uri"
+                      : f->kind == AGG_TEMPLATES ? "uriTemplate"
+                                                 : "name";
+    struct gh_slice s;
+    if (!str_of(d, get(d, item, key), &s))
+        return false;
+    struct gh_policy_subject subj;
+    gh_mcp_subject_of(f->who, &subj);
+    if (!gh_policy_listable(pol, &subj, gh_slice_cstr(up), kinds[f->kind], s))
+        return false;
+    if (f->kind != AGG_TOOLS || !gh_policy_pinning(pol))
+        return true;
+    char digest[GH_POLICY_DIGEST_HEX + 1];
+    return gh_policy_tool_digest(d, (uint32_t)item, 0, digest) == GH_OK &&
+           gh_policy_pin_observe(pol, gh_slice_cstr(up), s, digest) == GH_POLICY_PIN_OK;
+}
+
 /* Appends one list item; tools and prompts get their upstream's namespace. */
 static void collect_item(struct gh_mcp_bridge *b, struct gh_mcp_fanout *f, size_t ch,
                          const struct gh_json_doc *d, int32_t item)
 {
     struct gh_slice raw = gh_json_raw(d, (uint32_t)item), s;
     const char *up = b->ups[ch]->conf->name;
+    if (!item_visible(b, f, up, d, item))
+        return;
     if (f->items.len)
         gh_buf_append(&f->items, ",", 1);
     if (f->kind == AGG_TOOLS || f->kind == AGG_PROMPTS) {

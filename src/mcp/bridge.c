@@ -29,6 +29,7 @@ struct gh_mcp_client_msg {
     struct gh_net_worker *req_w;
     char *bytes;
     size_t len;
+    struct gh_auth_principal *principal; /* who sent it (ref), for filtering its lists */
 };
 
 /* An answer posted from home back to the client connection's worker. */
@@ -176,6 +177,7 @@ struct gh_mcp_pending *gh_mcp_pending_add(struct gh_mcp_bridge *b, size_t ch)
 
 static void pending_free(struct gh_mcp_pending *p)
 {
+    gh_auth_principal_unref(p->principal);
     if (p->fan)
         gh_mcp_fanout_free(p->fan);
     free(p->client_token);
@@ -211,6 +213,16 @@ void gh_mcp_pending_answer(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, ch
         free(msg);
         pending_free(p);
         return;
+    }
+    if (p->list_method && !b->ep && p->ch < b->nch) { /* the caller sees what it may use */
+        size_t n = 0;
+        char *f = gh_mcp_filter_answer(b->gw, p->principal, gh_slice_cstr(b->ups[p->ch]->conf->name),
+                                       p->list_method, 0, msg, len, &n);
+        if (f) {
+            free(msg);
+            msg = f;
+            len = n;
+        }
     }
     if (p->stateless)
         msg = add_result_type(msg, &len);
@@ -532,6 +544,9 @@ static void client_request(struct gh_mcp_bridge *b, struct gh_mcp_client_msg *cm
     p->initialize = gh_slice_eq_cstr(m->method, "initialize");
     p->stateless = cm->stateless;
     p->owner = cm->thin;
+    p->list_method = gh_mcp_list_method(m->method);
+    if (p->list_method && cm->principal)
+        p->principal = gh_auth_principal_ref(cm->principal);
     struct gh_slice tok = member_raw(body, m->params, "_meta", "progressToken");
     const char *msg = cm->bytes;
     size_t len = cm->len;
@@ -649,6 +664,7 @@ static void client_msg_run(void *arg)
     }
     gh_arena_free(a);
     free(cm->bytes);
+    gh_auth_principal_unref(cm->principal);
     if (cm->thin)
         gh_mcp_session_unref(s->gw, cm->thin);
     free(cm);
@@ -670,6 +686,7 @@ static char *one_line(struct gh_slice body)
 static void post_to_home(struct gh_mcp_bridge *b, struct gh_http_req *r, bool wants_answer)
 {
     struct gh_mcp_client_msg *cm = gh_xcalloc(1, sizeof(*cm));
+    cm->principal = gh_mcp_current_subject ? gh_auth_principal_ref(gh_mcp_current_subject) : NULL;
     struct gh_slice body = gh_http_req_body(r);
     gh_mcp_session_ref(b->gw, b->sess); /* the task's */
     cm->b = b;
@@ -1061,6 +1078,7 @@ static void held_close(struct gh_mcp_bridge *b)
         reply_error(cm->req, cm->req_w, 503, GH_JSONRPC_INTERNAL_ERROR,
                     "Service Unavailable: upstream could not be initialized");
         free(cm->bytes);
+        gh_auth_principal_unref(cm->principal);
         free(cm);
         gh_mcp_session_unref(b->gw, b->sess); /* the queued task's */
     }
@@ -1350,6 +1368,7 @@ void gh_mcp_held_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
         return;
     }
     struct gh_mcp_client_msg *cm = gh_xcalloc(1, sizeof(*cm));
+    cm->principal = gh_mcp_current_subject ? gh_auth_principal_ref(gh_mcp_current_subject) : NULL;
     struct gh_slice body = gh_http_req_body(r);
     atomic_store(&s->last_used_ms, gh_clock_ms());
     cm->b = s->bridge;
@@ -1413,9 +1432,11 @@ void gh_mcp_shared_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
         return;
     }
     struct gh_mcp_client_msg *cm = gh_xcalloc(1, sizeof(*cm));
+    cm->principal = gh_mcp_current_subject ? gh_auth_principal_ref(gh_mcp_current_subject) : NULL;
     if (!s) { /* a new client session on the shared child */
         s = gh_mcp_session_create(gw, rt->key, (struct gh_slice){0});
         if (!s) {
+            gh_auth_principal_unref(cm->principal);
             free(cm);
             gh_mcp_session_unref(gw, hs);
             gh_mcp_reply_error(r, 503, m->id_raw, GH_JSONRPC_INTERNAL_ERROR,

@@ -22,6 +22,12 @@ enum gh_rc gh_mcp_gateway_new(struct gh_config *cfg, struct gh_mcp_gateway **out
     enum gh_rc rc = gh_upstream_set_new(cfg, &gw->upstreams, err, errlen);
     if (rc == GH_OK)
         rc = endpoints_build(gw, err, errlen);
+    if (rc == GH_OK) {
+        struct gh_config_error perr = {0};
+        rc = gh_policy_compile(cfg, cfg->policy, &gw->policy, &perr);
+        if (rc != GH_OK)
+            gh_config_error_format(&perr, err, errlen);
+    }
     if (rc != GH_OK) {
         gh_mcp_gateway_free(gw);
         return rc;
@@ -34,6 +40,7 @@ void gh_mcp_gateway_free(struct gh_mcp_gateway *gw)
 {
     if (!gw)
         return;
+    gh_policy_unref(gw->policy);
     for (size_t b = 0; b < gw->nbuckets; b++) {
         while (gw->buckets[b]) {
             struct gh_mcp_session *s = gw->buckets[b];
@@ -227,10 +234,40 @@ static bool post_headers_ok(struct gh_http_req *r)
     return true;
 }
 
+/* A POST between authorization and routing (lives in the request's arena). */
+struct post_ctx {
+    struct gh_mcp_gateway *gw;
+    struct gh_mcp_route rt;
+    struct gh_http_req *r;
+    struct gh_jsonrpc_body body;
+    bool stateless;
+    struct gh_auth_principal *held; /* a reference while the PDP is asked */
+};
+
+static void post_routed(struct post_ctx *pc);
+
+/* The PDP allowed: route as if it had been decided at once, as the principal's own thread. */
+static void post_resume(void *arg, bool go)
+{
+    struct post_ctx *pc = arg;
+    if (!go) {
+        gh_auth_principal_unref(pc->held);
+        pc->held = NULL;
+        return;
+    }
+    if (pc->held)
+        memcpy(gh_mcp_current_principal, pc->held->key, sizeof(gh_mcp_current_principal));
+    gh_mcp_current_subject = pc->held;
+    post_routed(pc);
+    gh_mcp_current_principal[0] = '\0';
+    gh_mcp_current_subject = NULL;
+    gh_auth_principal_unref(pc->held);
+    pc->held = NULL;
+}
+
 static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
                         struct gh_http_req *r)
 {
-    struct gh_slice none = {0};
     if (!post_headers_ok(r))
         return;
     /* an unknown version on a request that names a session is that session's error */
@@ -251,7 +288,36 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
     }
     if (!scopes_ok(gw, rt, r, rt->principal, &body))
         return;
-    if (stateless) {
+    /* the parsed body, the route and the principal outlive this call if the PDP is asked */
+    struct post_ctx *pc = gh_arena_calloc(gh_http_req_arena(r), sizeof(*pc));
+    pc->gw = gw;
+    pc->rt = *rt;
+    pc->r = r;
+    pc->body = body;
+    pc->stateless = stateless;
+    switch (gh_mcp_authorize(gw, &pc->rt, r, &pc->body, post_resume, pc)) {
+    case GH_MCP_AUTHZ_OK:
+        post_routed(pc);
+        return;
+    case GH_MCP_AUTHZ_PENDING:
+        if (rt->principal) /* the route's principal is borrowed from the caller */
+            pc->held = gh_auth_principal_ref((struct gh_auth_principal *)rt->principal);
+        pc->rt.principal = pc->held;
+        return;
+    case GH_MCP_AUTHZ_DENIED:
+        return;
+    }
+}
+
+/* After authorization: sessions, versions, and the route's transport. */
+static void post_routed(struct post_ctx *pc)
+{
+    struct gh_slice none = {0};
+    struct gh_mcp_gateway *gw = pc->gw;
+    const struct gh_mcp_route *rt = &pc->rt;
+    struct gh_http_req *r = pc->r;
+    const struct gh_jsonrpc_body body = pc->body;
+    if (pc->stateless) {
         gh_mcp_stateless_post(gw, rt, r, &body);
         return;
     }
@@ -434,8 +500,10 @@ static void handle_as(struct gh_mcp_gateway *gw, struct gh_http_req *r,
     route.principal = principal;
     if (principal)
         memcpy(gh_mcp_current_principal, principal->key, sizeof(gh_mcp_current_principal));
+    gh_mcp_current_subject = principal;
     dispatch(gw, &route, r);
     gh_mcp_current_principal[0] = '\0';
+    gh_mcp_current_subject = NULL;
 }
 
 /* The gate's verdict (maybe after an introspection round trip, on this same worker). */

@@ -5,6 +5,7 @@
 #include "auth/auth.h"
 #include "json/json.h"
 #include "mcp/mcp.h"
+#include "policy/policy.h"
 #include "upstream/upstream.h"
 
 #include <pthread.h>
@@ -28,6 +29,7 @@ struct gh_mcp_gateway {
     struct gh_upstream_set *upstreams; /* owned */
     struct gh_mcp_endpoint *endpoints; /* owned; cfg->n_endpoints */
     struct gh_auth_gate *auth;         /* inbound authentication; NULL: none (insecure mode) */
+    struct gh_policy *policy;          /* owned; compiled from cfg->policy (disabled when absent) */
     struct gh_mcp_session *held[64];   /* sessions held upstream, by route (gw->lock) */
     const void *held_key[64];
     unsigned held_failures[64]; /* consecutive early exits: restart backoff */
@@ -48,6 +50,31 @@ struct gh_mcp_gateway {
 /** The principal key of the request being handled on this thread ("" without auth): sessions
  *  created meanwhile belong to it, and sessions of another principal are not found. */
 extern _Thread_local char gh_mcp_current_principal[65];
+/** The principal itself, while its request is handled on this thread (NULL without auth). */
+extern _Thread_local struct gh_auth_principal *gh_mcp_current_subject;
+
+/* ---- authorization (authorize.c) ---- */
+
+enum gh_mcp_authz {
+    GH_MCP_AUTHZ_DENIED = 0, /* answered */
+    GH_MCP_AUTHZ_OK = 1,     /* go on now */
+    GH_MCP_AUTHZ_PENDING,    /* the PDP is asked; cont(arg, allowed) runs later on this worker */
+};
+/** Policy for every message of body (decisions, pinning, PDP, limits); answers refusals. */
+enum gh_mcp_authz gh_mcp_authorize(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+                                   struct gh_http_req *r, const struct gh_jsonrpc_body *body,
+                                   void (*cont)(void *arg, bool go), void *arg);
+/** The policy view of principal p (NULL: anonymous). Slices point into p. */
+void gh_mcp_subject_of(const struct gh_auth_principal *p, struct gh_policy_subject *s);
+/** A static list method name when m is one (tools/list...), else NULL. */
+const char *gh_mcp_list_method(struct gh_slice m);
+/**
+ * A list answer filtered for principal p (upstream's own names, or namespaced ones after
+ * name_prefix bytes); NULL when nothing needs filtering (no policy, not a list result).
+ */
+char *gh_mcp_filter_answer(struct gh_mcp_gateway *gw, const struct gh_auth_principal *p,
+                           struct gh_slice upstream, const char *method, size_t name_prefix,
+                           const char *msg, size_t len, size_t *outlen);
 
 /** A gateway session: the client sees only id; the upstream's id never leaves the gateway. */
 struct gh_mcp_session {
@@ -218,6 +245,8 @@ struct gh_mcp_pending {
     /** Set on gateway-made requests: gets the answer instead of a client. */
     void (*on_answer)(struct gh_mcp_bridge *b, const char *msg, size_t len);
     struct gh_mcp_fanout *fan;     /* the parent's merge state */
+    struct gh_auth_principal *principal; /* who asked (ref), for filtering its lists */
+    const char *list_method;             /* set when the request is a list request */
     struct gh_mcp_pending *parent; /* set on fan-out parts */
 };
 
@@ -307,7 +336,7 @@ void gh_mcp_fanout_free(struct gh_mcp_fanout *f);
 /* ---- proxy (proxy.c) ---- */
 /** Forwards a checked 2026 request: no session, mirrored headers passed on. */
 void gh_mcp_proxy_post_stateless(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
-                                 struct gh_http_req *r);
+                                 struct gh_http_req *r, const char *list_method);
 void gh_mcp_proxy_post(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
                        struct gh_http_req *r, struct gh_mcp_session *s,
                        const struct gh_jsonrpc_body *body);

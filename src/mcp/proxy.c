@@ -36,6 +36,10 @@ struct exchange {
     char resume_id[128];          /* the upstream's Last-Event-ID for that GET */
     uint64_t resume_seq;          /* the client's position in the stream */
     char principal[65];           /* who asked (sessions it creates are theirs) */
+    const char *list_method;      /* a list request under a policy: its answer is filtered */
+    struct gh_auth_principal *who; /* referenced while list_method is set */
+    bool sse_buffered;            /* a list answer as SSE without a session: held whole */
+    struct gh_buf *sse_out;       /* where refilter_event writes */
 };
 
 static const char *const REQUEST_HEADERS[] = {
@@ -49,6 +53,7 @@ static const char *const RESPONSE_HEADERS[] = {
 
 static void ex_free(struct exchange *ex)
 {
+    gh_auth_principal_unref(ex->who);
     if (ex->resume)
         gh_mcp_stream_unref(ex->resume);
     if (ex->sse)
@@ -137,6 +142,18 @@ static enum gh_rc on_sse_event(void *arg, const struct gh_sse_event *ev)
         return GH_OK; /* an id-only block: our own ids replace the upstream's */
     if (ex->initialize && ev->has_data)
         note_version(ex, ev->data.ptr, ev->data.len);
+    size_t n = 0;
+    char *f = ex->list_method && ev->has_data
+                  ? gh_mcp_filter_answer(ex->gw, ex->who, gh_slice_cstr(ex->route->conf->name),
+                                         ex->list_method, 0, ev->data.ptr, ev->data.len, &n)
+                  : NULL;
+    if (f) {
+        struct gh_sse_event fe = *ev;
+        fe.data = gh_slice(f, n);
+        gh_mcp_stream_append(ex->st, &fe);
+        free(f);
+        return GH_OK;
+    }
     gh_mcp_stream_append(ex->st, ev);
     return GH_OK;
 }
@@ -225,9 +242,13 @@ static void on_head(void *arg, const struct gh_http_response_head *h)
         start_sse(ex, h);
         return;
     }
-    if (ex->initialize && ok) {
-        ex->buffered = true; /* held whole so the negotiated version can be read */
-        gh_buf_init(&ex->body, INIT_BODY_CAP);
+    if ((ex->initialize || ex->list_method) && ok) {
+        /* held whole: the negotiated version is read, a list is filtered for its caller */
+        ex->buffered = true;
+        ex->sse_buffered = ct && ct->value.len >= 17 &&
+                           strncasecmp(ct->value.ptr, "text/event-stream", 17) == 0;
+        gh_buf_release(&ex->body);
+        gh_buf_init(&ex->body, ex->list_method ? ex->gw->cfg->limits.body_bytes * 4 : INIT_BODY_CAP);
     }
     struct gh_http_header hdrs[12];
     size_t n = client_headers(ex, h, hdrs, GH_ARRAY_LEN(hdrs));
@@ -274,14 +295,59 @@ static void on_body(void *arg, const char *p, size_t len)
     gh_http_resp_flush(ex->req);
 }
 
+/* A list answer that came as SSE without a session: each event's message filtered. */
+static enum gh_rc refilter_event(void *arg, const struct gh_sse_event *ev)
+{
+    struct exchange *ex = arg;
+    size_t n = 0;
+    char *f = ev->has_data ? gh_mcp_filter_answer(ex->gw, ex->who,
+                                                  gh_slice_cstr(ex->route->conf->name),
+                                                  ex->list_method, 0, ev->data.ptr, ev->data.len,
+                                                  &n)
+                           : NULL;
+    gh_sse_write_event(ex->sse_out, ev->has_id ? ev->id : (struct gh_slice){0}, ev->event,
+                       f ? gh_slice(f, n) : ev->data, ev->retry);
+    free(f);
+    return GH_OK;
+}
+
 static void finish_buffered(struct exchange *ex)
 {
-    note_version(ex, ex->body.data, ex->body.len);
-    struct gh_http_header hdrs[2] = {
-        {GH_SLICE_LIT("Mcp-Session-Id"), gh_slice_cstr(ex->sess->id)},
-    };
-    gh_http_resp_simple(ex->req, ex->status, "application/json", ex->body.data, ex->body.len, hdrs,
-                        1);
+    if (ex->initialize)
+        note_version(ex, ex->body.data, ex->body.len);
+    struct gh_buf out;
+    const char *body = ex->body.data;
+    size_t len = ex->body.len;
+    char *filtered = NULL;
+    gh_buf_init(&out, ex->body.len + 1024);
+    if (ex->list_method && ex->sse_buffered) {
+        struct gh_sse_parser sp;
+        gh_sse_parser_init(&sp, ex->gw->cfg->limits.sse_event_bytes);
+        ex->sse_out = &out;
+        gh_sse_parser_feed(&sp, ex->body.data ? ex->body.data : "", ex->body.len, refilter_event,
+                           ex);
+        gh_sse_parser_feed(&sp, "\n\n", 2, refilter_event, ex);
+        gh_sse_parser_release(&sp);
+        body = out.data;
+        len = out.len;
+    } else if (ex->list_method) {
+        filtered = gh_mcp_filter_answer(ex->gw, ex->who, gh_slice_cstr(ex->route->conf->name),
+                                        ex->list_method, 0, body ? body : "", len, &len);
+        if (filtered)
+            body = filtered;
+        else
+            len = ex->body.len;
+    }
+    struct gh_http_header hdrs[2];
+    size_t nh = 0;
+    if (ex->sess)
+        hdrs[nh++] =
+            (struct gh_http_header){GH_SLICE_LIT("Mcp-Session-Id"), gh_slice_cstr(ex->sess->id)};
+    gh_http_resp_simple(ex->req, ex->status,
+                        ex->sse_buffered ? "text/event-stream" : "application/json", body, len,
+                        hdrs, nh);
+    free(filtered);
+    gh_buf_release(&out);
     ex->req = NULL;
 }
 
@@ -345,6 +411,15 @@ static void ex_send(struct exchange *ex, const char *method, struct gh_slice bod
                             gh_slice_cstr(ex->route->conf->url.path), hdrs, n, body, &EX_CBS, ex);
 }
 
+/* A list request under a policy: remember whose list it is. */
+static void ex_filter_list(struct exchange *ex, const char *list_method)
+{
+    if (!list_method || !gh_policy_enabled(ex->gw->policy))
+        return;
+    ex->list_method = list_method;
+    ex->who = gh_mcp_current_subject ? gh_auth_principal_ref(gh_mcp_current_subject) : NULL;
+}
+
 void gh_mcp_proxy_post(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
                        struct gh_http_req *r, struct gh_mcp_session *s,
                        const struct gh_jsonrpc_body *body)
@@ -354,14 +429,17 @@ void gh_mcp_proxy_post(struct gh_mcp_gateway *gw, const struct gh_upstream *rout
     ex->initialize = !body->batch && gh_slice_eq_cstr(m->method, "initialize");
     if (!body->batch)
         ex->rpc_id = m->id_raw;
+    if (!body->batch)
+        ex_filter_list(ex, gh_mcp_list_method(m->method));
     ex_send(ex, "POST", gh_http_req_body(r));
 }
 
 void gh_mcp_proxy_post_stateless(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
-                                 struct gh_http_req *r)
+                                 struct gh_http_req *r, const char *list_method)
 {
     struct exchange *ex = ex_new(gw, route, r, NULL, EX_POST);
     ex->stateless = true;
+    ex_filter_list(ex, list_method);
     ex_send(ex, "POST", gh_http_req_body(r));
 }
 

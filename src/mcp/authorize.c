@@ -1,0 +1,308 @@
+/*
+ * mcp/authorize.c owns asking policy/ about each request before it is routed: the action of
+ * every message (method, upstream, canonical name, arguments), the local decision, pinning,
+ * the external decision point (asynchronously, the request waiting on this worker), the
+ * per-principal and per-tool limits, and the answers to refusals. A refused call never reaches
+ * an upstream, and refusals of an unknown, unlisted or forbidden name look alike.
+ */
+#include "core/core.h"
+#include "mcp/internal.h"
+#include "policy/policy.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+_Thread_local struct gh_auth_principal *gh_mcp_current_subject;
+
+void gh_mcp_subject_of(const struct gh_auth_principal *p, struct gh_policy_subject *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->key = "";
+    if (!p)
+        return;
+    const struct gh_auth_claims *c = &p->claims;
+    s->issuer = c->iss;
+    s->subject = c->sub;
+    s->client_id = c->client_id;
+    s->groups = c->groups;
+    s->ngroups = c->ngroups;
+    s->roles = c->roles;
+    s->nroles = c->nroles;
+    s->scopes = c->scopes;
+    s->nscopes = c->nscopes;
+    s->act = c->act;
+    s->nact = c->nact;
+    s->claims_json = c->payload;
+    s->key = p->key;
+}
+
+static enum gh_policy_kind kind_of(struct gh_slice m)
+{
+    if (gh_slice_eq_cstr(m, "tools/call"))
+        return GH_POLICY_K_TOOL;
+    if (gh_slice_eq_cstr(m, "prompts/get"))
+        return GH_POLICY_K_PROMPT;
+    if (gh_slice_eq_cstr(m, "resources/read") || gh_slice_eq_cstr(m, "resources/subscribe") ||
+        gh_slice_eq_cstr(m, "resources/unsubscribe"))
+        return GH_POLICY_K_RESOURCE;
+    return GH_POLICY_K_METHOD;
+}
+
+/* The (upstream, name) pair behind a message. On an aggregated endpoint the client's name is
+ * "<upstream><sep><name>" split at the first separator exactly as routing splits it; a prefix
+ * that is no member leaves the upstream empty, which no rule naming an upstream matches. */
+static void action_of(const struct gh_mcp_route *rt, const struct gh_jsonrpc_body *body,
+                      const struct gh_jsonrpc_msg *m, struct gh_policy_action *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->method = m->method;
+    a->kind = kind_of(m->method);
+    a->upstream = gh_slice_cstr(rt->u->conf->name);
+    a->name = a->kind == GH_POLICY_K_RESOURCE ? m->uri : m->name;
+    a->args = &body->doc;
+    a->args_tok = m->arguments;
+    if (!rt->ep)
+        return;
+    a->upstream = gh_slice(NULL, 0);
+    if (a->kind != GH_POLICY_K_TOOL && a->kind != GH_POLICY_K_PROMPT)
+        return; /* resources are routed by owner; rules naming an upstream do not see them */
+    const char *sep = a->name.ptr ? memchr(a->name.ptr, rt->ep->separator, a->name.len) : NULL;
+    if (!sep)
+        return;
+    struct gh_slice prefix = gh_slice(a->name.ptr, (size_t)(sep - a->name.ptr));
+    for (size_t i = 0; i < rt->ep->nups; i++) {
+        if (gh_slice_eq_cstr(prefix, rt->ep->ups[i]->conf->name)) {
+            a->upstream = prefix;
+            a->name = gh_slice(sep + 1, a->name.len - prefix.len - 1);
+            return;
+        }
+    }
+}
+
+/* The answer to a refused call: the same for an unknown, an unlisted and a forbidden name. */
+static void reply_denied(struct gh_http_req *r, const struct gh_jsonrpc_msg *m,
+                         const struct gh_policy_action *a, const struct gh_policy_decision *d)
+{
+    char msg[512];
+    int code = GH_JSONRPC_INVALID_PARAMS;
+    struct gh_slice shown = m->kind == GH_JSONRPC_REQUEST && a->kind != GH_POLICY_K_METHOD
+                                ? (a->kind == GH_POLICY_K_RESOURCE ? m->uri : m->name)
+                                : m->method;
+    int n = (int)(shown.len > 200 ? 200 : shown.len);
+    if (d->reason == GH_POLICY_R_ARGUMENTS) {
+        snprintf(msg, sizeof(msg), "Invalid arguments for %.*s: argument %s is not allowed", n,
+                 shown.ptr, d->argument ? d->argument : "");
+    } else if (a->kind == GH_POLICY_K_TOOL) {
+        snprintf(msg, sizeof(msg), "Unknown tool: %.*s", n, shown.ptr);
+    } else if (a->kind == GH_POLICY_K_PROMPT) {
+        snprintf(msg, sizeof(msg), "Unknown prompt: %.*s", n, shown.ptr);
+    } else if (a->kind == GH_POLICY_K_RESOURCE) {
+        code = -32002; /* MCP: resource not found */
+        snprintf(msg, sizeof(msg), "Resource not found: %.*s", n, shown.ptr);
+    } else {
+        code = GH_JSONRPC_METHOD_NOT_FOUND;
+        snprintf(msg, sizeof(msg), "Method not found: %.*s", n, shown.ptr);
+    }
+    /* a JSON-RPC error like the one an upstream gives for a name it does not know */
+    gh_mcp_reply_error(r, 200, m->id_raw, code, msg);
+}
+
+static void log_decision(const struct gh_policy_subject *s, const struct gh_policy_action *a,
+                         const struct gh_policy_decision *d)
+{
+    int lvl = d->verdict == GH_ALLOW ? GH_LOG_DEBUG : GH_LOG_INFO;
+    gh_log(lvl, "policy", "%s %.*s %.*s/%.*s by %.*s: %s (rule %s, %s)",
+           d->verdict == GH_ALLOW ? "allow" : "deny", (int)a->method.len, a->method.ptr,
+           (int)a->upstream.len, a->upstream.ptr ? a->upstream.ptr : "",
+           (int)(a->name.len > 128 ? 128 : a->name.len), a->name.ptr ? a->name.ptr : "",
+           (int)(s->subject.len > 128 ? 128 : s->subject.len), s->subject.ptr ? s->subject.ptr : "-",
+           gh_policy_reason_str(d->reason), d->rule[0] ? d->rule : "-", d->digest);
+}
+
+/* Local rules and pinning for one message. */
+static void decide_local(const struct gh_policy *p, const struct gh_policy_subject *s,
+                         const struct gh_policy_action *a, struct gh_policy_decision *d)
+{
+    if (gh_policy_mode(p) == GH_POLICY_MODE_PDP) {
+        memset(d, 0, sizeof(*d));
+        d->verdict = GH_ALLOW; /* the PDP decides calls; protocol methods pass */
+        d->reason = GH_POLICY_R_PROTOCOL;
+        d->rule = "";
+        d->digest = gh_policy_digest(p);
+        if (a->kind != GH_POLICY_K_METHOD && a->kind != GH_POLICY_K_RESOURCE &&
+            !gh_policy_name_valid(a->name)) {
+            d->verdict = GH_DENY;
+            d->reason = GH_POLICY_R_BAD_NAME;
+        }
+    } else {
+        gh_policy_evaluate(p, s, a, d);
+    }
+    if (d->verdict == GH_ALLOW && a->kind == GH_POLICY_K_TOOL &&
+        gh_policy_pin_check(p, a->upstream, a->name) != GH_POLICY_PIN_OK) {
+        d->verdict = GH_DENY;
+        d->reason = GH_POLICY_R_UNLISTED;
+    }
+}
+
+static bool asks_pdp(const struct gh_policy *p, const struct gh_policy_action *a)
+{
+    return gh_policy_mode(p) != GH_POLICY_MODE_LOCAL && a->kind != GH_POLICY_K_METHOD;
+}
+
+/* ---- limits ---- */
+
+static void release_on_free(void *token)
+{
+    gh_policy_limit_release(token);
+}
+
+static bool admit(const struct gh_policy *p, struct gh_http_req *r, const struct gh_jsonrpc_msg *m,
+                  const struct gh_policy_subject *s, const struct gh_policy_action *a)
+{
+    if (a->kind != GH_POLICY_K_TOOL)
+        return true;
+    struct gh_policy_admit ad = {0};
+    gh_policy_limit_admit(p, s->key, a->upstream, a->name, (int64_t)gh_clock_ms(), &ad);
+    if (ad.verdict == GH_ALLOW) {
+        if (ad.token)
+            gh_http_req_on_free(r, release_on_free, ad.token);
+        return true;
+    }
+    char ra[24], msg[256];
+    snprintf(ra, sizeof(ra), "%u", ad.retry_after_s ? ad.retry_after_s : 1);
+    snprintf(msg, sizeof(msg), "Too Many Requests: limit %s (%s); retry after %s s", ad.limit,
+             ad.concurrency ? "calls in flight" : "calls per interval", ra);
+    GH_LOGI("policy", "limit %s refused a call (%s)", ad.limit,
+            ad.concurrency ? "concurrency" : "rate");
+    struct gh_buf body;
+    gh_buf_init(&body, 1024);
+    gh_jsonrpc_error_write(&body, m->id_raw, GH_JSONRPC_INTERNAL_ERROR, msg);
+    struct gh_http_header h[] = {{GH_SLICE_LIT("Retry-After"), gh_slice_cstr(ra)}};
+    gh_http_resp_simple(r, 429, "application/json", body.data, body.len, h, 1);
+    gh_buf_release(&body);
+    return false;
+}
+
+/* ---- the PDP round trip ---- */
+
+struct pdp_wait {
+    struct gh_mcp_gateway *gw;
+    struct gh_http_req *r;
+    const struct gh_jsonrpc_msg *m; /* in the request's arena */
+    struct gh_policy_action a;
+    struct gh_policy_subject s;
+    struct gh_auth_principal *principal; /* kept for the subject's slices */
+    void (*cont)(void *arg, bool go);
+    void *arg;
+};
+
+static void pdp_answered(void *arg, const struct gh_policy_pdp_result *res)
+{
+    struct pdp_wait *w = arg;
+    struct gh_policy_decision d = {.verdict = res->verdict,
+                                   .reason = res->reason,
+                                   .rule = "pdp",
+                                   .digest = gh_policy_digest(w->gw->policy)};
+    log_decision(&w->s, &w->a, &d);
+    bool go = false;
+    if (!gh_http_req_connected(w->r)) {
+        /* the client left while the PDP thought: nothing to answer */
+    } else if (res->verdict == GH_ALLOW) {
+        go = admit(w->gw->policy, w->r, w->m, &w->s, &w->a);
+    } else if (res->reason == GH_POLICY_R_PDP_UNAVAILABLE) {
+        int status = res->unavailable_503 ? 503 : 403;
+        gh_mcp_reply_error(w->r, status, w->m->id_raw, GH_JSONRPC_INTERNAL_ERROR,
+                           status == 503
+                               ? "Service Unavailable: the policy decision point cannot be reached"
+                               : "Forbidden: the policy decision point cannot be reached, so the "
+                                 "call is denied");
+    } else {
+        reply_denied(w->r, w->m, &w->a, &d);
+    }
+    w->cont(w->arg, go); /* also when refused: the waiting side lets go of what it holds */
+    gh_auth_principal_unref(w->principal);
+    gh_http_req_unref(w->r);
+    free(w);
+}
+
+enum gh_mcp_authz gh_mcp_authorize(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+                                   struct gh_http_req *r, const struct gh_jsonrpc_body *body,
+                                   void (*cont)(void *arg, bool go), void *arg)
+{
+    const struct gh_policy *p = gw->policy;
+    if (!gh_policy_enabled(p))
+        return GH_MCP_AUTHZ_OK;
+    struct gh_policy_subject s;
+    gh_mcp_subject_of(rt->principal, &s);
+    const struct gh_jsonrpc_msg *ask = NULL;
+    struct gh_policy_action ask_a;
+    for (uint32_t i = 0; i < body->count; i++) {
+        const struct gh_jsonrpc_msg *m = &body->msgs[i];
+        if (m->kind != GH_JSONRPC_REQUEST && m->kind != GH_JSONRPC_NOTIFICATION)
+            continue; /* answers to the server's own requests */
+        struct gh_policy_action a;
+        struct gh_policy_decision d;
+        action_of(rt, body, m, &a);
+        decide_local(p, &s, &a, &d);
+        log_decision(&s, &a, &d);
+        if (d.verdict != GH_ALLOW && body->batch) {
+            gh_mcp_reply_error(r, 403, (struct gh_slice){0}, GH_JSONRPC_INVALID_REQUEST,
+                               "Forbidden: a message of this batch is not allowed");
+            return GH_MCP_AUTHZ_DENIED;
+        }
+        if (d.verdict != GH_ALLOW) {
+            reply_denied(r, m, &a, &d);
+            return GH_MCP_AUTHZ_DENIED;
+        }
+        if (asks_pdp(p, &a) && !body->batch) {
+            ask = m;
+            ask_a = a;
+        }
+    }
+    if (!ask) {
+        const struct gh_jsonrpc_msg *m = &body->msgs[0];
+        struct gh_policy_action a;
+        action_of(rt, body, m, &a);
+        return body->batch || admit(p, r, m, &s, &a) ? GH_MCP_AUTHZ_OK : GH_MCP_AUTHZ_DENIED;
+    }
+    struct pdp_wait *w = gh_xcalloc(1, sizeof(*w));
+    w->gw = gw;
+    w->r = r;
+    gh_http_req_ref(r);
+    w->m = ask;
+    w->a = ask_a;
+    w->principal = rt->principal ? gh_auth_principal_ref((struct gh_auth_principal *)rt->principal) : NULL;
+    gh_mcp_subject_of(w->principal, &w->s);
+    w->cont = cont;
+    w->arg = arg;
+    gh_policy_pdp_ask(p, &w->s, &w->a, pdp_answered, w);
+    return GH_MCP_AUTHZ_PENDING;
+}
+
+/* ---- list answers ---- */
+
+const char *gh_mcp_list_method(struct gh_slice m)
+{
+    static const char *const lists[] = {"tools/list", "prompts/list", "resources/list",
+                                        "resources/templates/list"};
+    for (size_t i = 0; i < GH_ARRAY_LEN(lists); i++)
+        if (gh_slice_eq_cstr(m, lists[i]))
+            return lists[i];
+    return NULL;
+}
+
+char *gh_mcp_filter_answer(struct gh_mcp_gateway *gw, const struct gh_auth_principal *p,
+                           struct gh_slice upstream, const char *method, size_t name_prefix,
+                           const char *msg, size_t len, size_t *outlen)
+{
+    if (!gh_policy_enabled(gw->policy) || !method)
+        return NULL;
+    struct gh_policy_subject s;
+    gh_mcp_subject_of(p, &s);
+    char *out = NULL;
+    if (gh_policy_filter_list(gw->policy, &s, upstream, gh_slice_cstr(method), name_prefix, msg,
+                              len, &out, outlen) != GH_OK)
+        return NULL;
+    return out;
+}

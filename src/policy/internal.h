@@ -1,0 +1,121 @@
+/* policy/internal.h: what the files of policy/ share; nothing outside policy/ includes it. */
+#ifndef GH_POLICY_INTERNAL_H
+#define GH_POLICY_INTERNAL_H
+
+#include "policy/policy.h"
+
+/* ---- limits (limit.c) ---- */
+
+/** The compiled policy.limits list; thread-safe counters inside. */
+struct gh_policy_limits;
+/** Compiles the limits: sequence (see docs/policy.md); errors name the node. */
+enum gh_rc gh_policy__limits_compile(const struct gh_config_node *seq,
+                                     struct gh_policy_limits **out, struct gh_config_error *err);
+void gh_policy__limits_free(struct gh_policy_limits *l);
+/** Admits or refuses one tools/call (see gh_policy_limit_admit). l may be NULL (admit). */
+void gh_policy__limits_admit(struct gh_policy_limits *l, const char *principal,
+                             struct gh_slice upstream, struct gh_slice tool, int64_t now_ms,
+                             struct gh_policy_admit *out);
+
+
+
+/* ---- the compiled policy (rules.c builds it, eval.c reads it) ---- */
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+/** A list of patterns from the config (globs or exact values, per the condition). */
+struct gh_policy__list {
+    struct gh_slice *v;
+    uint32_t n;
+    bool literal; /* no pattern holds a glob character: exact comparison, indexable */
+};
+
+struct gh_policy__claim {
+    const char *name;
+    struct gh_policy__list vals; /* globs */
+};
+
+struct gh_policy__arg {
+    const char *name;
+    struct gh_policy_argcheck *chk;
+};
+
+struct gh_policy__rule {
+    const char *id;
+    enum gh_verdict effect;
+    int line, column;
+    uint32_t order;
+    /* principal: a NULL/empty list means "any" */
+    const char *issuer;
+    struct gh_policy__list subject, client_id, act; /* globs */
+    bool act_none;                                  /* act: none — no delegation at all */
+    struct gh_policy__list groups, roles;           /* any of */
+    struct gh_policy__list scopes;                  /* all of */
+    struct gh_policy__claim *claims;
+    uint32_t nclaims;
+    /* action */
+    struct gh_policy__list upstream, methods; /* globs */
+    struct gh_policy__list targets[4];        /* by enum gh_policy_kind; [0] unused */
+    bool has_target[4];
+    bool any_target; /* the rule names tools, resources or prompts */
+    struct gh_policy__arg *args;
+    uint32_t nargs;
+    bool strict_args; /* additional_arguments: false */
+};
+
+/** Rules that may apply to one kind of action, in config order. */
+struct gh_policy__bucket {
+    uint32_t *rules;
+    uint32_t n;
+};
+
+struct gh_policy__exact { /* open hash: literal target name -> rules (for one kind) */
+    struct gh_slice name;
+    struct gh_policy__bucket b;
+};
+
+struct gh_policy__pdp;
+struct gh_policy__pins;
+
+struct gh_policy {
+    atomic_int refs;
+    bool enabled;
+    enum gh_policy_mode mode;
+    char digest[7 + GH_POLICY_DIGEST_HEX + 1];
+    struct gh_arena *arena; /* rules, lists, strings */
+    struct gh_policy__rule *rules;
+    uint32_t nrules;
+    struct gh_policy__bucket generic[4];  /* by kind: rules with glob or no targets of it */
+    struct gh_policy__exact *exact[4];    /* by kind: literal targets */
+    uint32_t exact_mask[4];               /* table size - 1 (power of two) */
+    struct gh_policy_limits *limits;
+    struct gh_policy__pins *pins;
+    struct gh_policy__pdp *pdp;
+    const char **upstream_names; /* configured upstreams, for lint */
+    size_t nupstreams;
+    bool auth_on;
+    const char **issuers;
+    size_t nissuers;
+};
+
+/** Hash of a name for the exact tables. */
+uint64_t gh_policy__hash(struct gh_slice s);
+
+/* pins (pin.c) */
+enum gh_rc gh_policy__pins_compile(const struct gh_config_node *n, struct gh_policy__pins **out,
+                                   struct gh_config_error *err);
+void gh_policy__pins_free(struct gh_policy__pins *p);
+
+/* pdp (pdp.c) */
+enum gh_rc gh_policy__pdp_compile(const struct gh_config_node *n, struct gh_policy__pdp **out,
+                                  struct gh_config_error *err);
+void gh_policy__pdp_free(struct gh_policy__pdp *p);
+
+/** Scalar helpers for compiling nodes (rules.c). */
+bool gh_policy__scalar(const struct gh_config_node *n);
+enum gh_rc gh_policy__u64(const struct gh_config_node *n, uint64_t min, uint64_t max,
+                          uint64_t *out, struct gh_config_error *err);
+enum gh_rc gh_policy__enum(const struct gh_config_node *n, const char *const *names, size_t nn,
+                           int *out, struct gh_config_error *err);
+#endif
