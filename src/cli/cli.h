@@ -11,6 +11,13 @@ struct gh_cli_run_opts {
     bool dev_issuer;       /* dev: authenticate with an ephemeral in-memory issuer */
 };
 
+/** check-config's policy part: compile errors (2), then lint warnings on stdout (0). */
+int gh_cli_policy_check(const struct gh_config *cfg, const char *file);
+/** `gatehouse policy explain ...` */
+int gh_cli_policy(int argc, char **argv);
+/** `gatehouse tools approve ...` */
+int gh_cli_tools(int argc, char **argv);
+
 /** Runs the gateway until SIGTERM/SIGINT; returns the process exit status. */
 int gh_cli_run(struct gh_cli_run_opts *opts);
 

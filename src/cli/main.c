@@ -19,7 +19,13 @@ static void usage(FILE *f)
           "                  [--insecure-no-auth]\n"
           "      run the gateway (flags override the file)\n"
           "  gatehouse check-config FILE\n"
-          "      validate a configuration file without starting\n"
+          "      validate a configuration file without starting (policy: compile errors, rules\n"
+          "      that can never match, allow rules shadowed by deny rules)\n"
+          "  gatehouse policy explain --config FILE (--claims FILE.json | --token JWT)\n"
+          "                           --method M [--upstream U] [--name N] [--arguments JSON]\n"
+          "      the decision for one call, its rule, and why each other rule did not match\n"
+          "  gatehouse tools approve (--store FILE | --config FILE) [UPSTREAM.TOOL...]\n"
+          "      approve pending tool definitions (all, or those named) in the pin store\n"
           "  gatehouse version\n",
           f);
 }
@@ -42,10 +48,13 @@ static int check_config(int argc, char **argv)
     struct gh_config_error err = {0};
     if (gh_config_load_file(argv[2], &cfg, &err) != GH_OK)
         return config_fail(&err);
-    printf("%s: ok (%zu listener%s, %zu upstream%s)\n", argv[2], cfg->n_listeners,
-           cfg->n_listeners == 1 ? "" : "s", cfg->n_upstreams, cfg->n_upstreams == 1 ? "" : "s");
+    int rc = gh_cli_policy_check(cfg, argv[2]);
+    if (rc == 0)
+        printf("%s: ok (%zu listener%s, %zu upstream%s)\n", argv[2], cfg->n_listeners,
+               cfg->n_listeners == 1 ? "" : "s", cfg->n_upstreams,
+               cfg->n_upstreams == 1 ? "" : "s");
     gh_config_unref(cfg);
-    return 0;
+    return rc;
 }
 
 struct flags {
@@ -234,6 +243,10 @@ int main(int argc, char **argv)
         return serve(argc, argv, true);
     if (strcmp(cmd, "check-config") == 0)
         return check_config(argc, argv);
+    if (strcmp(cmd, "policy") == 0)
+        return gh_cli_policy(argc, argv);
+    if (strcmp(cmd, "tools") == 0)
+        return gh_cli_tools(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("gatehouse %s\n", GH_VERSION);
         return 0;

@@ -116,7 +116,8 @@ static void log_decision(const struct gh_policy_subject *s, const struct gh_poli
            d->verdict == GH_ALLOW ? "allow" : "deny", (int)a->method.len, a->method.ptr,
            (int)a->upstream.len, a->upstream.ptr ? a->upstream.ptr : "",
            (int)(a->name.len > 128 ? 128 : a->name.len), a->name.ptr ? a->name.ptr : "",
-           (int)(s->subject.len > 128 ? 128 : s->subject.len), s->subject.ptr ? s->subject.ptr : "-",
+           s->subject.len ? (int)(s->subject.len > 128 ? 128 : s->subject.len) : 1,
+           s->subject.len ? s->subject.ptr : "-",
            gh_policy_reason_str(d->reason), d->rule[0] ? d->rule : "-", d->digest);
 }
 
