@@ -8,6 +8,7 @@ PKGS=(
   libssl-dev          # OpenSSL 3: TLS, SHA-256, randomness
   libjansson-dev      # strict JSON DOM: oracle for our scanner in tests and fuzzing, cold-path documents
   libyaml-dev         # YAML configuration with line/column marks
+  libpcre2-dev        # bounded regular expressions for policy argument constraints
   libcmocka-dev       # unit-test framework
   nodejs npm          # interop peers: MCP SDK client, server-everything, conformance
   wrk nginx-light     # benchmark load generator and the reference reverse proxy
