@@ -472,7 +472,8 @@ void gh_policy_unref(struct gh_policy *p)
 {
     if (!p || atomic_fetch_sub(&p->refs, 1) != 1)
         return;
-    for (uint32_t i = 0; i < p->nrules; i++)
+    /* the slot after the last rule may hold a rule that failed half way: its checks too */
+    for (uint32_t i = 0; p->rules && i <= p->nrules && i < GH_POLICY_MAX_RULES; i++)
         for (uint32_t j = 0; j < p->rules[i].nargs; j++)
             gh_policy_argcheck_free(p->rules[i].args[j].chk);
     free(p->rules);
