@@ -127,7 +127,7 @@ static void decide_local(const struct gh_policy *p, const struct gh_policy_subje
 {
     if (gh_policy_mode(p) == GH_POLICY_MODE_PDP) {
         memset(d, 0, sizeof(*d));
-        d->verdict = GH_ALLOW; /* the PDP decides calls; protocol methods pass */
+        d->verdict = GH_ALLOW; /* the PDP decides everything but protocol methods (asks_pdp) */
         d->reason = GH_POLICY_R_PROTOCOL;
         d->rule = "";
         d->digest = gh_policy_digest(p);
@@ -148,7 +148,8 @@ static void decide_local(const struct gh_policy *p, const struct gh_policy_subje
 
 static bool asks_pdp(const struct gh_policy *p, const struct gh_policy_action *a)
 {
-    return gh_policy_mode(p) != GH_POLICY_MODE_LOCAL && a->kind != GH_POLICY_K_METHOD;
+    return gh_policy_mode(p) != GH_POLICY_MODE_LOCAL &&
+           (a->kind != GH_POLICY_K_METHOD || !gh_policy_protocol_method(a->method));
 }
 
 /* ---- limits ---- */
@@ -247,6 +248,13 @@ enum gh_mcp_authz gh_mcp_authorize(struct gh_mcp_gateway *gw, const struct gh_mc
         action_of(rt, body, m, &a);
         decide_local(p, &s, &a, &d);
         log_decision(&s, &a, &d);
+        if (body->batch && (gh_mcp_list_method(m->method) || asks_pdp(p, &a))) {
+            /* a batch answer is one array: lists inside it could not be filtered */
+            gh_mcp_reply_error(r, 400, (struct gh_slice){0}, GH_JSONRPC_INVALID_REQUEST,
+                               "Invalid Request: list requests and calls the policy decision "
+                               "point decides cannot be batched; send them one by one");
+            return GH_MCP_AUTHZ_DENIED;
+        }
         if (d.verdict != GH_ALLOW && body->batch) {
             gh_mcp_reply_error(r, 403, (struct gh_slice){0}, GH_JSONRPC_INVALID_REQUEST,
                                "Forbidden: a message of this batch is not allowed");
@@ -256,7 +264,7 @@ enum gh_mcp_authz gh_mcp_authorize(struct gh_mcp_gateway *gw, const struct gh_mc
             reply_denied(r, m, &a, &d);
             return GH_MCP_AUTHZ_DENIED;
         }
-        if (asks_pdp(p, &a) && !body->batch) {
+        if (asks_pdp(p, &a)) {
             ask = m;
             ask_a = a;
         }

@@ -27,7 +27,7 @@ bool gh_policy_name_valid(struct gh_slice name)
     return true;
 }
 
-static bool protocol_method(struct gh_slice m)
+bool gh_policy_protocol_method(struct gh_slice m)
 {
     if (m.len > 14 && memcmp(m.ptr, "notifications/", 14) == 0)
         return true;
@@ -309,7 +309,7 @@ static void decide(struct walk *w, struct gh_policy_decision *d)
         d->verdict = GH_ALLOW;
         d->reason = GH_POLICY_R_ALLOWED;
         d->rule = w->allow->id;
-    } else if (w->a->kind == GH_POLICY_K_METHOD && protocol_method(w->a->method)) {
+    } else if (w->a->kind == GH_POLICY_K_METHOD && gh_policy_protocol_method(w->a->method)) {
         d->verdict = GH_ALLOW; /* exposes nothing by itself: lists are filtered */
         d->reason = GH_POLICY_R_PROTOCOL;
     } else if (w->args_failed) {

@@ -147,6 +147,10 @@ struct gh_policy_finding {
 size_t gh_policy_lint(const struct gh_policy *p,
                       void (*fn)(void *arg, const struct gh_policy_finding *f), void *arg);
 
+/** initialize, ping, notifications/..., the four list methods, server/discover,
+ *  subscriptions/listen: they expose nothing by themselves and pass unless a deny rule says no. */
+bool gh_policy_protocol_method(struct gh_slice method);
+
 /* ---- names ---- */
 
 /** MCP tool/prompt name rule: 1..128 bytes of [A-Za-z0-9_.-] (spec 2025-11-25). */
