@@ -153,6 +153,11 @@ bool gh_mcp_stream_resumable_upstream(struct gh_mcp_stream *st, char *id, size_t
 void gh_mcp_stream_adopt_producer(struct gh_mcp_stream *st, gh_mcp_producer_fn control,
                                   void *producer);
 void gh_mcp_stream_ref(struct gh_mcp_stream *st);
+/** Marks st as the answer stream of a list request for who (referenced). */
+void gh_mcp_stream_set_list(struct gh_mcp_stream *st, const char *list_method,
+                            struct gh_auth_principal *who);
+/** The list method st answers (NULL when none) and a new reference to whose list it is. */
+const char *gh_mcp_stream_list(const struct gh_mcp_stream *st, struct gh_auth_principal **who);
 /** True while a client response is attached to st. */
 bool gh_mcp_stream_has_consumer(struct gh_mcp_stream *st);
 /** Marks a stream whose events may go unheard (a session's server-initiated messages): past the

@@ -175,6 +175,8 @@ static void start_sse(struct exchange *ex, const struct gh_http_response_head *h
     gh_sse_parser_init(&ex->sse_parser, ex->gw->cfg->limits.sse_event_bytes);
     uint64_t after = 0;
     if (ex->resume) {
+        if (!ex->list_method) /* the POST it resumes asked for a list: still filtered */
+            ex->list_method = gh_mcp_stream_list(ex->resume, &ex->who);
         ex->st = ex->resume; /* the reference moves to the producer role */
         ex->resume = NULL;
         gh_mcp_stream_adopt_producer(ex->st, producer_control, ex);
@@ -183,6 +185,8 @@ static void start_sse(struct exchange *ex, const struct gh_http_response_head *h
     } else {
         ex->st = gh_mcp_stream_new(ex->sess, ex->kind == EX_GET,
                                    ex->gw->cfg->limits.sse_replay_bytes, producer_control, ex);
+        if (ex->list_method)
+            gh_mcp_stream_set_list(ex->st, ex->list_method, ex->who);
     }
     struct gh_http_req *r = ex->req;
     ex->req = NULL; /* the stream's consumer owns the client response now */

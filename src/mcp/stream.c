@@ -50,7 +50,22 @@ struct gh_mcp_stream {
     bool lossy;           /* nobody may be listening: drop the oldest events past the cap */
     char up_last_id[128]; /* the upstream's last event id, to resume it (SEP-1699 polling) */
     bool saw_response;    /* a JSON-RPC response went by: the request is answered */
+    const char *list_method;       /* a list request's stream: a resumed upstream filters too */
+    struct gh_auth_principal *who; /* referenced with list_method */
 };
+
+void gh_mcp_stream_set_list(struct gh_mcp_stream *st, const char *list_method,
+                            struct gh_auth_principal *who)
+{
+    st->list_method = list_method;
+    st->who = who ? gh_auth_principal_ref(who) : NULL;
+}
+
+const char *gh_mcp_stream_list(const struct gh_mcp_stream *st, struct gh_auth_principal **who)
+{
+    *who = st->list_method && st->who ? gh_auth_principal_ref(st->who) : NULL;
+    return st->list_method;
+}
 
 static void consumer_pull(void *arg);
 
@@ -72,6 +87,7 @@ void gh_mcp_stream_unref(struct gh_mcp_stream *st)
         free(e);
     }
     gh_mcp_session_unref(st->sess->gw, st->sess);
+    gh_auth_principal_unref(st->who);
     free(st);
 }
 
