@@ -241,9 +241,9 @@ struct gh_auth_claims {
     uint32_t nroles;
     struct gh_slice *act; /* act.sub, act.act.sub, ... outermost (current actor) first */
     uint32_t nact;
-    int64_t exp; /* seconds (fraction dropped) */
-    int64_t iat; /* 0 when absent */
-    int64_t nbf; /* 0 when absent */
+    int64_t exp;             /* seconds (fraction dropped) */
+    int64_t iat;             /* 0 when absent */
+    int64_t nbf;             /* 0 when absent */
     struct gh_slice payload; /* the claims as JSON (token payload, introspection answer): any
                                 claim by name, for policy */
 };

@@ -63,8 +63,8 @@ enum gh_rc gh_config__err(struct gh_config_error *err, int line, int column, con
                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /** Error at node n (its value position and path). */
-enum gh_rc gh_config__err_node(struct cfg_state *st, const struct gh_config_node *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+enum gh_rc gh_config__err_node(struct cfg_state *st, const struct gh_config_node *n,
+                               const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /** Applies the document root onto st->c (types, unknown keys, formats). */
 enum gh_rc gh_config__schema_apply(struct cfg_state *st, const struct gh_config_node *root);
@@ -101,7 +101,8 @@ void gh_config__stdio_defaults(struct gh_config *c);
 /** A plain null scalar (empty, ~, null). */
 bool gh_config__is_null(const struct gh_config_node *n);
 /** A string scalar without control characters; *out points into the tree. */
-enum gh_rc gh_config__get_string(struct cfg_state *st, const struct gh_config_node *n, const char **out);
+enum gh_rc gh_config__get_string(struct cfg_state *st, const struct gh_config_node *n,
+                                 const char **out);
 /** A plain decimal integer in [min, max]. */
 enum gh_rc gh_config__get_uint(struct cfg_state *st, const struct gh_config_node *n, uint64_t min,
                                uint64_t max, uint64_t *out);
@@ -121,7 +122,8 @@ enum gh_rc gh_config__missing(struct cfg_state *st, const struct gh_config_node 
 /** The child of mapping m under key, or NULL. */
 const struct gh_config_node *gh_config__find_key(const struct gh_config_node *m, const char *key);
 /** Error msg at the key of v rather than its value. */
-enum gh_rc gh_config__err_key(struct cfg_state *st, const struct gh_config_node *v, const char *msg);
+enum gh_rc gh_config__err_key(struct cfg_state *st, const struct gh_config_node *v,
+                              const char *msg);
 
 /* ---- validation helpers (check.c) ---- */
 

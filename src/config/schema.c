@@ -40,7 +40,8 @@ static enum gh_rc get_string(struct cfg_state *st, const struct gh_config_node *
     return GH_OK;
 }
 
-enum gh_rc gh_config__get_string(struct cfg_state *st, const struct gh_config_node *n, const char **out)
+enum gh_rc gh_config__get_string(struct cfg_state *st, const struct gh_config_node *n,
+                                 const char **out)
 {
     return get_string(st, n, out);
 }
@@ -513,7 +514,7 @@ static enum gh_rc up_kind_check(struct cfg_state *st, const struct gh_config_nod
     static const char *const stdio_only[] = {"args", "cwd",           "env",
                                              "mode", "message_bytes", "stop_grace_ms"};
     const struct gh_config_node *url = gh_config__find_key(m, "url"),
-                          *cmd = gh_config__find_key(m, "command"), *k;
+                                *cmd = gh_config__find_key(m, "command"), *k;
     if (url && cmd)
         return gh_config__err_key(
             st, cmd,

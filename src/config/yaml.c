@@ -15,9 +15,9 @@ struct builder {
     struct cfg_state *st;
     struct gh_config_node *root; /* the document's top node */
     struct gh_config_node *cur;  /* innermost open mapping or sequence */
-    int depth;             /* open containers */
-    int docs;              /* documents seen */
-    const char *key;       /* pending key of cur (a mapping) waiting for its value */
+    int depth;                   /* open containers */
+    int docs;                    /* documents seen */
+    const char *key;             /* pending key of cur (a mapping) waiting for its value */
     int key_line, key_column;
 };
 
@@ -73,7 +73,8 @@ enum gh_rc gh_config__err(struct gh_config_error *err, int line, int column, con
     return GH_E_PARSE;
 }
 
-enum gh_rc gh_config__err_node(struct cfg_state *st, const struct gh_config_node *n, const char *fmt, ...)
+enum gh_rc gh_config__err_node(struct cfg_state *st, const struct gh_config_node *n,
+                               const char *fmt, ...)
 {
     va_list ap;
     st->err->line = n->line;

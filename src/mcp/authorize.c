@@ -117,8 +117,8 @@ static void log_decision(const struct gh_policy_subject *s, const struct gh_poli
            (int)a->upstream.len, a->upstream.ptr ? a->upstream.ptr : "",
            (int)(a->name.len > 128 ? 128 : a->name.len), a->name.ptr ? a->name.ptr : "",
            s->subject.len ? (int)(s->subject.len > 128 ? 128 : s->subject.len) : 1,
-           s->subject.len ? s->subject.ptr : "-",
-           gh_policy_reason_str(d->reason), d->rule[0] ? d->rule : "-", d->digest);
+           s->subject.len ? s->subject.ptr : "-", gh_policy_reason_str(d->reason),
+           d->rule[0] ? d->rule : "-", d->digest);
 }
 
 /* Local rules and pinning for one message. */
@@ -281,7 +281,8 @@ enum gh_mcp_authz gh_mcp_authorize(struct gh_mcp_gateway *gw, const struct gh_mc
     gh_http_req_ref(r);
     w->m = ask;
     w->a = ask_a;
-    w->principal = rt->principal ? gh_auth_principal_ref((struct gh_auth_principal *)rt->principal) : NULL;
+    w->principal =
+        rt->principal ? gh_auth_principal_ref((struct gh_auth_principal *)rt->principal) : NULL;
     gh_mcp_subject_of(w->principal, &w->s);
     w->cont = cont;
     w->arg = arg;

@@ -216,8 +216,9 @@ void gh_mcp_pending_answer(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, ch
     }
     if (p->list_method && !b->ep && p->ch < b->nch) { /* the caller sees what it may use */
         size_t n = 0;
-        char *f = gh_mcp_filter_answer(b->gw, p->principal, gh_slice_cstr(b->ups[p->ch]->conf->name),
-                                       p->list_method, 0, msg, len, &n);
+        char *f =
+            gh_mcp_filter_answer(b->gw, p->principal, gh_slice_cstr(b->ups[p->ch]->conf->name),
+                                 p->list_method, 0, msg, len, &n);
         if (f) {
             free(msg);
             msg = f;

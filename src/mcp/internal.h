@@ -249,10 +249,10 @@ struct gh_mcp_pending {
     char *client_token; /* the client's own progress token, when the gateway replaced it */
     /** Set on gateway-made requests: gets the answer instead of a client. */
     void (*on_answer)(struct gh_mcp_bridge *b, const char *msg, size_t len);
-    struct gh_mcp_fanout *fan;     /* the parent's merge state */
+    struct gh_mcp_fanout *fan;           /* the parent's merge state */
     struct gh_auth_principal *principal; /* who asked (ref), for filtering its lists */
     const char *list_method;             /* set when the request is a list request */
-    struct gh_mcp_pending *parent; /* set on fan-out parts */
+    struct gh_mcp_pending *parent;       /* set on fan-out parts */
 };
 
 /** A request from an upstream, waiting for the client's answer. */

@@ -32,14 +32,14 @@ struct exchange {
     struct gh_mcp_stream *st;
     struct gh_buf body; /* buffered initialize answer */
     int status;
-    struct gh_mcp_stream *resume; /* referenced: the stream a resumed upstream GET feeds */
-    char resume_id[128];          /* the upstream's Last-Event-ID for that GET */
-    uint64_t resume_seq;          /* the client's position in the stream */
-    char principal[65];           /* who asked (sessions it creates are theirs) */
-    const char *list_method;      /* a list request under a policy: its answer is filtered */
+    struct gh_mcp_stream *resume;  /* referenced: the stream a resumed upstream GET feeds */
+    char resume_id[128];           /* the upstream's Last-Event-ID for that GET */
+    uint64_t resume_seq;           /* the client's position in the stream */
+    char principal[65];            /* who asked (sessions it creates are theirs) */
+    const char *list_method;       /* a list request under a policy: its answer is filtered */
     struct gh_auth_principal *who; /* referenced while list_method is set */
-    bool sse_buffered;            /* a list answer as SSE without a session: held whole */
-    struct gh_buf *sse_out;       /* where refilter_event writes */
+    bool sse_buffered;             /* a list answer as SSE without a session: held whole */
+    struct gh_buf *sse_out;        /* where refilter_event writes */
 };
 
 static const char *const REQUEST_HEADERS[] = {
@@ -249,10 +249,11 @@ static void on_head(void *arg, const struct gh_http_response_head *h)
     if ((ex->initialize || ex->list_method) && ok) {
         /* held whole: the negotiated version is read, a list is filtered for its caller */
         ex->buffered = true;
-        ex->sse_buffered = ct && ct->value.len >= 17 &&
-                           strncasecmp(ct->value.ptr, "text/event-stream", 17) == 0;
+        ex->sse_buffered =
+            ct && ct->value.len >= 17 && strncasecmp(ct->value.ptr, "text/event-stream", 17) == 0;
         gh_buf_release(&ex->body);
-        gh_buf_init(&ex->body, ex->list_method ? ex->gw->cfg->limits.body_bytes * 4 : INIT_BODY_CAP);
+        gh_buf_init(&ex->body,
+                    ex->list_method ? ex->gw->cfg->limits.body_bytes * 4 : INIT_BODY_CAP);
     }
     struct gh_http_header hdrs[12];
     size_t n = client_headers(ex, h, hdrs, GH_ARRAY_LEN(hdrs));
@@ -304,11 +305,10 @@ static enum gh_rc refilter_event(void *arg, const struct gh_sse_event *ev)
 {
     struct exchange *ex = arg;
     size_t n = 0;
-    char *f = ev->has_data ? gh_mcp_filter_answer(ex->gw, ex->who,
-                                                  gh_slice_cstr(ex->route->conf->name),
-                                                  ex->list_method, 0, ev->data.ptr, ev->data.len,
-                                                  &n)
-                           : NULL;
+    char *f = ev->has_data
+                  ? gh_mcp_filter_answer(ex->gw, ex->who, gh_slice_cstr(ex->route->conf->name),
+                                         ex->list_method, 0, ev->data.ptr, ev->data.len, &n)
+                  : NULL;
     gh_sse_write_event(ex->sse_out, ev->has_id ? ev->id : (struct gh_slice){0}, ev->event,
                        f ? gh_slice(f, n) : ev->data, ev->retry);
     free(f);

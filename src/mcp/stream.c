@@ -47,10 +47,10 @@ struct gh_mcp_stream {
     gh_mcp_producer_fn control;
     void *producer;
     struct consumer *cons;
-    bool lossy;           /* nobody may be listening: drop the oldest events past the cap */
-    char up_last_id[128]; /* the upstream's last event id, to resume it (SEP-1699 polling) */
-    bool saw_response;    /* a JSON-RPC response went by: the request is answered */
-    const char *list_method;       /* a list request's stream: a resumed upstream filters too */
+    bool lossy;              /* nobody may be listening: drop the oldest events past the cap */
+    char up_last_id[128];    /* the upstream's last event id, to resume it (SEP-1699 polling) */
+    bool saw_response;       /* a JSON-RPC response went by: the request is answered */
+    const char *list_method; /* a list request's stream: a resumed upstream filters too */
     struct gh_auth_principal *who; /* referenced with list_method */
 };
 

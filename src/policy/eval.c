@@ -10,8 +10,10 @@
 #include <string.h>
 
 static const char *const PROTOCOL_METHODS[] = {
-    "initialize", "ping", "tools/list", "prompts/list", "resources/list",
-    "resources/templates/list", "server/discover", "subscriptions/listen",
+    "initialize",      "ping",
+    "tools/list",      "prompts/list",
+    "resources/list",  "resources/templates/list",
+    "server/discover", "subscriptions/listen",
 };
 
 bool gh_policy_name_valid(struct gh_slice name)
@@ -141,11 +143,15 @@ static const char *default_method_miss(const struct gh_policy__rule *r, enum gh_
         return any_glob(&r->methods, m) ? NULL : "methods";
     if (!r->any_target)
         return NULL; /* no methods, no targets: any method */
-    switch (k) { /* the target lists imply the call methods */
-    case GH_POLICY_K_TOOL: return gh_slice_eq_cstr(m, "tools/call") ? NULL : "methods";
-    case GH_POLICY_K_PROMPT: return gh_slice_eq_cstr(m, "prompts/get") ? NULL : "methods";
-    case GH_POLICY_K_RESOURCE: return NULL; /* read, subscribe, unsubscribe */
-    case GH_POLICY_K_METHOD: break;
+    switch (k) {     /* the target lists imply the call methods */
+    case GH_POLICY_K_TOOL:
+        return gh_slice_eq_cstr(m, "tools/call") ? NULL : "methods";
+    case GH_POLICY_K_PROMPT:
+        return gh_slice_eq_cstr(m, "prompts/get") ? NULL : "methods";
+    case GH_POLICY_K_RESOURCE:
+        return NULL; /* read, subscribe, unsubscribe */
+    case GH_POLICY_K_METHOD:
+        break;
     }
     return "methods";
 }
@@ -157,8 +163,8 @@ static const char *action_miss(const struct gh_policy__rule *r, const struct gh_
         return "upstream";
     if (r->any_target) {
         if (!r->has_target[a->kind])
-            return a->kind == GH_POLICY_K_METHOD ? "methods (the rule names targets)"
-                   : a->kind == GH_POLICY_K_TOOL ? "tools (the rule names none)"
+            return a->kind == GH_POLICY_K_METHOD   ? "methods (the rule names targets)"
+                   : a->kind == GH_POLICY_K_TOOL   ? "tools (the rule names none)"
                    : a->kind == GH_POLICY_K_PROMPT ? "prompts (the rule names none)"
                                                    : "resources (the rule names none)";
         if (!any_glob(&r->targets[a->kind], a->name))
@@ -437,9 +443,8 @@ static const char *never_matches(const struct gh_policy *p, const struct gh_poli
     for (uint32_t i = 0; i < r->upstream.n; i++)
         if (!upstream_exists(p, r->upstream.v[i]) && r->upstream.n == 1)
             return "its upstream names no configured upstream";
-    if (!p->auth_on &&
-        (r->issuer || r->subject.n || r->client_id.n || r->groups.n || r->roles.n ||
-         r->scopes.n || r->nclaims || r->act.n))
+    if (!p->auth_on && (r->issuer || r->subject.n || r->client_id.n || r->groups.n || r->roles.n ||
+                        r->scopes.n || r->nclaims || r->act.n))
         return "it has principal conditions but auth: is off (no principal)";
     if (r->issuer) {
         bool known = false;

@@ -93,8 +93,8 @@ enum gh_rc gh_policy_filter_list(const struct gh_policy *p, const struct gh_poli
     if (gh_json_parse(a, msg, len, NULL, &d, NULL) != GH_OK || d.toks[0].type != GH_JSON_OBJECT)
         goto out;
     int32_t res = gh_json_obj_get(&d, 0, "result", 6);
-    int32_t arr = res >= 0 ? gh_json_obj_get(&d, (uint32_t)res, sh->member, strlen(sh->member))
-                           : -1;
+    int32_t arr =
+        res >= 0 ? gh_json_obj_get(&d, (uint32_t)res, sh->member, strlen(sh->member)) : -1;
     if (arr < 0 || d.toks[arr].type != GH_JSON_ARRAY)
         goto out;
     if (sh->kind == GH_POLICY_K_TOOL && gh_policy_pinning(p))

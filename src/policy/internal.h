@@ -17,8 +17,6 @@ void gh_policy__limits_admit(struct gh_policy_limits *l, const char *principal,
                              struct gh_slice upstream, struct gh_slice tool, int64_t now_ms,
                              struct gh_policy_admit *out);
 
-
-
 /* ---- the compiled policy (rules.c builds it, eval.c reads it) ---- */
 
 #include <pthread.h>
@@ -86,9 +84,9 @@ struct gh_policy {
     struct gh_arena *arena; /* rules, lists, strings */
     struct gh_policy__rule *rules;
     uint32_t nrules;
-    struct gh_policy__bucket generic[4];  /* by kind: rules with glob or no targets of it */
-    struct gh_policy__exact *exact[4];    /* by kind: literal targets */
-    uint32_t exact_mask[4];               /* table size - 1 (power of two) */
+    struct gh_policy__bucket generic[4]; /* by kind: rules with glob or no targets of it */
+    struct gh_policy__exact *exact[4];   /* by kind: literal targets */
+    uint32_t exact_mask[4];              /* table size - 1 (power of two) */
     struct gh_policy_limits *limits;
     struct gh_policy__pins *pins;
     struct gh_policy__pdp *pdp;
@@ -114,8 +112,8 @@ void gh_policy__pdp_free(struct gh_policy__pdp *p);
 
 /** Scalar helpers for compiling nodes (rules.c). */
 bool gh_policy__scalar(const struct gh_config_node *n);
-enum gh_rc gh_policy__u64(const struct gh_config_node *n, uint64_t min, uint64_t max,
-                          uint64_t *out, struct gh_config_error *err);
+enum gh_rc gh_policy__u64(const struct gh_config_node *n, uint64_t min, uint64_t max, uint64_t *out,
+                          struct gh_config_error *err);
 enum gh_rc gh_policy__enum(const struct gh_config_node *n, const char *const *names, size_t nn,
                            int *out, struct gh_config_error *err);
 #endif

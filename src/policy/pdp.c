@@ -143,8 +143,8 @@ static void put_list(struct gh_buf *b, const char *name, const struct gh_slice *
     gh_buf_append(b, "]", 1);
 }
 
-void gh_policy_authzen_request(const struct gh_policy_subject *s,
-                               const struct gh_policy_action *a, struct gh_buf *b)
+void gh_policy_authzen_request(const struct gh_policy_subject *s, const struct gh_policy_action *a,
+                               struct gh_buf *b)
 {
     static const char *const types[4] = {"method", "tool", "resource", "prompt"};
     gh_buf_puts(b, "{\"subject\":{\"type\":\"user\",\"id\":");
@@ -302,8 +302,8 @@ void gh_policy_pdp_ask(const struct gh_policy *p, const struct gh_policy_subject
     bool allow = false;
     if (cache_get(d, key, &allow)) {
         struct gh_policy_pdp_result r = {.verdict = allow ? GH_ALLOW : GH_DENY,
-                                         .reason = allow ? GH_POLICY_R_ALLOWED
-                                                         : GH_POLICY_R_PDP_DENY};
+                                         .reason =
+                                             allow ? GH_POLICY_R_ALLOWED : GH_POLICY_R_PDP_DENY};
         gh_buf_release(&req);
         cb(arg, &r);
         return;

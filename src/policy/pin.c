@@ -90,8 +90,8 @@ static enum gh_rc approved_list(struct gh_policy__pins *ps, const struct gh_conf
         const char *hex = strncmp(d->text, "sha256:", 7) == 0 ? d->text + 7 : d->text;
         if (!hex_digest(hex))
             return gh_config_node_error(err, d, "expected sha256:<64 lower-case hex digits>");
-        struct pin *p = pin_find(ps, gh_slice(t->text, (size_t)(dot - t->text)),
-                                 gh_slice_cstr(dot + 1), true);
+        struct pin *p =
+            pin_find(ps, gh_slice(t->text, (size_t)(dot - t->text)), gh_slice_cstr(dot + 1), true);
         if (!p)
             return gh_config_node_error(err, t, "too many pinned tools");
         snprintf(p->approved, sizeof(p->approved), "%s", hex);
@@ -103,7 +103,8 @@ enum gh_rc gh_policy__pins_compile(const struct gh_config_node *n, struct gh_pol
                                    struct gh_config_error *err)
 {
     if (n->kind != CFG_MAP)
-        return gh_config_node_error(err, n, "expected a mapping (mode, store, first_use, approved)");
+        return gh_config_node_error(err, n,
+                                    "expected a mapping (mode, store, first_use, approved)");
     struct gh_policy__pins *ps = gh_xcalloc(1, sizeof(*ps));
     pthread_mutex_init(&ps->mu, NULL);
     *out = ps;
@@ -202,8 +203,8 @@ static void store_refresh(struct gh_policy__pins *ps, int64_t now_ms)
     if (!ps->store || now_ms - ps->checked_ms < 1000)
         return;
     ps->checked_ms = now_ms;
-    if (stat(ps->store, &st) != 0 || (st.st_mtim.tv_sec == ps->mtime.tv_sec &&
-                                      st.st_mtim.tv_nsec == ps->mtime.tv_nsec))
+    if (stat(ps->store, &st) != 0 ||
+        (st.st_mtim.tv_sec == ps->mtime.tv_sec && st.st_mtim.tv_nsec == ps->mtime.tv_nsec))
         return;
     ps->mtime = st.st_mtim;
     json_t *root = store_read(ps->store);
@@ -328,9 +329,8 @@ enum gh_rc gh_policy_tool_digest(const struct gh_json_doc *doc, uint32_t tool, s
         if (j && i == 0 && name_prefix) { /* the upstream's own name, not the namespaced one */
             const char *s = json_string_value(j);
             size_t len = json_string_length(j);
-            json_t *k = s && len > name_prefix
-                            ? json_stringn(s + name_prefix, len - name_prefix)
-                            : NULL;
+            json_t *k =
+                s && len > name_prefix ? json_stringn(s + name_prefix, len - name_prefix) : NULL;
             json_decref(j);
             j = k;
         }

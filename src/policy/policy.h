@@ -24,12 +24,12 @@
 #include <stdio.h>
 
 /** Caps. */
-#define GH_POLICY_MAX_RULES      10000
-#define GH_POLICY_NAME_MAX       128 /* tool and prompt names (MCP spec: 1..128 chars) */
-#define GH_POLICY_ID_MAX         64  /* bytes of a rule id */
-#define GH_POLICY_REGEX_MATCH    100000
-#define GH_POLICY_REGEX_DEPTH    1000
-#define GH_POLICY_DIGEST_HEX     64
+#define GH_POLICY_MAX_RULES   10000
+#define GH_POLICY_NAME_MAX    128 /* tool and prompt names (MCP spec: 1..128 chars) */
+#define GH_POLICY_ID_MAX      64  /* bytes of a rule id */
+#define GH_POLICY_REGEX_MATCH 100000
+#define GH_POLICY_REGEX_DEPTH 1000
+#define GH_POLICY_DIGEST_HEX  64
 
 /** What an action targets. */
 enum gh_policy_kind {
@@ -74,9 +74,9 @@ struct gh_policy_action {
     struct gh_slice method;   /* JSON-RPC method */
     struct gh_slice upstream; /* the upstream's configured name */
     enum gh_policy_kind kind;
-    struct gh_slice name;            /* tool or prompt name (un-namespaced), or resource URI */
-    const struct gh_json_doc *args;  /* parsed request; NULL when no arguments */
-    int32_t args_tok;                /* params.arguments token, -1 when absent */
+    struct gh_slice name;           /* tool or prompt name (un-namespaced), or resource URI */
+    const struct gh_json_doc *args; /* parsed request; NULL when no arguments */
+    int32_t args_tok;               /* params.arguments token, -1 when absent */
 };
 
 /** A decision. rule points into the policy (or is a fixed string); valid while it lives. */
@@ -164,8 +164,7 @@ struct gh_policy_argcheck;
  * glob, regex, path_under). Errors name the node in err.
  */
 enum gh_rc gh_policy_argcheck_compile(const struct gh_config *cfg, const struct gh_config_node *n,
-                                      struct gh_policy_argcheck **out,
-                                      struct gh_config_error *err);
+                                      struct gh_policy_argcheck **out, struct gh_config_error *err);
 void gh_policy_argcheck_free(struct gh_policy_argcheck *c);
 /** Checks value token v of doc (v < 0: the argument is absent); true when it passes. */
 bool gh_policy_argcheck_eval(const struct gh_policy_argcheck *c, const struct gh_json_doc *doc,
@@ -207,8 +206,7 @@ bool gh_policy_pinning(const struct gh_policy *p);
  * Approves in the store at path: every pending definition (names NULL) or those named
  * "upstream.tool". Writes the file atomically; prints what it approved to out.
  */
-enum gh_rc gh_policy_pin_approve(const char *path, const char *const *names, size_t n,
-                                 FILE *out);
+enum gh_rc gh_policy_pin_approve(const char *path, const char *const *names, size_t n, FILE *out);
 /** The pin store path configured (NULL when pinning is off). */
 const char *gh_policy_pin_store(const struct gh_policy *p);
 
@@ -247,8 +245,8 @@ void gh_policy_limit_release(void *token);
 /* ---- external decision point (pdp.c): OpenID AuthZEN Authorization API 1.0 ---- */
 
 /** Builds the AuthZEN evaluation request body for (s, a) into b. */
-void gh_policy_authzen_request(const struct gh_policy_subject *s,
-                               const struct gh_policy_action *a, struct gh_buf *b);
+void gh_policy_authzen_request(const struct gh_policy_subject *s, const struct gh_policy_action *a,
+                               struct gh_buf *b);
 /** What the PDP said. */
 struct gh_policy_pdp_result {
     enum gh_verdict verdict;

@@ -20,8 +20,8 @@ bool gh_policy__scalar(const struct gh_config_node *n)
     return n && n->kind == CFG_SCALAR && !memchr(n->text, '\0', n->len);
 }
 
-enum gh_rc gh_policy__u64(const struct gh_config_node *n, uint64_t min, uint64_t max,
-                          uint64_t *out, struct gh_config_error *err)
+enum gh_rc gh_policy__u64(const struct gh_config_node *n, uint64_t min, uint64_t max, uint64_t *out,
+                          struct gh_config_error *err)
 {
     char *end = NULL;
     if (!gh_policy__scalar(n) || !n->plain || !n->len || n->text[0] == '-')
@@ -47,8 +47,7 @@ enum gh_rc gh_policy__enum(const struct gh_config_node *n, const char *const *na
     }
     char alts[200] = "";
     for (size_t i = 0; i < nn; i++)
-        snprintf(alts + strlen(alts), sizeof(alts) - strlen(alts), "%s%s", i ? ", " : "",
-                 names[i]);
+        snprintf(alts + strlen(alts), sizeof(alts) - strlen(alts), "%s%s", i ? ", " : "", names[i]);
     return gh_config_node_error(err, n, "expected one of: %s", alts);
 }
 
@@ -415,8 +414,8 @@ static void context_copy(struct gh_policy *p, const struct gh_config *cfg)
     p->nupstreams = cfg->n_upstreams;
     p->upstream_names = gh_arena_calloc(p->arena, (cfg->n_upstreams + 1) * sizeof(char *));
     for (size_t i = 0; i < cfg->n_upstreams; i++)
-        p->upstream_names[i] = gh_arena_strndup(p->arena, cfg->upstreams[i].name,
-                                                strlen(cfg->upstreams[i].name));
+        p->upstream_names[i] =
+            gh_arena_strndup(p->arena, cfg->upstreams[i].name, strlen(cfg->upstreams[i].name));
     p->auth_on = cfg->auth != NULL;
     if (cfg->auth) {
         p->nissuers = cfg->auth->n_issuers;
@@ -502,16 +501,26 @@ enum gh_policy_mode gh_policy_mode(const struct gh_policy *p)
 const char *gh_policy_reason_str(enum gh_policy_reason r)
 {
     switch (r) {
-    case GH_POLICY_R_ALLOWED: return "allowed";
-    case GH_POLICY_R_PROTOCOL: return "protocol";
-    case GH_POLICY_R_DENY_RULE: return "deny_rule";
-    case GH_POLICY_R_NO_MATCH: return "no_match";
-    case GH_POLICY_R_ARGUMENTS: return "arguments";
-    case GH_POLICY_R_BAD_NAME: return "bad_name";
-    case GH_POLICY_R_UNLISTED: return "unlisted";
-    case GH_POLICY_R_PDP_DENY: return "pdp_deny";
-    case GH_POLICY_R_PDP_UNAVAILABLE: return "pdp_unavailable";
-    case GH_POLICY_R_UNSPECIFIED: break;
+    case GH_POLICY_R_ALLOWED:
+        return "allowed";
+    case GH_POLICY_R_PROTOCOL:
+        return "protocol";
+    case GH_POLICY_R_DENY_RULE:
+        return "deny_rule";
+    case GH_POLICY_R_NO_MATCH:
+        return "no_match";
+    case GH_POLICY_R_ARGUMENTS:
+        return "arguments";
+    case GH_POLICY_R_BAD_NAME:
+        return "bad_name";
+    case GH_POLICY_R_UNLISTED:
+        return "unlisted";
+    case GH_POLICY_R_PDP_DENY:
+        return "pdp_deny";
+    case GH_POLICY_R_PDP_UNAVAILABLE:
+        return "pdp_unavailable";
+    case GH_POLICY_R_UNSPECIFIED:
+        break;
     }
     return "unspecified";
 }

@@ -69,8 +69,8 @@ static void call_make(struct call *c, const char *up, const char *method, const 
     memset(&c->act, 0, sizeof(c->act));
     c->act.method = gh_slice_cstr(method);
     c->act.upstream = gh_slice_cstr(up);
-    c->act.kind = strcmp(method, "tools/call") == 0    ? GH_POLICY_K_TOOL
-                  : strcmp(method, "prompts/get") == 0 ? GH_POLICY_K_PROMPT
+    c->act.kind = strcmp(method, "tools/call") == 0         ? GH_POLICY_K_TOOL
+                  : strcmp(method, "prompts/get") == 0      ? GH_POLICY_K_PROMPT
                   : strncmp(method, "resources/r", 11) == 0 ? GH_POLICY_K_RESOURCE
                                                             : GH_POLICY_K_METHOD;
     c->act.name = gh_slice_cstr(name ? name : "");
@@ -177,8 +177,17 @@ static void names_are_exact_and_safe(void **state)
     struct gh_policy *p = must(READ_POLICY);
     struct gh_policy_subject r = who(READERS, 1);
     static const char *const bad[] = {
-        "Echo", "ECHO", "ech\xce\xbf" /* Greek omicron */, "\xef\xbd\x85\x63ho" /* fullwidth e */,
-        "echo ", " echo", "echo/x", "fx.echo", "../echo", "", "echo\n",
+        "Echo",
+        "ECHO",
+        "ech\xce\xbf" /* Greek omicron */,
+        "\xef\xbd\x85\x63ho" /* fullwidth e */,
+        "echo ",
+        " echo",
+        "echo/x",
+        "fx.echo",
+        "../echo",
+        "",
+        "echo\n",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct gh_policy_decision d = decide(p, &r, "fx", "tools/call", bad[i], NULL);
@@ -204,29 +213,30 @@ static void names_are_exact_and_safe(void **state)
 static void principal_conditions(void **state)
 {
     (void)state;
-    struct gh_policy *p = must("policy:\n"
-                               "  rules:\n"
-                               "    - id: by-issuer\n"
-                               "      effect: allow\n"
-                               "      principal: {issuer: \"https://idp.example\", subject: [\"al*\"],"
-                               " client_id: [agent-1], scopes: [mcp:read, mcp:tools]}\n"
-                               "      tools: [one]\n"
-                               "    - id: by-scope-missing\n"
-                               "      effect: allow\n"
-                               "      principal: {scopes: [mcp:admin]}\n"
-                               "      tools: [two]\n"
-                               "    - id: by-claim\n"
-                               "      effect: allow\n"
-                               "      principal: {claims: {department: [\"eng*\"], level: [\"3\"]}}\n"
-                               "      tools: [three]\n"
-                               "    - id: no-delegation\n"
-                               "      effect: allow\n"
-                               "      principal: {act: none}\n"
-                               "      tools: [four]\n"
-                               "    - id: via-agent\n"
-                               "      effect: allow\n"
-                               "      principal: {act: [\"agent-*\"]}\n"
-                               "      tools: [five]\n");
+    struct gh_policy *p =
+        must("policy:\n"
+             "  rules:\n"
+             "    - id: by-issuer\n"
+             "      effect: allow\n"
+             "      principal: {issuer: \"https://idp.example\", subject: [\"al*\"],"
+             " client_id: [agent-1], scopes: [mcp:read, mcp:tools]}\n"
+             "      tools: [one]\n"
+             "    - id: by-scope-missing\n"
+             "      effect: allow\n"
+             "      principal: {scopes: [mcp:admin]}\n"
+             "      tools: [two]\n"
+             "    - id: by-claim\n"
+             "      effect: allow\n"
+             "      principal: {claims: {department: [\"eng*\"], level: [\"3\"]}}\n"
+             "      tools: [three]\n"
+             "    - id: no-delegation\n"
+             "      effect: allow\n"
+             "      principal: {act: none}\n"
+             "      tools: [four]\n"
+             "    - id: via-agent\n"
+             "      effect: allow\n"
+             "      principal: {act: [\"agent-*\"]}\n"
+             "      tools: [five]\n");
     struct gh_policy_subject s = who(NULL, 0);
     assert_int_equal(decide(p, &s, "fx", "tools/call", "one", NULL).verdict, GH_ALLOW);
     s.subject = GH_SLICE_LIT("bob");
@@ -258,25 +268,26 @@ static void principal_conditions(void **state)
 static void arguments_decide_per_call(void **state)
 {
     (void)state;
-    struct gh_policy *p = must("policy:\n"
-                               "  rules:\n"
-                               "    - id: repo-scoped\n"
-                               "      effect: allow\n"
-                               "      tools: [create_issue]\n"
-                               "      arguments:\n"
-                               "        repo: {type: string, enum: [acme/web, acme/api], required: true}\n"
-                               "        title: {type: string, max_length: 10}\n"
-                               "      additional_arguments: false\n"
-                               "    - id: files\n"
-                               "      effect: allow\n"
-                               "      tools: [read_file]\n"
-                               "      arguments:\n"
-                               "        path: {path_under: [/srv/repos], required: true}\n"
-                               "    - id: no-secrets\n"
-                               "      effect: deny\n"
-                               "      tools: [read_file]\n"
-                               "      arguments:\n"
-                               "        path: {glob: \"*.pem\"}\n");
+    struct gh_policy *p =
+        must("policy:\n"
+             "  rules:\n"
+             "    - id: repo-scoped\n"
+             "      effect: allow\n"
+             "      tools: [create_issue]\n"
+             "      arguments:\n"
+             "        repo: {type: string, enum: [acme/web, acme/api], required: true}\n"
+             "        title: {type: string, max_length: 10}\n"
+             "      additional_arguments: false\n"
+             "    - id: files\n"
+             "      effect: allow\n"
+             "      tools: [read_file]\n"
+             "      arguments:\n"
+             "        path: {path_under: [/srv/repos], required: true}\n"
+             "    - id: no-secrets\n"
+             "      effect: deny\n"
+             "      tools: [read_file]\n"
+             "      arguments:\n"
+             "        path: {glob: \"*.pem\"}\n");
     struct gh_policy_subject s = who(NULL, 0);
     struct {
         const char *tool, *args;
@@ -309,9 +320,10 @@ static void arguments_decide_per_call(void **state)
     assert_string_equal(d.argument, "repo");
     d = decide(p, &s, "fx", "tools/call", "read_file", "{\"path\":\"/srv/repos/a/key.pem\"}");
     assert_int_equal(d.reason, GH_POLICY_R_DENY_RULE);
-    /* lists ignore argument conditions: the tool is listable, a deny with arguments hides nothing */
-    assert_true(gh_policy_listable(p, &s, GH_SLICE_LIT("fx"), GH_POLICY_K_TOOL,
-                                   GH_SLICE_LIT("read_file")));
+    /* lists ignore argument conditions: the tool is listable, a deny with arguments hides nothing
+     */
+    assert_true(
+        gh_policy_listable(p, &s, GH_SLICE_LIT("fx"), GH_POLICY_K_TOOL, GH_SLICE_LIT("read_file")));
     assert_false(gh_policy_listable(p, &s, GH_SLICE_LIT("fx"), GH_POLICY_K_TOOL,
                                     GH_SLICE_LIT("delete_repo")));
     gh_policy_unref(p);
@@ -384,8 +396,8 @@ static void lists_are_filtered(void **state)
     struct gh_policy_subject r = who(READERS, 1), a = who(ADMINS, 1);
     char *out = NULL;
     size_t n = 0;
-    assert_int_equal(gh_policy_filter_list(p, &r, GH_SLICE_LIT("fx"), GH_SLICE_LIT("tools/list"),
-                                           0, LIST, strlen(LIST), &out, &n),
+    assert_int_equal(gh_policy_filter_list(p, &r, GH_SLICE_LIT("fx"), GH_SLICE_LIT("tools/list"), 0,
+                                           LIST, strlen(LIST), &out, &n),
                      GH_OK);
     struct gh_arena *ar = gh_arena_new(4096);
     struct gh_json_doc d;
@@ -397,8 +409,8 @@ static void lists_are_filtered(void **state)
     assert_null(strstr(out, "bad name"));
     assert_non_null(strstr(out, "\"nextCursor\":\"c2\"")); /* the rest of the message is kept */
     free(out);
-    assert_int_equal(gh_policy_filter_list(p, &a, GH_SLICE_LIT("fx"), GH_SLICE_LIT("tools/list"),
-                                           0, LIST, strlen(LIST), &out, &n),
+    assert_int_equal(gh_policy_filter_list(p, &a, GH_SLICE_LIT("fx"), GH_SLICE_LIT("tools/list"), 0,
+                                           LIST, strlen(LIST), &out, &n),
                      GH_OK);
     assert_null(strstr(out, "delete_repo")); /* denied for everyone on fx */
     assert_non_null(strstr(out, "\"name\":\"Echo\""));
@@ -406,16 +418,16 @@ static void lists_are_filtered(void **state)
     /* namespaced names (aggregated endpoint): the prefix is not part of the policy name */
     const char *agg = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"fx.echo\"},"
                       "{\"name\":\"fx.set\"}]}}";
-    assert_int_equal(gh_policy_filter_list(p, &r, GH_SLICE_LIT("fx"), GH_SLICE_LIT("tools/list"),
-                                           3, agg, strlen(agg), &out, &n),
+    assert_int_equal(gh_policy_filter_list(p, &r, GH_SLICE_LIT("fx"), GH_SLICE_LIT("tools/list"), 3,
+                                           agg, strlen(agg), &out, &n),
                      GH_OK);
     assert_non_null(strstr(out, "fx.echo"));
     assert_null(strstr(out, "fx.set"));
     free(out);
     /* not a list result: left alone */
     const char *err = "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1,\"message\":\"x\"}}";
-    assert_int_equal(gh_policy_filter_list(p, &r, GH_SLICE_LIT("fx"), GH_SLICE_LIT("tools/list"),
-                                           0, err, strlen(err), &out, &n),
+    assert_int_equal(gh_policy_filter_list(p, &r, GH_SLICE_LIT("fx"), GH_SLICE_LIT("tools/list"), 0,
+                                           err, strlen(err), &out, &n),
                      GH_E_PARSE);
     gh_arena_free(ar);
     gh_policy_unref(p);
@@ -504,15 +516,16 @@ static void collect(void *arg, const struct gh_policy_finding *f)
 static void lint_finds_dead_rules(void **state)
 {
     (void)state;
-    struct gh_policy *p = must("policy:\n"
-                               "  rules:\n"
-                               "    - {id: deny-delete, effect: deny, tools: [\"delete_*\"]}\n"
-                               "    - {id: shadowed, effect: allow, tools: [delete_repo]}\n"
-                               "    - {id: ghost, effect: allow, upstream: nope, tools: [x]}\n"
-                               "    - {id: wrong-method, effect: allow, methods: [prompts/get],"
-                               " tools: [x]}\n"
-                               "    - {id: fine, effect: allow, tools: [echo]}\n"
-                               "    - {id: who, effect: allow, principal: {groups: [a]}, tools: [y]}\n");
+    struct gh_policy *p =
+        must("policy:\n"
+             "  rules:\n"
+             "    - {id: deny-delete, effect: deny, tools: [\"delete_*\"]}\n"
+             "    - {id: shadowed, effect: allow, tools: [delete_repo]}\n"
+             "    - {id: ghost, effect: allow, upstream: nope, tools: [x]}\n"
+             "    - {id: wrong-method, effect: allow, methods: [prompts/get],"
+             " tools: [x]}\n"
+             "    - {id: fine, effect: allow, tools: [echo]}\n"
+             "    - {id: who, effect: allow, principal: {groups: [a]}, tools: [y]}\n");
     char seen[2048] = "";
     size_t n = gh_policy_lint(p, collect, seen);
     assert_int_equal(n, 4);
@@ -552,8 +565,7 @@ static bool pt_glob(const char *p, const char *s)
     return *p == *s && pt_glob(p + 1, s + 1);
 }
 
-static bool pt_matches(const struct pt_rule *r, const char *up, const char *tool,
-                       const char *group)
+static bool pt_matches(const struct pt_rule *r, const char *up, const char *tool, const char *group)
 {
     if (r->up && strcmp(r->up, up) != 0)
         return false;
@@ -607,11 +619,10 @@ static void policy_property(void **state)
             gh_policy_explain(p, &s, &cl.act, &e, NULL, NULL);
             gh_arena_free(cl.a);
             if ((d.verdict == GH_ALLOW) != expect || d.verdict != e.verdict)
-                fail_msg("round %d call %d (%s.%s, %s): indexed %d, walk %d, oracle %d\n%s",
-                         round, c, up, tool, group ? group : "-", d.verdict, e.verdict, expect,
-                         yaml);
-            bool listable = gh_policy_listable(p, &s, gh_slice_cstr(up), GH_POLICY_K_TOOL,
-                                               gh_slice_cstr(tool));
+                fail_msg("round %d call %d (%s.%s, %s): indexed %d, walk %d, oracle %d\n%s", round,
+                         c, up, tool, group ? group : "-", d.verdict, e.verdict, expect, yaml);
+            bool listable =
+                gh_policy_listable(p, &s, gh_slice_cstr(up), GH_POLICY_K_TOOL, gh_slice_cstr(tool));
             assert_int_equal(listable, expect); /* no argument rules: list == call */
         }
         gh_policy_unref(p);
