@@ -73,13 +73,15 @@ static char *token_payload(const char *tok, size_t *len)
 static uint32_t str_list(struct gh_arena *ar, const struct gh_json_doc *d, int32_t v,
                          struct gh_slice **out)
 {
+    *out = NULL;
     if (v < 0)
         return 0;
-    struct gh_slice *l = gh_arena_calloc(ar, (d->toks[v].size + 1) * 64 * sizeof(*l));
+    struct gh_slice *l = gh_arena_calloc(ar, ((size_t)d->toks[v].size + 1) * 64 * sizeof(*l));
     uint32_t n = 0;
     if (d->toks[v].type == GH_JSON_STRING) { /* "scope": "a b c" */
-        struct gh_slice s;
-        gh_json_str(d, ar, (uint32_t)v, &s);
+        struct gh_slice s = {0};
+        if (gh_json_str(d, ar, (uint32_t)v, &s) != GH_OK)
+            return 0;
         for (size_t i = 0; i < s.len && n < 64;) {
             size_t j = i;
             while (j < s.len && s.ptr[j] != ' ')
@@ -126,7 +128,7 @@ static bool subject_from_claims(struct gh_arena *ar, const char *json, size_t le
     s->client_id = str_claim(ar, d, "client_id");
     if (!s->client_id.len)
         s->client_id = str_claim(ar, d, "azp");
-    struct gh_slice *l;
+    struct gh_slice *l = NULL;
     s->ngroups = str_list(ar, d, gh_json_obj_get(d, 0, groups, strlen(groups)), &l);
     s->groups = l;
     s->nroles = str_list(ar, d, gh_json_obj_get(d, 0, roles, strlen(roles)), &l);
@@ -160,20 +162,24 @@ struct explain_opts {
 
 static int explain_parse(int argc, char **argv, struct explain_opts *o)
 {
-    for (int i = 3; i < argc; i++) {
-        const char **slot = strcmp(argv[i], "--config") == 0      ? &o->config
-                            : strcmp(argv[i], "--claims") == 0    ? &o->claims
-                            : strcmp(argv[i], "--token") == 0     ? &o->token
-                            : strcmp(argv[i], "--method") == 0    ? &o->method
-                            : strcmp(argv[i], "--upstream") == 0  ? &o->upstream
-                            : strcmp(argv[i], "--name") == 0      ? &o->name
-                            : strcmp(argv[i], "--arguments") == 0 ? &o->arguments
-                                                                  : NULL;
+    const struct {
+        const char *flag;
+        const char **slot;
+    } flags[] = {
+        {"--config", &o->config},       {"--claims", &o->claims},     {"--token", &o->token},
+        {"--method", &o->method},       {"--upstream", &o->upstream}, {"--name", &o->name},
+        {"--arguments", &o->arguments},
+    };
+    for (int i = 3; i < argc; i += 2) {
+        const char **slot = NULL;
+        for (size_t f = 0; f < GH_ARRAY_LEN(flags) && !slot; f++)
+            if (strcmp(argv[i], flags[f].flag) == 0)
+                slot = flags[f].slot;
         if (!slot || i + 1 >= argc) {
             fprintf(stderr, "gatehouse: policy explain: unknown or incomplete flag %s\n", argv[i]);
             return 2;
         }
-        *slot = argv[++i];
+        *slot = argv[i + 1];
     }
     if (!o->config || (!o->claims && !o->token) || !o->method) {
         fputs("usage: gatehouse policy explain --config FILE (--claims FILE.json | --token JWT)\n"

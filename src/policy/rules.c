@@ -260,7 +260,7 @@ static enum gh_rc rules_seq(struct gh_policy *p, const struct gh_config *cfg,
 static enum gh_rc includes(struct gh_policy *p, const struct gh_config *cfg,
                            const struct gh_config_node *v, struct gh_config_error *err)
 {
-    struct gh_policy__list files;
+    struct gh_policy__list files = {0};
     if (list_of(p->arena, v, &files, err))
         return GH_E_PARSE;
     for (uint32_t i = 0; i < files.n; i++) {
