@@ -277,6 +277,8 @@ static bool item_visible(struct gh_mcp_bridge *b, struct gh_mcp_fanout *f, const
     struct gh_slice s;
     if (!str_of(d, get(d, item, key), &s))
         return false;
+    if (f->kind == AGG_TOOLS || f->kind == AGG_PROMPTS)
+        gh_policy_known_add(pol, gh_slice_cstr(up), kinds[f->kind], s);
     struct gh_policy_subject subj;
     gh_mcp_subject_of(f->who, &subj);
     if (!gh_policy_listable(pol, &subj, gh_slice_cstr(up), kinds[f->kind], s))

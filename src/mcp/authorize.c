@@ -139,9 +139,11 @@ static void decide_local(const struct gh_policy *p, const struct gh_policy_subje
     } else {
         gh_policy_evaluate(p, s, a, d);
     }
-    if (d->verdict == GH_ALLOW && a->kind == GH_POLICY_K_TOOL &&
-        gh_policy_pin_check(p, a->upstream, a->name) != GH_POLICY_PIN_OK) {
-        d->verdict = GH_DENY;
+    if (d->verdict == GH_ALLOW &&
+        (gh_policy_known(p, a->upstream, a->kind, a->name) != GH_ALLOW ||
+         (a->kind == GH_POLICY_K_TOOL &&
+          gh_policy_pin_check(p, a->upstream, a->name) != GH_POLICY_PIN_OK))) {
+        d->verdict = GH_DENY; /* never listed, or hidden by pinning: as unknown as can be */
         d->reason = GH_POLICY_R_UNLISTED;
     }
 }

@@ -71,6 +71,7 @@ void gh_mcp_worker_fini(struct gh_mcp_gateway *gw, struct gh_net_worker *w)
 {
     (void)w;
     gh_upstream_worker_fini(gw->upstreams);
+    gh_policy_pdp_worker_fini();
 }
 
 void gh_mcp_gateway_closing(struct gh_mcp_gateway *gw)

@@ -79,6 +79,26 @@ static void observe_all(const struct gh_policy *p, struct gh_slice upstream,
     }
 }
 
+/* Every name the upstream lists, whoever asked: calls to other names are answered as unknown. */
+static void record_names(const struct gh_policy *p, struct gh_slice upstream,
+                         enum gh_policy_kind kind, const struct gh_json_doc *d, uint32_t arr,
+                         size_t prefix, struct gh_arena *a)
+{
+    for (uint32_t e = arr + 1; e < d->toks[arr].end; e = d->toks[e].end) {
+        int32_t k = d->toks[e].type == GH_JSON_OBJECT ? gh_json_obj_get(d, e, "name", 4) : -1;
+        struct gh_slice name;
+        if (k >= 0 && gh_json_str(d, a, (uint32_t)k, &name) == GH_OK && name.len > prefix)
+            gh_policy_known_add(p, upstream, kind, gh_slice(name.ptr + prefix, name.len - prefix));
+    }
+}
+
+void gh_policy_known_add(const struct gh_policy *p, struct gh_slice upstream,
+                         enum gh_policy_kind kind, struct gh_slice name)
+{
+    if (p && p->known)
+        gh_policy__known_add(p->known, upstream, kind, name);
+}
+
 enum gh_rc gh_policy_filter_list(const struct gh_policy *p, const struct gh_policy_subject *s,
                                  struct gh_slice upstream, struct gh_slice method,
                                  size_t name_prefix, const char *msg, size_t len, char **out,
@@ -97,6 +117,8 @@ enum gh_rc gh_policy_filter_list(const struct gh_policy *p, const struct gh_poli
         res >= 0 ? gh_json_obj_get(&d, (uint32_t)res, sh->member, strlen(sh->member)) : -1;
     if (arr < 0 || d.toks[arr].type != GH_JSON_ARRAY)
         goto out;
+    if (sh->kind != GH_POLICY_K_RESOURCE)
+        record_names(p, upstream, sh->kind, &d, (uint32_t)arr, name_prefix, a);
     if (sh->kind == GH_POLICY_K_TOOL && gh_policy_pinning(p))
         observe_all(p, upstream, &d, (uint32_t)arr, name_prefix, a);
     struct gh_buf b;

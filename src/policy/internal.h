@@ -75,6 +75,7 @@ struct gh_policy__exact { /* open hash: literal target name -> rules (for one ki
 
 struct gh_policy__pdp;
 struct gh_policy__pins;
+struct gh_policy__known;
 
 struct gh_policy {
     atomic_int refs;
@@ -90,7 +91,8 @@ struct gh_policy {
     struct gh_policy_limits *limits;
     struct gh_policy__pins *pins;
     struct gh_policy__pdp *pdp;
-    const char **upstream_names; /* configured upstreams, for lint */
+    struct gh_policy__known *known; /* names each upstream has listed (known.c) */
+    const char **upstream_names;    /* configured upstreams, for lint */
     size_t nupstreams;
     bool auth_on;
     const char **issuers;
@@ -104,6 +106,12 @@ uint64_t gh_policy__hash(struct gh_slice s);
 enum gh_rc gh_policy__pins_compile(const struct gh_config_node *n, struct gh_policy__pins **out,
                                    struct gh_config_error *err);
 void gh_policy__pins_free(struct gh_policy__pins *p);
+
+/* names listed (known.c) */
+struct gh_policy__known *gh_policy__known_new(void);
+void gh_policy__known_free(struct gh_policy__known *k);
+void gh_policy__known_add(struct gh_policy__known *k, struct gh_slice up, enum gh_policy_kind kind,
+                          struct gh_slice name);
 
 /* pdp (pdp.c) */
 enum gh_rc gh_policy__pdp_compile(const struct gh_config_node *n, struct gh_policy__pdp **out,

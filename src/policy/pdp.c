@@ -290,6 +290,14 @@ static void ask_done(void *arg, enum gh_rc rc)
 
 static const struct gh_http_creq_cbs ASK_CBS = {ask_head, ask_body, ask_done};
 
+void gh_policy_pdp_worker_fini(void)
+{
+    if (pool)
+        gh_http_pool_free(pool);
+    pool = NULL;
+    pool_owner = NULL;
+}
+
 void gh_policy_pdp_ask(const struct gh_policy *p, const struct gh_policy_subject *s,
                        const struct gh_policy_action *a, gh_policy_pdp_cb cb, void *arg)
 {
@@ -309,6 +317,7 @@ void gh_policy_pdp_ask(const struct gh_policy *p, const struct gh_policy_subject
         return;
     }
     if (!pool || pool_owner != d) {
+        gh_policy_pdp_worker_fini(); /* another policy generation's PDP */
         pool = gh_http_pool_new(gh_net_worker_current(), &d->target);
         pool_owner = d;
     }

@@ -151,6 +151,17 @@ size_t gh_policy_lint(const struct gh_policy *p,
  *  subscriptions/listen: they expose nothing by themselves and pass unless a deny rule says no. */
 bool gh_policy_protocol_method(struct gh_slice method);
 
+/**
+ * GH_DENY when upstream has listed names of this kind (tools, prompts) and name is not among
+ * them: the gateway answers such a call itself, exactly like a forbidden one. GH_ALLOW for
+ * other kinds, without a policy, and before the upstream has listed anything.
+ */
+enum gh_verdict gh_policy_known(const struct gh_policy *p, struct gh_slice upstream,
+                                enum gh_policy_kind kind, struct gh_slice name);
+/** Records that upstream listed name (list answers are recorded by gh_policy_filter_list). */
+void gh_policy_known_add(const struct gh_policy *p, struct gh_slice upstream,
+                         enum gh_policy_kind kind, struct gh_slice name);
+
 /* ---- names ---- */
 
 /** MCP tool/prompt name rule: 1..128 bytes of [A-Za-z0-9_.-] (spec 2025-11-25). */
@@ -258,6 +269,8 @@ typedef void (*gh_policy_pdp_cb)(void *arg, const struct gh_policy_pdp_result *r
  * Asks the PDP (cached answers first) on the calling worker; cb runs on this worker, maybe
  * before this returns (cache hit).
  */
+/** Frees this worker's PDP connections (worker shutdown). */
+void gh_policy_pdp_worker_fini(void);
 void gh_policy_pdp_ask(const struct gh_policy *p, const struct gh_policy_subject *s,
                        const struct gh_policy_action *a, gh_policy_pdp_cb cb, void *arg);
 

@@ -443,6 +443,7 @@ enum gh_rc gh_policy_compile(const struct gh_config *cfg, const struct gh_config
         return GH_OK;
     }
     p->enabled = true;
+    p->known = gh_policy__known_new();
     p->rules = gh_xcalloc(GH_POLICY_MAX_RULES, sizeof(*p->rules));
     enum gh_rc rc = GH_OK;
     for (size_t i = 0; i < node->n && !rc; i++)
@@ -479,6 +480,7 @@ void gh_policy_unref(struct gh_policy *p)
     gh_policy__limits_free(p->limits);
     gh_policy__pins_free(p->pins);
     gh_policy__pdp_free(p->pdp);
+    gh_policy__known_free(p->known);
     gh_arena_free(p->arena);
     free(p);
 }

@@ -433,6 +433,46 @@ static void lists_are_filtered(void **state)
     gh_policy_unref(p);
 }
 
+static void unlisted_names_are_unknown(void **state)
+{
+    (void)state;
+    struct gh_policy *p =
+        must("policy:\n  rules:\n    - {id: all, effect: allow, tools: [\"*\"]}\n");
+    /* nothing listed yet: the rules alone decide */
+    assert_int_equal(gh_policy_known(p, GH_SLICE_LIT("fx"), GH_POLICY_K_TOOL, GH_SLICE_LIT("zz")),
+                     GH_ALLOW);
+    struct gh_policy_subject s = who(NULL, 0);
+    char *out = NULL;
+    size_t n = 0;
+    assert_int_equal(gh_policy_filter_list(p, &s, GH_SLICE_LIT("fx"), GH_SLICE_LIT("tools/list"), 0,
+                                           LIST, strlen(LIST), &out, &n),
+                     GH_OK);
+    free(out);
+    assert_int_equal(
+        gh_policy_known(p, GH_SLICE_LIT("fx"), GH_POLICY_K_TOOL, GH_SLICE_LIT("delete_repo")),
+        GH_ALLOW);
+    assert_int_equal(gh_policy_known(p, GH_SLICE_LIT("fx"), GH_POLICY_K_TOOL, GH_SLICE_LIT("zz")),
+                     GH_DENY);
+    assert_int_equal(gh_policy_known(p, GH_SLICE_LIT("fx"), GH_POLICY_K_TOOL, GH_SLICE_LIT("echO")),
+                     GH_DENY);
+    /* other upstreams and other kinds keep their own lists */
+    assert_int_equal(gh_policy_known(p, GH_SLICE_LIT("gh"), GH_POLICY_K_TOOL, GH_SLICE_LIT("zz")),
+                     GH_ALLOW);
+    assert_int_equal(gh_policy_known(p, GH_SLICE_LIT("fx"), GH_POLICY_K_PROMPT, GH_SLICE_LIT("zz")),
+                     GH_ALLOW);
+    /* many names: the set grows */
+    char name[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(name, sizeof(name), "t%d", i);
+        gh_policy_known_add(p, GH_SLICE_LIT("gh"), GH_POLICY_K_TOOL, gh_slice_cstr(name));
+    }
+    assert_int_equal(
+        gh_policy_known(p, GH_SLICE_LIT("gh"), GH_POLICY_K_TOOL, GH_SLICE_LIT("t4999")), GH_ALLOW);
+    assert_int_equal(
+        gh_policy_known(p, GH_SLICE_LIT("gh"), GH_POLICY_K_TOOL, GH_SLICE_LIT("t5000")), GH_DENY);
+    gh_policy_unref(p);
+}
+
 static void tool_digest_is_canonical(void **state)
 {
     (void)state;
@@ -639,6 +679,7 @@ int main(void)
         cmocka_unit_test(compile_errors_name_the_place),
         cmocka_unit_test(digest_names_the_version),
         cmocka_unit_test(lists_are_filtered),
+        cmocka_unit_test(unlisted_names_are_unknown),
         cmocka_unit_test(tool_digest_is_canonical),
         cmocka_unit_test(pinning_hides_changes_until_approved),
         cmocka_unit_test(lint_finds_dead_rules),
