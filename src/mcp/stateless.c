@@ -136,7 +136,8 @@ void gh_mcp_stateless_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route 
         if (stdio)
             gh_mcp_reply_unsupported_version_of(r, m->id_raw, hv, true);
         else
-            gh_mcp_proxy_post_stateless(gw, rt, r, body->batch ? NULL : gh_mcp_list_method(m->method));
+            gh_mcp_proxy_post_stateless(gw, rt, r,
+                                        body->batch ? NULL : gh_mcp_list_method(m->method));
         return;
     }
     if (body->batch) {
