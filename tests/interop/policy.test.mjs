@@ -3,14 +3,12 @@
 // on the MCP SDK (also behind one aggregated endpoint), the AuthZEN PDP on the Cedar engine (pdp/)
 // and the `gatehouse tools approve` CLI.
 //
-// Principals. The test IdP issues client_credentials tokens whose only per-client claims are
-// sub = client_id = the client's name; it has no `groups` claim. So every gateway here names
-// `client_id` as the groups claim (auth.issuers[].claims.groups: client_id): each token then
-// carries exactly one group, its client's name, read by the gateway's real claim code. The
-// roles are:
-//   READER = jwt-es256-client   echo, read_file (argument rules), public memos, summarize
-//   ADMIN  = jwt-rs256-client   everything
-//   MAINT  = jwt-client         fx.delete_repo (repo enum), fx2.* except a deny of fx2.delete_repo
+// Principals. The test IdP's client_credentials tokens carry sub = client_id = the client's name
+// and, for three clients, a `groups` claim (idp.mjs extraTokenClaims), as an enterprise IdP puts
+// directory groups in access tokens; the gateway reads it with its default groups claim. Roles:
+//   READER = reader-client      (readers)     echo, read_file (argument rules), public memos, summarize
+//   ADMIN  = admin-client       (admins)      everything
+//   MAINT  = maintainer-client  (maintainers) fx.delete_repo (repo enum), fx2.* except fx2.delete_repo
 //
 // Every process is started on 127.0.0.1 with a free port, logged to out/<name>.log and stopped
 // by pid in after hooks.
@@ -34,9 +32,13 @@ const PV = '2025-11-25';
 const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize',
   params: { protocolVersion: PV, capabilities: {}, clientInfo: { name: 'policy-test', version: '1' } } };
 
-const READER = 'jwt-es256-client';
-const ADMIN = 'jwt-rs256-client';
-const MAINT = 'jwt-client';
+// the clients (token subjects) and the directory groups the IdP puts in their tokens
+const READER = 'reader-client'; // groups [readers]
+const ADMIN = 'admin-client'; // groups [admins, staff]
+const MAINT = 'maintainer-client'; // groups [maintainers, staff]
+const G_READERS = 'readers';
+const G_ADMINS = 'admins';
+const G_MAINTAINERS = 'maintainers';
 
 // ---- helpers -----------------------------------------------------------------------------
 
@@ -79,7 +81,6 @@ async function startGw(name, idp, yamlBody) {
     'listeners:', `  - address: 127.0.0.1:${port}`,
     'auth:', `  resource: ${base}`,
     '  issuers:', `    - issuer: ${idp.issuer}`, '      algorithms: [ES256, RS256]', '      token_type: at+jwt',
-    '      claims:', '        groups: client_id',
     yamlBody.trim(),
   ].join('\n') + '\n');
   const check = spawnSync(GATEHOUSE_BIN, ['check-config', cfg], { encoding: 'utf8' });
@@ -222,7 +223,7 @@ policy:
     - id: readers-echo-fx
       effect: allow
       principal:
-        groups: [${READER}]
+        groups: [${G_READERS}]
       upstream: [fx]
       tools: [echo]
       arguments:
@@ -230,7 +231,7 @@ policy:
     - id: readers-echo-fx2
       effect: allow
       principal:
-        groups: [${READER}]
+        groups: [${G_READERS}]
       upstream: [fx2]
       tools: [echo]
       arguments:
@@ -238,7 +239,7 @@ policy:
     - id: readers-read-file
       effect: allow
       principal:
-        groups: [${READER}]
+        groups: [${G_READERS}]
       upstream: [fx]
       tools: [read_file]
       arguments:
@@ -247,21 +248,21 @@ policy:
     - id: readers-public-memos
       effect: allow
       principal:
-        groups: [${READER}]
+        groups: [${G_READERS}]
       resources: ["memo://public/*"]
     - id: readers-summarize
       effect: allow
       principal:
-        groups: [${READER}]
+        groups: [${G_READERS}]
       prompts: [summarize]
     - id: admins-all
       effect: allow
       principal:
-        groups: [${ADMIN}]
+        groups: [${G_ADMINS}]
     - id: maint-delete-fx
       effect: allow
       principal:
-        groups: [${MAINT}]
+        groups: [${G_MAINTAINERS}]
       upstream: [fx]
       tools: [delete_repo]
       arguments:
@@ -269,13 +270,13 @@ policy:
     - id: maint-fx2-all
       effect: allow
       principal:
-        groups: [${MAINT}]
+        groups: [${G_MAINTAINERS}]
       upstream: [fx2]
       tools: ["*"]
     - id: maint-no-fx2-delete
       effect: deny
       principal:
-        groups: [${MAINT}]
+        groups: [${G_MAINTAINERS}]
       upstream: [fx2]
       tools: [delete_repo]
 `);
@@ -423,7 +424,7 @@ policy:
         }
       });
       assert.deepEqual(odd, []);
-      await waitForLog(gw.proc, /info policy: deny tools\/call fx\/delete_repo by jwt-es256-client: no_match \(rule -, sha256:[0-9a-f]{64}\)/);
+      await waitForLog(gw.proc, /info policy: deny tools\/call fx\/delete_repo by reader-client: no_match \(rule -, sha256:[0-9a-f]{64}\)/);
 
       // names that are not strings
       const typed = await newCalls(fx, async () => {
@@ -573,7 +574,7 @@ policy:
     - id: admins-all
       effect: allow
       principal:
-        groups: [${ADMIN}]
+        groups: [${G_ADMINS}]
   pinning:
     mode: enforce
     store: ${store}
@@ -649,11 +650,11 @@ policy:
       fs.writeFileSync(policies, `
 @id("readers-echo")
 permit (principal, action == Gatehouse::Action::"tools/call", resource is Gatehouse::Tool)
-when { principal.groups.contains("${READER}") && resource.name == "echo" && resource.upstream == "fx" };
+when { principal.groups.contains("${G_READERS}") && resource.name == "echo" && resource.upstream == "fx" };
 
 @id("admins-all")
 permit (principal, action, resource)
-when { principal.groups.contains("${ADMIN}") };
+when { principal.groups.contains("${G_ADMINS}") };
 
 @id("no-delete-repo")
 forbid (principal, action, resource is Gatehouse::Tool)
@@ -685,7 +686,7 @@ policy:
     - id: readers-local
       effect: allow
       principal:
-        groups: [${READER}]
+        groups: [${G_READERS}]
       tools: [echo, read_file]
 ${pdpBlock('deny')}`),
       ]);
@@ -715,7 +716,7 @@ ${pdpBlock('deny')}`),
       assert.ok(e1 - e0 >= 7, `the PDP was asked for each of the 7 requests (evaluations ${e0} -> ${e1})`);
       const log = pdp.proc.log();
       assert.match(log, new RegExp(`decision=allow principal="${READER}" action="tools/call" resource=Gatehouse::Tool::"fx\\.echo"`));
-      assert.match(log, /decision=deny principal="jwt-rs256-client" action="tools\/call" .*reasons=\["no-delete-repo"\]/);
+      assert.match(log, /decision=deny principal="admin-client" action="tools\/call" .*reasons=\["no-delete-repo"\]/);
       // the SDK client sees the same
       const c = await sdkClient(gwPdp, READER, '/fx/mcp');
       try {
@@ -777,7 +778,7 @@ policy:
     - id: both
       effect: allow
       principal:
-        groups: [${READER}, ${ADMIN}]
+        groups: [${G_READERS}, ${G_ADMINS}]
   limits:
     - id: per-user
       scope: principal

@@ -114,6 +114,10 @@ const SPECS = {
   'limited-client': { format: 'jwt', alg: 'ES256', scope: 'mcp:read' },
   'short-client': { format: 'jwt', alg: 'ES256', scope: FULL, ttl: SHORT_TTL },
   'sdk-client': { format: 'jwt', alg: 'ES256', scope: FULL },
+  // principals with directory groups (a `groups` claim in their JWT access tokens): policy tests
+  'reader-client': { format: 'jwt', alg: 'ES256', scope: FULL, groups: ['readers'] },
+  'admin-client': { format: 'jwt', alg: 'RS256', scope: FULL, groups: ['admins', 'staff'] },
+  'maintainer-client': { format: 'jwt', alg: 'ES256', scope: FULL, groups: ['maintainers', 'staff'] },
   [PKJWT_CLIENT_ID]: { format: 'jwt', alg: 'ES256', scope: FULL, auth: 'private_key_jwt' },
 };
 
@@ -173,6 +177,11 @@ function acceptableResource(r) {
 function configuration() {
   return {
     clients,
+    // the groups of a client's principal, as an enterprise IdP puts directory groups in tokens
+    extraTokenClaims: async (ctx, token) => {
+      const g = SPECS[token.clientId]?.groups;
+      return g ? { groups: g } : undefined;
+    },
     jwks: { keys: generations.flatMap((gen) => SIGNING_ALGS.map((a) => gen[a])) },
     scopes: ['openid', ...MCP_SCOPES],
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
