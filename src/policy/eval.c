@@ -16,16 +16,26 @@ static const char *const PROTOCOL_METHODS[] = {
     "server/discover", "subscriptions/listen",
 };
 
+/* [A-Za-z0-9_.-]: a table, since every call and every listed entry is checked */
+static const bool NAME_CHAR[256] = {
+    ['-'] = 1, ['.'] = 1, ['_'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1,
+    ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1,
+    ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1,
+    ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1,
+    ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
+    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1,
+    ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1,
+    ['z'] = 1,
+};
+
 bool gh_policy_name_valid(struct gh_slice name)
 {
     if (!name.len || name.len > GH_POLICY_NAME_MAX)
         return false;
-    for (size_t i = 0; i < name.len; i++) {
-        unsigned char c = (unsigned char)name.ptr[i];
-        if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
-            c != '_' && c != '.' && c != '-')
+    for (size_t i = 0; i < name.len; i++)
+        if (!NAME_CHAR[(unsigned char)name.ptr[i]])
             return false;
-    }
     return true;
 }
 
@@ -106,8 +116,40 @@ out:
     return ok;
 }
 
+#define GSET_WORDS 64 /* interned groups up to 4096: beyond that, strings are compared */
+
+/* The subject's groups as bits over the policy's interned group ids (computed on first need). */
+struct gset {
+    const struct gh_policy *p;
+    bool ready, usable;
+    uint64_t bits[GSET_WORDS];
+};
+
+static bool groups_match(const struct gh_policy__rule *r, const struct gh_policy_subject *s,
+                         struct gset *g)
+{
+    if (g && !g->ready) {
+        g->ready = true;
+        g->usable = g->p->ngids <= GSET_WORDS * 64;
+        memset(g->bits, 0, ((g->p->ngids + 63) / 64) * sizeof(uint64_t));
+        for (uint32_t i = 0; g->usable && i < s->ngroups; i++) {
+            int32_t id =
+                gh_policy__lookup(g->p->gid_table, g->p->gid_index, g->p->gid_mask, s->groups[i]);
+            if (id >= 0)
+                g->bits[id / 64] |= 1ull << (id % 64);
+        }
+    }
+    if (!g || !g->usable || !r->gids)
+        return any_of(&r->groups, s->groups, s->ngroups);
+    for (uint32_t j = 0; j < r->groups.n; j++)
+        if (g->bits[r->gids[j] / 64] & (1ull << (r->gids[j] % 64)))
+            return true;
+    return false;
+}
+
 /* Why the subject does not fit r's principal conditions, or NULL when it does. */
-static const char *subject_miss(const struct gh_policy__rule *r, const struct gh_policy_subject *s)
+static const char *subject_miss(const struct gh_policy__rule *r, const struct gh_policy_subject *s,
+                                struct gset *g)
 {
     if (r->issuer && !gh_slice_eq_cstr(s->issuer, r->issuer))
         return "principal.issuer";
@@ -115,7 +157,7 @@ static const char *subject_miss(const struct gh_policy__rule *r, const struct gh
         return "principal.subject";
     if (r->client_id.n && !any_glob(&r->client_id, s->client_id))
         return "principal.client_id";
-    if (r->groups.n && !any_of(&r->groups, s->groups, s->ngroups))
+    if (r->groups.n && !groups_match(r, s, g))
         return "principal.groups";
     if (r->roles.n && !any_of(&r->roles, s->roles, s->nroles))
         return "principal.roles";
@@ -156,10 +198,13 @@ static const char *default_method_miss(const struct gh_policy__rule *r, enum gh_
     return "methods";
 }
 
-/* Why the action does not fit r's action conditions (arguments aside), or NULL. */
-static const char *action_miss(const struct gh_policy__rule *r, const struct gh_policy_action *a)
+/* Why the action does not fit r's action conditions (arguments aside), or NULL. upidx is the
+ * action's upstream among the configured ones (-1: not one of them, compared by name). */
+static const char *action_miss(const struct gh_policy__rule *r, const struct gh_policy_action *a,
+                               int32_t upidx)
 {
-    if (r->upstream.n && !any_glob(&r->upstream, a->upstream))
+    if (upidx >= 0 ? !(r->upmask[upidx / 64] & (1ull << (upidx % 64)))
+                   : r->upstream.n && !any_glob(&r->upstream, a->upstream))
         return "upstream";
     if (r->any_target) {
         if (!r->has_target[a->kind])
@@ -223,15 +268,27 @@ struct walk {
     bool listing; /* list visibility: arguments are not known, deny rules with them don't hide */
     void (*fn)(void *, const struct gh_policy_trace *);
     void *arg;
+    int32_t upidx;   /* the action's upstream index, -1 when not a configured one */
+    struct gset *gs; /* the subject's groups as bits */
     const struct gh_policy__rule *deny, *allow, *args_failed;
     const char *bad_arg;
 };
 
+/* The two bit tests that reject most candidates, before any string is compared. */
+static bool quick_reject(const struct walk *w, const struct gh_policy__rule *r)
+{
+    if (w->upidx >= 0 && !(r->upmask[w->upidx / 64] & (1ull << (w->upidx % 64))))
+        return true;
+    return r->groups.n && !groups_match(r, w->s, w->gs);
+}
+
 static void consider(struct walk *w, const struct gh_policy__rule *r)
 {
-    const char *why = action_miss(r, w->a);
+    if (!w->fn && quick_reject(w, r))
+        return; /* explain reports every rule's reason: it takes the long way */
+    const char *why = action_miss(r, w->a, w->upidx);
     if (!why)
-        why = subject_miss(r, w->s);
+        why = subject_miss(r, w->s, w->gs);
     const char *arg = NULL, *awhy = NULL;
     bool matched = !why;
     if (matched && w->listing) {
@@ -271,7 +328,8 @@ static void walk_rules(struct walk *w)
             consider(w, &p->rules[i]);
         return;
     }
-    const struct gh_policy__bucket *g = &p->generic[k];
+    const struct gh_policy__bucket *g =
+        w->upidx >= 0 ? &p->generic_up[k][w->upidx] : &p->generic[k];
     struct gh_policy__bucket none = {0};
     const struct gh_policy__bucket *e = &none;
     if (k != GH_POLICY_K_METHOD) {
@@ -307,7 +365,14 @@ static void decide(struct walk *w, struct gh_policy_decision *d)
         d->reason = GH_POLICY_R_BAD_NAME;
         return;
     }
+    const struct gh_policy_action *a = w->a;
+    w->upidx = !a->upstream.len
+                   ? (int32_t)w->p->nupstreams
+                   : gh_policy__lookup(w->p->up_table, w->p->up_index, w->p->up_mask, a->upstream);
+    struct gset gs = {.p = w->p};
+    w->gs = &gs;
     walk_rules(w);
+    w->gs = NULL;
     if (w->deny) {
         d->reason = GH_POLICY_R_DENY_RULE;
         d->rule = w->deny->id;

@@ -60,6 +60,9 @@ struct gh_policy__rule {
     struct gh_policy__arg *args;
     uint32_t nargs;
     bool strict_args; /* additional_arguments: false */
+    /* precomputed at index time (rules.c), so the hot path compares bits, not strings */
+    uint64_t *upmask; /* bit u: the upstream condition admits configured upstream u (last: "") */
+    uint32_t *gids;   /* the groups condition as interned ids (NULL when groups are not) */
 };
 
 /** Rules that may apply to one kind of action, in config order. */
@@ -85,9 +88,14 @@ struct gh_policy {
     struct gh_arena *arena; /* rules, lists, strings */
     struct gh_policy__rule *rules;
     uint32_t nrules;
-    struct gh_policy__bucket generic[4]; /* by kind: rules with glob or no targets of it */
-    struct gh_policy__exact *exact[4];   /* by kind: literal targets */
-    uint32_t exact_mask[4];              /* table size - 1 (power of two) */
+    struct gh_policy__bucket generic[4];     /* by kind: rules with glob or no targets of it */
+    struct gh_policy__bucket *generic_up[4]; /* the same, split by upstream index (nup + 1) */
+    struct gh_slice *up_table;               /* open hash of configured upstream names */
+    uint32_t *up_index, up_mask;             /* their indexes; mask = table size - 1 */
+    struct gh_slice *gid_table;              /* open hash of the group names rules mention */
+    uint32_t *gid_index, gid_mask, ngids;
+    struct gh_policy__exact *exact[4]; /* by kind: literal targets */
+    uint32_t exact_mask[4];            /* table size - 1 (power of two) */
     struct gh_policy_limits *limits;
     struct gh_policy__pins *pins;
     struct gh_policy__pdp *pdp;
@@ -101,6 +109,9 @@ struct gh_policy {
 
 /** Hash of a name for the exact tables. */
 uint64_t gh_policy__hash(struct gh_slice s);
+/** Index of a name in an open table built by rules.c, or -1. */
+int32_t gh_policy__lookup(const struct gh_slice *table, const uint32_t *index, uint32_t mask,
+                          struct gh_slice name);
 
 /* pins (pin.c) */
 enum gh_rc gh_policy__pins_compile(const struct gh_config_node *n, struct gh_policy__pins **out,

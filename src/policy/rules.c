@@ -308,6 +308,96 @@ static struct gh_policy__exact *exact_slot(struct gh_policy *p, int kind, struct
     }
 }
 
+int32_t gh_policy__lookup(const struct gh_slice *table, const uint32_t *index, uint32_t mask,
+                          struct gh_slice name)
+{
+    if (!table)
+        return -1;
+    for (uint32_t i = (uint32_t)gh_policy__hash(name) & mask;; i = (i + 1) & mask) {
+        if (!table[i].ptr)
+            return -1;
+        if (gh_slice_eq(table[i], name))
+            return (int32_t)index[i];
+    }
+}
+
+/* Inserts name (if new) into an open table of size mask + 1; returns its index. */
+static uint32_t table_put(struct gh_slice *table, uint32_t *index, uint32_t mask, uint32_t *n,
+                          struct gh_slice name)
+{
+    for (uint32_t i = (uint32_t)gh_policy__hash(name) & mask;; i = (i + 1) & mask) {
+        if (!table[i].ptr) {
+            table[i] = name;
+            index[i] = (*n)++;
+            return index[i];
+        }
+        if (gh_slice_eq(table[i], name))
+            return index[i];
+    }
+}
+
+static uint32_t table_size(size_t n)
+{
+    uint32_t size = 16;
+    while (size < n * 2)
+        size *= 2;
+    return size;
+}
+
+/* Which configured upstreams (and "", the unnamed one) each rule's upstream condition admits. */
+static void upstreams_index(struct gh_policy *p)
+{
+    uint32_t nup = (uint32_t)p->nupstreams, words = (nup + 1 + 63) / 64, n = 0;
+    uint32_t size = table_size(nup);
+    p->up_table = gh_arena_calloc(p->arena, size * sizeof(*p->up_table));
+    p->up_index = gh_arena_calloc(p->arena, size * sizeof(*p->up_index));
+    p->up_mask = size - 1;
+    for (uint32_t u = 0; u < nup; u++)
+        table_put(p->up_table, p->up_index, p->up_mask, &n, gh_slice_cstr(p->upstream_names[u]));
+    for (uint32_t i = 0; i < p->nrules; i++) {
+        struct gh_policy__rule *r = &p->rules[i];
+        r->upmask = gh_arena_calloc(p->arena, words * sizeof(uint64_t));
+        for (uint32_t u = 0; u <= nup; u++) {
+            struct gh_slice name = u < nup ? gh_slice_cstr(p->upstream_names[u]) : GH_SLICE_LIT("");
+            bool in = !r->upstream.n;
+            for (uint32_t j = 0; j < r->upstream.n && !in; j++)
+                in = gh_policy_glob(r->upstream.v[j], name);
+            if (in)
+                r->upmask[u / 64] |= 1ull << (u % 64);
+        }
+    }
+    for (int k = 0; k < 4; k++) {
+        p->generic_up[k] = gh_arena_calloc(p->arena, (nup + 1) * sizeof(*p->generic_up[k]));
+        for (uint32_t j = 0; j < p->generic[k].n; j++) {
+            uint32_t ri = p->generic[k].rules[j];
+            for (uint32_t u = 0; u <= nup; u++)
+                if (p->rules[ri].upmask[u / 64] & (1ull << (u % 64)))
+                    bucket_add(p->arena, &p->generic_up[k][u], ri);
+        }
+    }
+}
+
+/* The group names rules mention, interned: a subject's groups become a bit set once per call. */
+static void groups_index(struct gh_policy *p)
+{
+    size_t total = 0;
+    for (uint32_t i = 0; i < p->nrules; i++)
+        total += p->rules[i].groups.n;
+    uint32_t size = table_size(total);
+    p->gid_table = gh_arena_calloc(p->arena, size * sizeof(*p->gid_table));
+    p->gid_index = gh_arena_calloc(p->arena, size * sizeof(*p->gid_index));
+    p->gid_mask = size - 1;
+    for (uint32_t i = 0; i < p->nrules; i++) {
+        struct gh_policy__rule *r = &p->rules[i];
+        if (!r->groups.n)
+            continue;
+        r->gids = gh_arena_calloc(p->arena, r->groups.n * sizeof(*r->gids));
+        for (uint32_t j = 0; j < r->groups.n; j++)
+            r->gids[j] =
+                table_put(p->gid_table, p->gid_index, p->gid_mask, &p->ngids, r->groups.v[j]);
+    }
+}
+
 static void index_build(struct gh_policy *p)
 {
     size_t lits[4] = {0};
@@ -457,6 +547,8 @@ enum gh_rc gh_policy_compile(const struct gh_config *cfg, const struct gh_config
         return rc;
     }
     index_build(p);
+    upstreams_index(p);
+    groups_index(p);
     digest_compute(p, node);
     *out = p;
     return GH_OK;
