@@ -156,23 +156,47 @@ static bool asks_pdp(const struct gh_policy *p, const struct gh_policy_action *a
 
 /* ---- limits ---- */
 
-static void release_on_free(void *token)
+/* The concurrency slots a request holds (one per tool call it carries), freed with it. */
+struct held_slots {
+    void *tokens[GH_JSONRPC_DEFAULT_BATCH];
+    size_t n;
+};
+
+static void release_on_free(void *arg)
 {
-    gh_policy_limit_release(token);
+    struct held_slots *h = arg;
+    for (size_t i = 0; i < h->n; i++)
+        gh_policy_limit_release(h->tokens[i]);
+    h->n = 0;
 }
 
-static bool admit(const struct gh_policy *p, struct gh_http_req *r, const struct gh_jsonrpc_msg *m,
-                  const struct gh_policy_subject *s, const struct gh_policy_action *a)
+static struct held_slots *slots_of(struct gh_http_req *r, struct held_slots **hs)
+{
+    if (!*hs) {
+        *hs = gh_arena_calloc(gh_http_req_arena(r), sizeof(**hs));
+        gh_http_req_on_free(r, release_on_free, *hs);
+    }
+    return *hs;
+}
+
+static bool admit_one(const struct gh_policy *p, struct gh_http_req *r,
+                      const struct gh_jsonrpc_msg *m, const struct gh_policy_subject *s,
+                      const struct gh_policy_action *a, struct held_slots **hs)
 {
     if (a->kind != GH_POLICY_K_TOOL)
         return true;
     struct gh_policy_admit ad = {0};
     gh_policy_limit_admit(p, s->key, a->upstream, a->name, (int64_t)gh_clock_ms(), &ad);
     if (ad.verdict == GH_ALLOW) {
-        if (ad.token)
-            gh_http_req_on_free(r, release_on_free, ad.token);
+        struct held_slots *h = ad.token ? slots_of(r, hs) : NULL;
+        if (h && h->n < GH_ARRAY_LEN(h->tokens))
+            h->tokens[h->n++] = ad.token;
+        else if (ad.token)
+            gh_policy_limit_release(ad.token); /* cannot happen: batches are capped lower */
         return true;
     }
+    if (*hs)
+        release_on_free(*hs); /* a batch refused as a whole holds nothing */
     char ra[24], msg[256];
     snprintf(ra, sizeof(ra), "%u", ad.retry_after_s ? ad.retry_after_s : 1);
     snprintf(msg, sizeof(msg), "Too Many Requests: limit %s (%s); retry after %s s", ad.limit,
@@ -188,12 +212,31 @@ static bool admit(const struct gh_policy *p, struct gh_http_req *r, const struct
     return false;
 }
 
+/* Every tool call of the request counts against the limits (batches included). */
+static bool admit(const struct gh_policy *p, const struct gh_mcp_route *rt, struct gh_http_req *r,
+                  const struct gh_jsonrpc_body *body, const struct gh_policy_subject *s)
+{
+    struct held_slots *hs = NULL;
+    for (uint32_t i = 0; i < body->count; i++) {
+        const struct gh_jsonrpc_msg *m = &body->msgs[i];
+        if (m->kind != GH_JSONRPC_REQUEST && m->kind != GH_JSONRPC_NOTIFICATION)
+            continue;
+        struct gh_policy_action a;
+        action_of(rt, body, m, &a);
+        if (!admit_one(p, r, m, s, &a, &hs))
+            return false;
+    }
+    return true;
+}
+
 /* ---- the PDP round trip ---- */
 
 struct pdp_wait {
     struct gh_mcp_gateway *gw;
     struct gh_http_req *r;
     const struct gh_jsonrpc_msg *m; /* in the request's arena */
+    struct gh_mcp_route rt;
+    const struct gh_jsonrpc_body *body; /* the caller's (post_ctx, in the request's arena) */
     struct gh_policy_action a;
     struct gh_policy_subject s;
     struct gh_auth_principal *principal; /* kept for the subject's slices */
@@ -213,7 +256,7 @@ static void pdp_answered(void *arg, const struct gh_policy_pdp_result *res)
     if (!gh_http_req_connected(w->r)) {
         /* the client left while the PDP thought: nothing to answer */
     } else if (res->verdict == GH_ALLOW) {
-        go = admit(w->gw->policy, w->r, w->m, &w->s, &w->a);
+        go = admit(w->gw->policy, &w->rt, w->r, w->body, &w->s);
     } else if (res->reason == GH_POLICY_R_PDP_UNAVAILABLE) {
         int status = res->unavailable_503 ? 503 : 403;
         gh_mcp_reply_error(w->r, status, w->m->id_raw, GH_JSONRPC_INTERNAL_ERROR,
@@ -271,14 +314,12 @@ enum gh_mcp_authz gh_mcp_authorize(struct gh_mcp_gateway *gw, const struct gh_mc
             ask_a = a;
         }
     }
-    if (!ask) {
-        const struct gh_jsonrpc_msg *m = &body->msgs[0];
-        struct gh_policy_action a;
-        action_of(rt, body, m, &a);
-        return body->batch || admit(p, r, m, &s, &a) ? GH_MCP_AUTHZ_OK : GH_MCP_AUTHZ_DENIED;
-    }
+    if (!ask)
+        return admit(p, rt, r, body, &s) ? GH_MCP_AUTHZ_OK : GH_MCP_AUTHZ_DENIED;
     struct pdp_wait *w = gh_xcalloc(1, sizeof(*w));
     w->gw = gw;
+    w->rt = *rt;
+    w->body = body;
     w->r = r;
     gh_http_req_ref(r);
     w->m = ask;

@@ -263,10 +263,15 @@ static enum gh_rc includes(struct gh_policy *p, const struct gh_config *cfg,
     struct gh_policy__list files = {0};
     if (list_of(p->arena, v, &files, err))
         return GH_E_PARSE;
+    const char *src = cfg && cfg->source ? cfg->source : "";
+    const char *slash = strrchr(src, '/');
     for (uint32_t i = 0; i < files.n; i++) {
         struct gh_config_node *root;
         struct gh_config_error ferr;
-        if (gh_config_tree_load_file(files.v[i].ptr, p->arena, &root, &ferr)) {
+        const char *path = files.v[i].ptr;
+        if (path[0] != '/' && slash) /* relative to the file that includes it */
+            path = gh_arena_sprintf(p->arena, "%.*s/%s", (int)(slash - src), src, path);
+        if (gh_config_tree_load_file(path, p->arena, &root, &ferr)) {
             *err = ferr;
             return GH_E_PARSE;
         }
