@@ -778,7 +778,7 @@ policy:
     - id: both
       effect: allow
       principal:
-        groups: [${G_READERS}, ${G_ADMINS}]
+        groups: [${G_READERS}, ${G_ADMINS}, ${G_MAINTAINERS}]
   limits:
     - id: per-user
       scope: principal
@@ -811,6 +811,35 @@ policy:
       const a = await rawSession(gw, ADMIN, '/fx/mcp');
       for (let i = 1; i <= 3; i++) assert.equal(okText(await a.tool('echo', { message: `a${i}` })), `a${i}`);
       assert.equal((await a.tool('echo', { message: 'a4' })).status, 429);
+    });
+
+    test('calls inside a JSON-RPC batch (2025-03-26) count one by one; a batch over the limit is refused whole, and what it used stays used', async () => {
+      const p = '/fx/mcp';
+      const url = `${gw.base}${p}`;
+      const h0 = { 'content-type': 'application/json', accept: ACCEPT,
+        authorization: `Bearer ${await gw.token(MAINT, p)}` };
+      const init = await fetch(url, { method: 'POST', headers: h0,
+        body: JSON.stringify({ ...INIT, params: { ...INIT.params, protocolVersion: '2025-03-26' } }) });
+      assert.equal(init.status, 200, await init.text());
+      const h = { ...h0, 'mcp-session-id': init.headers.get('mcp-session-id'), 'mcp-protocol-version': '2025-03-26' };
+      await (await fetch(url, { method: 'POST', headers: h,
+        body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).text();
+      const batch = (ids) => JSON.stringify(ids.map((id) => ({ jsonrpc: '2.0', id, method: 'tools/call',
+        params: { name: 'echo', arguments: { message: `b${id}` } } })));
+      const first = await fetch(url, { method: 'POST', headers: h, body: batch([1, 2]) });
+      const firstText = await first.text();
+      assert.equal(first.status, 200, firstText);
+      assert.match(firstText, /b1/);
+      assert.match(firstText, /b2/);
+      const calls = await newCalls(fx, async () => {
+        const over = await fetch(url, { method: 'POST', headers: h, body: batch([3, 4]) }); // 2 + 2 > 3
+        assert.equal(over.status, 429, await over.text());
+        assert.match(over.headers.get('retry-after') || '', /^\d+$/);
+      });
+      assert.deepEqual(calls, [], 'nothing of a refused batch reaches the upstream');
+      // the refused batch's first call took the third unit of the budget (fail closed): none left
+      const one = await fetch(url, { method: 'POST', headers: h, body: batch([5]) });
+      assert.equal(one.status, 429, await one.text());
     });
   });
 });
