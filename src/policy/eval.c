@@ -117,12 +117,16 @@ out:
 }
 
 #define GSET_WORDS 64 /* interned groups up to 4096: beyond that, strings are compared */
+#define GSET_IDS   64 /* a subject's groups that rules mention, listed for the bucket lookup */
 
 /* The subject's groups as bits over the policy's interned group ids (computed on first need). */
 struct gset {
     const struct gh_policy *p;
     bool ready, usable;
     uint64_t bits[GSET_WORDS];
+    uint32_t ids[GSET_IDS]; /* the subject's groups that rules mention */
+    uint32_t nids;
+    bool ids_complete; /* every such group is in ids (else candidates fall back to the walk) */
 };
 
 static bool groups_match(const struct gh_policy__rule *r, const struct gh_policy_subject *s,
@@ -132,11 +136,17 @@ static bool groups_match(const struct gh_policy__rule *r, const struct gh_policy
         g->ready = true;
         g->usable = g->p->ngids <= GSET_WORDS * 64;
         memset(g->bits, 0, ((g->p->ngids + 63) / 64) * sizeof(uint64_t));
+        g->ids_complete = true;
         for (uint32_t i = 0; g->usable && i < s->ngroups; i++) {
             int32_t id =
                 gh_policy__lookup(g->p->gid_table, g->p->gid_index, g->p->gid_mask, s->groups[i]);
-            if (id >= 0)
-                g->bits[id / 64] |= 1ull << (id % 64);
+            if (id < 0 || (g->bits[id / 64] & (1ull << (id % 64))))
+                continue;
+            g->bits[id / 64] |= 1ull << (id % 64);
+            if (g->nids < GSET_IDS)
+                g->ids[g->nids++] = (uint32_t)id;
+            else
+                g->ids_complete = false;
         }
     }
     if (!g || !g->usable || !r->gids)
@@ -318,6 +328,55 @@ static void consider(struct walk *w, const struct gh_policy__rule *r)
     }
 }
 
+#define CAND_MAX 256
+
+static void cand_add(struct gh_policy__bucket *out, const struct gh_policy__bucket *b, bool *ok)
+{
+    if (!b || !b->n || !*ok)
+        return;
+    if (out->n + b->n > CAND_MAX) {
+        *ok = false;
+        return;
+    }
+    memcpy(out->rules + out->n, b->rules, b->n * sizeof(uint32_t));
+    out->n += b->n;
+}
+
+/* The generic rules this subject's groups can reach on this upstream, sorted, without
+ * duplicates; false when that cannot be told (too many, groups not interned): walk them all. */
+static bool candidates(struct walk *w, int k, struct gh_policy__bucket *out)
+{
+    const struct gh_policy *p = w->p;
+    if (!p->ngids)
+        return false;
+    struct gset *g = w->gs;
+    static const struct gh_policy__rule none = {0};
+    groups_match(&none, w->s, g); /* computes the set once */
+    if (!g->usable || !g->ids_complete)
+        return false;
+    bool ok = true;
+    cand_add(out, &p->nogroup_up[k][w->upidx], &ok);
+    for (uint32_t i = 0; i < g->nids && ok; i++)
+        cand_add(out,
+                 gh_policy__gbucket_find(p->gtab[k], p->gtab_mask[k],
+                                         ((uint64_t)w->upidx << 32 | g->ids[i]) + 1),
+                 &ok);
+    if (!ok)
+        return false;
+    for (uint32_t i = 1; i < out->n; i++) { /* insertion sort: a handful of entries */
+        uint32_t v = out->rules[i], j = i;
+        for (; j > 0 && out->rules[j - 1] > v; j--)
+            out->rules[j] = out->rules[j - 1];
+        out->rules[j] = v;
+    }
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < out->n; i++)
+        if (!n || out->rules[n - 1] != out->rules[i])
+            out->rules[n++] = out->rules[i];
+    out->n = n;
+    return true;
+}
+
 /* Candidate rules in config order: the exact bucket of the name merged with the generic list. */
 static void walk_rules(struct walk *w)
 {
@@ -328,8 +387,11 @@ static void walk_rules(struct walk *w)
             consider(w, &p->rules[i]);
         return;
     }
-    const struct gh_policy__bucket *g =
-        w->upidx >= 0 ? &p->generic_up[k][w->upidx] : &p->generic[k];
+    uint32_t cand[CAND_MAX];
+    struct gh_policy__bucket picked = {cand, 0};
+    const struct gh_policy__bucket *g = w->upidx >= 0 && candidates(w, k, &picked) ? &picked
+                                        : w->upidx >= 0 ? &p->generic_up[k][w->upidx]
+                                                        : &p->generic[k];
     struct gh_policy__bucket none = {0};
     const struct gh_policy__bucket *e = &none;
     if (k != GH_POLICY_K_METHOD) {

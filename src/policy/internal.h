@@ -71,6 +71,16 @@ struct gh_policy__bucket {
     uint32_t n;
 };
 
+/** A bucket keyed by (upstream index, group id): key = upstream << 32 | gid, plus 1 (0: empty). */
+struct gh_policy__gbucket {
+    uint64_t key;
+    struct gh_policy__bucket b;
+};
+
+/** The bucket for key in a gbucket table, or NULL. */
+const struct gh_policy__bucket *gh_policy__gbucket_find(const struct gh_policy__gbucket *t,
+                                                        uint32_t mask, uint64_t key);
+
 struct gh_policy__exact { /* open hash: literal target name -> rules (for one kind) */
     struct gh_slice name;
     struct gh_policy__bucket b;
@@ -94,6 +104,11 @@ struct gh_policy {
     uint32_t *up_index, up_mask;             /* their indexes; mask = table size - 1 */
     struct gh_slice *gid_table;              /* open hash of the group names rules mention */
     uint32_t *gid_index, gid_mask, ngids;
+    /* generic rules split further: those without a groups condition per upstream, those with one
+     * per (upstream, group) — a call then walks only the rules its subject's groups can reach */
+    struct gh_policy__bucket *nogroup_up[4];
+    struct gh_policy__gbucket *gtab[4];
+    uint32_t gtab_mask[4];
     struct gh_policy__exact *exact[4]; /* by kind: literal targets */
     uint32_t exact_mask[4];            /* table size - 1 (power of two) */
     struct gh_policy_limits *limits;

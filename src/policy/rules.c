@@ -403,6 +403,71 @@ static void groups_index(struct gh_policy *p)
     }
 }
 
+static uint64_t gkey(uint32_t up, uint32_t gid)
+{
+    return ((uint64_t)up << 32 | gid) + 1;
+}
+
+static struct gh_policy__gbucket *gbucket_slot(struct gh_policy__gbucket *t, uint32_t mask,
+                                               uint64_t key)
+{
+    uint64_t h = key * 0x9e3779b97f4a7c15ull;
+    for (uint32_t i = (uint32_t)(h >> 32) & mask;; i = (i + 1) & mask)
+        if (!t[i].key || t[i].key == key)
+            return &t[i];
+}
+
+const struct gh_policy__bucket *gh_policy__gbucket_find(const struct gh_policy__gbucket *t,
+                                                        uint32_t mask, uint64_t key)
+{
+    if (!t)
+        return NULL;
+    const struct gh_policy__gbucket *s = gbucket_slot((struct gh_policy__gbucket *)t, mask, key);
+    return s->key ? &s->b : NULL;
+}
+
+static bool up_bit(const struct gh_policy__rule *r, uint32_t u)
+{
+    return r->upmask[u / 64] & (1ull << (u % 64));
+}
+
+/* Splits each kind's generic rules by upstream and, where they name groups, by group. */
+static void groups_split(struct gh_policy *p)
+{
+    uint32_t nup = (uint32_t)p->nupstreams;
+    for (int k = 0; k < 4; k++) {
+        size_t inserts = 0;
+        for (uint32_t j = 0; j < p->generic[k].n; j++) {
+            const struct gh_policy__rule *r = &p->rules[p->generic[k].rules[j]];
+            if (r->gids)
+                inserts += (size_t)r->groups.n * (nup + 1);
+        }
+        uint32_t size = table_size(inserts);
+        p->gtab[k] = gh_arena_calloc(p->arena, size * sizeof(*p->gtab[k]));
+        p->gtab_mask[k] = size - 1;
+        p->nogroup_up[k] = gh_arena_calloc(p->arena, (nup + 1) * sizeof(*p->nogroup_up[k]));
+        for (uint32_t j = 0; j < p->generic[k].n; j++) {
+            uint32_t ri = p->generic[k].rules[j];
+            const struct gh_policy__rule *r = &p->rules[ri];
+            for (uint32_t u = 0; u <= nup; u++) {
+                if (!up_bit(r, u))
+                    continue;
+                if (!r->gids) {
+                    bucket_add(p->arena, &p->nogroup_up[k][u], ri);
+                    continue;
+                }
+                for (uint32_t g = 0; g < r->groups.n; g++) {
+                    struct gh_policy__gbucket *s =
+                        gbucket_slot(p->gtab[k], p->gtab_mask[k], gkey(u, r->gids[g]));
+                    s->key = gkey(u, r->gids[g]);
+                    if (!s->b.n || s->b.rules[s->b.n - 1] != ri)
+                        bucket_add(p->arena, &s->b, ri);
+                }
+            }
+        }
+    }
+}
+
 static void index_build(struct gh_policy *p)
 {
     size_t lits[4] = {0};
@@ -554,6 +619,7 @@ enum gh_rc gh_policy_compile(const struct gh_config *cfg, const struct gh_config
     index_build(p);
     upstreams_index(p);
     groups_index(p);
+    groups_split(p);
     digest_compute(p, node);
     *out = p;
     return GH_OK;

@@ -584,9 +584,10 @@ static void lint_finds_dead_rules(void **state)
 
 struct pt_rule {
     bool allow;
-    const char *up;    /* NULL: any */
-    const char *tool;  /* literal or glob, NULL: no targets (any method) */
-    const char *group; /* NULL: anyone */
+    const char *up;     /* NULL: any */
+    const char *tool;   /* literal or glob, NULL: no targets (any method) */
+    const char *group;  /* NULL: anyone */
+    const char *group2; /* a second group the rule admits, or NULL */
 };
 
 static const char *const PT_UPS[] = {"fx", "gh"};
@@ -605,11 +606,20 @@ static bool pt_glob(const char *p, const char *s)
     return *p == *s && pt_glob(p + 1, s + 1);
 }
 
-static bool pt_matches(const struct pt_rule *r, const char *up, const char *tool, const char *group)
+static bool pt_in(const char *g, const char *const *set, int n)
+{
+    for (int i = 0; g && i < n; i++)
+        if (strcmp(g, set[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool pt_matches(const struct pt_rule *r, const char *up, const char *tool,
+                       const char *const *groups, int ngroups)
 {
     if (r->up && strcmp(r->up, up) != 0)
         return false;
-    if (r->group && (!group || strcmp(r->group, group) != 0))
+    if (r->group && !pt_in(r->group, groups, ngroups) && !pt_in(r->group2, groups, ngroups))
         return false;
     return !r->tool || pt_glob(r->tool, tool);
 }
@@ -618,7 +628,7 @@ static void policy_property(void **state)
 {
     (void)state;
     srand(12345);
-    for (int round = 0; round < 60; round++) {
+    for (int round = 0; round < 200; round++) {
         struct pt_rule rules[PT_RULES];
         int nr = 1 + rand() % PT_RULES;
         char yaml[16384] = "policy:\n  rules:\n";
@@ -628,25 +638,34 @@ static void policy_property(void **state)
             r->up = rand() % 3 == 0 ? NULL : PT_UPS[rand() % 2];
             r->tool = rand() % 8 == 0 ? NULL : PT_PATS[rand() % 6];
             r->group = rand() % 3 == 0 ? NULL : PT_GROUPS[rand() % 3];
+            r->group2 = r->group && rand() % 3 == 0 ? PT_GROUPS[rand() % 3] : NULL;
             char line[512];
-            snprintf(line, sizeof(line), "    - id: r%d\n      effect: %s\n%s%s%s%s%s%s%s%s%s", i,
-                     r->allow ? "allow" : "deny", r->up ? "      upstream: " : "",
+            snprintf(line, sizeof(line), "    - id: r%d\n      effect: %s\n%s%s%s%s%s%s%s%s%s%s%s",
+                     i, r->allow ? "allow" : "deny", r->up ? "      upstream: " : "",
                      r->up ? r->up : "", r->up ? "\n" : "", r->tool ? "      tools: [\"" : "",
                      r->tool ? r->tool : "", r->tool ? "\"]\n" : "",
                      r->group ? "      principal: {groups: [" : "", r->group ? r->group : "",
-                     r->group ? "]}\n" : "");
+                     r->group2 ? ", " : "", r->group2 ? r->group2 : "", r->group ? "]}\n" : "");
             strcat(yaml, line);
         }
         struct gh_policy *p = must(yaml);
         for (int c = 0; c < PT_CALLS; c++) {
             const char *up = PT_UPS[rand() % 2], *tool = PT_TOOLS[rand() % 5];
-            int g = rand() % 4;
-            const char *group = g == 3 ? NULL : PT_GROUPS[g];
-            struct gh_slice gs = gh_slice_cstr(group ? group : "");
-            struct gh_policy_subject s = who(group ? &gs : NULL, group ? 1 : 0);
+            const char *groups[4];
+            struct gh_slice gs[4];
+            int ng = 0;
+            for (int g = 0; g < 3; g++)
+                if (rand() % 3 == 0)
+                    groups[ng++] = PT_GROUPS[g];
+            if (rand() % 4 == 0)
+                groups[ng++] = "unrelated"; /* a group no rule names */
+            for (int g = 0; g < ng; g++)
+                gs[g] = gh_slice_cstr(groups[g]);
+            const char *group = ng ? groups[0] : NULL;
+            struct gh_policy_subject s = who(ng ? gs : NULL, (uint32_t)ng);
             bool any_allow = false, any_deny = false;
             for (int i = 0; i < nr; i++) {
-                if (pt_matches(&rules[i], up, tool, group)) {
+                if (pt_matches(&rules[i], up, tool, groups, ng)) {
                     any_allow |= rules[i].allow;
                     any_deny |= !rules[i].allow;
                 }
