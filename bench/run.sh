@@ -579,12 +579,12 @@ part_c() {
 # Part D: what inbound authentication adds to Part A's path (same stub, load and measurement).
 # One gateway per row kind: without auth, and with auth (one instance for the three auth rows, on the
 # port the tokens' audience names). The cold rows present each of AUTH_TOKENS distinct tokens once.
-D_TARGETS=(gh-noauth gh-auth-cached gh-auth-cold-es256 gh-auth-cold-rs256)
+D_TARGETS=(gh-noauth gh-auth-cached gh-auth-policy gh-auth-cold-es256 gh-auth-cold-rs256)
 TARGETS_D=()
 
-# gh_config FILE PORT STUB-PORT [ISSUER]: the stub as the one upstream at /mcp, one worker; with
-# ISSUER an auth section (audience = http://127.0.0.1:PORT/mcp, mcp:read required on every request),
-# else insecure_no_auth. The two configs differ only in that.
+# gh_config FILE PORT STUB-PORT [ISSUER [AUDIENCE]]: the stub as the one upstream at /mcp, one
+# worker; with ISSUER an auth section (audience = http://127.0.0.1:PORT/mcp, or AUDIENCE too, mcp:read
+# required on every request), else insecure_no_auth. The configs differ only in that.
 gh_config() {
 	local iss=${4:-}
 	{
@@ -596,9 +596,31 @@ gh_config() {
 		echo "listeners: [{address: \"127.0.0.1:$2\"}]"
 		echo "upstreams: [{name: stub, url: \"http://127.0.0.1:$3/mcp\"}]"
 		[[ -n $iss ]] && printf '%s\n' "auth:" "  resource: http://127.0.0.1:$2" "  issuers:" \
-			"    - issuer: $iss" "      algorithms: [ES256, RS256]" "      token_type: at+jwt" \
-			"  scopes:" "    required: [mcp:read]"
+			"    - issuer: $iss" "      algorithms: [ES256, RS256]" "      token_type: at+jwt"
+		[[ -n $iss && -n ${5:-} ]] && printf '      audiences: ["%s"]\n' "$5"
+		[[ -n $iss ]] && printf '%s\n' "  scopes:" "    required: [mcp:read]"
 	} >"$1"
+}
+
+# policy_section FILE: appends a 1,000-rule policy: 990 allow rules naming literal tools of the stub
+# for groups g0..g98 (one in ten also for `readers`, the bench principal's group), 10 glob and deny
+# rules, and the rule that admits the measured call (`echo` for `readers`) last.
+policy_section() {
+	{
+		echo "policy:"
+		echo "  rules:"
+		local i g
+		for ((i = 0; i < 990; i++)); do
+			g="g$((i % 99))"
+			((i % 10 == 0)) && g="$g, readers"
+			echo "    - {id: r$i, effect: allow, principal: {groups: [$g]}, upstream: stub, tools: [tool_$i, tool_$((i + 1000))]}"
+		done
+		for ((i = 0; i < 5; i++)); do
+			echo "    - {id: glob$i, effect: allow, principal: {groups: [g$i, readers]}, tools: [\"get_${i}_*\"]}"
+			echo "    - {id: deny$i, effect: deny, principal: {groups: [suspended$i]}}"
+		done
+		echo "    - {id: readers-echo, effect: allow, principal: {groups: [readers]}, upstream: stub, tools: [echo]}"
+	} >>"$1"
 }
 
 # start_gh_config NAME CONFIG PORT: gatehouse serve --config; healthy, and when BEARER is set, an
@@ -697,7 +719,8 @@ part_d() {
 		return 1
 	fi
 	log "Part D: test IdP at $ISSUER; minting 1 + $AUTH_TOKENS ES256 and 1 + $AUTH_TOKENS RS256 tokens"
-	if ! { mint jwt-es256-client 1 "$TMP/tok-es256-cached" && mint jwt-es256-client "$AUTH_TOKENS" "$TMP/tok-es256" &&
+	if ! { mint jwt-es256-client 1 "$TMP/tok-es256-cached" && mint reader-client 1 "$TMP/tok-reader" &&
+		mint jwt-es256-client "$AUTH_TOKENS" "$TMP/tok-es256" &&
 		mint jwt-rs256-client 1 "$TMP/tok-rs256-cached" && mint jwt-rs256-client "$AUTH_TOKENS" "$TMP/tok-rs256"; }; then
 		d_fail "${D_TARGETS[@]}"
 		stop_tree "$stub"
@@ -721,15 +744,31 @@ part_d() {
 		port=
 	fi
 	gh=$PID
+	# the same auth config plus a 1,000-rule policy, on its own port, accepting the same audience
+	local portp ghp=
+	portp=$(free_port)
+	gh_config "$TMP/gh-policy.yaml" "$portp" "$STUB_PORT" "$ISSUER" "http://127.0.0.1:$port/mcp"
+	policy_section "$TMP/gh-policy.yaml"
+	BEARER=$(head -1 "$TMP/tok-reader")
+	if [[ -n $port ]] && start_gh_config gh-policy "$TMP/gh-policy.yaml" "$portp"; then
+		ghp=$PID
+	else
+		d_fail gh-auth-policy
+	fi
 	for ((r = 1; r <= ROUNDS; r++)); do
 		BEARER= TOK_WARM= TOK_RUN=
 		measure "gh-noauth.r$r" "http://127.0.0.1:$port0/mcp" "$CONNS" "$SECS" "$gh0" "$stub"
 		[[ -n $port ]] || continue
 		BEARER=$(head -1 "$TMP/tok-es256-cached") TOK_WARM="$TMP/tok-es256-cached" TOK_RUN=$TOK_WARM
 		measure "gh-auth-cached.r$r" "http://127.0.0.1:$port/mcp" "$CONNS" "$SECS" "$gh" "$stub"
+		[[ -n $ghp ]] || continue
+		BEARER=$(head -1 "$TMP/tok-reader") TOK_WARM="$TMP/tok-reader" TOK_RUN=$TOK_WARM
+		measure "gh-auth-policy.r$r" "http://127.0.0.1:$portp/mcp" "$CONNS" "$SECS" "$ghp" "$stub"
 	done
 	pick_median gh-noauth
 	[[ -n $port ]] && pick_median gh-auth-cached
+	[[ -n $ghp ]] && pick_median gh-auth-policy
+	[[ -n $ghp ]] && stop_tree "$ghp"
 	stop_tree "$gh0"
 
 	# new token per request: the session and the warm-up use the client's one extra token (sessions
@@ -759,6 +798,7 @@ declare -A DESC=(
 	[gatehouse-stdio]="gatehouse -> stdio (child per session)"
 	[gh-noauth]="gatehouse -> stub, no auth"
 	[gh-auth-cached]="gatehouse -> stub, auth, one cached ES256 token"
+	[gh-auth-policy]="gatehouse -> stub, auth (cached token) + 1,000-rule policy"
 	[gh-auth-cold-es256]="gatehouse -> stub, auth, new ES256 token per request"
 	[gh-auth-cold-rs256]="gatehouse -> stub, auth, new RS256 token per request"
 )
@@ -932,7 +972,7 @@ table_d() {
 			delta=$(awk -v a="${R[$t,cpu_proxy]}" -v b="$base" 'BEGIN { printf "%+.2f", a - b }')
 		case $t in
 		gh-noauth) tok="no token / ${R[$t,requests]}" ;;
-		gh-auth-cached) tok="1 / ${R[$t,requests]}" ;;
+		gh-auth-cached | gh-auth-policy) tok="1 / ${R[$t,requests]}" ;;
 		*)
 			tok="${R[$t,tokens]:-?} distinct / ${R[$t,requests]}"
 			if [[ ${R[$t,stopped]:-0} = 1 ]]; then
@@ -963,6 +1003,9 @@ ratios_d() {
 		echo "- req/s, cached token / no auth (noisy): $(ratio "${R[gh-auth-cached,rps]}" "${R[gh-noauth,rps]}")"
 	else
 		echo "- Cached token − no auth: n/a (no auth: ${R[gh-noauth,fail]:-ok}; cached: ${R[gh-auth-cached,fail]:-ok})"
+	fi
+	if ok gh-auth-policy && ok gh-auth-cached; then
+		echo "- **1,000-rule policy − cached token, gatehouse CPU: $(awk -v a="${R[gh-auth-policy,cpu_proxy]}" -v b="${R[gh-auth-cached,cpu_proxy]}" 'BEGIN { printf "%.2f", a - b }') µs/req** (the policy decision, the known-names check and the limits lookup of every tools/call; rounds: ${R[gh-auth-policy,rounds]})"
 	fi
 	for t in es256 rs256; do
 		ok "gh-auth-cold-$t" && ok gh-auth-cached &&
