@@ -38,13 +38,6 @@ struct gh_policy__pdp {
 static _Thread_local struct gh_http_pool *pool;
 static _Thread_local const struct gh_policy__pdp *pool_owner;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- config ---- */
 
 static enum gh_rc pdp_url(struct gh_policy__pdp *d, const struct gh_config_node *v,
@@ -189,7 +182,7 @@ static bool cache_get(struct gh_policy__pdp *d, const unsigned char key[32], boo
 {
     if (!d->ttl_ms)
         return false;
-    int64_t now = mono_ms();
+    int64_t now = (int64_t)gh_clock_ms();
     size_t set = (size_t)(*(const uint64_t *)(const void *)key % (d->entries / CACHE_WAYS));
     bool hit = false;
     pthread_mutex_lock(&d->mu);
@@ -208,7 +201,7 @@ static void cache_put(struct gh_policy__pdp *d, const unsigned char key[32], boo
 {
     if (!d->ttl_ms)
         return;
-    int64_t now = mono_ms();
+    int64_t now = (int64_t)gh_clock_ms();
     size_t set = (size_t)(*(const uint64_t *)(const void *)key % (d->entries / CACHE_WAYS));
     pthread_mutex_lock(&d->mu);
     struct cached *victim = &d->cache[set * CACHE_WAYS];

@@ -241,13 +241,6 @@ static void store_note(struct gh_policy__pins *ps, const struct pin *p, bool app
     json_decref(root);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 enum gh_policy_pin gh_policy_pin_observe(const struct gh_policy *p, struct gh_slice upstream,
                                          struct gh_slice name, const char *digest)
 {
@@ -256,7 +249,7 @@ enum gh_policy_pin gh_policy_pin_observe(const struct gh_policy *p, struct gh_sl
         return GH_POLICY_PIN_OK;
     enum gh_policy_pin verdict = GH_POLICY_PIN_HIDDEN;
     pthread_mutex_lock(&ps->mu);
-    store_refresh(ps, now_ms());
+    store_refresh(ps, (int64_t)gh_clock_ms());
     struct pin *e = pin_find(ps, upstream, name, true);
     if (!e)
         goto out; /* table full: fail closed */
@@ -291,7 +284,7 @@ enum gh_policy_pin gh_policy_pin_check(const struct gh_policy *p, struct gh_slic
         return GH_POLICY_PIN_OK;
     enum gh_policy_pin verdict = GH_POLICY_PIN_HIDDEN;
     pthread_mutex_lock(&ps->mu);
-    store_refresh(ps, now_ms());
+    store_refresh(ps, (int64_t)gh_clock_ms());
     struct pin *e = pin_find(ps, upstream, name, false);
     if (e && e->seen[0] && strcmp(e->seen, e->approved) == 0)
         verdict = GH_POLICY_PIN_OK;
