@@ -8,6 +8,7 @@
 #include "admin/admin.h"
 #include "auth/auth.h"
 #include "cli/cli.h"
+#include "audit/audit.h"
 #include "demo/demo.h"
 #include "mcp/mcp.h"
 #include "upstream/upstream.h"
@@ -40,6 +41,7 @@ struct runtime {
     uint64_t drain_deadline;
     uint16_t first_port; /* the first listener's bound port (it may have been 0) */
     struct gh_auth_dev_issuer *dev_issuer; /* gatehouse dev: mints tokens */
+    struct gh_audit *audit;                /* the trail; closed after the gateway */
     char *dev_token;
     bool draining;
 };
@@ -283,6 +285,10 @@ static void print_dev_banner(const struct runtime *rt)
                           "  Authorization: Bearer <token>      (POST /dev/token mints another)\n"
         : rt->cfg->auth ? "Authentication is ON (auth: in your config)."
                         : "Authentication is OFF in dev mode and it listens on loopback only.");
+    if (rt->audit)
+        printf("Audit trail (one JSON record per decision and outcome): %s\n"
+               "  verify it with: gatehouse audit verify %s\n\n",
+               gh_audit_path(rt->audit), gh_audit_path(rt->audit));
     if (rt->dev_token)
         printf("GATEHOUSE_TOKEN %s\n\n", rt->dev_token);
     fflush(stdout);
@@ -331,6 +337,7 @@ static void runtime_free(struct runtime *rt)
         gh_http_server_free(rt->sets[i].srv);
     }
     gh_mcp_gateway_free(rt->gw);
+    gh_audit_close(rt->audit);   /* after the gateway: closing sessions still write records */
     gh_auth_gate_free(rt->gate); /* its timer lives on the main loop: freed before it */
     gh_auth_dev_issuer_free(rt->dev_issuer);
     free(rt->dev_token);
@@ -356,6 +363,20 @@ int gh_cli_run(struct gh_cli_run_opts *opts)
     if (gh_mcp_gateway_new(rt.cfg, &rt.gw, err, sizeof(err)) != GH_OK) {
         GH_LOGE("cli", "%s", err);
         goto out;
+    }
+    struct gh_config_error aerr = {0};
+    if (gh_audit_open(rt.cfg, rt.cfg->audit, opts->dev, &rt.audit, &aerr) != GH_OK) {
+        gh_config_error_format(&aerr, err, sizeof(err));
+        GH_LOGE("cli", "%s", err);
+        goto out;
+    }
+    if (rt.audit) {
+        gh_mcp_gateway_set_audit(rt.gw, rt.audit);
+        GH_LOGI("audit", "audit trail: %s (%s)", gh_audit_path(rt.audit),
+                gh_audit_durability(rt.audit) == GH_AUDIT_BEFORE_FORWARD ? "before-forward"
+                                                                         : "buffered");
+    } else {
+        GH_LOGW("audit", "no audit: section: this gateway keeps no audit trail");
     }
     if (opts->dev_issuer)
         dev_auth_config(&rt);

@@ -330,6 +330,7 @@ struct gh_config {
     struct gh_config_limits limits;       /* limits: */
     struct gh_config_timeouts timeouts;   /* timeouts: */
     struct gh_config_node *policy;        /* policy: section as a tree (policy/ compiles it) */
+    struct gh_config_node *audit;         /* audit: section as a tree (audit/ reads it) */
     struct gh_arena *tree;                /* owned; holds the policy tree; NULL without one */
     struct gh_config_mark *marks;         /* owned; source positions, empty when built by code */
     size_t n_marks;                       /* entries in marks */

@@ -69,9 +69,12 @@ bool gh_http_req_connected(const struct gh_http_req *r);
 void gh_http_req_ref(struct gh_http_req *r);
 void gh_http_req_unref(struct gh_http_req *r);
 /** fn(arg) runs once if the client goes away before the response ends. */
-/** Runs fn(arg) when r is freed, however its exchange ended (one slot; any thread that drops
- *  the last reference). */
+/** Runs fn(arg) when r is freed, however its exchange ended (up to 4, in order; on whichever
+ *  thread drops the last reference). */
 void gh_http_req_on_free(struct gh_http_req *r, void (*fn)(void *), void *arg);
+/** The status the response started with (0 before), and the body bytes written so far. */
+int gh_http_req_resp_status(const struct gh_http_req *r);
+uint64_t gh_http_req_resp_bytes(const struct gh_http_req *r);
 void gh_http_req_on_abort(struct gh_http_req *r, void (*fn)(void *), void *arg);
 /** fn(arg) runs when unsent response bytes fall to zero after a write had to wait. */
 void gh_http_req_on_drain(struct gh_http_req *r, void (*fn)(void *), void *arg);

@@ -66,8 +66,12 @@ struct gh_http_req {
     void *abort_arg;
     void (*on_drain)(void *);
     void *drain_arg;
-    void (*on_free)(void *);
-    void *free_arg;
+    struct {
+        void (*fn)(void *);
+        void *arg;
+    } on_free[4];        /* run in order when the request is freed */
+    int resp_status;     /* the response's status once started */
+    uint64_t resp_bytes; /* body bytes handed to the connection */
     struct gh_net_addr peer, local;
     bool tls;
     struct gh_net_worker *w;
@@ -631,16 +635,30 @@ void gh_http_req_unref(struct gh_http_req *r)
     GH_BUG_ON(r->refs <= 0);
     if (--r->refs > 0)
         return;
-    if (r->on_free)
-        r->on_free(r->free_arg);
+    for (size_t i = 0; i < GH_ARRAY_LEN(r->on_free) && r->on_free[i].fn; i++)
+        r->on_free[i].fn(r->on_free[i].arg);
     gh_buf_release(&r->body);
     gh_arena_free(r->arena); /* r lives in its own arena */
 }
 
 void gh_http_req_on_free(struct gh_http_req *r, void (*fn)(void *), void *arg)
 {
-    r->on_free = fn;
-    r->free_arg = arg;
+    size_t i = 0;
+    while (i < GH_ARRAY_LEN(r->on_free) && r->on_free[i].fn)
+        i++;
+    GH_BUG_ON(i == GH_ARRAY_LEN(r->on_free)); /* a fixed, small set of users */
+    r->on_free[i].fn = fn;
+    r->on_free[i].arg = arg;
+}
+
+int gh_http_req_resp_status(const struct gh_http_req *r)
+{
+    return r->resp_status;
+}
+
+uint64_t gh_http_req_resp_bytes(const struct gh_http_req *r)
+{
+    return r->resp_bytes;
 }
 
 void gh_http_req_on_abort(struct gh_http_req *r, void (*fn)(void *), void *arg)
@@ -677,6 +695,7 @@ void gh_http_resp_start(struct gh_http_req *r, int status, const struct gh_http_
     struct conn *c = r->conn;
     GH_BUG_ON(r->started);
     r->started = true;
+    r->resp_status = status;
     if (!c)
         return;
     if (wk.draining)
@@ -721,6 +740,7 @@ enum gh_rc gh_http_resp_write(struct gh_http_req *r, const void *p, size_t n)
         return GH_OK;
     if (gh_buf_rlen(&c->out) + n + 32 > c->srv->lim.out_bytes)
         return GH_E_LIMIT;
+    r->resp_bytes += n;
     if (r->chunked_resp) {
         gh_buf_putu(&c->out, n, 16);
         gh_buf_append(&c->out, "\r\n", 2);
@@ -778,6 +798,7 @@ void gh_http_resp_simple(struct gh_http_req *r, int status, const char *content_
     gh_http_resp_start(r, status, all, n, (int64_t)len);
     if (r->conn && len && !r->head_only)
         gh_buf_append(&r->conn->out, body, len);
+    r->resp_bytes += len;
     gh_http_resp_end(r);
 }
 

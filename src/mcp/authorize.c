@@ -237,6 +237,7 @@ struct pdp_wait {
     const struct gh_jsonrpc_msg *m; /* in the request's arena */
     struct gh_mcp_route rt;
     const struct gh_jsonrpc_body *body; /* the caller's (post_ctx, in the request's arena) */
+    const struct gh_mcp_reqaudit *ra;   /* in the request's arena */
     struct gh_policy_action a;
     struct gh_policy_subject s;
     struct gh_auth_principal *principal; /* kept for the subject's slices */
@@ -252,6 +253,8 @@ static void pdp_answered(void *arg, const struct gh_policy_pdp_result *res)
                                    .rule = "pdp",
                                    .digest = gh_policy_digest(w->gw->policy)};
     log_decision(&w->s, &w->a, &d);
+    if (w->m->kind == GH_JSONRPC_REQUEST)
+        gh_mcp_record_decision(w->gw, w->ra, w->principal, &w->a, &d);
     bool go = false;
     if (!gh_http_req_connected(w->r)) {
         /* the client left while the PDP thought: nothing to answer */
@@ -273,13 +276,32 @@ static void pdp_answered(void *arg, const struct gh_policy_pdp_result *res)
     free(w);
 }
 
+/* Without a policy every request is allowed; the trail still says so. */
+static void record_unpoliced(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+                             const struct gh_jsonrpc_body *body, const struct gh_mcp_reqaudit *ra)
+{
+    for (uint32_t i = 0; gw->audit && i < body->count; i++) {
+        const struct gh_jsonrpc_msg *m = &body->msgs[i];
+        if (m->kind != GH_JSONRPC_REQUEST)
+            continue;
+        struct gh_policy_action a;
+        struct gh_policy_decision d;
+        action_of(rt, body, m, &a);
+        gh_policy_evaluate(NULL, NULL, &a, &d);
+        gh_mcp_record_decision(gw, ra, rt->principal, &a, &d);
+    }
+}
+
 enum gh_mcp_authz gh_mcp_authorize(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
                                    struct gh_http_req *r, const struct gh_jsonrpc_body *body,
+                                   const struct gh_mcp_reqaudit *ra,
                                    void (*cont)(void *arg, bool go), void *arg)
 {
     const struct gh_policy *p = gw->policy;
-    if (!gh_policy_enabled(p))
+    if (!gh_policy_enabled(p)) {
+        record_unpoliced(gw, rt, body, ra);
         return GH_MCP_AUTHZ_OK;
+    }
     struct gh_policy_subject s;
     gh_mcp_subject_of(rt->principal, &s);
     const struct gh_jsonrpc_msg *ask = NULL;
@@ -293,6 +315,8 @@ enum gh_mcp_authz gh_mcp_authorize(struct gh_mcp_gateway *gw, const struct gh_mc
         action_of(rt, body, m, &a);
         decide_local(p, &s, &a, &d);
         log_decision(&s, &a, &d);
+        if (m->kind == GH_JSONRPC_REQUEST && !(d.verdict == GH_ALLOW && asks_pdp(p, &a)))
+            gh_mcp_record_decision(gw, ra, rt->principal, &a, &d); /* the PDP's is recorded later */
         if (body->batch && (gh_mcp_list_method(m->method) || asks_pdp(p, &a))) {
             /* a batch answer is one array: lists inside it could not be filtered */
             gh_mcp_reply_error(r, 400, (struct gh_slice){0}, GH_JSONRPC_INVALID_REQUEST,
@@ -320,6 +344,7 @@ enum gh_mcp_authz gh_mcp_authorize(struct gh_mcp_gateway *gw, const struct gh_mc
     w->gw = gw;
     w->rt = *rt;
     w->body = body;
+    w->ra = ra;
     w->r = r;
     gh_http_req_ref(r);
     w->m = ask;

@@ -242,10 +242,12 @@ struct post_ctx {
     struct gh_http_req *r;
     struct gh_jsonrpc_body body;
     bool stateless;
-    struct gh_auth_principal *held; /* a reference while the PDP is asked */
+    struct gh_auth_principal *held; /* a reference while the PDP or the audit disk is waited on */
+    struct gh_mcp_reqaudit *ra;
 };
 
 static void post_routed(struct post_ctx *pc);
+static void post_durable(struct post_ctx *pc);
 
 /* The PDP allowed: route as if it had been decided at once, as the principal's own thread. */
 static void post_resume(void *arg, bool go)
@@ -259,11 +261,56 @@ static void post_resume(void *arg, bool go)
     if (pc->held)
         memcpy(gh_mcp_current_principal, pc->held->key, sizeof(gh_mcp_current_principal));
     gh_mcp_current_subject = pc->held;
-    post_routed(pc);
+    struct gh_auth_principal *held = pc->held;
+    pc->held = NULL;
+    post_durable(pc); /* may take its own reference to wait for the disk */
     gh_mcp_current_principal[0] = '\0';
     gh_mcp_current_subject = NULL;
+    gh_auth_principal_unref(held);
+}
+
+/* before-forward: the decision records are on disk; go on as the principal's own thread. */
+static void post_synced(void *arg, bool ok)
+{
+    struct post_ctx *pc = arg;
+    if (!ok) {
+        gh_mcp_reply_error(
+            pc->r, 503, pc->body.batch ? (struct gh_slice){0} : pc->body.msgs[0].id_raw,
+            GH_JSONRPC_INTERNAL_ERROR, "Service Unavailable: the audit trail cannot be written");
+    } else if (gh_http_req_connected(pc->r)) {
+        if (pc->held)
+            memcpy(gh_mcp_current_principal, pc->held->key, sizeof(gh_mcp_current_principal));
+        gh_mcp_current_subject = pc->held;
+        post_routed(pc);
+        gh_mcp_current_principal[0] = '\0';
+        gh_mcp_current_subject = NULL;
+    }
     gh_auth_principal_unref(pc->held);
     pc->held = NULL;
+    gh_http_req_unref(pc->r);
+}
+
+static bool has_tool_call(const struct gh_jsonrpc_body *body)
+{
+    for (uint32_t i = 0; i < body->count; i++)
+        if (gh_slice_eq_cstr(body->msgs[i].method, "tools/call"))
+            return true;
+    return false;
+}
+
+/* In before-forward mode a tool call waits for its decision record's fsync (group commit). */
+static void post_durable(struct post_ctx *pc)
+{
+    if (!pc->gw->audit || gh_audit_durability(pc->gw->audit) != GH_AUDIT_BEFORE_FORWARD ||
+        !has_tool_call(&pc->body)) {
+        post_routed(pc);
+        return;
+    }
+    gh_http_req_ref(pc->r);
+    if (pc->rt.principal)
+        pc->held = gh_auth_principal_ref((struct gh_auth_principal *)pc->rt.principal);
+    pc->rt.principal = pc->held;
+    gh_audit_barrier(pc->gw->audit, post_synced, pc);
 }
 
 static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
@@ -296,9 +343,10 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
     pc->r = r;
     pc->body = body;
     pc->stateless = stateless;
-    switch (gh_mcp_authorize(gw, &pc->rt, r, &pc->body, post_resume, pc)) {
+    pc->ra = gh_mcp_reqaudit_new(gw, r);
+    switch (gh_mcp_authorize(gw, &pc->rt, r, &pc->body, pc->ra, post_resume, pc)) {
     case GH_MCP_AUTHZ_OK:
-        post_routed(pc);
+        post_durable(pc);
         return;
     case GH_MCP_AUTHZ_PENDING:
         if (rt->principal) /* the route's principal is borrowed from the caller */
@@ -514,6 +562,7 @@ static void on_authenticated(void *arg, struct gh_http_req *r, const struct gh_a
     if (res->verdict != GH_ALLOW) {
         GH_LOGD("auth", "refused %d %s", res->status,
                 res->description ? res->description : "no token");
+        gh_mcp_record_auth_failure(gw, r, res->status, res->error, res->description);
         if (res->status == 503) {
             gh_mcp_reply_error(r, 503, (struct gh_slice){0}, GH_JSONRPC_INTERNAL_ERROR,
                                "Service Unavailable: the token cannot be checked now");

@@ -6,6 +6,7 @@
 #include "json/json.h"
 #include "mcp/mcp.h"
 #include "policy/policy.h"
+#include "audit/audit.h"
 #include "upstream/upstream.h"
 
 #include <pthread.h>
@@ -30,6 +31,7 @@ struct gh_mcp_gateway {
     struct gh_mcp_endpoint *endpoints; /* owned; cfg->n_endpoints */
     struct gh_auth_gate *auth;         /* inbound authentication; NULL: none (insecure mode) */
     struct gh_policy *policy;          /* owned; compiled from cfg->policy (disabled when absent) */
+    struct gh_audit *audit;            /* the trail (the runtime's); NULL: none */
     struct gh_mcp_session *held[64];   /* sessions held upstream, by route (gw->lock) */
     const void *held_key[64];
     unsigned held_failures[64]; /* consecutive early exits: restart backoff */
@@ -53,6 +55,28 @@ extern _Thread_local char gh_mcp_current_principal[65];
 /** The principal itself, while its request is handled on this thread (NULL without auth). */
 extern _Thread_local struct gh_auth_principal *gh_mcp_current_subject;
 
+/* ---- audit records (record.c) ---- */
+
+/** What a request's records share: correlation id, trace, start time (request arena). */
+struct gh_mcp_reqaudit {
+    char rid[17];
+    struct gh_audit_trace trace;
+    uint64_t t0_us;
+    struct gh_mcp_gateway *gw;
+    struct gh_http_req *r;
+};
+/** The request's audit context; its request.outcome is written when r is freed. */
+struct gh_mcp_reqaudit *gh_mcp_reqaudit_new(struct gh_mcp_gateway *gw, struct gh_http_req *r);
+void gh_mcp_record_decision(struct gh_mcp_gateway *gw, const struct gh_mcp_reqaudit *ra,
+                            const struct gh_auth_principal *p, const struct gh_policy_action *a,
+                            const struct gh_policy_decision *d);
+void gh_mcp_record_auth_failure(struct gh_mcp_gateway *gw, struct gh_http_req *r, int status,
+                                const char *error, const char *reason);
+void gh_mcp_record_session(struct gh_mcp_gateway *gw, const struct gh_mcp_session *s, bool start,
+                           const char *reason);
+void gh_mcp_record_tool_changed(void *arg, struct gh_slice upstream, struct gh_slice name,
+                                const char *approved, const char *now);
+
 /* ---- authorization (authorize.c) ---- */
 
 enum gh_mcp_authz {
@@ -63,6 +87,7 @@ enum gh_mcp_authz {
 /** Policy for every message of body (decisions, pinning, PDP, limits); answers refusals. */
 enum gh_mcp_authz gh_mcp_authorize(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
                                    struct gh_http_req *r, const struct gh_jsonrpc_body *body,
+                                   const struct gh_mcp_reqaudit *ra,
                                    void (*cont)(void *arg, bool go), void *arg);
 /** The policy view of principal p (NULL: anonymous). Slices point into p. */
 void gh_mcp_subject_of(const struct gh_auth_principal *p, struct gh_policy_subject *s);

@@ -34,6 +34,9 @@ void gh_mcp_sessions_sweep(struct gh_mcp_gateway *gw);
 struct gh_auth_gate;
 /** Requires a valid access token on every MCP request from now on (gate outlives gw). */
 void gh_mcp_gateway_set_auth(struct gh_mcp_gateway *gw, struct gh_auth_gate *gate);
+struct gh_audit;
+/** The audit trail records go to (the runtime owns it and closes it after the workers stop). */
+void gh_mcp_gateway_set_audit(struct gh_mcp_gateway *gw, struct gh_audit *a);
 /** Shutdown has begun: no upstream is (re)started any more. */
 void gh_mcp_gateway_closing(struct gh_mcp_gateway *gw);
 struct gh_upstream_set;

@@ -107,6 +107,7 @@ struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw, const vo
     gw->nsessions++;
     pcount_add_locked(gw, s->principal, +1);
     pthread_mutex_unlock(&gw->lock);
+    gh_mcp_record_session(gw, s, true, NULL);
     return s;
 }
 
@@ -181,6 +182,7 @@ void gh_mcp_session_close(struct gh_mcp_gateway *gw, struct gh_mcp_session *s)
     gh_mcp_streams_close_locked(s);
     pthread_mutex_unlock(&s->lock);
     gh_mcp_bridge_session_closed(s);
+    gh_mcp_record_session(gw, s, false, NULL);
     GH_LOGD("mcp", "session closed");
 }
 

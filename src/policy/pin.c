@@ -37,6 +37,8 @@ struct gh_policy__pins {
     struct pin *v;
     size_t n, cap;
     struct timespec mtime; /* of the store when last read */
+    gh_policy_change_fn hook;
+    void *hook_arg;
     int64_t checked_ms;
 };
 
@@ -270,6 +272,9 @@ enum gh_policy_pin gh_policy_pin_observe(const struct gh_policy *p, struct gh_sl
                 e->upstream, e->name, digest, e->approved[0] ? "sha256:" : "",
                 e->approved[0] ? e->approved : "none", e->upstream, e->name);
         store_note(ps, e, false);
+        if (ps->hook)
+            ps->hook(ps->hook_arg, gh_slice_cstr(e->upstream), gh_slice_cstr(e->name), e->approved,
+                     digest);
     }
 out:
     pthread_mutex_unlock(&ps->mu);
@@ -290,6 +295,14 @@ enum gh_policy_pin gh_policy_pin_check(const struct gh_policy *p, struct gh_slic
         verdict = GH_POLICY_PIN_OK;
     pthread_mutex_unlock(&ps->mu);
     return verdict;
+}
+
+void gh_policy_set_change_hook(struct gh_policy *p, gh_policy_change_fn fn, void *arg)
+{
+    if (p && p->pins) {
+        p->pins->hook = fn;
+        p->pins->hook_arg = arg;
+    }
 }
 
 bool gh_policy_pinning(const struct gh_policy *p)

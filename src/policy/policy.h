@@ -218,6 +218,11 @@ bool gh_policy_pinning(const struct gh_policy *p);
  * "upstream.tool". Writes the file atomically; prints what it approved to out.
  */
 enum gh_rc gh_policy_pin_approve(const char *path, const char *const *names, size_t n, FILE *out);
+/** Called (under the pin lock, any worker) when a tool definition is seen changed or new and not
+ *  approved: approved digest ("" when none) and the current one. */
+typedef void (*gh_policy_change_fn)(void *arg, struct gh_slice upstream, struct gh_slice name,
+                                    const char *approved, const char *now);
+void gh_policy_set_change_hook(struct gh_policy *p, gh_policy_change_fn fn, void *arg);
 /** The pin store path configured (NULL when pinning is off). */
 const char *gh_policy_pin_store(const struct gh_policy *p);
 

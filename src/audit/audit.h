@@ -1,0 +1,83 @@
+/*
+ * audit: the tamper-evident audit trail — records built by the request path, handed to one
+ * writer thread over a bounded queue, written as JSON lines (src/audit/FORMAT.md) with a SHA-256
+ * hash chain, signed checkpoints (Ed25519), size rotation that continues the chain, and group
+ * commit: a barrier asks for everything queued so far to be on disk (fsync) and calls back on the
+ * caller's worker, so `before-forward` forwards a tool call only after its decision record is
+ * durable.
+ *
+ * Operator guide: docs/audit.md. Never recorded: tokens, DPoP proofs, cookies, argument values
+ * (a digest of the raw arguments only).
+ */
+#ifndef GH_AUDIT_H
+#define GH_AUDIT_H
+
+#include "core/core.h"
+#include "config/config.h"
+
+#define GH_AUDIT_VALUE_MAX 1024  /* bytes of one string value before it is cut (with a digest) */
+#define GH_AUDIT_QUEUE_MAX 65536 /* records waiting for the writer */
+
+enum gh_audit_durability {
+    GH_AUDIT_BUFFERED = 0,       /* written promptly, fsynced at rotation, checkpoints, shutdown */
+    GH_AUDIT_BEFORE_FORWARD = 1, /* a tool call waits until its decision record is fsynced */
+};
+
+struct gh_audit;
+
+/**
+ * Opens the trail from the audit: section (node may be NULL: defaults). dev: the default path is
+ * ./gatehouse-audit.jsonl and a signing key is made next to it when none is configured.
+ * Starts the writer thread; continues the chain of an existing file. Errors name the node.
+ */
+enum gh_rc gh_audit_open(const struct gh_config *cfg, const struct gh_config_node *node, bool dev,
+                         struct gh_audit **out, struct gh_config_error *err);
+/** Drains the queue, writes a checkpoint, fsyncs, stops the writer. NULL-safe. */
+void gh_audit_close(struct gh_audit *a);
+/** The file records go to. */
+const char *gh_audit_path(const struct gh_audit *a);
+enum gh_audit_durability gh_audit_durability(const struct gh_audit *a);
+
+/**
+ * Queues one record: type (e.g. "request.decision") and its members as JSON text without the
+ * enclosing braces (may be empty), copied. GH_E_LIMIT when the queue is full (the caller refuses
+ * the request rather than lose the record). Any thread.
+ */
+enum gh_rc gh_audit_emit(struct gh_audit *a, const char *type, const char *members, size_t len);
+
+/** Called on the worker that asked, once every record queued before the barrier is on disk
+ *  (ok) or the writer failed (not ok). */
+typedef void (*gh_audit_durable_cb)(void *arg, bool ok);
+/** A barrier: fsync of everything queued so far, then cb(arg) on this worker (group commit). */
+void gh_audit_barrier(struct gh_audit *a, gh_audit_durable_cb cb, void *arg);
+
+/** Records written since start (for tests and metrics). */
+uint64_t gh_audit_written(const struct gh_audit *a);
+
+/* ---- building members (record.c) ---- */
+
+/** Appends ,"key":"value" (or without the comma when b is empty): escaped, cut past
+ *  GH_AUDIT_VALUE_MAX with a digest suffix; a NULL ptr writes null. */
+void gh_audit_put_str(struct gh_buf *b, const char *key, struct gh_slice v);
+/** Appends ,"key":n. */
+void gh_audit_put_int(struct gh_buf *b, const char *key, int64_t n);
+/** Appends ,"key":[ "v0", ... ] of slices. */
+void gh_audit_put_list(struct gh_buf *b, const char *key, const struct gh_slice *v, uint32_t n);
+/** Appends ,"key":"sha256:<hex>" of bytes, or null when v is NULL. */
+void gh_audit_put_digest(struct gh_buf *b, const char *key, struct gh_slice v);
+/** Appends ,"key":{ then the caller's members, then gh_audit_close_obj. */
+void gh_audit_open_obj(struct gh_buf *b, const char *key);
+void gh_audit_close_obj(struct gh_buf *b);
+
+/** W3C trace context of one request: accepted from a valid traceparent, else minted. */
+struct gh_audit_trace {
+    char trace_id[33]; /* 32 lower-case hex */
+    char span_id[17];  /* the gateway's span: 16 hex */
+    char parent[17];   /* the caller's span id, "" when minted */
+};
+/** Parses traceparent (version 00, non-zero ids) or mints a new trace; always fills t. */
+void gh_audit_trace_from(struct gh_slice traceparent, struct gh_audit_trace *t);
+/** Appends ,"trace":{"trace_id":...,"span_id":...[,"parent_id":...]}. */
+void gh_audit_put_trace(struct gh_buf *b, const struct gh_audit_trace *t);
+
+#endif

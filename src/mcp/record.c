@@ -1,0 +1,195 @@
+/*
+ * mcp/record.c owns what the request path writes into the audit trail: one request.decision per
+ * JSON-RPC request (who, from where, which session and trace, the action with a digest of its
+ * arguments, the decision with rule and policy digest), one request.outcome when the exchange
+ * ends (HTTP status, duration, bytes), auth failures, session start and end, and tool definition
+ * changes reported by policy/. Tokens, proofs, cookies and argument values are never written.
+ */
+#include "core/core.h"
+#include "audit/audit.h"
+#include "mcp/internal.h"
+#include "net/net.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void gh_mcp_gateway_set_audit(struct gh_mcp_gateway *gw, struct gh_audit *a)
+{
+    gw->audit = a;
+    if (gw->policy)
+        gh_policy_set_change_hook(gw->policy, gh_mcp_record_tool_changed, gw);
+}
+
+static void put_source(struct gh_buf *b, struct gh_http_req *r)
+{
+    char addr[64] = "";
+    const struct gh_net_addr *peer = gh_http_req_peer(r);
+    if (peer)
+        gh_net_addr_format(peer, addr, sizeof(addr));
+    gh_audit_open_obj(b, "source");
+    gh_audit_put_str(b, "address", gh_slice_cstr(addr));
+    struct gh_slice ua = gh_http_req_header(r, "User-Agent");
+    gh_audit_put_str(b, "user_agent", ua);
+    gh_audit_close_obj(b);
+}
+
+static void put_principal(struct gh_buf *b, const struct gh_auth_principal *p)
+{
+    gh_audit_open_obj(b, "principal");
+    if (!p) {
+        gh_audit_put_str(b, "method", GH_SLICE_LIT("none"));
+        gh_audit_close_obj(b);
+        return;
+    }
+    const struct gh_auth_claims *c = &p->claims;
+    gh_audit_put_str(b, "iss", c->iss);
+    gh_audit_put_str(b, "sub", c->sub);
+    gh_audit_put_str(b, "client_id", c->client_id);
+    gh_audit_put_list(b, "groups", c->groups, c->ngroups);
+    gh_audit_put_list(b, "scopes", c->scopes, c->nscopes);
+    gh_audit_put_list(b, "act", c->act, c->nact);
+    gh_audit_put_str(b, "method",
+                     p->method == GH_AUTH_METHOD_INTROSPECTION ? GH_SLICE_LIT("introspection")
+                                                               : GH_SLICE_LIT("jwt"));
+    gh_audit_put_str(b, "jti", c->jti);
+    gh_audit_close_obj(b);
+}
+
+static void put_session(struct gh_buf *b, struct gh_slice sid)
+{
+    if (!sid.len) {
+        gh_audit_put_str(b, "session", (struct gh_slice){0});
+        return;
+    }
+    unsigned char h[32];
+    char hex[65];
+    gh_sha256(sid.ptr, sid.len, h); /* the id is a bearer handle: recorded as a digest */
+    gh_hex_encode(h, 32, hex);
+    gh_audit_put_str(b, "session", gh_slice(hex, 16));
+}
+
+static void emit(struct gh_mcp_gateway *gw, const char *type, struct gh_buf *b)
+{
+    if (gh_audit_emit(gw->audit, type, b->data ? b->data : "", b->len) != GH_OK)
+        GH_LOGE("audit", "a %s record could not be queued", type);
+}
+
+/* ---- per request ---- */
+
+static void outcome_on_free(void *arg)
+{
+    struct gh_mcp_reqaudit *ra = arg;
+    struct gh_buf b;
+    gh_buf_init(&b, 1024);
+    gh_audit_put_str(&b, "rid", gh_slice_cstr(ra->rid));
+    gh_audit_put_trace(&b, &ra->trace);
+    gh_audit_open_obj(&b, "outcome");
+    gh_audit_put_int(&b, "http_status", gh_http_req_resp_status(ra->r));
+    gh_audit_put_int(&b, "duration_us", (int64_t)(gh_clock_us() - ra->t0_us));
+    gh_audit_put_int(&b, "result_bytes", (int64_t)gh_http_req_resp_bytes(ra->r));
+    gh_audit_close_obj(&b);
+    emit(ra->gw, "request.outcome", &b);
+    gh_buf_release(&b);
+}
+
+struct gh_mcp_reqaudit *gh_mcp_reqaudit_new(struct gh_mcp_gateway *gw, struct gh_http_req *r)
+{
+    struct gh_mcp_reqaudit *ra = gh_arena_calloc(gh_http_req_arena(r), sizeof(*ra));
+    unsigned char id[8];
+    gh_random_bytes(id, sizeof(id));
+    gh_hex_encode(id, sizeof(id), ra->rid);
+    gh_audit_trace_from(gh_http_req_header(r, "traceparent"), &ra->trace);
+    ra->t0_us = gh_clock_us();
+    ra->gw = gw;
+    ra->r = r;
+    if (gw->audit)
+        gh_http_req_on_free(r, outcome_on_free, ra);
+    return ra;
+}
+
+void gh_mcp_record_decision(struct gh_mcp_gateway *gw, const struct gh_mcp_reqaudit *ra,
+                            const struct gh_auth_principal *p, const struct gh_policy_action *a,
+                            const struct gh_policy_decision *d)
+{
+    if (!gw->audit || !ra)
+        return;
+    struct gh_buf b;
+    gh_buf_init(&b, 8192);
+    gh_audit_put_str(&b, "rid", gh_slice_cstr(ra->rid));
+    put_principal(&b, p);
+    put_source(&b, ra->r);
+    put_session(&b, gh_http_req_header(ra->r, "Mcp-Session-Id"));
+    gh_audit_put_trace(&b, &ra->trace);
+    gh_audit_open_obj(&b, "action");
+    gh_audit_put_str(&b, "method", a->method);
+    gh_audit_put_str(&b, "upstream", a->upstream.len ? a->upstream : (struct gh_slice){0});
+    gh_audit_put_str(&b, "name", a->name.len ? a->name : (struct gh_slice){0});
+    struct gh_slice args = a->args && a->args_tok >= 0 ? gh_json_raw(a->args, (uint32_t)a->args_tok)
+                                                       : (struct gh_slice){0};
+    gh_audit_put_digest(&b, "arguments_digest", args);
+    gh_audit_close_obj(&b);
+    gh_audit_open_obj(&b, "decision");
+    gh_audit_put_str(&b, "effect", gh_slice_cstr(d->verdict == GH_ALLOW ? "allow" : "deny"));
+    gh_audit_put_str(&b, "rule",
+                     d->rule && d->rule[0] ? gh_slice_cstr(d->rule) : (struct gh_slice){0});
+    gh_audit_put_str(&b, "policy", gh_slice_cstr(d->digest ? d->digest : "none"));
+    gh_audit_put_str(&b, "reason", gh_slice_cstr(gh_policy_reason_str(d->reason)));
+    gh_audit_close_obj(&b);
+    emit(gw, "request.decision", &b);
+    gh_buf_release(&b);
+}
+
+void gh_mcp_record_auth_failure(struct gh_mcp_gateway *gw, struct gh_http_req *r, int status,
+                                const char *error, const char *reason)
+{
+    if (!gw->audit)
+        return;
+    struct gh_audit_trace t;
+    gh_audit_trace_from(gh_http_req_header(r, "traceparent"), &t);
+    struct gh_buf b;
+    gh_buf_init(&b, 2048);
+    put_source(&b, r);
+    gh_audit_put_trace(&b, &t);
+    gh_audit_open_obj(&b, "auth");
+    gh_audit_put_int(&b, "status", status);
+    gh_audit_put_str(&b, "error", error ? gh_slice_cstr(error) : (struct gh_slice){0});
+    gh_audit_put_str(&b, "reason", reason ? gh_slice_cstr(reason) : (struct gh_slice){0});
+    gh_audit_close_obj(&b);
+    emit(gw, "auth.failure", &b);
+    gh_buf_release(&b);
+}
+
+void gh_mcp_record_session(struct gh_mcp_gateway *gw, const struct gh_mcp_session *s, bool start,
+                           const char *reason)
+{
+    if (!gw->audit)
+        return;
+    struct gh_buf b;
+    gh_buf_init(&b, 1024);
+    put_session(&b, gh_slice_cstr(s->id));
+    gh_audit_put_str(&b, "principal_key",
+                     s->principal[0] ? gh_slice_cstr(s->principal) : (struct gh_slice){0});
+    if (!start)
+        gh_audit_put_str(&b, "reason", gh_slice_cstr(reason ? reason : "closed"));
+    emit(gw, start ? "session.start" : "session.end", &b);
+    gh_buf_release(&b);
+}
+
+void gh_mcp_record_tool_changed(void *arg, struct gh_slice upstream, struct gh_slice name,
+                                const char *approved, const char *now)
+{
+    struct gh_mcp_gateway *gw = arg;
+    if (!gw->audit)
+        return;
+    struct gh_buf b;
+    gh_buf_init(&b, 1024);
+    gh_audit_put_str(&b, "upstream", upstream);
+    gh_audit_put_str(&b, "name", name);
+    gh_audit_open_obj(&b, "digest");
+    gh_audit_put_str(&b, "approved",
+                     approved && approved[0] ? gh_slice_cstr(approved) : (struct gh_slice){0});
+    gh_audit_put_str(&b, "now", gh_slice_cstr(now));
+    gh_audit_close_obj(&b);
+    emit(gw, "tool.definition_changed", &b);
+    gh_buf_release(&b);
+}
