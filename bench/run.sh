@@ -579,7 +579,7 @@ part_c() {
 # Part D: what inbound authentication adds to Part A's path (same stub, load and measurement).
 # One gateway per row kind: without auth, and with auth (one instance for the three auth rows, on the
 # port the tokens' audience names). The cold rows present each of AUTH_TOKENS distinct tokens once.
-D_TARGETS=(gh-noauth gh-auth-cached gh-auth-policy gh-auth-cold-es256 gh-auth-cold-rs256)
+D_TARGETS=(gh-noauth gh-auth-cached gh-auth-policy gh-audit-buffered gh-audit-before gh-auth-cold-es256 gh-auth-cold-rs256)
 TARGETS_D=()
 
 # gh_config FILE PORT STUB-PORT [ISSUER [AUDIENCE]]: the stub as the one upstream at /mcp, one
@@ -770,6 +770,7 @@ part_d() {
 	[[ -n $ghp ]] && pick_median gh-auth-policy
 	[[ -n $ghp ]] && stop_tree "$ghp"
 	stop_tree "$gh0"
+	part_d_audit "$stub"
 
 	# new token per request: the session and the warm-up use the client's one extra token (sessions
 	# are bound to the principal: the RS256 client needs its own); each cold run stops once every
@@ -783,6 +784,45 @@ part_d() {
 	[[ -n $port ]] && stop_tree "$gh"
 	BEARER= TOK_WARM= TOK_RUN= TOK_SECS=
 	stop_tree "$stub"
+}
+
+# The audit trail on the no-auth hop: buffered, then before-forward (every tools/call waits for
+# the fsync of its decision record; group commit), alternating, files on the repo's disk (not a
+# tmpfs: fsync must cost what it costs).
+part_d_audit() {
+	local stub=$1 pb pf gb gf r dir="$ROOT/bench/out/audit.$$"
+	rm -rf "$dir" && mkdir -p "$dir"
+	AUDIT_FS=$(df -T "$dir" 2>/dev/null | awk 'NR == 2 { print $2 }')
+	pb=$(free_port)
+	gh_config "$TMP/gh-audit-b.yaml" "$pb" "$STUB_PORT"
+	printf 'audit:\n  path: %s/buffered.jsonl\n  durability: buffered\n  key: file:%s/k.pem\n' "$dir" "$dir" >>"$TMP/gh-audit-b.yaml"
+	pf=$(free_port)
+	gh_config "$TMP/gh-audit-f.yaml" "$pf" "$STUB_PORT"
+	printf 'audit:\n  path: %s/before.jsonl\n  durability: before-forward\n  key: file:%s/k.pem\n' "$dir" "$dir" >>"$TMP/gh-audit-f.yaml"
+	openssl genpkey -algorithm ed25519 -out "$dir/k.pem" 2>/dev/null
+	BEARER= TOK_WARM= TOK_RUN=
+	if ! start_gh_config gh-audit-b "$TMP/gh-audit-b.yaml" "$pb"; then
+		d_fail gh-audit-buffered gh-audit-before
+		return 1
+	fi
+	gb=$PID
+	if ! start_gh_config gh-audit-f "$TMP/gh-audit-f.yaml" "$pf"; then
+		d_fail gh-audit-before
+		stop_tree "$gb"
+		return 1
+	fi
+	gf=$PID
+	for ((r = 1; r <= ROUNDS; r++)); do
+		measure "gh-audit-buffered.r$r" "http://127.0.0.1:$pb/mcp" "$CONNS" "$SECS" "$gb" "$stub"
+		measure "gh-audit-before.r$r" "http://127.0.0.1:$pf/mcp" "$CONNS" "$SECS" "$gf" "$stub"
+	done
+	pick_median gh-audit-buffered
+	pick_median gh-audit-before
+	stop_tree "$gb"
+	stop_tree "$gf"
+	AUDIT_LINES_B=$(cat "$dir"/buffered.jsonl* 2>/dev/null | wc -l)
+	AUDIT_LINES_F=$(cat "$dir"/before.jsonl* 2>/dev/null | wc -l)
+	rm -rf "$dir"
 }
 
 # ---------------------------------------------------------------- report
@@ -799,6 +839,8 @@ declare -A DESC=(
 	[gh-noauth]="gatehouse -> stub, no auth"
 	[gh-auth-cached]="gatehouse -> stub, auth, one cached ES256 token"
 	[gh-auth-policy]="gatehouse -> stub, auth (cached token) + 1,000-rule policy"
+	[gh-audit-buffered]="gatehouse -> stub, no auth, audit trail buffered"
+	[gh-audit-before]="gatehouse -> stub, no auth, audit trail before-forward (fsync per call, group commit)"
 	[gh-auth-cold-es256]="gatehouse -> stub, auth, new ES256 token per request"
 	[gh-auth-cold-rs256]="gatehouse -> stub, auth, new RS256 token per request"
 )
@@ -973,6 +1015,7 @@ table_d() {
 		case $t in
 		gh-noauth) tok="no token / ${R[$t,requests]}" ;;
 		gh-auth-cached | gh-auth-policy) tok="1 / ${R[$t,requests]}" ;;
+		gh-audit-*) tok="no token / ${R[$t,requests]}" ;;
 		*)
 			tok="${R[$t,tokens]:-?} distinct / ${R[$t,requests]}"
 			if [[ ${R[$t,stopped]:-0} = 1 ]]; then
@@ -1003,6 +1046,13 @@ ratios_d() {
 		echo "- req/s, cached token / no auth (noisy): $(ratio "${R[gh-auth-cached,rps]}" "${R[gh-noauth,rps]}")"
 	else
 		echo "- Cached token − no auth: n/a (no auth: ${R[gh-noauth,fail]:-ok}; cached: ${R[gh-auth-cached,fail]:-ok})"
+	fi
+	if ok gh-audit-buffered && ok gh-audit-before; then
+		local v=FAIL q
+		q=$(ratio "${R[gh-audit-before,rps]}" "${R[gh-audit-buffered,rps]}")
+		awk -v x="$q" 'BEGIN { exit !(x >= 0.8) }' && v=PASS
+		echo "- **Audit before-forward / buffered, req/s at $CONNS connections: $q**; target ≥ 0.8: **$v** (audit files on ${AUDIT_FS:-?}, rotated at 100 MB; records written over all rounds and warm-ups, rotated files included: buffered ${AUDIT_LINES_B:-?}, before-forward ${AUDIT_LINES_F:-?})"
+		echo "- Audit buffered − no auth, gatehouse CPU: $(awk -v a="${R[gh-audit-buffered,cpu_proxy]}" -v b="${R[gh-noauth,cpu_proxy]}" 'BEGIN { printf "%.2f", a - b }') µs/req (two records per call: decision and outcome, built and queued; the writer thread is in the process too)"
 	fi
 	if ok gh-auth-policy && ok gh-auth-cached; then
 		echo "- **1,000-rule policy − cached token, gatehouse CPU: $(awk -v a="${R[gh-auth-policy,cpu_proxy]}" -v b="${R[gh-auth-cached,cpu_proxy]}" 'BEGIN { printf "%.2f", a - b }') µs/req** (the policy decision, the known-names check and the limits lookup of every tools/call; rounds: ${R[gh-auth-policy,rounds]})"

@@ -23,11 +23,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TAIL_MAX       (4u << 20) /* a record line is never longer than this */
-#define DEFAULT_MAX    (100ull << 20)
-#define DEFAULT_CP     1000
-#define DEV_PATH       "gatehouse-audit.jsonl"
-#define CHECKPOINT_CTX "gatehouse-audit-checkpoint:v1:"
+#define TAIL_MAX          (4u << 20) /* a record line is never longer than this */
+#define DEFAULT_MAX       (100ull << 20)
+#define DEFAULT_CP        1000
+#define DEV_PATH          "gatehouse-audit.jsonl"
+#define CHECKPOINT_CTX    "gatehouse-audit-checkpoint:v1:"
+#define WRITER_TICK_MS    5    /* buffered records are written at least this often */
+#define WRITER_HIGH_WATER 4096 /* or as soon as this many wait */
 
 struct item {
     struct item *next;
@@ -58,6 +60,7 @@ struct gh_audit {
     struct item *head, *tail;
     size_t qlen;
     bool stop, failed;
+    bool urgent; /* a barrier or a full-ish queue: the writer goes now */
     _Atomic uint64_t written;
 };
 
@@ -257,9 +260,7 @@ static void post_done(struct item *it, bool ok)
 
 static void item_free(struct item *it)
 {
-    free(it->type);
-    free(it->members);
-    free(it);
+    free(it); /* type and members live in the same block */
 }
 
 /* Writes one batch: records in order, checkpoints as due, one write; one fsync if a barrier
@@ -311,13 +312,25 @@ static void batch_write(struct gh_audit *a, struct item *list)
         rotate(a);
 }
 
+/* The writer wakes on a barrier, a stop, a full-ish queue or every WRITER_TICK_MS: records of a
+ * busy gateway go out in batches (one write each), not one wake-up per record. */
 static void *writer(void *arg)
 {
     struct gh_audit *a = arg;
     for (;;) {
         pthread_mutex_lock(&a->mu);
-        while (!a->head && !a->stop)
-            pthread_cond_wait(&a->cv, &a->mu);
+        while (!a->stop && !a->urgent) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += WRITER_TICK_MS * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            if (pthread_cond_timedwait(&a->cv, &a->mu, &until) != 0 && a->head)
+                break; /* the tick: write what has come */
+        }
+        a->urgent = false;
         struct item *list = a->head;
         bool stop = a->stop;
         a->head = a->tail = NULL;
@@ -331,36 +344,49 @@ static void *writer(void *arg)
     return NULL;
 }
 
-static void enqueue(struct gh_audit *a, struct item *it)
+/* Appends it; wakes the writer only when someone waits on it (a barrier) or the queue is
+ * filling. cap: how full the queue may be for this record (0: no cap). */
+static bool enqueue(struct gh_audit *a, struct item *it, size_t cap)
 {
     pthread_mutex_lock(&a->mu);
+    if (cap && a->qlen >= cap) {
+        pthread_mutex_unlock(&a->mu);
+        return false;
+    }
     if (a->tail)
         a->tail->next = it;
     else
         a->head = it;
     a->tail = it;
     a->qlen++;
-    pthread_cond_signal(&a->cv);
+    if (!it->type || a->qlen == WRITER_HIGH_WATER) {
+        a->urgent = true;
+        pthread_cond_signal(&a->cv);
+    }
     pthread_mutex_unlock(&a->mu);
+    return true;
 }
 
 enum gh_rc gh_audit_emit(struct gh_audit *a, const char *type, const char *members, size_t len)
 {
     if (!a)
         return GH_OK;
-    pthread_mutex_lock(&a->mu);
-    bool full = a->qlen >= GH_AUDIT_QUEUE_MAX;
-    pthread_mutex_unlock(&a->mu);
-    if (full) {
-        GH_LOGE("audit", "queue full (%d records): refusing rather than losing one",
-                GH_AUDIT_QUEUE_MAX);
+    /* one allocation: the item, then its type and members */
+    size_t tl = strlen(type);
+    struct item *it = gh_xmalloc(sizeof(*it) + tl + 1 + len + 1);
+    memset(it, 0, sizeof(*it));
+    it->type = (char *)(it + 1);
+    memcpy(it->type, type, tl + 1);
+    it->members = it->type + tl + 1;
+    if (len)
+        memcpy(it->members, members, len);
+    it->members[len] = '\0';
+    it->len = len;
+    if (!enqueue(a, it, GH_AUDIT_QUEUE_MAX)) {
+        free(it);
+        GH_LOGE("audit", "queue full (%d records): refused rather than lost", GH_AUDIT_QUEUE_MAX);
         return GH_E_LIMIT;
     }
-    struct item *it = gh_xcalloc(1, sizeof(*it));
-    it->type = gh_xstrdup(type);
-    it->members = gh_xstrndup(members ? members : "", len);
-    it->len = len;
-    enqueue(a, it);
     return GH_OK;
 }
 
@@ -371,7 +397,7 @@ void gh_audit_barrier(struct gh_audit *a, gh_audit_durable_cb cb, void *arg)
     it->arg = arg;
     it->w = gh_net_worker_current();
     GH_BUG_ON(!it->w);
-    enqueue(a, it);
+    enqueue(a, it, 0);
 }
 
 uint64_t gh_audit_written(const struct gh_audit *a)
@@ -476,8 +502,8 @@ static enum gh_rc key_setup(struct gh_audit *a, const struct gh_config_node *kn,
         a->key = key_load(path);
     }
     if (!a->key && !kn) {
-        GH_LOGW("audit", "%s cannot be read or made: checkpoints signed with a key of this run only",
-                path);
+        GH_LOGW("audit",
+                "%s cannot be read or made: checkpoints signed with a key of this run only", path);
         a->key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
     }
     if (!a->key)
@@ -584,6 +610,7 @@ void gh_audit_close(struct gh_audit *a)
         return;
     pthread_mutex_lock(&a->mu);
     a->stop = true;
+    a->urgent = true;
     pthread_cond_signal(&a->cv);
     pthread_mutex_unlock(&a->mu);
     pthread_join(a->thread, NULL);

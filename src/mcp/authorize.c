@@ -229,6 +229,12 @@ static bool admit(const struct gh_policy *p, const struct gh_mcp_route *rt, stru
     return true;
 }
 
+static void reply_unrecorded(struct gh_http_req *r)
+{
+    gh_mcp_reply_error(r, 503, (struct gh_slice){0}, GH_JSONRPC_INTERNAL_ERROR,
+                       "Service Unavailable: the audit trail is not keeping up; retry shortly");
+}
+
 /* ---- the PDP round trip ---- */
 
 struct pdp_wait {
@@ -253,11 +259,13 @@ static void pdp_answered(void *arg, const struct gh_policy_pdp_result *res)
                                    .rule = "pdp",
                                    .digest = gh_policy_digest(w->gw->policy)};
     log_decision(&w->s, &w->a, &d);
-    if (w->m->kind == GH_JSONRPC_REQUEST)
-        gh_mcp_record_decision(w->gw, w->ra, w->principal, &w->a, &d);
+    bool recorded = w->m->kind != GH_JSONRPC_REQUEST ||
+                    gh_mcp_record_decision(w->gw, w->ra, w->principal, &w->a, &d);
     bool go = false;
     if (!gh_http_req_connected(w->r)) {
         /* the client left while the PDP thought: nothing to answer */
+    } else if (!recorded) {
+        reply_unrecorded(w->r);
     } else if (res->verdict == GH_ALLOW) {
         go = admit(w->gw->policy, &w->rt, w->r, w->body, &w->s);
     } else if (res->reason == GH_POLICY_R_PDP_UNAVAILABLE) {
@@ -277,7 +285,8 @@ static void pdp_answered(void *arg, const struct gh_policy_pdp_result *res)
 }
 
 /* Without a policy every request is allowed; the trail still says so. */
-static void record_unpoliced(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+
+static bool record_unpoliced(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
                              const struct gh_jsonrpc_body *body, const struct gh_mcp_reqaudit *ra)
 {
     for (uint32_t i = 0; gw->audit && i < body->count; i++) {
@@ -288,8 +297,10 @@ static void record_unpoliced(struct gh_mcp_gateway *gw, const struct gh_mcp_rout
         struct gh_policy_decision d;
         action_of(rt, body, m, &a);
         gh_policy_evaluate(NULL, NULL, &a, &d);
-        gh_mcp_record_decision(gw, ra, rt->principal, &a, &d);
+        if (!gh_mcp_record_decision(gw, ra, rt->principal, &a, &d))
+            return false;
     }
+    return true;
 }
 
 enum gh_mcp_authz gh_mcp_authorize(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
@@ -299,8 +310,10 @@ enum gh_mcp_authz gh_mcp_authorize(struct gh_mcp_gateway *gw, const struct gh_mc
 {
     const struct gh_policy *p = gw->policy;
     if (!gh_policy_enabled(p)) {
-        record_unpoliced(gw, rt, body, ra);
-        return GH_MCP_AUTHZ_OK;
+        if (record_unpoliced(gw, rt, body, ra))
+            return GH_MCP_AUTHZ_OK;
+        reply_unrecorded(r);
+        return GH_MCP_AUTHZ_DENIED;
     }
     struct gh_policy_subject s;
     gh_mcp_subject_of(rt->principal, &s);
@@ -315,8 +328,11 @@ enum gh_mcp_authz gh_mcp_authorize(struct gh_mcp_gateway *gw, const struct gh_mc
         action_of(rt, body, m, &a);
         decide_local(p, &s, &a, &d);
         log_decision(&s, &a, &d);
-        if (m->kind == GH_JSONRPC_REQUEST && !(d.verdict == GH_ALLOW && asks_pdp(p, &a)))
-            gh_mcp_record_decision(gw, ra, rt->principal, &a, &d); /* the PDP's is recorded later */
+        if (m->kind == GH_JSONRPC_REQUEST && !(d.verdict == GH_ALLOW && asks_pdp(p, &a)) &&
+            !gh_mcp_record_decision(gw, ra, rt->principal, &a, &d)) { /* the PDP's: later */
+            reply_unrecorded(r);
+            return GH_MCP_AUTHZ_DENIED;
+        }
         if (body->batch && (gh_mcp_list_method(m->method) || asks_pdp(p, &a))) {
             /* a batch answer is one array: lists inside it could not be filtered */
             gh_mcp_reply_error(r, 400, (struct gh_slice){0}, GH_JSONRPC_INVALID_REQUEST,

@@ -67,7 +67,9 @@ struct gh_mcp_reqaudit {
 };
 /** The request's audit context; its request.outcome is written when r is freed. */
 struct gh_mcp_reqaudit *gh_mcp_reqaudit_new(struct gh_mcp_gateway *gw, struct gh_http_req *r);
-void gh_mcp_record_decision(struct gh_mcp_gateway *gw, const struct gh_mcp_reqaudit *ra,
+/** False when the record could not be queued: the request is then refused (503), not run
+ *  unrecorded. */
+bool gh_mcp_record_decision(struct gh_mcp_gateway *gw, const struct gh_mcp_reqaudit *ra,
                             const struct gh_auth_principal *p, const struct gh_policy_action *a,
                             const struct gh_policy_decision *d);
 void gh_mcp_record_auth_failure(struct gh_mcp_gateway *gw, struct gh_http_req *r, int status,

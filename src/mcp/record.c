@@ -68,10 +68,12 @@ static void put_session(struct gh_buf *b, struct gh_slice sid)
     gh_audit_put_str(b, "session", gh_slice(hex, 16));
 }
 
-static void emit(struct gh_mcp_gateway *gw, const char *type, struct gh_buf *b)
+static bool emit(struct gh_mcp_gateway *gw, const char *type, struct gh_buf *b)
 {
-    if (gh_audit_emit(gw->audit, type, b->data ? b->data : "", b->len) != GH_OK)
-        GH_LOGE("audit", "a %s record could not be queued", type);
+    if (gh_audit_emit(gw->audit, type, b->data ? b->data : "", b->len) == GH_OK)
+        return true;
+    GH_LOGE("audit", "a %s record could not be queued", type);
+    return false;
 }
 
 /* ---- per request ---- */
@@ -107,12 +109,12 @@ struct gh_mcp_reqaudit *gh_mcp_reqaudit_new(struct gh_mcp_gateway *gw, struct gh
     return ra;
 }
 
-void gh_mcp_record_decision(struct gh_mcp_gateway *gw, const struct gh_mcp_reqaudit *ra,
+bool gh_mcp_record_decision(struct gh_mcp_gateway *gw, const struct gh_mcp_reqaudit *ra,
                             const struct gh_auth_principal *p, const struct gh_policy_action *a,
                             const struct gh_policy_decision *d)
 {
     if (!gw->audit || !ra)
-        return;
+        return true;
     struct gh_buf b;
     gh_buf_init(&b, 8192);
     gh_audit_put_str(&b, "rid", gh_slice_cstr(ra->rid));
@@ -135,8 +137,9 @@ void gh_mcp_record_decision(struct gh_mcp_gateway *gw, const struct gh_mcp_reqau
     gh_audit_put_str(&b, "policy", gh_slice_cstr(d->digest ? d->digest : "none"));
     gh_audit_put_str(&b, "reason", gh_slice_cstr(gh_policy_reason_str(d->reason)));
     gh_audit_close_obj(&b);
-    emit(gw, "request.decision", &b);
+    bool ok = emit(gw, "request.decision", &b);
     gh_buf_release(&b);
+    return ok;
 }
 
 void gh_mcp_record_auth_failure(struct gh_mcp_gateway *gw, struct gh_http_req *r, int status,

@@ -56,8 +56,7 @@ static struct gh_audit *open_trail(const char *name, const char *extra)
 static void make_key(void)
 {
     char cmd[256];
-    snprintf(cmd, sizeof(cmd), "openssl genpkey -algorithm ed25519 -out %s/k.pem 2>/dev/null",
-             dir);
+    snprintf(cmd, sizeof(cmd), "openssl genpkey -algorithm ed25519 -out %s/k.pem 2>/dev/null", dir);
     assert_int_equal(system(cmd), 0);
 }
 
@@ -81,7 +80,8 @@ static void chain_check(const char *path, struct chain *c)
         struct gh_json_doc d;
         assert_int_equal(gh_json_parse(ar, line, (size_t)len, NULL, &d, NULL), GH_OK);
         int64_t seq = 0;
-        assert_int_equal(gh_json_int64(&d, (uint32_t)gh_json_obj_get(&d, 0, "seq", 3), &seq), GH_OK);
+        assert_int_equal(gh_json_int64(&d, (uint32_t)gh_json_obj_get(&d, 0, "seq", 3), &seq),
+                         GH_OK);
         struct gh_slice prev, type;
         assert_int_equal(gh_json_str(&d, ar, (uint32_t)gh_json_obj_get(&d, 0, "prev", 4), &prev),
                          GH_OK);
@@ -187,7 +187,8 @@ static void rotation_continues_the_chain(void **state)
     struct gh_audit *a = open_trail("r.jsonl", "  max_bytes: 2000\n  checkpoint_every: 0\n");
     for (int i = 0; i < 20; i++) {
         emit_n(a, 1);
-        usleep(2000); /* separate batches: rotation is checked after each write */
+        usleep(12000); /* separate batches (the writer ticks every 5 ms): rotation is checked after
+                          each */
     }
     gh_audit_close(a);
     size_t files = count_files("r.jsonl");
@@ -233,7 +234,8 @@ static void values_are_escaped_and_cut(void **state)
     free(big);
     gh_buf_release(&b);
     struct gh_audit_trace t;
-    gh_audit_trace_from(GH_SLICE_LIT("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"), &t);
+    gh_audit_trace_from(GH_SLICE_LIT("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+                        &t);
     assert_string_equal(t.trace_id, "0af7651916cd43dd8448eb211c80319c");
     assert_string_equal(t.parent, "b7ad6b7169203331");
     assert_int_equal(strlen(t.span_id), 16);
@@ -251,13 +253,14 @@ static void config_errors(void **state)
     static const char *const bad[] = {
         "audit:\n  durability: sometimes\n  path: /tmp/x\n",
         "audit:\n  path: /tmp/x\n  colour: red\n",
-        "audit:\n  durability: buffered\n", /* no path outside dev */
+        "audit:\n  durability: buffered\n",              /* no path outside dev */
         "audit:\n  path: /tmp/x\n  key: /etc/key.pem\n", /* not a file: reference */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct gh_config *cfg = NULL;
         struct gh_config_error err = {0};
-        assert_int_equal(gh_config_load_string("t.yaml", bad[i], strlen(bad[i]), &cfg, &err), GH_OK);
+        assert_int_equal(gh_config_load_string("t.yaml", bad[i], strlen(bad[i]), &cfg, &err),
+                         GH_OK);
         struct gh_audit *a = NULL;
         assert_int_not_equal(gh_audit_open(cfg, cfg->audit, false, &a, &err), GH_OK);
         assert_null(a);
