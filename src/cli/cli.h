@@ -17,6 +17,8 @@ int gh_cli_policy_check(const struct gh_config *cfg, const char *file);
 int gh_cli_policy(int argc, char **argv);
 /** `gatehouse tools approve ...` */
 int gh_cli_tools(int argc, char **argv);
+/** `gatehouse audit verify [--key PUB] FILE...` */
+int gh_cli_audit(int argc, char **argv);
 
 /** Runs the gateway until SIGTERM/SIGINT; returns the process exit status. */
 int gh_cli_run(struct gh_cli_run_opts *opts);

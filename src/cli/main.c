@@ -26,6 +26,8 @@ static void usage(FILE *f)
           "      the decision for one call, its rule, and why each other rule did not match\n"
           "  gatehouse tools approve (--store FILE | --config FILE) [UPSTREAM.TOOL...]\n"
           "      approve pending tool definitions (all, or those named) in the pin store\n"
+          "  gatehouse audit verify [--key PUB] FILE...\n"
+          "      check an audit trail (rotated files first): hash chain, seq, signed checkpoints\n"
           "  gatehouse version\n",
           f);
 }
@@ -247,6 +249,8 @@ int main(int argc, char **argv)
         return gh_cli_policy(argc, argv);
     if (strcmp(cmd, "tools") == 0)
         return gh_cli_tools(argc, argv);
+    if (strcmp(cmd, "audit") == 0)
+        return gh_cli_audit(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("gatehouse %s\n", GH_VERSION);
         return 0;
