@@ -33,7 +33,8 @@ bool gh_admin_handle(const struct gh_admin_state *st, struct gh_http_req *r)
     const struct gh_http_request_head *h = gh_http_req_head(r);
     bool health = gh_slice_eq_cstr(h->path, "/healthz");
     bool ready = gh_slice_eq_cstr(h->path, "/readyz");
-    if (!health && !ready)
+    bool metrics = gh_slice_eq_cstr(h->path, "/metrics");
+    if (!health && !ready && !metrics)
         return false;
     if (h->method != GH_HTTP_M_GET && h->method != GH_HTTP_M_HEAD) {
         static const struct gh_http_header allow[] = {
@@ -42,7 +43,9 @@ bool gh_admin_handle(const struct gh_admin_state *st, struct gh_http_req *r)
         return true;
     }
     char body[128];
-    if (health) {
+    if (metrics) {
+        gh_admin_metrics_handle(st, r);
+    } else if (health) {
         snprintf(body, sizeof(body), "{\"status\":\"ok\",\"version\":\"%s\"}", st->version);
         reply_json(r, 200, body);
     } else if (atomic_load(&st->draining)) {

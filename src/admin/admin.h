@@ -1,6 +1,7 @@
 /*
  * admin: the gateway's operational endpoints — /healthz (the process serves) and /readyz (it
- * accepts traffic: listeners up, not draining). Later: Prometheus metrics, well-known documents.
+ * accepts traffic: listeners up, not draining), /metrics (Prometheus text), and the RFC 9728
+ * well-known documents.
  */
 #ifndef GH_ADMIN_H
 #define GH_ADMIN_H
@@ -9,6 +10,8 @@
 #include "http/http.h"
 #include "config/config.h"
 #include "upstream/upstream.h"
+
+struct gh_audit;
 
 #include <stdatomic.h>
 
@@ -21,7 +24,12 @@ struct gh_admin_state {
     const struct gh_config_auth *auth;       /* publishes RFC 9728 metadata when set */
     bool (*serves_path)(void *ctx, struct gh_slice path); /* which MCP paths exist */
     void *serves_ctx;
+    const struct gh_config *cfg;  /* upstream names for /metrics labels; may be NULL */
+    const struct gh_audit *audit; /* the trail's gauges in /metrics; may be NULL */
 };
+
+/** GET /metrics (Prometheus text format); false for any other path. */
+bool gh_admin_metrics_handle(const struct gh_admin_state *st, struct gh_http_req *r);
 
 /**
  * Answers the request when its path is an admin endpoint and returns true (the request is then

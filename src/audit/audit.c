@@ -384,9 +384,11 @@ enum gh_rc gh_audit_emit(struct gh_audit *a, const char *type, const char *membe
     it->len = len;
     if (!enqueue(a, it, GH_AUDIT_QUEUE_MAX)) {
         free(it);
+        gh_metric_add(GH_METRIC_AUDIT_REFUSED, 1);
         GH_LOGE("audit", "queue full (%d records): refused rather than lost", GH_AUDIT_QUEUE_MAX);
         return GH_E_LIMIT;
     }
+    gh_metric_add(GH_METRIC_AUDIT_RECORDS, 1);
     return GH_OK;
 }
 
@@ -403,6 +405,20 @@ void gh_audit_barrier(struct gh_audit *a, gh_audit_durable_cb cb, void *arg)
 uint64_t gh_audit_written(const struct gh_audit *a)
 {
     return a ? atomic_load(&((struct gh_audit *)a)->written) : 0;
+}
+
+size_t gh_audit_queue_depth(const struct gh_audit *a)
+{
+    struct gh_audit *m = (struct gh_audit *)a;
+    pthread_mutex_lock(&m->mu);
+    size_t n = m->qlen;
+    pthread_mutex_unlock(&m->mu);
+    return n;
+}
+
+bool gh_audit_failed(const struct gh_audit *a)
+{
+    return a->failed; /* written by the writer only; a stale read shows the next scrape */
 }
 
 const char *gh_audit_path(const struct gh_audit *a)

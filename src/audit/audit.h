@@ -53,6 +53,11 @@ void gh_audit_barrier(struct gh_audit *a, gh_audit_durable_cb cb, void *arg);
 
 /** Records written since start (for tests and metrics). */
 uint64_t gh_audit_written(const struct gh_audit *a);
+/** Records waiting for the writer now. */
+size_t gh_audit_queue_depth(const struct gh_audit *a);
+/** True once a write or fsync has failed (the trail stops; tool calls in before-forward get 503).
+ */
+bool gh_audit_failed(const struct gh_audit *a);
 
 /* ---- building members (record.c) ---- */
 

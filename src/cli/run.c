@@ -370,6 +370,8 @@ int gh_cli_run(struct gh_cli_run_opts *opts)
         GH_LOGE("cli", "%s", err);
         goto out;
     }
+    rt.admin.cfg = rt.cfg;
+    rt.admin.audit = rt.audit;
     if (rt.audit) {
         gh_mcp_gateway_set_audit(rt.gw, rt.audit);
         GH_LOGI("audit", "audit trail: %s (%s)", gh_audit_path(rt.audit),

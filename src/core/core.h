@@ -189,4 +189,35 @@ uint64_t gh_clock_ms(void);
 uint64_t gh_clock_us(void);
 int64_t gh_clock_wall_s(void);
 
+/* ---- metrics (metrics.c): counters and latency histograms for /metrics ---- */
+
+enum gh_metric {
+    GH_METRIC_REQUESTS = 0,    /* JSON-RPC POSTs that reached authorization */
+    GH_METRIC_DECISIONS_ALLOW, /* per message */
+    GH_METRIC_DECISIONS_DENY,
+    GH_METRIC_AUTH_FAIL_400, /* malformed authorization */
+    GH_METRIC_AUTH_FAIL_401, /* missing or invalid token */
+    GH_METRIC_AUTH_FAIL_403, /* insufficient scope */
+    GH_METRIC_AUTH_FAIL_503, /* the token could not be checked */
+    GH_METRIC_LIMITED,       /* refused by a policy limit (429) */
+    GH_METRIC_AUDIT_RECORDS, /* records queued for the trail */
+    GH_METRIC_AUDIT_REFUSED, /* records the full queue refused */
+    GH_METRIC__COUNT,
+};
+#define GH_METRIC_BUCKETS   14
+#define GH_METRIC_UPSTREAMS 256
+
+void gh_metric_add(enum gh_metric m, uint64_t n);
+uint64_t gh_metric_get(enum gh_metric m);
+/** Records one request's duration for the upstream at config index upstream. */
+void gh_metric_latency(size_t upstream, uint64_t us);
+struct gh_metric_histogram {
+    double le[GH_METRIC_BUCKETS];
+    uint64_t cumulative[GH_METRIC_BUCKETS];
+    uint64_t count;
+    double sum_s;
+};
+/** False when nothing was recorded for that upstream yet. */
+bool gh_metric_latency_get(size_t upstream, struct gh_metric_histogram *out);
+
 #endif

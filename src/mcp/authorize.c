@@ -111,6 +111,7 @@ static void reply_denied(struct gh_http_req *r, const struct gh_jsonrpc_msg *m,
 static void log_decision(const struct gh_policy_subject *s, const struct gh_policy_action *a,
                          const struct gh_policy_decision *d)
 {
+    gh_metric_add(d->verdict == GH_ALLOW ? GH_METRIC_DECISIONS_ALLOW : GH_METRIC_DECISIONS_DENY, 1);
     int lvl = d->verdict == GH_ALLOW ? GH_LOG_DEBUG : GH_LOG_INFO;
     gh_log(lvl, "policy", "%s %.*s %.*s/%.*s by %.*s: %s (rule %s, %s)",
            d->verdict == GH_ALLOW ? "allow" : "deny", (int)a->method.len, a->method.ptr,
@@ -201,6 +202,7 @@ static bool admit_one(const struct gh_policy *p, struct gh_http_req *r,
     snprintf(ra, sizeof(ra), "%u", ad.retry_after_s ? ad.retry_after_s : 1);
     snprintf(msg, sizeof(msg), "Too Many Requests: limit %s (%s); retry after %s s", ad.limit,
              ad.concurrency ? "calls in flight" : "calls per interval", ra);
+    gh_metric_add(GH_METRIC_LIMITED, 1);
     GH_LOGI("policy", "limit %s refused a call (%s)", ad.limit,
             ad.concurrency ? "concurrency" : "rate");
     struct gh_buf body;
@@ -309,7 +311,9 @@ enum gh_mcp_authz gh_mcp_authorize(struct gh_mcp_gateway *gw, const struct gh_mc
                                    void (*cont)(void *arg, bool go), void *arg)
 {
     const struct gh_policy *p = gw->policy;
+    gh_metric_add(GH_METRIC_REQUESTS, 1);
     if (!gh_policy_enabled(p)) {
+        gh_metric_add(GH_METRIC_DECISIONS_ALLOW, body->count);
         if (record_unpoliced(gw, rt, body, ra))
             return GH_MCP_AUTHZ_OK;
         reply_unrecorded(r);

@@ -343,7 +343,7 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
     pc->r = r;
     pc->body = body;
     pc->stateless = stateless;
-    pc->ra = gh_mcp_reqaudit_new(gw, r);
+    pc->ra = gh_mcp_reqaudit_new(gw, r, rt->u->index);
     switch (gh_mcp_authorize(gw, &pc->rt, r, &pc->body, pc->ra, post_resume, pc)) {
     case GH_MCP_AUTHZ_OK:
         post_durable(pc);
@@ -563,6 +563,11 @@ static void on_authenticated(void *arg, struct gh_http_req *r, const struct gh_a
         GH_LOGD("auth", "refused %d %s", res->status,
                 res->description ? res->description : "no token");
         gh_mcp_record_auth_failure(gw, r, res->status, res->error, res->description);
+        gh_metric_add(res->status == 400   ? GH_METRIC_AUTH_FAIL_400
+                      : res->status == 403 ? GH_METRIC_AUTH_FAIL_403
+                      : res->status == 503 ? GH_METRIC_AUTH_FAIL_503
+                                           : GH_METRIC_AUTH_FAIL_401,
+                      1);
         if (res->status == 503) {
             gh_mcp_reply_error(r, 503, (struct gh_slice){0}, GH_JSONRPC_INTERNAL_ERROR,
                                "Service Unavailable: the token cannot be checked now");

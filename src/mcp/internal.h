@@ -64,9 +64,11 @@ struct gh_mcp_reqaudit {
     uint64_t t0_us;
     struct gh_mcp_gateway *gw;
     struct gh_http_req *r;
+    size_t upstream; /* config index of the route's (first) upstream: latency metric label */
 };
 /** The request's audit context; its request.outcome is written when r is freed. */
-struct gh_mcp_reqaudit *gh_mcp_reqaudit_new(struct gh_mcp_gateway *gw, struct gh_http_req *r);
+struct gh_mcp_reqaudit *gh_mcp_reqaudit_new(struct gh_mcp_gateway *gw, struct gh_http_req *r,
+                                            size_t upstream);
 /** False when the record could not be queued: the request is then refused (503), not run
  *  unrecorded. */
 bool gh_mcp_record_decision(struct gh_mcp_gateway *gw, const struct gh_mcp_reqaudit *ra,

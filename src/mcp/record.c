@@ -81,20 +81,25 @@ static bool emit(struct gh_mcp_gateway *gw, const char *type, struct gh_buf *b)
 static void outcome_on_free(void *arg)
 {
     struct gh_mcp_reqaudit *ra = arg;
+    uint64_t dur = gh_clock_us() - ra->t0_us;
+    gh_metric_latency(ra->upstream, dur);
+    if (!ra->gw->audit)
+        return;
     struct gh_buf b;
     gh_buf_init(&b, 1024);
     gh_audit_put_str(&b, "rid", gh_slice_cstr(ra->rid));
     gh_audit_put_trace(&b, &ra->trace);
     gh_audit_open_obj(&b, "outcome");
     gh_audit_put_int(&b, "http_status", gh_http_req_resp_status(ra->r));
-    gh_audit_put_int(&b, "duration_us", (int64_t)(gh_clock_us() - ra->t0_us));
+    gh_audit_put_int(&b, "duration_us", (int64_t)dur);
     gh_audit_put_int(&b, "result_bytes", (int64_t)gh_http_req_resp_bytes(ra->r));
     gh_audit_close_obj(&b);
     emit(ra->gw, "request.outcome", &b);
     gh_buf_release(&b);
 }
 
-struct gh_mcp_reqaudit *gh_mcp_reqaudit_new(struct gh_mcp_gateway *gw, struct gh_http_req *r)
+struct gh_mcp_reqaudit *gh_mcp_reqaudit_new(struct gh_mcp_gateway *gw, struct gh_http_req *r,
+                                            size_t upstream)
 {
     struct gh_mcp_reqaudit *ra = gh_arena_calloc(gh_http_req_arena(r), sizeof(*ra));
     unsigned char id[8];
@@ -104,8 +109,8 @@ struct gh_mcp_reqaudit *gh_mcp_reqaudit_new(struct gh_mcp_gateway *gw, struct gh
     ra->t0_us = gh_clock_us();
     ra->gw = gw;
     ra->r = r;
-    if (gw->audit)
-        gh_http_req_on_free(r, outcome_on_free, ra);
+    ra->upstream = upstream;
+    gh_http_req_on_free(r, outcome_on_free, ra); /* the latency metric, and the outcome record */
     return ra;
 }
 
