@@ -60,7 +60,10 @@ struct gh_audit {
     struct item *head, *tail;
     size_t qlen;
     bool stop, failed;
-    bool urgent; /* a barrier or a full-ish queue: the writer goes now */
+    bool urgent;        /* a barrier or a full-ish queue: the writer goes now */
+    atomic_bool reopen; /* SIGHUP: end the current file and open the path again */
+    uint64_t max_age_s; /* rotate files older than this (0: never) */
+    uint64_t opened_ms; /* when the current file was opened */
     _Atomic uint64_t written;
 };
 
@@ -157,6 +160,7 @@ static bool file_open(struct gh_audit *a)
     struct stat st;
     a->size = fstat(a->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
     a->started = false;
+    a->opened_ms = gh_clock_ms();
     return true;
 }
 
@@ -175,7 +179,9 @@ static void file_move_aside(struct gh_audit *a)
         GH_LOGI("audit", "rotated %s to %s", a->path, to);
 }
 
-static void rotate(struct gh_audit *a)
+/* Ends the current file with a signed checkpoint; move_aside renames it first (size or age
+ * rotation), otherwise someone else already has (logrotate, then SIGHUP). */
+static void rotate(struct gh_audit *a, bool move_aside)
 {
     struct gh_buf cp;
     gh_buf_init(&cp, 4096);
@@ -184,7 +190,8 @@ static void rotate(struct gh_audit *a)
     gh_buf_release(&cp);
     fsync(a->fd);
     close(a->fd);
-    file_move_aside(a);
+    if (move_aside)
+        file_move_aside(a);
     a->continued = true;
     if (!file_open(a))
         a->failed = true;
@@ -309,7 +316,9 @@ static void batch_write(struct gh_audit *a, struct item *list)
         item_free(it);
     }
     if (ok && a->max_bytes && a->size >= a->max_bytes)
-        rotate(a);
+        rotate(a, true);
+    else if (ok && a->max_age_s && gh_clock_ms() - a->opened_ms >= a->max_age_s * 1000)
+        rotate(a, true);
 }
 
 /* The writer wakes on a barrier, a stop, a full-ish queue or every WRITER_TICK_MS: records of a
@@ -318,6 +327,8 @@ static void *writer(void *arg)
 {
     struct gh_audit *a = arg;
     for (;;) {
+        if (atomic_exchange(&a->reopen, false) && a->started && !a->failed)
+            rotate(a, false); /* the old file (renamed by logrotate) ends signed */
         pthread_mutex_lock(&a->mu);
         while (!a->stop && !a->urgent) {
             struct timespec until;
@@ -400,6 +411,17 @@ void gh_audit_barrier(struct gh_audit *a, gh_audit_durable_cb cb, void *arg)
     it->w = gh_net_worker_current();
     GH_BUG_ON(!it->w);
     enqueue(a, it, 0);
+}
+
+void gh_audit_reopen(struct gh_audit *a)
+{
+    if (!a)
+        return;
+    atomic_store(&a->reopen, true);
+    pthread_mutex_lock(&a->mu);
+    a->urgent = true;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
 }
 
 uint64_t gh_audit_written(const struct gh_audit *a)
@@ -545,13 +567,16 @@ static enum gh_rc section(struct gh_audit *a, const struct gh_config_node *n,
                 return gh_config_node_error(err, v, "expected a file path");
             free(a->path);
             a->path = gh_xstrdup(v->text);
-        } else if (strcmp(v->key, "max_bytes") == 0 || strcmp(v->key, "checkpoint_every") == 0) {
+        } else if (strcmp(v->key, "max_bytes") == 0 || strcmp(v->key, "checkpoint_every") == 0 ||
+                   strcmp(v->key, "max_age_s") == 0) {
             char *end = NULL;
             unsigned long long x = v->kind == CFG_SCALAR ? strtoull(v->text, &end, 10) : 0;
             if (!end || *end || !v->len || v->text[0] == '-' || x > (1ull << 40))
                 return gh_config_node_error(err, v, "expected a whole number");
-            if (v->key[0] == 'm')
+            if (strcmp(v->key, "max_bytes") == 0)
                 a->max_bytes = x;
+            else if (strcmp(v->key, "max_age_s") == 0)
+                a->max_age_s = x;
             else
                 a->checkpoint_every = x;
         } else if (strcmp(v->key, "key") == 0) {
@@ -559,7 +584,7 @@ static enum gh_rc section(struct gh_audit *a, const struct gh_config_node *n,
         } else {
             return gh_config_node_error(err, v,
                                         "unknown key (expected path, durability, max_bytes, "
-                                        "checkpoint_every, key)");
+                                        "max_age_s, checkpoint_every, key)");
         }
     }
     return GH_OK;

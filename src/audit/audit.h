@@ -51,6 +51,9 @@ typedef void (*gh_audit_durable_cb)(void *arg, bool ok);
 /** A barrier: fsync of everything queued so far, then cb(arg) on this worker (group commit). */
 void gh_audit_barrier(struct gh_audit *a, gh_audit_durable_cb cb, void *arg);
 
+/** SIGHUP (logrotate): the current file ends with a checkpoint and the path is opened again;
+ *  the chain continues in the new file. Any thread. */
+void gh_audit_reopen(struct gh_audit *a);
 /** Records written since start (for tests and metrics). */
 uint64_t gh_audit_written(const struct gh_audit *a);
 /** Records waiting for the writer now. */

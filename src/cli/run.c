@@ -243,6 +243,15 @@ static void on_tick(void *arg)
     gh_net_timer_arm(rt->tick, 50);
 }
 
+/* SIGHUP: logrotate moved the audit file; start a new one (configuration reload: not yet). */
+static void on_hup_signal(int signo, void *arg)
+{
+    (void)signo;
+    struct runtime *rt = arg;
+    GH_LOGI("cli", "SIGHUP: reopening the audit file");
+    gh_audit_reopen(rt->audit);
+}
+
 static void on_stop_signal(int signo, void *arg)
 {
     struct runtime *rt = arg;
@@ -404,6 +413,7 @@ int gh_cli_run(struct gh_cli_run_opts *opts)
             rt.nworkers == 1 ? "" : "s");
     if (opts->dev)
         print_dev_banner(&rt);
+    gh_net_main_on_signal(rt.main, SIGHUP, on_hup_signal, &rt);
     gh_net_main_on_signal(rt.main, SIGTERM, on_stop_signal, &rt);
     gh_net_main_on_signal(rt.main, SIGINT, on_stop_signal, &rt);
     gh_net_timer_arm(rt.tick, 1000);

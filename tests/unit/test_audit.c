@@ -215,6 +215,43 @@ static void rotation_continues_the_chain(void **state)
     assert_int_equal(c.starts, files);
 }
 
+static void reopen_after_logrotate(void **state)
+{
+    (void)state;
+    make_key();
+    struct gh_audit *a = open_trail("h.jsonl", NULL);
+    emit_n(a, 3);
+    usleep(20000); /* written */
+    char path[128], moved[140];
+    snprintf(path, sizeof(path), "%s/h.jsonl", dir);
+    snprintf(moved, sizeof(moved), "%s/h.jsonl.1", dir);
+    assert_int_equal(rename(path, moved), 0); /* what logrotate does */
+    gh_audit_reopen(a);                       /* and then SIGHUP */
+    usleep(20000);
+    emit_n(a, 2);
+    gh_audit_close(a);
+    struct chain c = {0};
+    chain_check(moved, &c); /* the old file ends with a checkpoint... */
+    assert_true(c.checkpoints >= 1);
+    chain_check(path, &c); /* ...and the new one continues the chain */
+    assert_int_equal(c.first_seq, 1);
+    assert_int_equal(c.last_seq, c.n);
+    assert_int_equal(c.starts, 2);
+}
+
+static void age_rotation(void **state)
+{
+    (void)state;
+    make_key();
+    struct gh_audit *a = open_trail("g.jsonl", "  max_age_s: 1\n");
+    emit_n(a, 1);
+    usleep(1100 * 1000);
+    emit_n(a, 1); /* this batch is written past the age: the file rotates after it */
+    usleep(20000);
+    gh_audit_close(a);
+    assert_int_equal(count_files("g.jsonl"), 2);
+}
+
 static void values_are_escaped_and_cut(void **state)
 {
     (void)state;
@@ -275,6 +312,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(chain_is_intact_and_signed, setup, teardown),
         cmocka_unit_test_setup_teardown(torn_tail_is_moved_aside, setup, teardown),
         cmocka_unit_test_setup_teardown(rotation_continues_the_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(reopen_after_logrotate, setup, teardown),
+        cmocka_unit_test_setup_teardown(age_rotation, setup, teardown),
         cmocka_unit_test(values_are_escaped_and_cut),
         cmocka_unit_test(config_errors),
     };
