@@ -12,7 +12,7 @@
  * result as one buffer. GH_FUZZ_VERBOSE=1 prints the verdicts.
  */
 #include "core/core.h"
-#include "audit/verify_api.h"
+#include "audit/audit.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>

@@ -11,7 +11,7 @@
  * when it starts with an audit.start "continued".
  */
 #include "core/core.h"
-#include "audit/verify_api.h"
+#include "audit/audit.h"
 #include "json/json.h"
 
 #include <errno.h>

@@ -5,7 +5,7 @@
  * or broken, 2 usage or I/O.
  */
 #include "core/core.h"
-#include "audit/verify_api.h"
+#include "audit/audit.h"
 #include "cli/cli.h"
 
 #include <errno.h>

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "core/core.h"
-#include "audit/verify_api.h"
+#include "audit/audit.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
