@@ -139,4 +139,24 @@ void gh_audit_verifier_feed(struct gh_audit_verifier *v, const char *data, size_
 bool gh_audit_verifier_finish(struct gh_audit_verifier *v, struct gh_audit_verify_result *out);
 void gh_audit_verifier_free(struct gh_audit_verifier *v);
 
+/* ---- OCSF (ocsf.c): native records as OCSF 1.3.0 events for SIEMs (docs/audit-ocsf.md) ---- */
+
+#define GH_OCSF_VERSION "1.3.0"
+
+/**
+ * Maps one native record line (FORMAT.md; a trailing "\n" or "\r\n" is allowed) to one OCSF 1.3
+ * event, compact JSON without a newline, appended to out.
+ *
+ * request.*, session.*, tool.definition_changed and config.reload map to class "API Activity"
+ * (6003); auth.failure maps to class "Authentication" (3002), activity Logon, status Failure.
+ * Types without an OCSF meaning (audit.start, audit.checkpoint, and any type this version does
+ * not know) map to "API Activity" with activity "Other" and the native record kept under
+ * "unmapped".
+ *
+ * Returns GH_OK; GH_E_PARSE when the line is not a native record (not strict JSON, not an
+ * object, v is not 1, seq/time/type/gateway missing or malformed, a member of the wrong type);
+ * GH_E_LIMIT when out's cap is hit. On error out is left as it was.
+ */
+enum gh_rc gh_audit_ocsf_from_native(const char *line, size_t len, struct gh_buf *out);
+
 #endif

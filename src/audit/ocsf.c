@@ -7,7 +7,7 @@
  * name, so nothing the record says is lost. The decisions behind each choice (classes, activity
  * per MCP method, severities, stand-ins for required objects) are in docs/audit-ocsf.md.
  */
-#include "audit/ocsf.h"
+#include "audit/audit.h"
 #include "json/json.h"
 
 #include <arpa/inet.h>

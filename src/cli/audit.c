@@ -18,7 +18,9 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: gatehouse audit verify [--key PUB] FILE...\n"
+    fputs("usage: gatehouse audit export --format ocsf FILE...\n"
+          "  every native record of the FILEs as one OCSF 1.3.0 event per line on stdout\n"
+          "       gatehouse audit verify [--key PUB] FILE...\n"
           "  FILEs in chain order (rotated ones first, the live file last); PUB: the Ed25519\n"
           "  public key (PEM, or the raw 32 bytes base64url on one line) checkpoints are signed\n"
           "  with; without it signatures are not checked\n",
@@ -133,8 +135,49 @@ static int verify(int argc, char **argv)
     return 1;
 }
 
+/* `audit export --format ocsf FILE...`: native lines in, OCSF events out; a line that is no
+ * record (a torn tail) is reported on stderr and skipped. */
+static int export_ocsf(int argc, char **argv)
+{
+    if (argc < 6 || strcmp(argv[3], "--format") != 0 || strcmp(argv[4], "ocsf") != 0) {
+        usage(stderr);
+        return 2;
+    }
+    int rc = 0;
+    struct gh_buf out;
+    gh_buf_init(&out, 8u << 20);
+    for (int i = 5; i < argc; i++) {
+        FILE *f = fopen(argv[i], "r");
+        if (!f) {
+            fprintf(stderr, "gatehouse: %s: %s\n", argv[i], strerror(errno));
+            rc = 2;
+            continue;
+        }
+        char *line = NULL;
+        size_t cap = 0, n = 0;
+        ssize_t len;
+        while ((len = getline(&line, &cap, f)) > 0) {
+            n++;
+            gh_buf_clear(&out);
+            if (gh_audit_ocsf_from_native(line, (size_t)len, &out) != GH_OK) {
+                fprintf(stderr, "gatehouse: %s:%zu: not an audit record, skipped\n", argv[i], n);
+                rc = 1;
+                continue;
+            }
+            fwrite(out.data, 1, out.len, stdout);
+            fputc('\n', stdout);
+        }
+        free(line);
+        fclose(f);
+    }
+    gh_buf_release(&out);
+    return rc;
+}
+
 int gh_cli_audit(int argc, char **argv)
 {
+    if (argc >= 3 && strcmp(argv[2], "export") == 0)
+        return export_ocsf(argc, argv);
     if (argc >= 3 && strcmp(argv[2], "verify") == 0)
         return verify(argc, argv);
     usage(stderr);

@@ -398,6 +398,27 @@ policy:
     schemaRun = { file, lines, recs };
   });
 
+  test('OCSF: `gatehouse audit export --format ocsf` maps every record of the run to one OCSF 1.3.0 event', () => {
+    assert.ok(schemaRun, 'needs the records of (a)');
+    const r = spawnSync(GATEHOUSE_BIN, ['audit', 'export', '--format', 'ocsf', schemaRun.file],
+      { encoding: 'utf8', timeout: 20000 });
+    assert.equal(r.status, 0, r.stderr);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(events.length, schemaRun.recs.length, 'one event per record');
+    events.forEach((e, i) => {
+      const native = schemaRun.recs[i];
+      assert.equal(e.metadata.version, '1.3.0');
+      assert.equal(e.metadata.uid, `${native.gateway}-${native.seq}`);
+      assert.equal(e.class_uid, native.type === 'auth.failure' ? 3002 : 6003, native.type);
+      assert.equal(e.type_uid, e.class_uid * 100 + e.activity_id);
+      if (native.type === 'request.decision') {
+        assert.equal(e.metadata.correlation_uid, native.rid);
+        assert.equal(e.api.operation, native.action.method);
+        assert.equal(e.status_id, native.decision.effect === 'allow' ? 1 : 2);
+      }
+    });
+  });
+
   // ------------------------------------------------------------------------------------------
   test('(b) before-forward: after kill -9, every call the upstream received has its decision on disk', async (t) => {
     const dir = path.join(tmp, 'b');

@@ -11,7 +11,7 @@
 
 #include "core/core.h"
 #include "audit/audit.h"
-#include "audit/ocsf.h"
+#include "audit/audit.h"
 #include "config/config.h"
 #include "json/json.h"
 
