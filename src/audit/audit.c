@@ -7,6 +7,7 @@
  */
 #include "core/core.h"
 #include "audit/audit.h"
+#include "audit/internal.h"
 #include "json/json.h"
 #include "net/net.h"
 
