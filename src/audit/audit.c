@@ -61,10 +61,12 @@ struct gh_audit {
     struct item *head, *tail;
     size_t qlen;
     bool stop, failed;
-    bool urgent;        /* a barrier or a full-ish queue: the writer goes now */
-    atomic_bool reopen; /* SIGHUP: end the current file and open the path again */
-    uint64_t max_age_s; /* rotate files older than this (0: never) */
-    uint64_t opened_ms; /* when the current file was opened */
+    bool urgent;                  /* a barrier or a full-ish queue: the writer goes now */
+    atomic_bool reopen;           /* SIGHUP: end the current file and open the path again */
+    uint64_t max_age_s;           /* rotate files older than this (0: never) */
+    uint64_t opened_ms;           /* when the current file was opened */
+    struct gh_audit_sinks *sinks; /* remote sinks reading the file; NULL: none */
+    const struct gh_config_node *sinks_node;
     _Atomic uint64_t written;
 };
 
@@ -582,10 +584,12 @@ static enum gh_rc section(struct gh_audit *a, const struct gh_config_node *n,
                 a->checkpoint_every = x;
         } else if (strcmp(v->key, "key") == 0) {
             *key = v;
+        } else if (strcmp(v->key, "sinks") == 0) {
+            a->sinks_node = v; /* compiled once the path is known */
         } else {
             return gh_config_node_error(err, v,
                                         "unknown key (expected path, durability, max_bytes, "
-                                        "max_age_s, checkpoint_every, key)");
+                                        "max_age_s, checkpoint_every, key, sinks)");
         }
     }
     return GH_OK;
@@ -613,6 +617,8 @@ enum gh_rc gh_audit_open(const struct gh_config *cfg, const struct gh_config_nod
         rc = gh_config_node_error(err, node, "audit needs a path");
     if (!rc)
         rc = key_setup(a, kn, dev, err);
+    if (!rc && a->sinks_node)
+        rc = gh_audit__sinks_compile(a->sinks_node, a->path, &a->sinks, err);
     if (rc) {
         EVP_PKEY_free(a->key);
         free(a->path);
@@ -642,6 +648,7 @@ enum gh_rc gh_audit_open(const struct gh_config *cfg, const struct gh_config_nod
     pthread_cond_init(&a->cv, NULL);
     if (pthread_create(&a->thread, NULL, writer, a) != 0)
         gh_bug(__FILE__, __LINE__, "audit writer thread");
+    gh_audit__sinks_start(a->sinks);
     *out = a;
     return GH_OK;
 }
@@ -666,6 +673,7 @@ void gh_audit_close(struct gh_audit *a)
     gh_buf_release(&b);
     fsync(a->fd);
     close(a->fd);
+    gh_audit__sinks_stop(a->sinks); /* after the last record is on disk: they may send it */
     EVP_PKEY_free(a->key);
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cv);
