@@ -64,9 +64,14 @@ bool gh_audit_failed(const struct gh_audit *a);
 
 /* ---- building members (record.c) ---- */
 
-/** Appends ,"key":"value" (or without the comma when b is empty): escaped, cut past
- *  GH_AUDIT_VALUE_MAX with a digest suffix; a NULL ptr writes null. */
+/** Appends ,"key":"value" (or without the comma when b is empty): secret-shaped runs (JWTs,
+ *  bearer tokens, provider API keys, key=/token= values, PEM headers) replaced by
+ *  "[redacted:<kind>]", escaped, cut past GH_AUDIT_VALUE_MAX with a digest suffix; a NULL ptr
+ *  writes null. */
 void gh_audit_put_str(struct gh_buf *b, const char *key, struct gh_slice v);
+/** As gh_audit_put_str without redaction: for identifiers the gateway validated (method, tool
+ *  and prompt names, upstream names, rule ids), where a secret-like shape is a name. */
+void gh_audit_put_id(struct gh_buf *b, const char *key, struct gh_slice v);
 /** Appends ,"key":n. */
 void gh_audit_put_int(struct gh_buf *b, const char *key, int64_t n);
 /** Appends ,"key":[ "v0", ... ] of slices. */

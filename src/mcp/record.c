@@ -128,9 +128,13 @@ bool gh_mcp_record_decision(struct gh_mcp_gateway *gw, const struct gh_mcp_reqau
     put_session(&b, gh_http_req_header(ra->r, "Mcp-Session-Id"));
     gh_audit_put_trace(&b, &ra->trace);
     gh_audit_open_obj(&b, "action");
-    gh_audit_put_str(&b, "method", a->method);
-    gh_audit_put_str(&b, "upstream", a->upstream.len ? a->upstream : (struct gh_slice){0});
-    gh_audit_put_str(&b, "name", a->name.len ? a->name : (struct gh_slice){0});
+    gh_audit_put_id(&b, "method", a->method);
+    gh_audit_put_id(&b, "upstream", a->upstream.len ? a->upstream : (struct gh_slice){0});
+    /* a valid tool or prompt name is an identifier; a URI or an invalid name is outside text */
+    if (a->kind != GH_POLICY_K_RESOURCE && gh_policy_name_valid(a->name))
+        gh_audit_put_id(&b, "name", a->name);
+    else
+        gh_audit_put_str(&b, "name", a->name.len ? a->name : (struct gh_slice){0});
     struct gh_slice args = a->args && a->args_tok >= 0 ? gh_json_raw(a->args, (uint32_t)a->args_tok)
                                                        : (struct gh_slice){0};
     gh_audit_put_digest(&b, "arguments_digest", args);

@@ -284,6 +284,45 @@ static void values_are_escaped_and_cut(void **state)
     assert_int_equal(strlen(t.trace_id), 32);
 }
 
+static void secrets_are_redacted(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *kind, *gone;
+    } cases[] = {
+        {"curl/8 Bearer abcdefghijklmnopqrstuvwxyz012345", "bearer", "abcdefghijklmnop"},
+        {"tok eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlc2lnbmF0dXJl x", "jwt",
+         "eyJhbGciOiJFUzI1NiJ9"},
+        {"ghp_0123456789abcdefghijklmnopqrstuvwxyz", "github", "ghp_0123"},
+        {"AKIAIOSFODNN7EXAMPLE", "aws", "AKIAIOSFODNN7EXAMPLE"},
+        {"sk-ant-api03-abcdefghijklmnopqrstuvwxyz", "anthropic", "abcdefghij"},
+        {"xoxb-123456789012-abcdefghijkl", "slack", "123456789012"},
+        {"memo://x?token=s3cr3tvalue123&y=1", "credential", "s3cr3tvalue"},
+        {"-----BEGIN PRIVATE KEY-----", "private key", "PRIVATE KEY"},
+    };
+    struct gh_buf b;
+    gh_buf_init(&b, 1 << 16);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        gh_buf_clear(&b);
+        gh_audit_put_str(&b, "v", gh_slice_cstr(cases[i].in));
+        gh_buf_append(&b, "", 1);
+        char want[64];
+        snprintf(want, sizeof(want), "[redacted:%s]", cases[i].kind);
+        if (!strstr(b.data, want) || strstr(b.data, cases[i].gone))
+            fail_msg("case %zu: %s", i, b.data);
+    }
+    /* ordinary values stay as they are */
+    static const char *const plain[] = {"MCP-Client/1.2 (linux)", "task-skeleton", "sk-short",
+                                        "memo://public/readme", "ask-for-help-please-now"};
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+        gh_buf_clear(&b);
+        gh_audit_put_str(&b, "v", gh_slice_cstr(plain[i]));
+        gh_buf_append(&b, "", 1);
+        assert_null(strstr(b.data, "redacted"));
+    }
+    gh_buf_release(&b);
+}
+
 static void config_errors(void **state)
 {
     (void)state;
@@ -315,6 +354,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(reopen_after_logrotate, setup, teardown),
         cmocka_unit_test_setup_teardown(age_rotation, setup, teardown),
         cmocka_unit_test(values_are_escaped_and_cut),
+        cmocka_unit_test(secrets_are_redacted),
         cmocka_unit_test(config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
