@@ -72,6 +72,9 @@ void gh_http_req_unref(struct gh_http_req *r);
 /** Runs fn(arg) when r is freed, however its exchange ended (up to 4, in order; on whichever
  *  thread drops the last reference). */
 void gh_http_req_on_free(struct gh_http_req *r, void (*fn)(void *), void *arg);
+/** One pointer the application keeps with the request (in its arena, or outliving it). */
+void gh_http_req_set_app(struct gh_http_req *r, void *app);
+void *gh_http_req_app(const struct gh_http_req *r);
 /** The status the response started with (0 before), and the body bytes written so far. */
 int gh_http_req_resp_status(const struct gh_http_req *r);
 uint64_t gh_http_req_resp_bytes(const struct gh_http_req *r);

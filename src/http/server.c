@@ -70,6 +70,7 @@ struct gh_http_req {
         void (*fn)(void *);
         void *arg;
     } on_free[4];        /* run in order when the request is freed */
+    void *app;           /* the application's per-request context */
     int resp_status;     /* the response's status once started */
     uint64_t resp_bytes; /* body bytes handed to the connection */
     struct gh_net_addr peer, local;
@@ -649,6 +650,16 @@ void gh_http_req_on_free(struct gh_http_req *r, void (*fn)(void *), void *arg)
     GH_BUG_ON(i == GH_ARRAY_LEN(r->on_free)); /* a fixed, small set of users */
     r->on_free[i].fn = fn;
     r->on_free[i].arg = arg;
+}
+
+void gh_http_req_set_app(struct gh_http_req *r, void *app)
+{
+    r->app = app;
+}
+
+void *gh_http_req_app(const struct gh_http_req *r)
+{
+    return r->app;
 }
 
 int gh_http_req_resp_status(const struct gh_http_req *r)

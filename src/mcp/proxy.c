@@ -36,6 +36,7 @@ struct exchange {
     char resume_id[128];           /* the upstream's Last-Event-ID for that GET */
     uint64_t resume_seq;           /* the client's position in the stream */
     char principal[65];            /* who asked (sessions it creates are theirs) */
+    char traceparent[56];          /* sent upstream: the gateway's span in the caller's trace */
     const char *list_method;       /* a list request under a policy: its answer is filtered */
     struct gh_auth_principal *who; /* referenced while list_method is set */
     bool sse_buffered;             /* a list answer as SSE without a session: held whole */
@@ -69,10 +70,19 @@ static void ex_free(struct exchange *ex)
 static size_t upstream_headers(struct exchange *ex, struct gh_http_header *out, size_t cap)
 {
     size_t n = 0;
+    const struct gh_mcp_reqaudit *ra = gh_http_req_app(ex->req);
     for (size_t i = 0; i < GH_ARRAY_LEN(REQUEST_HEADERS) && n < cap; i++) {
+        if (ra && strcmp(REQUEST_HEADERS[i], "traceparent") == 0)
+            continue; /* the gateway's own span goes instead (below) */
         struct gh_slice v = gh_http_req_header(ex->req, REQUEST_HEADERS[i]);
         if (v.ptr)
             out[n++] = (struct gh_http_header){gh_slice_cstr(REQUEST_HEADERS[i]), v};
+    }
+    if (ra && n < cap) { /* W3C: the upstream's parent is the gateway's span of this trace */
+        snprintf(ex->traceparent, sizeof(ex->traceparent), "00-%s-%s-01", ra->trace.trace_id,
+                 ra->trace.span_id);
+        out[n++] =
+            (struct gh_http_header){GH_SLICE_LIT("traceparent"), gh_slice(ex->traceparent, 55)};
     }
     if (ex->sess && ex->sess->upstream_id && n < cap)
         out[n++] = (struct gh_http_header){GH_SLICE_LIT("Mcp-Session-Id"),

@@ -295,6 +295,7 @@ policy:
     const parentId = crypto.randomBytes(8).toString('hex');
     const token = await gw.token(READER, '/fx/mcp');
     let sid;
+    let upstreamSpan;
     const echoArgs = { message: `audit schema ${crypto.randomUUID()}` };
     try {
       const c = new Client({ name: 'audit-schema', version: '1.0.0' });
@@ -307,6 +308,13 @@ policy:
       assert.deepEqual((await c.listTools()).tools.map((x) => x.name).sort(), ['echo']);
       const r = await c.callTool({ name: 'echo', arguments: echoArgs });
       assert.equal(r.content[0].text, echoArgs.message);
+      // the upstream got the caller's trace with the gateway's own span as its parent
+      const got = (await (await fetch(`${fx.base}/control/requests`)).json())
+        .filter((q) => q.type === 'tool' && q.arguments?.message === echoArgs.message);
+      assert.equal(got.length, 1);
+      assert.match(got[0].traceparent || '', new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+      assert.notEqual(got[0].traceparent.split('-')[2], parentId, 'the gateway is a hop of the trace');
+      upstreamSpan = got[0].traceparent.split('-')[2];
       // refused by the deny rule, and by no rule at all
       await assert.rejects(c.callTool({ name: 'read_file', arguments: { path: '/etc/passwd' } }), (e) => e.code === -32602);
       await assert.rejects(c.callTool({ name: 'delete_repo', arguments: { repo: 'acme/web' } }), (e) => e.code === -32602);
@@ -395,6 +403,10 @@ policy:
     assert.ok(!raw.includes(token.split('.')[1]), 'nor its payload part');
     assert.ok(!raw.includes(sid), 'nor the session id');
     assert.ok(!raw.includes(echoArgs.message), 'nor an argument value');
+    // the span the upstream saw is the one the gateway recorded for that call
+    const callDecision = recs.find((x) => x.type === 'request.decision' && x.action.name === 'echo' &&
+      x.decision.effect === 'allow');
+    assert.equal(callDecision.trace.span_id, upstreamSpan);
     schemaRun = { file, lines, recs };
   });
 

@@ -17,7 +17,7 @@
 //                            injection payload (or the given text); list_changed to every session
 //   POST   /control/reset    echo's original description back; list_changed to every session
 //   GET    /control/calls    [{name, arguments}] tool calls received, oldest first
-//   GET    /control/requests [{type: tool|resource|prompt, name, arguments?, session}] everything
+//   GET    /control/requests [{type: tool|resource|prompt, name, arguments?, session, traceparent?}]
 //   DELETE /control/calls    forget the recorded calls and requests
 //   GET    /control/state    {description, mutated, sessions}
 import { randomUUID } from 'node:crypto';
@@ -55,6 +55,8 @@ function buildServer(session) {
   const record = (type, name, args, extra) => {
     const e = { type, name, session: extra?.sessionId ?? session.id ?? null };
     if (args !== undefined) e.arguments = args;
+    const tp = extra?.requestInfo?.headers?.traceparent; // W3C trace context as received
+    if (tp) e.traceparent = tp;
     requests.push(e);
     console.log(`${type} ${name}${args !== undefined ? ` ${JSON.stringify(args)}` : ''}`);
   };
