@@ -12,6 +12,7 @@ PKGS=(
   libcmocka-dev       # unit-test framework
   nodejs npm          # interop peers: MCP SDK client, server-everything, conformance
   wrk nginx-light     # benchmark load generator and the reference reverse proxy
+  rsyslog             # interop peer: a real RFC 5424/6587 syslog receiver for the audit syslog sink
   curl procps psmisc
 )
 missing=()
