@@ -31,6 +31,7 @@
 #define CHECKPOINT_CTX    "gatehouse-audit-checkpoint:v1:"
 #define WRITER_TICK_MS    5    /* buffered records are written at least this often */
 #define WRITER_HIGH_WATER 4096 /* or as soon as this many wait */
+#define COMMIT_DELAY_US   500  /* before-forward: a barrier waits this long for company */
 
 struct item {
     struct item *next;
@@ -246,26 +247,48 @@ static void chain_resume(struct gh_audit *a)
 /* ---- the writer thread ---- */
 
 /* A durability answer on its way to the worker that asked. */
+/* The durability answers of one batch for one worker: one post wakes it once for all of them
+ * (group commit would be undone by a wake-up per request). */
 struct done {
-    gh_audit_durable_cb cb;
-    void *arg;
     bool ok;
+    size_t n;
+    struct {
+        gh_audit_durable_cb cb;
+        void *arg;
+    } v[];
 };
 
 static void done_run(void *p)
 {
     struct done *d = p;
-    d->cb(d->arg, d->ok);
+    for (size_t i = 0; i < d->n; i++)
+        d->v[i].cb(d->v[i].arg, d->ok);
     free(d);
 }
 
-static void post_done(struct item *it, bool ok)
+/* Posts the barriers of list (in order) grouped by the worker that waits on them. */
+static void post_done(struct item *list, bool ok)
 {
-    struct done *d = gh_xmalloc(sizeof(*d));
-    d->cb = it->cb;
-    d->arg = it->arg;
-    d->ok = ok;
-    gh_net_worker_post(it->w, done_run, d);
+    for (struct item *it = list; it; it = it->next) {
+        if (it->type || !it->cb)
+            continue;
+        struct gh_net_worker *w = it->w;
+        size_t n = 0;
+        for (struct item *j = it; j; j = j->next)
+            n += !j->type && j->cb && j->w == w;
+        struct done *d = gh_xmalloc(sizeof(*d) + n * sizeof(d->v[0]));
+        d->ok = ok;
+        d->n = 0;
+        for (struct item *j = it; j; j = j->next) {
+            if (!j->type && j->cb && j->w == w) {
+                d->v[d->n].cb = j->cb;
+                d->v[d->n].arg = j->arg;
+                d->n++;
+                j->cb = NULL; /* posted */
+            }
+        }
+        gh_net_worker_post(w, done_run, d);
+    }
 }
 
 static void item_free(struct item *it)
@@ -312,10 +335,9 @@ static void batch_write(struct gh_audit *a, struct item *list)
     a->failed |= !ok;
     atomic_fetch_add(&a->written, records);
     gh_buf_release(&b);
+    post_done(list, ok);
     for (struct item *it = list, *next; it; it = next) {
         next = it->next;
-        if (!it->type && it->cb)
-            post_done(it, ok);
         item_free(it);
     }
     if (ok && a->max_bytes && a->size >= a->max_bytes)
@@ -343,6 +365,12 @@ static void *writer(void *arg)
             }
             if (pthread_cond_timedwait(&a->cv, &a->mu, &until) != 0 && a->head)
                 break; /* the tick: write what has come */
+        }
+        if (a->urgent && !a->stop && a->durability == GH_AUDIT_BEFORE_FORWARD) {
+            /* group commit: let the other calls in flight join this fsync (commit delay) */
+            pthread_mutex_unlock(&a->mu);
+            usleep(COMMIT_DELAY_US);
+            pthread_mutex_lock(&a->mu);
         }
         a->urgent = false;
         struct item *list = a->head;
