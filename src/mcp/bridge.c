@@ -320,7 +320,7 @@ static void bridge_close_home(struct gh_mcp_bridge *b, const char *why)
         b->events = NULL;
     }
     held_close(b);
-    gh_mcp_session_close(b->gw, b->sess); /* the next request gets 404 and re-initializes */
+    gh_mcp_session_close_why(b->gw, b->sess, "upstream_gone"); /* 404 next: re-initialize */
 }
 
 static void close_task(void *arg)
@@ -1061,7 +1061,7 @@ static void held_restart(struct gh_mcp_bridge *b);
 static void held_close(struct gh_mcp_bridge *b)
 {
     for (size_t i = 0; i < b->nthin; i++) { /* their child is gone: they re-initialize */
-        gh_mcp_session_close(b->gw, b->thin[i]);
+        gh_mcp_session_close_why(b->gw, b->thin[i], "upstream_gone");
         gh_mcp_session_unref(b->gw, b->thin[i]);
     }
     b->nthin = 0;

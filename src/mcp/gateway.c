@@ -524,7 +524,7 @@ static void dispatch(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
     case GH_HTTP_M_DELETE: {
         struct gh_mcp_session *s = require_session(gw, rt, r, (struct gh_slice){0});
         if (s && (s->bridge || s->shared)) {
-            gh_mcp_session_close(gw, s); /* stops the session's child */
+            gh_mcp_session_close_why(gw, s, "delete"); /* stops the session's child */
             gh_mcp_session_unref(gw, s);
             gh_http_resp_simple(r, 200, NULL, NULL, 0, NULL, 0);
         } else if (s) {

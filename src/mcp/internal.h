@@ -144,6 +144,8 @@ void gh_mcp_session_unref(struct gh_mcp_gateway *gw, struct gh_mcp_session *s);
 void gh_mcp_session_ref(struct gh_mcp_gateway *gw, struct gh_mcp_session *s);
 /** Removes from the table and ends its streams. */
 void gh_mcp_session_close(struct gh_mcp_gateway *gw, struct gh_mcp_session *s);
+/** The same, saying why in its session.end record ("delete", "idle", "upstream_gone"...). */
+void gh_mcp_session_close_why(struct gh_mcp_gateway *gw, struct gh_mcp_session *s, const char *why);
 void gh_mcp_session_set_version(struct gh_mcp_session *s, struct gh_slice v);
 
 /* ---- streams (stream.c) ---- */

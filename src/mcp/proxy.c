@@ -238,10 +238,10 @@ static void on_head(void *arg, const struct gh_http_response_head *h)
     bool ok = h->status >= 200 && h->status < 300;
     if (ex->sess && h->status == 404 && ex->kind != EX_DELETE) {
         /* the upstream forgot its session: so does the gateway; the client re-initializes */
-        gh_mcp_session_close(ex->gw, ex->sess);
+        gh_mcp_session_close_why(ex->gw, ex->sess, "upstream_gone");
     }
     if (ex->kind == EX_DELETE && (ok || h->status == 404) && ex->sess)
-        gh_mcp_session_close(ex->gw, ex->sess);
+        gh_mcp_session_close_why(ex->gw, ex->sess, "delete");
     if (ex->initialize && ok && !open_session(ex, h)) {
         gh_http_creq_cancel(ex->creq);
         gh_mcp_reply_error(ex->req, 503, ex->rpc_id, GH_JSONRPC_INTERNAL_ERROR,

@@ -170,6 +170,11 @@ static void table_remove_locked(struct gh_mcp_gateway *gw, struct gh_mcp_session
 
 void gh_mcp_session_close(struct gh_mcp_gateway *gw, struct gh_mcp_session *s)
 {
+    gh_mcp_session_close_why(gw, s, "closed");
+}
+
+void gh_mcp_session_close_why(struct gh_mcp_gateway *gw, struct gh_mcp_session *s, const char *why)
+{
     pthread_mutex_lock(&gw->lock);
     bool was_open = !s->closed;
     s->closed = true;
@@ -182,7 +187,7 @@ void gh_mcp_session_close(struct gh_mcp_gateway *gw, struct gh_mcp_session *s)
     gh_mcp_streams_close_locked(s);
     pthread_mutex_unlock(&s->lock);
     gh_mcp_bridge_session_closed(s);
-    gh_mcp_record_session(gw, s, false, NULL);
+    gh_mcp_record_session(gw, s, false, why);
     GH_LOGD("mcp", "session closed");
 }
 
@@ -212,7 +217,7 @@ void gh_mcp_sessions_sweep(struct gh_mcp_gateway *gw)
         if (!victim)
             return;
         GH_LOGI("mcp", "session expired after %llu ms idle", (unsigned long long)idle);
-        gh_mcp_session_close(gw, victim);
+        gh_mcp_session_close_why(gw, victim, "idle");
         gh_mcp_session_unref(gw, victim);
     }
 }

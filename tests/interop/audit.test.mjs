@@ -390,7 +390,8 @@ policy:
     assert.equal(af.auth.error, 'invalid_token');
     const sdig = sha256hex(sid).slice(0, 16);
     assert.ok(recs.some((r) => r.type === 'session.start' && r.session === sdig));
-    assert.ok(recs.some((r) => r.type === 'session.end' && r.session === sdig));
+    assert.ok(recs.some((r) => r.type === 'session.end' && r.session === sdig && r.reason === 'delete'),
+      'the DELETE ended it, and the record says so');
     const tc = recs.find((r) => r.type === 'tool.definition_changed');
     assert.deepEqual([tc.upstream, tc.name], ['fx', 'echo']);
     assert.notEqual(tc.digest.approved, tc.digest.now);
