@@ -74,6 +74,8 @@ void gh_audit_put_str(struct gh_buf *b, const char *key, struct gh_slice v);
 void gh_audit_put_id(struct gh_buf *b, const char *key, struct gh_slice v);
 /** Appends ,"key":n. */
 void gh_audit_put_int(struct gh_buf *b, const char *key, int64_t n);
+/** Appends ,"key":true or false. */
+void gh_audit_put_bool(struct gh_buf *b, const char *key, bool v);
 /** Appends ,"key":[ "v0", ... ] of slices. */
 void gh_audit_put_list(struct gh_buf *b, const char *key, const struct gh_slice *v, uint32_t n);
 /** Appends ,"key":"sha256:<hex>" of bytes, or null when v is NULL. */

@@ -709,6 +709,8 @@ static void map_outcome(struct ow *w, struct native *n)
     bool has_http = get_int(r, outcome, "http_status", &http);
     bool has_dur = get_int(r, outcome, "duration_us", &dur_us);
     bool has_rpc = get_int(r, outcome, "rpc_error", &rpc);
+    int32_t te = get(r, outcome, "tool_error");
+    bool tool_error = te >= 0 && tok_type(r, te) == GH_JSON_TRUE;
     int64_t bytes;
     get_int(r, outcome, "result_bytes", &bytes);
     if (outcome < 0)
@@ -720,9 +722,9 @@ static void map_outcome(struct ow *w, struct native *n)
         snprintf(code, sizeof(code), "%lld", (long long)http);
     if (has_rpc)
         snprintf(rpcs, sizeof(rpcs), "%lld", (long long)rpc);
-    int status = !has_http                               ? ST_UNKNOWN
-                 : http >= 100 && http < 400 && !has_rpc ? ST_SUCCESS
-                                                         : ST_FAILURE;
+    int status = !has_http                                              ? ST_UNKNOWN
+                 : http >= 100 && http < 400 && !has_rpc && !tool_error ? ST_SUCCESS
+                                                                        : ST_FAILURE;
     struct ev e = {
         .class_uid = CLASS_API,
         .activity_id = ACT_OTHER,

@@ -188,6 +188,12 @@ void gh_audit_put_list(struct gh_buf *b, const char *key, const struct gh_slice 
     gh_buf_append(b, "]", 1);
 }
 
+void gh_audit_put_bool(struct gh_buf *b, const char *key, bool v)
+{
+    key_of(b, key);
+    gh_buf_puts(b, v ? "true" : "false");
+}
+
 void gh_audit_put_digest(struct gh_buf *b, const char *key, struct gh_slice v)
 {
     key_of(b, key);

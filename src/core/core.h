@@ -178,6 +178,12 @@ enum gh_rc gh_b64url_decode(const char *in, size_t n, unsigned char *out, size_t
 enum gh_rc gh_b64_decode(const char *in, size_t n, unsigned char *out, size_t outcap,
                          size_t *outlen);
 void gh_sha256(const void *p, size_t n, unsigned char out[32]);
+/** SHA-256 over bytes that arrive in pieces; final (or free) releases the stream. */
+struct gh_sha256_stream;
+struct gh_sha256_stream *gh_sha256_stream_new(void);
+void gh_sha256_stream_update(struct gh_sha256_stream *s, const void *p, size_t n);
+void gh_sha256_stream_final(struct gh_sha256_stream *s, unsigned char out[32]);
+void gh_sha256_stream_free(struct gh_sha256_stream *s);
 /**
  * SipHash-2-4 with a 128-bit output under a 16-byte secret key: a keyed PRF several times
  * cheaper than SHA-256, for hash-table keys an attacker must not be able to collide on purpose.

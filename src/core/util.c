@@ -254,6 +254,33 @@ void gh_sha256(const void *p, size_t n, unsigned char out[32])
         gh_bug(__FILE__, __LINE__, "EVP_Digest(sha256) failed");
 }
 
+struct gh_sha256_stream *gh_sha256_stream_new(void)
+{
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    if (!m || EVP_DigestInit_ex(m, EVP_sha256(), NULL) != 1)
+        gh_bug(__FILE__, __LINE__, "EVP_DigestInit(sha256) failed");
+    return (struct gh_sha256_stream *)m;
+}
+
+void gh_sha256_stream_update(struct gh_sha256_stream *s, const void *p, size_t n)
+{
+    if (n && EVP_DigestUpdate((EVP_MD_CTX *)s, p, n) != 1)
+        gh_bug(__FILE__, __LINE__, "EVP_DigestUpdate(sha256) failed");
+}
+
+void gh_sha256_stream_final(struct gh_sha256_stream *s, unsigned char out[32])
+{
+    unsigned int len = 32;
+    if (EVP_DigestFinal_ex((EVP_MD_CTX *)s, out, &len) != 1)
+        gh_bug(__FILE__, __LINE__, "EVP_DigestFinal(sha256) failed");
+    EVP_MD_CTX_free((EVP_MD_CTX *)s);
+}
+
+void gh_sha256_stream_free(struct gh_sha256_stream *s)
+{
+    EVP_MD_CTX_free((EVP_MD_CTX *)s);
+}
+
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 #define SIPROUND                                                                                   \
     do {                                                                                           \

@@ -78,6 +78,13 @@ void *gh_http_req_app(const struct gh_http_req *r);
 /** The status the response started with (0 before), and the body bytes written so far. */
 int gh_http_req_resp_status(const struct gh_http_req *r);
 uint64_t gh_http_req_resp_bytes(const struct gh_http_req *r);
+/** From now on the response body is digested (SHA-256) and its last tail_cap bytes kept, so
+ *  what was answered can be recorded once the exchange ends (audit). */
+void gh_http_req_observe_body(struct gh_http_req *r, size_t tail_cap);
+/** The digest of the body written so far; false unless observed. Once per request. */
+bool gh_http_req_resp_digest(struct gh_http_req *r, unsigned char out[32]);
+/** Copies the kept tail of the body (at most cap bytes, oldest first); its length. */
+size_t gh_http_req_resp_tail(const struct gh_http_req *r, char *out, size_t cap);
 void gh_http_req_on_abort(struct gh_http_req *r, void (*fn)(void *), void *arg);
 /** fn(arg) runs when unsent response bytes fall to zero after a write had to wait. */
 void gh_http_req_on_drain(struct gh_http_req *r, void (*fn)(void *), void *arg);

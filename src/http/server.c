@@ -69,10 +69,13 @@ struct gh_http_req {
     struct {
         void (*fn)(void *);
         void *arg;
-    } on_free[4];        /* run in order when the request is freed */
-    void *app;           /* the application's per-request context */
-    int resp_status;     /* the response's status once started */
-    uint64_t resp_bytes; /* body bytes handed to the connection */
+    } on_free[4];                    /* run in order when the request is freed */
+    void *app;                       /* the application's per-request context */
+    int resp_status;                 /* the response's status once started */
+    uint64_t resp_bytes;             /* body bytes handed to the connection */
+    struct gh_sha256_stream *digest; /* over the body bytes, when the application asked */
+    char *tail;                      /* ring of the last body bytes, when asked (arena) */
+    uint32_t tail_cap, tail_len, tail_pos;
     struct gh_net_addr peer, local;
     bool tls;
     struct gh_net_worker *w;
@@ -638,6 +641,8 @@ void gh_http_req_unref(struct gh_http_req *r)
         return;
     for (size_t i = 0; i < GH_ARRAY_LEN(r->on_free) && r->on_free[i].fn; i++)
         r->on_free[i].fn(r->on_free[i].arg);
+    if (r->digest)
+        gh_sha256_stream_free(r->digest);
     gh_buf_release(&r->body);
     gh_arena_free(r->arena); /* r lives in its own arena */
 }
@@ -660,6 +665,53 @@ void gh_http_req_set_app(struct gh_http_req *r, void *app)
 void *gh_http_req_app(const struct gh_http_req *r)
 {
     return r->app;
+}
+
+void gh_http_req_observe_body(struct gh_http_req *r, size_t tail_cap)
+{
+    if (!r->digest)
+        r->digest = gh_sha256_stream_new();
+    if (tail_cap && !r->tail) {
+        r->tail = gh_arena_alloc(r->arena, tail_cap);
+        r->tail_cap = (uint32_t)tail_cap;
+    }
+}
+
+static void observe(struct gh_http_req *r, const char *p, size_t n)
+{
+    if (r->digest)
+        gh_sha256_stream_update(r->digest, p, n);
+    if (!r->tail || !n)
+        return;
+    if (n >= r->tail_cap) { /* only the last tail_cap bytes matter */
+        memcpy(r->tail, p + n - r->tail_cap, r->tail_cap);
+        r->tail_pos = 0;
+        r->tail_len = r->tail_cap;
+        return;
+    }
+    size_t first = GH_MIN(n, (size_t)(r->tail_cap - r->tail_pos));
+    memcpy(r->tail + r->tail_pos, p, first);
+    memcpy(r->tail, p + first, n - first);
+    r->tail_pos = (uint32_t)((r->tail_pos + n) % r->tail_cap);
+    r->tail_len = (uint32_t)GH_MIN((size_t)r->tail_len + n, (size_t)r->tail_cap);
+}
+
+bool gh_http_req_resp_digest(struct gh_http_req *r, unsigned char out[32])
+{
+    if (!r->digest)
+        return false;
+    gh_sha256_stream_final(r->digest, out);
+    r->digest = NULL;
+    return true;
+}
+
+size_t gh_http_req_resp_tail(const struct gh_http_req *r, char *out, size_t cap)
+{
+    size_t n = GH_MIN((size_t)r->tail_len, cap);
+    size_t start = (r->tail_pos + r->tail_cap - n) % (r->tail_cap ? r->tail_cap : 1);
+    for (size_t i = 0; i < n; i++)
+        out[i] = r->tail[(start + i) % r->tail_cap];
+    return n;
 }
 
 int gh_http_req_resp_status(const struct gh_http_req *r)
@@ -752,6 +804,7 @@ enum gh_rc gh_http_resp_write(struct gh_http_req *r, const void *p, size_t n)
     if (gh_buf_rlen(&c->out) + n + 32 > c->srv->lim.out_bytes)
         return GH_E_LIMIT;
     r->resp_bytes += n;
+    observe(r, p, n);
     if (r->chunked_resp) {
         gh_buf_putu(&c->out, n, 16);
         gh_buf_append(&c->out, "\r\n", 2);
@@ -810,6 +863,7 @@ void gh_http_resp_simple(struct gh_http_req *r, int status, const char *content_
     if (r->conn && len && !r->head_only)
         gh_buf_append(&r->conn->out, body, len);
     r->resp_bytes += len;
+    observe(r, body, len);
     gh_http_resp_end(r);
 }
 

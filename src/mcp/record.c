@@ -2,8 +2,9 @@
  * mcp/record.c owns what the request path writes into the audit trail: one request.decision per
  * JSON-RPC request (who, from where, which session and trace, the action with a digest of its
  * arguments, the decision with rule and policy digest), one request.outcome when the exchange
- * ends (HTTP status, duration, bytes), auth failures, session start and end, and tool definition
- * changes reported by policy/. Tokens, proofs, cookies and argument values are never written.
+ * ends (HTTP status, duration, bytes and digest of the answer, its JSON-RPC error code), auth
+ * failures, session start and end, and tool definition changes reported by policy/. Tokens, proofs,
+ * cookies and argument values are never written.
  */
 #include "core/core.h"
 #include "audit/audit.h"
@@ -78,6 +79,80 @@ static bool emit(struct gh_mcp_gateway *gw, const char *type, struct gh_buf *b)
 
 /* ---- per request ---- */
 
+#define OUTCOME_TAIL 4096 /* a JSON-RPC error answer fits; a result's isError usually does */
+
+struct answer {
+    bool found, has_error, tool_error;
+    int64_t code;
+};
+
+/* One JSON-RPC message: a response (id with result or error) is the answer; the last one wins. */
+static void answer_from_message(struct answer *ans, const char *p, size_t n)
+{
+    struct gh_arena *a = gh_arena_new(4096);
+    struct gh_json_doc d;
+    struct gh_json_err e;
+    if (gh_json_parse(a, p, n, NULL, &d, &e) != GH_OK || d.toks[0].type != GH_JSON_OBJECT ||
+        gh_json_obj_get(&d, 0, "id", 2) < 0)
+        goto out;
+    int32_t err = gh_json_obj_get(&d, 0, "error", 5);
+    int32_t res = gh_json_obj_get(&d, 0, "result", 6);
+    if (err < 0 && res < 0)
+        goto out;
+    *ans = (struct answer){.found = true};
+    int32_t code = err >= 0 ? gh_json_obj_get(&d, (uint32_t)err, "code", 4) : -1;
+    int64_t v;
+    if (code >= 0 && gh_json_int64(&d, (uint32_t)code, &v) == GH_OK) {
+        ans->has_error = true;
+        ans->code = v;
+    }
+    int32_t ie = res >= 0 && d.toks[res].type == GH_JSON_OBJECT
+                     ? gh_json_obj_get(&d, (uint32_t)res, "isError", 7)
+                     : -1;
+    ans->tool_error = ie >= 0 && d.toks[ie].type == GH_JSON_TRUE;
+out:
+    gh_arena_free(a);
+}
+
+static enum gh_rc answer_from_event(void *arg, const struct gh_sse_event *ev)
+{
+    if (ev->has_data)
+        answer_from_message(arg, ev->data.ptr, ev->data.len);
+    return GH_OK;
+}
+
+/* The answer is read from the body's tail: a JSON body kept whole, or the SSE events that end
+ * the stream (the response to a POST comes last). A longer answer is not read: its code is
+ * then unknown, which the record shows by leaving rpc_error out. */
+static void answer_from_tail(struct gh_http_req *r, struct answer *ans)
+{
+    char tail[OUTCOME_TAIL];
+    size_t n = gh_http_req_resp_tail(r, tail, sizeof(tail));
+    bool whole = gh_http_req_resp_bytes(r) == n;
+    size_t i = 0;
+    while (i < n && (tail[i] == ' ' || tail[i] == '\r' || tail[i] == '\n' || tail[i] == '\t'))
+        i++;
+    if (i == n)
+        return;
+    if (tail[i] == '{') {
+        if (whole)
+            answer_from_message(ans, tail + i, n - i);
+        return;
+    }
+    size_t start = 0;
+    if (!whole) { /* the window starts mid-event: skip to the next event boundary */
+        const char *b = memmem(tail, n, "\n\n", 2);
+        if (!b)
+            return;
+        start = (size_t)(b - tail) + 2;
+    }
+    struct gh_sse_parser sp;
+    gh_sse_parser_init(&sp, OUTCOME_TAIL * 2);
+    gh_sse_parser_feed(&sp, tail + start, n - start, answer_from_event, ans);
+    gh_sse_parser_feed(&sp, "\n\n", 2, answer_from_event, ans);
+    gh_sse_parser_release(&sp);
+}
+
 static void outcome_on_free(void *arg)
 {
     struct gh_mcp_reqaudit *ra = arg;
@@ -85,6 +160,12 @@ static void outcome_on_free(void *arg)
     gh_metric_latency(ra->upstream, dur);
     if (!ra->gw->audit)
         return;
+    struct answer ans = {0};
+    answer_from_tail(ra->r, &ans);
+    unsigned char h[32];
+    char dig[7 + 65] = "sha256:";
+    bool has_digest = gh_http_req_resp_digest(ra->r, h);
+    gh_hex_encode(h, 32, dig + 7);
     struct gh_buf b;
     gh_buf_init(&b, 1024);
     gh_audit_put_str(&b, "rid", gh_slice_cstr(ra->rid));
@@ -93,6 +174,12 @@ static void outcome_on_free(void *arg)
     gh_audit_put_int(&b, "http_status", gh_http_req_resp_status(ra->r));
     gh_audit_put_int(&b, "duration_us", (int64_t)dur);
     gh_audit_put_int(&b, "result_bytes", (int64_t)gh_http_req_resp_bytes(ra->r));
+    if (has_digest)
+        gh_audit_put_id(&b, "result_digest", gh_slice(dig, 71));
+    if (ans.has_error)
+        gh_audit_put_int(&b, "rpc_error", ans.code);
+    if (ans.tool_error)
+        gh_audit_put_bool(&b, "tool_error", true);
     gh_audit_close_obj(&b);
     emit(ra->gw, "request.outcome", &b);
     gh_buf_release(&b);
@@ -111,6 +198,8 @@ struct gh_mcp_reqaudit *gh_mcp_reqaudit_new(struct gh_mcp_gateway *gw, struct gh
     ra->r = r;
     ra->upstream = upstream;
     gh_http_req_on_free(r, outcome_on_free, ra); /* the latency metric, and the outcome record */
+    if (gw->audit)
+        gh_http_req_observe_body(r, OUTCOME_TAIL);
     return ra;
 }
 

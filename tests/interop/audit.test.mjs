@@ -296,7 +296,10 @@ policy:
     const token = await gw.token(READER, '/fx/mcp');
     let sid;
     let upstreamSpan;
+    let rawBody;
     const echoArgs = { message: `audit schema ${crypto.randomUUID()}` };
+    const failArgs = { message: `fail: ${crypto.randomUUID()}` };
+    const rawArgs = { message: `raw ${crypto.randomUUID()}` };
     try {
       const c = new Client({ name: 'audit-schema', version: '1.0.0' });
       const t = new StreamableHTTPClientTransport(new URL(`${gw.base}/fx/mcp`), {
@@ -315,6 +318,18 @@ policy:
       assert.match(got[0].traceparent || '', new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
       assert.notEqual(got[0].traceparent.split('-')[2], parentId, 'the gateway is a hop of the trace');
       upstreamSpan = got[0].traceparent.split('-')[2];
+      // a tool that runs and fails (isError), and a call whose answer bytes we keep
+      assert.equal((await c.callTool({ name: 'echo', arguments: failArgs })).isError, true);
+      const rr = await fetch(`${gw.base}/fx/mcp`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json', accept: ACCEPT, authorization: `Bearer ${token}`,
+          'mcp-session-id': sid, 'mcp-protocol-version': t.protocolVersion,
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 9001, method: 'tools/call', params: { name: 'echo', arguments: rawArgs } }),
+      });
+      rawBody = Buffer.from(await rr.arrayBuffer());
+      assert.equal(rr.status, 200);
       // refused by the deny rule, and by no rule at all
       await assert.rejects(c.callTool({ name: 'read_file', arguments: { path: '/etc/passwd' } }), (e) => e.code === -32602);
       await assert.rejects(c.callTool({ name: 'delete_repo', arguments: { repo: 'acme/web' } }), (e) => e.code === -32602);
@@ -374,6 +389,16 @@ policy:
     assert.ok(out[0].seq > echo.seq);
     assert.equal(out[0].outcome.http_status, 200);
     assert.deepEqual(out[0].trace, echo.trace);
+    assert.equal(out[0].outcome.rpc_error, undefined, 'a result, not an error');
+    assert.equal(out[0].outcome.tool_error, undefined);
+    // the answer's digest is over the bytes the client got; a tool's isError and a refusal's code
+    const outOf = (d) => recs.find((r) => r.type === 'request.outcome' && r.rid === d.rid);
+    const byArgs = (a) => dec.find((r) => r.action.arguments_digest === `sha256:${sha256hex(JSON.stringify(a))}`);
+    const rawOut = outOf(byArgs(rawArgs)).outcome;
+    assert.equal(rawOut.result_bytes, rawBody.length);
+    assert.equal(rawOut.result_digest, `sha256:${sha256hex(rawBody)}`);
+    assert.equal(outOf(byArgs(failArgs)).outcome.tool_error, true, 'isError: the tool ran and failed');
+    assert.equal(outOf(byArgs(failArgs)).outcome.rpc_error, undefined);
     // every decision has exactly one outcome
     for (const d of dec) {
       assert.equal(recs.filter((r) => r.type === 'request.outcome' && r.rid === d.rid).length, 1, `outcome of rid ${d.rid}`);
@@ -383,6 +408,8 @@ policy:
     assert.deepEqual([rf.decision.effect, rf.decision.rule, rf.decision.reason], ['deny', 'no-read-file', 'deny_rule']);
     const dr = dec.find((r) => r.action.name === 'delete_repo');
     assert.deepEqual([dr.decision.effect, dr.decision.rule, dr.decision.reason], ['deny', null, 'no_match']);
+    assert.equal(outOf(rf).outcome.rpc_error, -32602, 'the refusal\'s JSON-RPC code');
+    assert.equal(outOf(dr).outcome.rpc_error, -32602);
     assert.match(echo.decision.policy, /\S/);
     // auth failure, sessions, the changed tool
     const af = recs.find((r) => r.type === 'auth.failure');

@@ -65,6 +65,7 @@ function buildServer(session) {
     { description: echoDescription, inputSchema: { message: z.string() } },
     async (args, extra) => {
       record('tool', 'echo', args, extra);
+      if (args.message.startsWith('fail:')) return { isError: true, content: [{ type: 'text', text: args.message }] };
       return text(args.message);
     },
   );
