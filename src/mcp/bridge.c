@@ -684,15 +684,31 @@ static char *one_line(struct gh_slice body)
     return s;
 }
 
+/* The body as one line, with the gateway's span in params._meta: a stdio child has no headers
+ * and a 2026-07-28 server reads it there. */
+static char *client_bytes(struct gh_http_req *r, size_t *len)
+{
+    struct gh_slice body = gh_http_req_body(r);
+    char *s = one_line(body);
+    *len = body.len;
+    char tp[56];
+    size_t n;
+    char *t = gh_mcp_trace_parent(r, tp) ? gh_mcp_trace_meta(s, body.len, tp, &n) : NULL;
+    if (t) {
+        free(s);
+        s = t;
+        *len = n;
+    }
+    return s;
+}
+
 static void post_to_home(struct gh_mcp_bridge *b, struct gh_http_req *r, bool wants_answer)
 {
     struct gh_mcp_client_msg *cm = gh_xcalloc(1, sizeof(*cm));
     cm->principal = gh_mcp_current_subject ? gh_auth_principal_ref(gh_mcp_current_subject) : NULL;
-    struct gh_slice body = gh_http_req_body(r);
     gh_mcp_session_ref(b->gw, b->sess); /* the task's */
     cm->b = b;
-    cm->bytes = one_line(body);
-    cm->len = body.len;
+    cm->bytes = client_bytes(r, &cm->len);
     cm->req = wants_answer ? r : NULL;
     cm->req_w = gh_http_req_worker(r);
     if (b->home == gh_net_worker_current())
@@ -1370,12 +1386,10 @@ void gh_mcp_held_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
     }
     struct gh_mcp_client_msg *cm = gh_xcalloc(1, sizeof(*cm));
     cm->principal = gh_mcp_current_subject ? gh_auth_principal_ref(gh_mcp_current_subject) : NULL;
-    struct gh_slice body = gh_http_req_body(r);
     atomic_store(&s->last_used_ms, gh_clock_ms());
     cm->b = s->bridge;
     cm->stateless = true;
-    cm->bytes = one_line(body);
-    cm->len = body.len;
+    cm->bytes = client_bytes(r, &cm->len);
     cm->req = r;
     cm->req_w = gh_http_req_worker(r);
     post_msg(s->bridge, cm); /* the reference found or created above is the task's */
@@ -1451,12 +1465,10 @@ void gh_mcp_shared_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
         gh_mcp_stream_unref(ev); /* no producer: the session's list keeps it */
         cm->shared_init = true;
     }
-    struct gh_slice bytes = gh_http_req_body(r);
     gh_mcp_session_ref(gw, hs); /* the task's */
     cm->b = hs->bridge;
     cm->thin = s; /* the caller's (or the creator's) reference moves to the task */
-    cm->bytes = one_line(bytes);
-    cm->len = bytes.len;
+    cm->bytes = client_bytes(r, &cm->len);
     bool request = m->kind == GH_JSONRPC_REQUEST;
     cm->req = request ? r : NULL;
     cm->req_w = gh_http_req_worker(r);

@@ -344,6 +344,7 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
     pc->body = body;
     pc->stateless = stateless;
     pc->ra = gh_mcp_reqaudit_new(gw, r, rt->u->index);
+    gh_mcp_trace_adopt_meta(pc->ra, r, &body);
     gh_http_req_set_app(r, pc->ra); /* the proxy sends its trace context upstream */
     switch (gh_mcp_authorize(gw, &pc->rt, r, &pc->body, pc->ra, post_resume, pc)) {
     case GH_MCP_AUTHZ_OK:

@@ -55,6 +55,14 @@ extern _Thread_local char gh_mcp_current_principal[65];
 /** The principal itself, while its request is handled on this thread (NULL without auth). */
 extern _Thread_local struct gh_auth_principal *gh_mcp_current_subject;
 
+/* ---- trace context (trace.c) ---- */
+
+/** "00-<trace id>-<gateway span>-01" of r's audit context into out; false without one. */
+bool gh_mcp_trace_parent(struct gh_http_req *r, char out[56]);
+/** A single request's bytes with params._meta.traceparent set to traceparent (malloc'ed, *outlen
+ *  set), or NULL when msg is no single JSON-RPC request object (then sent as it is). */
+char *gh_mcp_trace_meta(const char *msg, size_t len, const char *traceparent, size_t *outlen);
+
 /* ---- audit records (record.c) ---- */
 
 /** What a request's records share: correlation id, trace, start time (request arena). */
@@ -66,6 +74,9 @@ struct gh_mcp_reqaudit {
     struct gh_http_req *r;
     size_t upstream; /* config index of the route's (first) upstream: latency metric label */
 };
+/** Without a traceparent header, a single request's params._meta.traceparent is the caller's. */
+void gh_mcp_trace_adopt_meta(struct gh_mcp_reqaudit *ra, struct gh_http_req *r,
+                             const struct gh_jsonrpc_body *body);
 /** The request's audit context; its request.outcome is written when r is freed. */
 struct gh_mcp_reqaudit *gh_mcp_reqaudit_new(struct gh_mcp_gateway *gw, struct gh_http_req *r,
                                             size_t upstream);

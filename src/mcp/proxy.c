@@ -41,6 +41,7 @@ struct exchange {
     struct gh_auth_principal *who; /* referenced while list_method is set */
     bool sse_buffered;             /* a list answer as SSE without a session: held whole */
     struct gh_buf *sse_out;        /* where refilter_event writes */
+    char *traced;                  /* a 2026-07-28 body with the gateway's span in _meta */
 };
 
 static const char *const REQUEST_HEADERS[] = {
@@ -60,6 +61,7 @@ static void ex_free(struct exchange *ex)
     if (ex->sse)
         gh_sse_parser_release(&ex->sse_parser);
     gh_buf_release(&ex->body);
+    free(ex->traced);
     if (ex->sess)
         gh_mcp_session_unref(ex->gw, ex->sess);
     atomic_fetch_sub(&ex->gw->inflight, 1);
@@ -454,7 +456,12 @@ void gh_mcp_proxy_post_stateless(struct gh_mcp_gateway *gw, const struct gh_upst
     struct exchange *ex = ex_new(gw, route, r, NULL, EX_POST);
     ex->stateless = true;
     ex_filter_list(ex, list_method);
-    ex_send(ex, "POST", gh_http_req_body(r));
+    struct gh_slice body = gh_http_req_body(r);
+    char tp[56];
+    size_t n;
+    if (gh_mcp_trace_parent(r, tp) && (ex->traced = gh_mcp_trace_meta(body.ptr, body.len, tp, &n)))
+        body = gh_slice(ex->traced, n); /* 2026-07-28 carries trace context in _meta too */
+    ex_send(ex, "POST", body);
 }
 
 void gh_mcp_proxy_get(struct gh_mcp_gateway *gw, const struct gh_upstream *route,

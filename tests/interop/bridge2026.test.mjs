@@ -3,6 +3,7 @@
 // learns the upstream's era from its health probe and keeps the client's session itself.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -44,6 +45,35 @@ describe('session-era client → 2026-07-28-only upstream', { skip: (DIRECT || !
       if (res.length) assert.ok((await c.readResource({ uri: res[0].uri })).contents.length > 0);
       await c.ping();
     } finally { await t.terminateSession().catch(() => {}); await c.close(); }
+  });
+
+  test('trace context: the upstream reads the caller\'s trace and the gateway\'s span in _meta', async () => {
+    const traceId = crypto.randomBytes(16).toString('hex');
+    const parentId = crypto.randomBytes(8).toString('hex');
+    const tp = `00-${traceId}-${parentId}-01`;
+    const span = new RegExp(`^00-${traceId}-([0-9a-f]{16})-01$`);
+    // a session-era client, bridged
+    const c = new Client({ name: 'v1-client', version: '1.0.0' });
+    const t = new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { requestInit: { headers: { traceparent: tp } } });
+    await c.connect(t);
+    try {
+      const got = JSON.parse((await c.callTool({ name: 'trace_meta', arguments: {} })).content[0].text);
+      assert.match(got.traceparent ?? '', span);
+      assert.notEqual(span.exec(got.traceparent)[1], parentId, 'the gateway is a hop of the trace');
+    } finally { await t.terminateSession().catch(() => {}); await c.close(); }
+    // a 2026-07-28 client, passed through: header and _meta both carry the gateway's span
+    const r = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json',
+      accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call',
+      'mcp-name': 'trace_meta', traceparent: tp },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'trace_meta', arguments: {},
+        _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } } }) });
+    const body = await r.text();
+    assert.equal(r.status, 200, body);
+    const msg = r.headers.get('content-type')?.includes('event-stream')
+      ? JSON.parse(body.split('\n').filter((l) => l.startsWith('data:')).pop().slice(5)) : JSON.parse(body);
+    const got = JSON.parse(msg.result.content[0].text);
+    assert.match(got.traceparent ?? '', span, body);
+    assert.notEqual(span.exec(got.traceparent)[1], parentId);
   });
 
   test('the same client gets 404 after DELETE', async () => {

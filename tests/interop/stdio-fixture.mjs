@@ -11,6 +11,9 @@ server.tool('increment', 'Adds one to this process\'s counter', {}, async () => 
   return { content: [{ type: 'text', text: String(count) }] };
 });
 server.tool('pid', 'This process\'s pid', {}, async () => ({ content: [{ type: 'text', text: String(process.pid) }] }));
+server.tool('meta', 'The _meta of this call as the server received it', {}, async (_args, extra) => ({
+  content: [{ type: 'text', text: JSON.stringify(extra._meta ?? null) }],
+}));
 server.tool('env', 'This process\'s environment variable names', {}, async () => ({
   content: [{ type: 'text', text: JSON.stringify(Object.keys(process.env).sort()) }],
 }));

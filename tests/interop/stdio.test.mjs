@@ -2,6 +2,7 @@
 // gateway spawns (server-everything over stdio, and a small stateful SDK fixture).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -109,6 +110,40 @@ describe('stdio upstreams', { skip: DIRECT && 'gateway-only', timeout: 120000 },
       assert.equal(text(r), 'done');
       assert.ok(seen.length >= 3, `progress seen: ${seen}`);
     } finally { await client.close(); }
+  });
+
+  test('trace context reaches the stdio child in params._meta: the caller\'s trace, the gateway\'s span', async () => {
+    const traceId = crypto.randomBytes(16).toString('hex');
+    const parentId = crypto.randomBytes(8).toString('hex');
+    const client = new Client({ name: 'stdio-trace', version: '1.0.0' });
+    const transport = new StreamableHTTPClientTransport(new URL(`${base}/fixture`), {
+      requestInit: { headers: { traceparent: `00-${traceId}-${parentId}-01` } },
+    });
+    await client.connect(transport);
+    try {
+      const meta = JSON.parse(text(await client.callTool({ name: 'meta', arguments: {} })));
+      assert.match(meta.traceparent, new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`), JSON.stringify(meta));
+      assert.notEqual(meta.traceparent.split('-')[2], parentId, 'the gateway is a hop of the trace');
+      // a progress token the client set is still there beside it
+      const seen = [];
+      const r = await client.callTool({ name: 'slow', arguments: { seconds: 1 } }, undefined,
+        { onprogress: (p) => seen.push(p.progress) });
+      assert.equal(text(r), 'done');
+      assert.ok(seen.length >= 3, `progress seen: ${seen}`);
+    } finally { await client.close(); }
+    // no header: a traceparent the client put in _meta is the caller's trace
+    const { client: c2 } = await connect(`${base}/fixture`);
+    try {
+      const tid = crypto.randomBytes(16).toString('hex');
+      const pid = crypto.randomBytes(8).toString('hex');
+      const meta = JSON.parse(text(await c2.callTool({ name: 'meta', arguments: {}, _meta: { traceparent: `00-${tid}-${pid}-01`, other: 1 } })));
+      assert.match(meta.traceparent, new RegExp(`^00-${tid}-[0-9a-f]{16}-01$`));
+      assert.notEqual(meta.traceparent.split('-')[2], pid);
+      assert.equal(meta.other, 1, 'the rest of _meta is untouched');
+      // none at all: the gateway mints a trace
+      const m2 = JSON.parse(text(await c2.callTool({ name: 'meta', arguments: {} })));
+      assert.match(m2.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    } finally { await c2.close(); }
   });
 
   test('two sessions get two children; state does not cross', async () => {

@@ -145,7 +145,8 @@ static void test_accepts(void **state)
     assert_false(acc(",,,", json));
 }
 
-/* Regression (fixed; mcp/ingress.c, gh_mcp_accepts): "q=0" is found with memmem and excused when followed by
+/* Regression (fixed; mcp/ingress.c, gh_mcp_accepts): "q=0" is found with memmem and excused when
+ * followed by
  * ".", so q=0.0 and q=0.000 (which RFC 9110 §12.4.2 defines as zero: "not acceptable") count as
  * acceptable, and "Q=0" (parameter names are case-insensitive) is not seen at all. */
 static void test_accepts_zero_q_forms(void **state)
@@ -826,10 +827,59 @@ static void test_stream_replay_to_client(void **state)
     gh_mcp_session_unref(E.gw, E.sc.s);
 }
 
+/* ------------------------------------------------------------------ trace context in _meta */
+
+static void expect_meta(const char *in, const char *want)
+{
+    static const char TP[] = "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01";
+    size_t n = 0;
+    char *out = gh_mcp_trace_meta(in, strlen(in), TP, &n);
+    if (!want) {
+        assert_null(out);
+        return;
+    }
+    assert_non_null(out);
+    assert_int_equal(n, strlen(out));
+    assert_string_equal(out, want);
+    free(out);
+}
+
+static void test_trace_meta(void **state)
+{
+    (void)state;
+#define TPQ "\"00-0123456789abcdef0123456789abcdef-0123456789abcdef-01\""
+    expect_meta("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}",
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"_meta\":{"
+                "\"traceparent\":" TPQ "}}}");
+    expect_meta("{\"id\":1,\"method\":\"ping\",\"params\":{}}",
+                "{\"id\":1,\"method\":\"ping\",\"params\":{\"_meta\":{\"traceparent\":" TPQ "}}}");
+    expect_meta("{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"x\"}}",
+                "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"_meta\":{\"traceparent\":" TPQ
+                "},\"name\":\"x\"}}");
+    expect_meta("{\"id\":1,\"method\":\"m\",\"params\":{\"_meta\":{}}}",
+                "{\"id\":1,\"method\":\"m\",\"params\":{\"_meta\":{\"traceparent\":" TPQ "}}}");
+    expect_meta("{\"id\":1,\"method\":\"m\",\"params\":{\"_meta\":{\"progressToken\":7}}}",
+                "{\"id\":1,\"method\":\"m\",\"params\":{\"_meta\":{\"traceparent\":" TPQ
+                ",\"progressToken\":7}}}");
+    /* the caller's own is replaced: the upstream's parent is the gateway's span */
+    expect_meta(
+        "{\"id\":1,\"method\":\"m\",\"params\":{\"_meta\":{\"traceparent\":\"x\",\"a\":1}}}",
+        "{\"id\":1,\"method\":\"m\",\"params\":{\"_meta\":{\"traceparent\":" TPQ ",\"a\":1}}}");
+    /* left alone: notifications, answers, batches, odd shapes, not JSON */
+    expect_meta("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", NULL);
+    expect_meta("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", NULL);
+    expect_meta("[{\"id\":1,\"method\":\"ping\"}]", NULL);
+    expect_meta("{\"id\":1,\"method\":\"m\",\"params\":[1]}", NULL);
+    expect_meta("{\"id\":1,\"method\":\"m\",\"params\":{\"_meta\":5}}", NULL);
+    expect_meta("{\"id\":1,", NULL);
+#undef TPQ
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accepts),
+        cmocka_unit_test(test_trace_meta),
         cmocka_unit_test(test_accepts_zero_q_forms),
         cmocka_unit_test(test_versions),
         cmocka_unit_test(test_session_create_find_close),

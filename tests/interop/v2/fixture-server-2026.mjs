@@ -113,6 +113,10 @@ const elicitName = (message) =>
   });
 
 function registerBasicTools(server) {
+  // what a gateway put in _meta (W3C trace context): read back by the gateway's tests
+  server.registerTool('trace_meta', { description: 'Returns _meta.traceparent as received' }, async (ctx) =>
+    text(JSON.stringify({ traceparent: ctx.mcpReq._meta?.traceparent ?? null })),
+  );
   server.registerTool('test_simple_text', { description: 'Returns simple text' }, async () =>
     text('This is a simple text response for testing.'),
   );
