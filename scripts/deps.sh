@@ -13,6 +13,8 @@ PKGS=(
   nodejs npm          # interop peers: MCP SDK client, server-everything, conformance
   wrk nginx-light     # benchmark load generator and the reference reverse proxy
   rsyslog             # interop peer: a real RFC 5424/6587 syslog receiver for the audit syslog sink
+  rsyslog-openssl     # its TLS stream driver: the syslog sink over TLS is tested against it
+  openssl             # the CLI: test certificates are made when the tests run
   curl procps psmisc
 )
 missing=()

@@ -7,12 +7,16 @@
 //       record line byte for byte (syslog MSG, OTLP body.stringValue), with seq and type
 //       attributes on the OTLP side;
 //   (b) rsyslog stopped (by pid) while traffic goes on, started again on the same port: the
-//       backlog arrives from the file spool and nothing is missing or duplicated.
+//       backlog arrives from the file spool and nothing is missing or duplicated;
+//   (c) a second rsyslogd listening with TLS (certificate made for the run): the sink that
+//       trusts its CA delivers every record; a sink given another CA refuses the handshake,
+//       says so in the log, and delivers nothing.
 //
 // Every process is started on 127.0.0.1 with a free port, logged to out/<name>.log and stopped by
 // pid in after hooks; the trail, the rsyslog config and its output live in a temp dir.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -25,6 +29,18 @@ import {
 } from './lib/harness.mjs';
 
 const RSYSLOGD = '/usr/sbin/rsyslogd';
+const RSYSLOG_OSSL = '/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_ossl.so';
+
+/** A self-signed certificate for 127.0.0.1 (it is its own CA), made with the openssl CLI. */
+function makeCert(dir, name) {
+  const key = path.join(dir, `${name}.key.pem`);
+  const cert = path.join(dir, `${name}.pem`);
+  const g = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+    '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=${name}`,
+    '-addext', 'subjectAltName=IP:127.0.0.1']);
+  assert.equal(g.status, 0, g.stderr.toString());
+  return { key, cert };
+}
 
 /** Record lines of the trail (complete lines only). */
 function trailLines(file) {
@@ -35,17 +51,25 @@ function trailLines(file) {
 
 const seqOf = (line) => JSON.parse(line).seq;
 
-/** Starts rsyslogd with imtcp on 127.0.0.1:port writing each message's MSG to out. */
-async function startRsyslog(dir, port, out, name) {
-  const conf = path.join(dir, 'rsyslog.conf');
+/** Starts rsyslogd with imtcp on 127.0.0.1:port writing each message's MSG to out; with tls
+ *  ({ cert, key }), over TLS (the ossl stream driver, rsyslog-openssl). */
+async function startRsyslog(dir, port, out, name, tls) {
+  const wd = path.join(dir, `rs-${port}`);
+  fs.mkdirSync(wd, { recursive: true });
+  const conf = path.join(wd, 'rsyslog.conf');
   fs.writeFileSync(conf, [
-    `global(workDirectory="${dir}" maxMessageSize="256k")`,
-    'module(load="imtcp")',
+    tls
+      ? `global(workDirectory="${wd}" maxMessageSize="256k" DefaultNetstreamDriver="ossl" ` +
+        `DefaultNetstreamDriverCAFile="${tls.cert}" DefaultNetstreamDriverCertFile="${tls.cert}" ` +
+        `DefaultNetstreamDriverKeyFile="${tls.key}")`
+      : `global(workDirectory="${wd}" maxMessageSize="256k")`,
+    tls ? 'module(load="imtcp" StreamDriver.Name="ossl" StreamDriver.Mode="1" StreamDriver.AuthMode="anon")'
+      : 'module(load="imtcp")',
     'template(name="msgonly" type="string" string="%msg%\\n")',
     `input(type="imtcp" port="${port}" address="127.0.0.1")`,
     `*.* action(type="omfile" file="${out}" template="msgonly" flushOnTXEnd="on")`,
   ].join('\n') + '\n');
-  const proc = spawnLogged(name, RSYSLOGD, ['-n', '-f', conf, '-i', path.join(dir, 'rsyslog.pid')]);
+  const proc = spawnLogged(name, RSYSLOGD, ['-n', '-f', conf, '-i', path.join(wd, 'rsyslog.pid')]);
   await waitFor('rsyslog listening', () => new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     s.on('connect', () => { s.destroy(); resolve(true); });
@@ -77,10 +101,11 @@ async function traffic(url, n) {
 }
 
 describe('audit sinks: rsyslog and an OTLP/HTTP receiver', {
-  skip: (DIRECT && 'gateway-only') || (!fs.existsSync(RSYSLOGD) && 'rsyslogd not installed (scripts/deps.sh)'),
+  skip: (DIRECT && 'gateway-only') ||
+    ((!fs.existsSync(RSYSLOGD) || !fs.existsSync(RSYSLOG_OSSL)) && 'rsyslogd or rsyslog-openssl not installed (scripts/deps.sh)'),
   timeout: 180000,
 }, () => {
-  let dir, ev, gw, rs, otlp, base, audit, rsOut, syslogPort;
+  let dir, ev, gw, rs, rsTls, otlp, base, audit, rsOut, rsTlsOut, syslogPort;
   const otlpRecords = []; // { seq, type, body, traceId }
   const otlpBad = [];
 
@@ -90,6 +115,11 @@ describe('audit sinks: rsyslog and an OTLP/HTTP receiver', {
     rsOut = path.join(dir, 'rsyslog-out.log');
     syslogPort = await freePort();
     rs = await startRsyslog(dir, syslogPort, rsOut, 'audit-sinks-rsyslog');
+    const server = makeCert(dir, 'rsyslog-tls');
+    const other = makeCert(dir, 'other-ca');
+    rsTlsOut = path.join(dir, 'rsyslog-tls-out.log');
+    const tlsPort = await freePort();
+    rsTls = await startRsyslog(dir, tlsPort, rsTlsOut, 'audit-sinks-rsyslog-tls', server);
 
     otlp = http.createServer((req, res) => {
       const chunks = [];
@@ -139,6 +169,8 @@ describe('audit sinks: rsyslog and an OTLP/HTTP receiver', {
       '  sinks:',
       '    - type: syslog', `      address: 127.0.0.1:${syslogPort}`, '      app_name: gatehouse-test',
       '    - type: otlp', `      url: http://127.0.0.1:${otlp.address().port}/v1/logs`, '      batch: 7',
+      '    - type: syslog', `      address: 127.0.0.1:${tlsPort}`, '      tls: true', `      ca: file:${server.cert}`,
+      '    - type: syslog', `      address: 127.0.0.1:${tlsPort}`, '      tls: true', `      ca: file:${other.cert}`,
     ].join('\n') + '\n');
     gw = spawnLogged('audit-sinks-gatehouse', GATEHOUSE_BIN, ['serve', '--config', cfg]);
     base = `http://127.0.0.1:${port}`;
@@ -148,6 +180,7 @@ describe('audit sinks: rsyslog and an OTLP/HTTP receiver', {
   after(async () => {
     if (gw) await stop(gw);
     if (rs) await stop(rs);
+    if (rsTls) await stop(rsTls);
     if (ev) await stop(ev.proc);
     if (otlp) await new Promise((r) => otlp.close(r));
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -181,6 +214,21 @@ describe('audit sinks: rsyslog and an OTLP/HTTP receiver', {
     const traced = otlpRecords.filter((r) => r.traceId);
     assert.ok(traced.length > 0, 'decision records carry traceId/spanId');
     for (const r of traced) assert.equal(r.traceId, JSON.parse(r.body).trace.trace_id);
+  });
+
+  test('syslog over TLS: the sink that trusts the CA delivers every record; a wrong CA delivers nothing', async () => {
+    await traffic(`${base}/mcp`, 3);
+    let lines = [];
+    await waitFor('every record at the TLS rsyslog', () => {
+      lines = trailLines(audit);
+      return lines.length > 0 && rsyslogLines(rsTlsOut).length >= lines.length;
+    }, { proc: gw, timeoutMs: 30000 });
+    await sleep(300);
+    lines = trailLines(audit);
+    const got = rsyslogLines(rsTlsOut);
+    assert.deepEqual(got.map(seqOf), lines.map(seqOf), 'TLS: every seq once, in order (the wrong-CA sink added none)');
+    assert.deepEqual(got, lines, 'TLS: MSG is the record line');
+    assert.match(gw.log(), /sink syslog-3: .*TLS handshake failed: .*certificate/i, 'the wrong CA is named in the log');
   });
 
   test('rsyslog down during traffic: the backlog arrives when it is back', async () => {
