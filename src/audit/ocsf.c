@@ -881,13 +881,15 @@ static void map_config_reload(struct ow *w, struct native *n)
 {
     struct rd *r = &n->r;
     int32_t config = get_obj(r, n->root, "config");
+    struct gh_slice result;
+    bool rejected = get_str(r, config, "result", &result) && gh_slice_eq_cstr(result, "rejected");
     if (r->bad)
         return;
     struct ev e = {
         .class_uid = CLASS_API,
         .activity_id = ACT_UPDATE,
         .severity_id = SEV_LOW,
-        .status_id = ST_SUCCESS,
+        .status_id = rejected ? ST_FAILURE : ST_SUCCESS,
     };
     put_head(w, n, &e);
     put_metadata(w, n);

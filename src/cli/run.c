@@ -8,6 +8,7 @@
 #include "admin/admin.h"
 #include "auth/auth.h"
 #include "cli/cli.h"
+#include "cli/internal.h"
 #include "audit/audit.h"
 #include "demo/demo.h"
 #include "mcp/mcp.h"
@@ -44,6 +45,7 @@ struct runtime {
     struct gh_audit *audit;                /* the trail; closed after the gateway */
     char *dev_token;
     bool draining;
+    struct gh_cli_reload reload; /* SIGHUP: the file the process runs from */
 };
 
 static bool serves_path(void *ctx, struct gh_slice path)
@@ -243,13 +245,15 @@ static void on_tick(void *arg)
     gh_net_timer_arm(rt->tick, 50);
 }
 
-/* SIGHUP: logrotate moved the audit file; start a new one (configuration reload: not yet). */
+/* SIGHUP: logrotate moved the audit file (start a new one), and the configuration file is read
+ * again (its policy applied, the attempt recorded in the new file). */
 static void on_hup_signal(int signo, void *arg)
 {
     (void)signo;
     struct runtime *rt = arg;
-    GH_LOGI("cli", "SIGHUP: reopening the audit file");
+    GH_LOGI("cli", "SIGHUP: reopening the audit file, reloading the configuration");
     gh_audit_reopen(rt->audit);
+    gh_cli_reload_run(&rt->reload, rt->gw, rt->audit);
 }
 
 static void on_stop_signal(int signo, void *arg)
@@ -413,6 +417,7 @@ int gh_cli_run(struct gh_cli_run_opts *opts)
             rt.nworkers == 1 ? "" : "s");
     if (opts->dev)
         print_dev_banner(&rt);
+    gh_cli_reload_init(&rt.reload, rt.cfg->source);
     gh_net_main_on_signal(rt.main, SIGHUP, on_hup_signal, &rt);
     gh_net_main_on_signal(rt.main, SIGTERM, on_stop_signal, &rt);
     gh_net_main_on_signal(rt.main, SIGINT, on_stop_signal, &rt);

@@ -263,6 +263,30 @@ const struct gh_config_node *gh_config_node_get(const struct gh_config_node *n, 
     return NULL;
 }
 
+static void node_feed(struct gh_sha256_stream *h, const struct gh_config_node *n)
+{
+    /* length-prefixed, so no two different trees feed the same bytes */
+    uint64_t hdr[3] = {(uint64_t)n->kind, n->key ? strlen(n->key) : UINT64_MAX,
+                       n->kind == CFG_SCALAR ? n->len : n->n};
+    gh_sha256_stream_update(h, hdr, sizeof(hdr));
+    if (n->key)
+        gh_sha256_stream_update(h, n->key, strlen(n->key));
+    if (n->kind == CFG_SCALAR) {
+        gh_sha256_stream_update(h, n->text, n->len);
+        gh_sha256_stream_update(h, n->plain ? "p" : "q", 1);
+    }
+    for (size_t i = 0; n->kind != CFG_SCALAR && i < n->n; i++)
+        node_feed(h, n->items[i]);
+}
+
+void gh_config_node_digest(const struct gh_config_node *n, unsigned char out[32])
+{
+    struct gh_sha256_stream *h = gh_sha256_stream_new();
+    if (n)
+        node_feed(h, n);
+    gh_sha256_stream_final(h, out);
+}
+
 /* ---- building from code (CLI flags) ---- */
 
 enum gh_rc gh_config_add_listener(struct gh_config *c, const char *address)

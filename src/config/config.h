@@ -428,6 +428,9 @@ enum gh_rc gh_config_tree_load_file(const char *path, struct gh_arena *arena,
 enum gh_rc gh_config_node_error(struct gh_config_error *err, const struct gh_config_node *n,
                                 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/** SHA-256 over n's structure, keys and scalars (not positions): equal for equal content. */
+void gh_config_node_digest(const struct gh_config_node *n, unsigned char out[32]);
+
 /** Member key of mapping n, or NULL. */
 const struct gh_config_node *gh_config_node_get(const struct gh_config_node *n, const char *key);
 

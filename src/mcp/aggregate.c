@@ -259,10 +259,9 @@ static void note_owner(struct gh_mcp_bridge *b, struct gh_slice key, size_t ch, 
 }
 
 /* Whether the caller may see one item of upstream up (policy, and pinning for tools). */
-static bool item_visible(struct gh_mcp_bridge *b, struct gh_mcp_fanout *f, const char *up,
-                         const struct gh_json_doc *d, int32_t item)
+static bool item_visible_under(const struct gh_policy *pol, struct gh_mcp_fanout *f, const char *up,
+                               const struct gh_json_doc *d, int32_t item)
 {
-    const struct gh_policy *pol = b->gw->policy;
     if (!gh_policy_enabled(pol))
         return true;
     static const enum gh_policy_kind kinds[] = {
@@ -288,6 +287,15 @@ static bool item_visible(struct gh_mcp_bridge *b, struct gh_mcp_fanout *f, const
     char digest[GH_POLICY_DIGEST_HEX + 1];
     return gh_policy_tool_digest(d, (uint32_t)item, 0, digest) == GH_OK &&
            gh_policy_pin_observe(pol, gh_slice_cstr(up), s, digest) == GH_POLICY_PIN_OK;
+}
+
+static bool item_visible(struct gh_mcp_bridge *b, struct gh_mcp_fanout *f, const char *up,
+                         const struct gh_json_doc *d, int32_t item)
+{
+    struct gh_policy *pol = gh_mcp_policy_get(b->gw);
+    bool v = item_visible_under(pol, f, up, d, item);
+    gh_policy_unref(pol);
+    return v;
 }
 
 /* Appends one list item; tools and prompts get their upstream's namespace. */

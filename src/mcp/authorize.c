@@ -249,6 +249,7 @@ struct pdp_wait {
     struct gh_policy_action a;
     struct gh_policy_subject s;
     struct gh_auth_principal *principal; /* kept for the subject's slices */
+    struct gh_policy *policy;            /* the one the request started under (referenced) */
     void (*cont)(void *arg, bool go);
     void *arg;
 };
@@ -259,7 +260,7 @@ static void pdp_answered(void *arg, const struct gh_policy_pdp_result *res)
     struct gh_policy_decision d = {.verdict = res->verdict,
                                    .reason = res->reason,
                                    .rule = "pdp",
-                                   .digest = gh_policy_digest(w->gw->policy)};
+                                   .digest = gh_policy_digest(w->policy)};
     log_decision(&w->s, &w->a, &d);
     bool recorded = w->m->kind != GH_JSONRPC_REQUEST ||
                     gh_mcp_record_decision(w->gw, w->ra, w->principal, &w->a, &d);
@@ -269,7 +270,7 @@ static void pdp_answered(void *arg, const struct gh_policy_pdp_result *res)
     } else if (!recorded) {
         reply_unrecorded(w->r);
     } else if (res->verdict == GH_ALLOW) {
-        go = admit(w->gw->policy, &w->rt, w->r, w->body, &w->s);
+        go = admit(w->policy, &w->rt, w->r, w->body, &w->s);
     } else if (res->reason == GH_POLICY_R_PDP_UNAVAILABLE) {
         int status = res->unavailable_503 ? 503 : 403;
         gh_mcp_reply_error(w->r, status, w->m->id_raw, GH_JSONRPC_INTERNAL_ERROR,
@@ -282,6 +283,7 @@ static void pdp_answered(void *arg, const struct gh_policy_pdp_result *res)
     }
     w->cont(w->arg, go); /* also when refused: the waiting side lets go of what it holds */
     gh_auth_principal_unref(w->principal);
+    gh_policy_unref(w->policy);
     gh_http_req_unref(w->r);
     free(w);
 }
@@ -305,13 +307,12 @@ static bool record_unpoliced(struct gh_mcp_gateway *gw, const struct gh_mcp_rout
     return true;
 }
 
-enum gh_mcp_authz gh_mcp_authorize(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
-                                   struct gh_http_req *r, const struct gh_jsonrpc_body *body,
-                                   const struct gh_mcp_reqaudit *ra,
-                                   void (*cont)(void *arg, bool go), void *arg)
+static enum gh_mcp_authz authorize_under(struct gh_mcp_gateway *gw, struct gh_policy *p,
+                                         const struct gh_mcp_route *rt, struct gh_http_req *r,
+                                         const struct gh_jsonrpc_body *body,
+                                         const struct gh_mcp_reqaudit *ra,
+                                         void (*cont)(void *arg, bool go), void *arg)
 {
-    const struct gh_policy *p = gw->policy;
-    gh_metric_add(GH_METRIC_REQUESTS, 1);
     if (!gh_policy_enabled(p)) {
         gh_metric_add(GH_METRIC_DECISIONS_ALLOW, body->count);
         if (record_unpoliced(gw, rt, body, ra))
@@ -374,8 +375,21 @@ enum gh_mcp_authz gh_mcp_authorize(struct gh_mcp_gateway *gw, const struct gh_mc
     gh_mcp_subject_of(w->principal, &w->s);
     w->cont = cont;
     w->arg = arg;
+    w->policy = gh_policy_ref(p);
     gh_policy_pdp_ask(p, &w->s, &w->a, pdp_answered, w);
     return GH_MCP_AUTHZ_PENDING;
+}
+
+enum gh_mcp_authz gh_mcp_authorize(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+                                   struct gh_http_req *r, const struct gh_jsonrpc_body *body,
+                                   const struct gh_mcp_reqaudit *ra,
+                                   void (*cont)(void *arg, bool go), void *arg)
+{
+    gh_metric_add(GH_METRIC_REQUESTS, 1);
+    struct gh_policy *p = gh_mcp_policy_get(gw); /* a reload may swap it: this request keeps it */
+    enum gh_mcp_authz v = authorize_under(gw, p, rt, r, body, ra, cont, arg);
+    gh_policy_unref(p);
+    return v;
 }
 
 /* ---- list answers ---- */
@@ -394,13 +408,16 @@ char *gh_mcp_filter_answer(struct gh_mcp_gateway *gw, const struct gh_auth_princ
                            struct gh_slice upstream, const char *method, size_t name_prefix,
                            const char *msg, size_t len, size_t *outlen)
 {
-    if (!gh_policy_enabled(gw->policy) || !method)
+    if (!method)
         return NULL;
+    struct gh_policy *pol = gh_mcp_policy_get(gw);
     struct gh_policy_subject s;
     gh_mcp_subject_of(p, &s);
     char *out = NULL;
-    if (gh_policy_filter_list(gw->policy, &s, upstream, gh_slice_cstr(method), name_prefix, msg,
-                              len, &out, outlen) != GH_OK)
-        return NULL;
+    if (gh_policy_enabled(pol) &&
+        gh_policy_filter_list(pol, &s, upstream, gh_slice_cstr(method), name_prefix, msg, len, &out,
+                              outlen) != GH_OK)
+        out = NULL;
+    gh_policy_unref(pol);
     return out;
 }

@@ -16,6 +16,7 @@ enum gh_rc gh_mcp_gateway_new(struct gh_config *cfg, struct gh_mcp_gateway **out
     struct gh_mcp_gateway *gw = gh_xcalloc(1, sizeof(*gw));
     gw->cfg = gh_config_ref(cfg);
     pthread_mutex_init(&gw->lock, NULL);
+    pthread_mutex_init(&gw->policy_lock, NULL);
     gw->nbuckets = 4096;
     gw->buckets = gh_xcalloc(gw->nbuckets, sizeof(*gw->buckets));
     gw->pcounts = gh_xcalloc(gw->nbuckets, sizeof(*gw->pcounts));
@@ -33,6 +34,47 @@ enum gh_rc gh_mcp_gateway_new(struct gh_config *cfg, struct gh_mcp_gateway **out
         return rc;
     }
     *out = gw;
+    return GH_OK;
+}
+
+struct gh_policy *gh_mcp_policy_get(struct gh_mcp_gateway *gw)
+{
+    pthread_mutex_lock(&gw->policy_lock);
+    struct gh_policy *p = gw->policy ? gh_policy_ref(gw->policy) : NULL;
+    pthread_mutex_unlock(&gw->policy_lock);
+    return p;
+}
+
+void gh_mcp_gateway_policy_digest(struct gh_mcp_gateway *gw, char out[72])
+{
+    struct gh_policy *p = gh_mcp_policy_get(gw);
+    snprintf(out, 72, "%s", gh_policy_digest(p));
+    gh_policy_unref(p);
+}
+
+enum gh_rc gh_mcp_gateway_reload_policy(struct gh_mcp_gateway *gw,
+                                        const struct gh_config_node *tree,
+                                        struct gh_config_error *err, char before[72],
+                                        char after[72])
+{
+    struct gh_policy *np = NULL;
+    enum gh_rc rc = gh_policy_compile(gw->cfg, tree, &np, err);
+    pthread_mutex_lock(&gw->policy_lock);
+    snprintf(before, 72, "%s", gh_policy_digest(gw->policy));
+    pthread_mutex_unlock(&gw->policy_lock);
+    if (rc != GH_OK) {
+        snprintf(after, 72, "%s", before);
+        return rc;
+    }
+    if (gw->audit)
+        gh_policy_set_change_hook(np, gh_mcp_record_tool_changed, gw);
+    snprintf(after, 72, "%s", gh_policy_digest(np));
+    pthread_mutex_lock(&gw->policy_lock);
+    struct gh_policy *old = gw->policy;
+    gh_policy_adopt_state(np, old);
+    gw->policy = np;
+    pthread_mutex_unlock(&gw->policy_lock);
+    gh_policy_unref(old); /* freed when the last request under it lets go */
     return GH_OK;
 }
 
@@ -58,6 +100,7 @@ void gh_mcp_gateway_free(struct gh_mcp_gateway *gw)
     free(gw->endpoints);
     gh_upstream_set_free(gw->upstreams);
     pthread_mutex_destroy(&gw->lock);
+    pthread_mutex_destroy(&gw->policy_lock);
     gh_config_unref(gw->cfg);
     free(gw);
 }

@@ -30,9 +30,11 @@ struct gh_mcp_gateway {
     struct gh_upstream_set *upstreams; /* owned */
     struct gh_mcp_endpoint *endpoints; /* owned; cfg->n_endpoints */
     struct gh_auth_gate *auth;         /* inbound authentication; NULL: none (insecure mode) */
-    struct gh_policy *policy;          /* owned; compiled from cfg->policy (disabled when absent) */
-    struct gh_audit *audit;            /* the trail (the runtime's); NULL: none */
-    struct gh_mcp_session *held[64];   /* sessions held upstream, by route (gw->lock) */
+    struct gh_policy *policy; /* owned; compiled from cfg->policy (disabled when absent); swapped
+                               * by a reload, so read it through gh_mcp_policy_get() */
+    pthread_mutex_t policy_lock;
+    struct gh_audit *audit;          /* the trail (the runtime's); NULL: none */
+    struct gh_mcp_session *held[64]; /* sessions held upstream, by route (gw->lock) */
     const void *held_key[64];
     unsigned held_failures[64]; /* consecutive early exits: restart backoff */
     uint64_t held_retry_at[64]; /* no new held session before this (ms) */
@@ -54,6 +56,9 @@ struct gh_mcp_gateway {
 extern _Thread_local char gh_mcp_current_principal[65];
 /** The principal itself, while its request is handled on this thread (NULL without auth). */
 extern _Thread_local struct gh_auth_principal *gh_mcp_current_subject;
+
+/** The current policy, referenced (gh_policy_unref when done): a reload may swap it meanwhile. */
+struct gh_policy *gh_mcp_policy_get(struct gh_mcp_gateway *gw);
 
 /* ---- trace context (trace.c) ---- */
 

@@ -37,6 +37,20 @@ void gh_mcp_gateway_set_auth(struct gh_mcp_gateway *gw, struct gh_auth_gate *gat
 struct gh_audit;
 /** The audit trail records go to (the runtime owns it and closes it after the workers stop). */
 void gh_mcp_gateway_set_audit(struct gh_mcp_gateway *gw, struct gh_audit *a);
+struct gh_config_node;
+struct gh_config_error;
+/**
+ * Compiles tree (a policy: section; NULL = no policy) against the running configuration's
+ * upstreams and identity settings and, when it compiles, makes it the policy of every request
+ * that starts from now on (requests under way finish under the one they started with). The
+ * digests before and after go to before/after (72 bytes each). On error nothing changes.
+ */
+enum gh_rc gh_mcp_gateway_reload_policy(struct gh_mcp_gateway *gw,
+                                        const struct gh_config_node *tree,
+                                        struct gh_config_error *err, char before[72],
+                                        char after[72]);
+/** The running policy's digest ("sha256:…", or "none"). */
+void gh_mcp_gateway_policy_digest(struct gh_mcp_gateway *gw, char out[72]);
 /** Shutdown has begun: no upstream is (re)started any more. */
 void gh_mcp_gateway_closing(struct gh_mcp_gateway *gw);
 struct gh_upstream_set;

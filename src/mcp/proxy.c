@@ -430,7 +430,10 @@ static void ex_send(struct exchange *ex, const char *method, struct gh_slice bod
 /* A list request under a policy: remember whose list it is. */
 static void ex_filter_list(struct exchange *ex, const char *list_method)
 {
-    if (!list_method || !gh_policy_enabled(ex->gw->policy))
+    struct gh_policy *pol = gh_mcp_policy_get(ex->gw);
+    bool on = gh_policy_enabled(pol);
+    gh_policy_unref(pol);
+    if (!list_method || !on)
         return;
     ex->list_method = list_method;
     ex->who = gh_mcp_current_subject ? gh_auth_principal_ref(gh_mcp_current_subject) : NULL;

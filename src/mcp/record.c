@@ -17,8 +17,10 @@
 void gh_mcp_gateway_set_audit(struct gh_mcp_gateway *gw, struct gh_audit *a)
 {
     gw->audit = a;
-    if (gw->policy)
-        gh_policy_set_change_hook(gw->policy, gh_mcp_record_tool_changed, gw);
+    struct gh_policy *p = gh_mcp_policy_get(gw);
+    if (p)
+        gh_policy_set_change_hook(p, gh_mcp_record_tool_changed, gw);
+    gh_policy_unref(p);
 }
 
 static void put_source(struct gh_buf *b, struct gh_http_req *r)

@@ -128,6 +128,10 @@ uint64_t gh_policy__hash(struct gh_slice s);
 int32_t gh_policy__lookup(const struct gh_slice *table, const uint32_t *index, uint32_t mask,
                           struct gh_slice name);
 
+/* what a reload carries over (known.c, pin.c) */
+void gh_policy__known_copy(struct gh_policy__known *dst, struct gh_policy__known *src);
+void gh_policy__pins_copy(struct gh_policy__pins *dst, struct gh_policy__pins *src);
+
 /* pins (pin.c) */
 enum gh_rc gh_policy__pins_compile(const struct gh_config_node *n, struct gh_policy__pins **out,
                                    struct gh_config_error *err);

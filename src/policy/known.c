@@ -119,3 +119,16 @@ enum gh_verdict gh_policy_known(const struct gh_policy *p, struct gh_slice upstr
     pthread_mutex_unlock(&p->known->mu);
     return v;
 }
+
+void gh_policy__known_copy(struct gh_policy__known *dst, struct gh_policy__known *src)
+{
+    if (!dst || !src)
+        return;
+    pthread_mutex_lock(&src->mu);
+    for (size_t i = 0; i < src->nsets; i++)
+        for (uint32_t j = 0; j <= src->sets[i].mask; j++)
+            if (src->sets[i].names[j])
+                gh_policy__known_add(dst, gh_slice_cstr(src->sets[i].upstream), src->sets[i].kind,
+                                     gh_slice_cstr(src->sets[i].names[j]));
+    pthread_mutex_unlock(&src->mu);
+}

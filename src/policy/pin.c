@@ -138,6 +138,27 @@ enum gh_rc gh_policy__pins_compile(const struct gh_config_node *n, struct gh_pol
     return GH_OK;
 }
 
+void gh_policy__pins_copy(struct gh_policy__pins *dst, struct gh_policy__pins *src)
+{
+    if (!dst || !src)
+        return;
+    pthread_mutex_lock(&src->mu);
+    pthread_mutex_lock(&dst->mu);
+    for (size_t i = 0; i < src->n; i++) {
+        const struct pin *o = &src->v[i];
+        struct pin *p = pin_find(dst, gh_slice_cstr(o->upstream), gh_slice_cstr(o->name), true);
+        if (!p)
+            break;
+        memcpy(p->seen, o->seen, sizeof(p->seen));
+        memcpy(p->logged, o->logged, sizeof(p->logged));
+        /* first-use approvals live here when there is no store: they are state, not config */
+        if (!p->approved[0] && dst->tofu && o->approved[0])
+            memcpy(p->approved, o->approved, sizeof(p->approved));
+    }
+    pthread_mutex_unlock(&dst->mu);
+    pthread_mutex_unlock(&src->mu);
+}
+
 void gh_policy__pins_free(struct gh_policy__pins *ps)
 {
     if (!ps)

@@ -101,6 +101,10 @@ struct gh_policy *gh_policy_ref(struct gh_policy *p);
 void gh_policy_unref(struct gh_policy *p);
 /** True when a policy: section was configured (otherwise evaluate always allows). */
 bool gh_policy_enabled(const struct gh_policy *p);
+/** A reload: p (new, not yet in use) takes over what old learned at run time — the names each
+ *  upstream listed and the tool definitions seen and approved on first use — so live sessions
+ *  need not list again. Rate-limit counters and PDP answers start afresh. */
+void gh_policy_adopt_state(struct gh_policy *p, struct gh_policy *old);
 /** "sha256:<hex>" of the canonical rule set; "none" without a policy. */
 const char *gh_policy_digest(const struct gh_policy *p);
 /** Decision mode. */

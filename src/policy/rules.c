@@ -648,6 +648,14 @@ void gh_policy_unref(struct gh_policy *p)
     free(p);
 }
 
+void gh_policy_adopt_state(struct gh_policy *p, struct gh_policy *old)
+{
+    if (!p || !old)
+        return;
+    gh_policy__known_copy(p->known, old->known);
+    gh_policy__pins_copy(p->pins, old->pins);
+}
+
 bool gh_policy_enabled(const struct gh_policy *p)
 {
     return p && p->enabled;

@@ -38,7 +38,7 @@ const SCHEMA_PATH = path.resolve(HERE, '../../docs/audit.schema.json');
 const READER = 'reader-client'; // groups [readers]
 const ADMIN = 'admin-client'; // groups [admins, staff]
 const TYPES = ['audit.start', 'request.decision', 'request.outcome', 'auth.failure', 'session.start',
-  'session.end', 'tool.definition_changed', 'audit.checkpoint'];
+  'session.end', 'tool.definition_changed', 'config.reload', 'audit.checkpoint'];
 
 const sha256hex = (s) => crypto.createHash('sha256').update(s).digest('hex');
 
@@ -297,6 +297,7 @@ policy:
     let sid;
     let upstreamSpan;
     let rawBody;
+    let reloaded;
     const echoArgs = { message: `audit schema ${crypto.randomUUID()}` };
     const failArgs = { message: `fail: ${crypto.randomUUID()}` };
     const rawArgs = { message: `raw ${crypto.randomUUID()}` };
@@ -345,6 +346,21 @@ policy:
       });
       await rb.text();
       assert.equal(rb.status, 401);
+      // reload (SIGHUP): the deny rule on read_file goes, limits change (they need a restart);
+      // the same session is then allowed read_file
+      const yamlNow = fs.readFileSync(gw.cfg, 'utf8');
+      reloaded = yamlNow.replace(/    - id: no-read-file\n      effect: deny\n      principal:\n        groups: \[readers\]\n      tools: \[read_file\]\n/, '') +
+        'limits:\n  batch_length: 16\n';
+      assert.ok(!reloaded.includes('no-read-file'));
+      fs.writeFileSync(gw.cfg, reloaded);
+      process.kill(gw.proc.pid, 'SIGHUP');
+      await waitForLog(gw.proc, /configuration reloaded from/);
+      assert.equal((await c.callTool({ name: 'read_file', arguments: { path: '/srv/after-reload' } })).content[0].text, '/srv/after-reload');
+      // a broken file is refused and the policy in force stays
+      fs.writeFileSync(gw.cfg, reloaded + 'policy: [unclosed\n');
+      process.kill(gw.proc.pid, 'SIGHUP');
+      await waitForLog(gw.proc, /configuration not reloaded/);
+      assert.equal((await c.callTool({ name: 'read_file', arguments: { path: '/srv/still' } })).content[0].text, '/srv/still');
       await t.terminateSession(); // DELETE: session.end
       await c.close();
       await fetch(`${fx.base}/control/reset`, { method: 'POST' });
@@ -411,6 +427,23 @@ policy:
     assert.equal(outOf(rf).outcome.rpc_error, -32602, 'the refusal\'s JSON-RPC code');
     assert.equal(outOf(dr).outcome.rpc_error, -32602);
     assert.match(echo.decision.policy, /\S/);
+    // the reloads: applied (new policy digest, limits waiting for a restart), then rejected
+    const reloads = recs.filter((r) => r.type === 'config.reload');
+    assert.equal(reloads.length, 2);
+    const [ok, refused] = reloads.map((r) => r.config);
+    assert.equal(ok.result, 'applied');
+    assert.equal(ok.file, gw.cfg);
+    assert.equal(ok.digest, `sha256:${sha256hex(reloaded)}`);
+    assert.equal(ok.policy.before, echo.decision.policy);
+    assert.notEqual(ok.policy.after, ok.policy.before);
+    assert.deepEqual(ok.restart_required, ['limits']);
+    assert.equal(refused.result, 'rejected');
+    assert.match(refused.error, new RegExp(`^${path.basename(gw.cfg)}|${gw.cfg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.equal(refused.policy.before, ok.policy.after);
+    assert.equal(refused.policy.after, ok.policy.after);
+    const rfAllowed = dec.filter((r) => r.action.name === 'read_file' && r.decision.effect === 'allow');
+    assert.equal(rfAllowed.length, 2, 'read_file allowed twice after the reload');
+    for (const d of rfAllowed) assert.equal(d.decision.policy, ok.policy.after);
     // auth failure, sessions, the changed tool
     const af = recs.find((r) => r.type === 'auth.failure');
     assert.equal(af.auth.status, 401);

@@ -375,6 +375,26 @@ static void tool_definition_changed(void **state)
     done(&e);
 }
 
+static void config_reload(void **state)
+{
+    (void)state;
+    struct ev e;
+    map(&e, COMMON(13, "config.reload") ",\"config\":{\"file\":\"/etc/g.yaml\",\"digest\":null,"
+                                        "\"result\":\"applied\",\"policy\":{\"before\":\"none\","
+                                        "\"after\":\"none\"},\"restart_required\":[\"limits\"]}}");
+    expect_common(&e, 6003, 3, 1, 2, 13, "config.reload");
+    expect_str(&e, "api.operation", "config.reload");
+    expect_str(&e, "unmapped.config.restart_required.0", "limits");
+    done(&e);
+    map(&e, COMMON(14, "config.reload") ",\"config\":{\"file\":\"/etc/g.yaml\",\"digest\":null,"
+                                        "\"result\":\"rejected\",\"error\":\"g.yaml:3:1: x\","
+                                        "\"policy\":{\"before\":\"none\",\"after\":\"none\"},"
+                                        "\"restart_required\":[]}}");
+    expect_int(&e, "status_id", 2);
+    expect_str(&e, "unmapped.config.error", "g.yaml:3:1: x");
+    done(&e);
+}
+
 static void audit_start_and_checkpoint(void **state)
 {
     (void)state;
@@ -551,6 +571,7 @@ int main(void)
         cmocka_unit_test(time_is_ms_since_epoch),
         cmocka_unit_test(garbage_is_refused),
         cmocka_unit_test(real_trail_maps),
+        cmocka_unit_test(config_reload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1517,6 +1517,39 @@ static void refcount_and_format(void **state)
     assert_string_equal(out, "gw.yaml: scheme must be http or https");
 }
 
+/* Reload compares sections by content: positions and formatting do not count, values do. */
+static void node_digest_is_content(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/gh-test-digest-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    const char *docs[] = {
+        "a:\n  x: 1\n  y: [p, q]\n",     /* 0 */
+        "\n\na: {x: 1,   y: [p, q]}\n",  /* 1: same content, other layout */
+        "a:\n  x: 2\n  y: [p, q]\n",     /* 2: a value differs */
+        "a:\n  x: \"1\"\n  y: [p, q]\n", /* 3: quoted: a string, not a number */
+        "a:\n  y: [p, q]\n  x: 1\n",     /* 4: key order counts (rules are ordered) */
+    };
+    unsigned char d[5][32];
+    for (size_t i = 0; i < 5; i++) {
+        FILE *f = fopen(path, "w");
+        fputs(docs[i], f);
+        fclose(f);
+        struct gh_arena *a = gh_arena_new(4096);
+        struct gh_config_node *root = NULL;
+        struct gh_config_error e = {0};
+        assert_int_equal(gh_config_tree_load_file(path, a, &root, &e), GH_OK);
+        gh_config_node_digest(gh_config_node_get(root, "a"), d[i]);
+        gh_arena_free(a);
+    }
+    unlink(path);
+    assert_memory_equal(d[0], d[1], 32);
+    for (size_t i = 2; i < 5; i++)
+        assert_memory_not_equal(d[0], d[i], 32);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1551,6 +1584,7 @@ int main(void)
         cmocka_unit_test(auth_errors),
         cmocka_unit_test(auth_private_key_files),
         cmocka_unit_test(auth_built_by_code),
+        cmocka_unit_test(node_digest_is_content),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
