@@ -409,7 +409,8 @@ static bool enqueue(struct gh_audit *a, struct item *it, size_t cap)
     return true;
 }
 
-enum gh_rc gh_audit_emit(struct gh_audit *a, const char *type, const char *members, size_t len)
+static enum gh_rc emit_capped(struct gh_audit *a, const char *type, const char *members, size_t len,
+                              size_t cap)
 {
     if (!a)
         return GH_OK;
@@ -424,14 +425,24 @@ enum gh_rc gh_audit_emit(struct gh_audit *a, const char *type, const char *membe
         memcpy(it->members, members, len);
     it->members[len] = '\0';
     it->len = len;
-    if (!enqueue(a, it, GH_AUDIT_QUEUE_MAX)) {
+    if (!enqueue(a, it, cap)) {
         free(it);
         gh_metric_add(GH_METRIC_AUDIT_REFUSED, 1);
-        GH_LOGE("audit", "queue full (%d records): refused rather than lost", GH_AUDIT_QUEUE_MAX);
+        GH_LOGE("audit", "queue full (%zu records): a %s record refused", cap, type);
         return GH_E_LIMIT;
     }
     gh_metric_add(GH_METRIC_AUDIT_RECORDS, 1);
     return GH_OK;
+}
+
+enum gh_rc gh_audit_emit(struct gh_audit *a, const char *type, const char *members, size_t len)
+{
+    return emit_capped(a, type, members, len, GH_AUDIT_QUEUE_MAX);
+}
+
+enum gh_rc gh_audit_emit_owed(struct gh_audit *a, const char *type, const char *members, size_t len)
+{
+    return emit_capped(a, type, members, len, 2 * (size_t)GH_AUDIT_QUEUE_MAX);
 }
 
 void gh_audit_barrier(struct gh_audit *a, gh_audit_durable_cb cb, void *arg)

@@ -44,6 +44,14 @@ enum gh_audit_durability gh_audit_durability(const struct gh_audit *a);
  * the request rather than lose the record). Any thread.
  */
 enum gh_rc gh_audit_emit(struct gh_audit *a, const char *type, const char *members, size_t len);
+/**
+ * As gh_audit_emit, for a record the trail already owes: the outcome of a request whose decision
+ * was queued, the end of a session whose start was, a reload that happened. Their number is
+ * bounded by what was admitted, so they may use a reserve beyond GH_AUDIT_QUEUE_MAX (as much
+ * again) instead of being dropped when new requests are already being refused.
+ */
+enum gh_rc gh_audit_emit_owed(struct gh_audit *a, const char *type, const char *members,
+                              size_t len);
 
 /** Called on the worker that asked, once every record queued before the barrier is on disk
  *  (ok) or the writer failed (not ok). */

@@ -118,7 +118,7 @@ static void record(struct gh_audit *audit, const struct gh_cli_reload *rl, bool 
     gh_audit_close_obj(&b);
     gh_audit_put_list(&b, "restart_required", restart, nrestart);
     gh_audit_close_obj(&b);
-    if (gh_audit_emit(audit, "config.reload", b.data, b.len) != GH_OK)
+    if (gh_audit_emit_owed(audit, "config.reload", b.data, b.len) != GH_OK)
         GH_LOGE("audit", "a config.reload record could not be queued");
     gh_buf_release(&b);
 }

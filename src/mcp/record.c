@@ -71,9 +71,13 @@ static void put_session(struct gh_buf *b, struct gh_slice sid)
     gh_audit_put_str(b, "session", gh_slice(hex, 16));
 }
 
+/* Decisions and auth failures are new records (a full queue refuses the request); outcomes,
+ * session records and tool changes are owed by what was already admitted (a reserve). */
 static bool emit(struct gh_mcp_gateway *gw, const char *type, struct gh_buf *b)
 {
-    if (gh_audit_emit(gw->audit, type, b->data ? b->data : "", b->len) == GH_OK)
+    bool fresh = strcmp(type, "request.decision") == 0 || strcmp(type, "auth.failure") == 0;
+    const char *m = b->data ? b->data : "";
+    if ((fresh ? gh_audit_emit : gh_audit_emit_owed)(gw->audit, type, m, b->len) == GH_OK)
         return true;
     GH_LOGE("audit", "a %s record could not be queued", type);
     return false;
