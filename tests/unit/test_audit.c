@@ -14,6 +14,9 @@
 #include "json/json.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,6 +326,43 @@ static void secrets_are_redacted(void **state)
     gh_buf_release(&b);
 }
 
+static void *drain_fifo(void *arg)
+{
+    int fd = *(int *)arg;
+    char buf[65536];
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+    return NULL;
+}
+
+/* A writer that cannot keep up (its file is a FIFO nobody reads): new records are refused at
+ * the cap, records already owed still fit in the reserve, then nothing more. */
+static void full_queue_refuses_new_keeps_owed(void **state)
+{
+    (void)state;
+    make_key();
+    char path[128];
+    snprintf(path, sizeof(path), "%s/stuck.jsonl", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    int fd = open(path, O_RDWR); /* reader and writer: the trail's opens do not block */
+    assert_true(fd >= 0);
+    struct gh_audit *a = open_trail("stuck.jsonl", NULL);
+    size_t fresh = 0, owed = 0;
+    while (gh_audit_emit(a, "request.decision", "\"rid\":\"x\"", 10) == GH_OK)
+        assert_true(++fresh <= 2 * (size_t)GH_AUDIT_QUEUE_MAX);
+    /* the writer took a batch off the queue before its write() blocked */
+    assert_true(fresh >= GH_AUDIT_QUEUE_MAX && fresh < 2 * (size_t)GH_AUDIT_QUEUE_MAX);
+    assert_int_equal(gh_audit_emit(a, "auth.failure", "\"x\":1", 5), GH_E_LIMIT);
+    while (gh_audit_emit_owed(a, "request.outcome", "\"rid\":\"x\"", 10) == GH_OK)
+        assert_true(++owed <= 2 * (size_t)GH_AUDIT_QUEUE_MAX);
+    assert_true(owed >= GH_AUDIT_QUEUE_MAX); /* the whole reserve */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, drain_fifo, &fd), 0);
+    gh_audit_close(a); /* writes everything queued, through the now-read FIFO */
+    close(fd);         /* ends the drain: read() sees EOF or EBADF */
+    pthread_join(t, NULL);
+}
+
 static void config_errors(void **state)
 {
     (void)state;
@@ -356,6 +396,7 @@ int main(void)
         cmocka_unit_test(values_are_escaped_and_cut),
         cmocka_unit_test(secrets_are_redacted),
         cmocka_unit_test(config_errors),
+        cmocka_unit_test_setup_teardown(full_queue_refuses_new_keeps_owed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
