@@ -805,6 +805,42 @@ static void map_auth_failure(struct ow *w, struct native *n)
     ow_close(w, '}');
 }
 
+/* A live session id refused: API Activity, Other, a failure worth a look (possible hijack). */
+static void map_session_refused(struct ow *w, struct native *n)
+{
+    struct rd *r = &n->r;
+    int32_t principal = get_obj(r, n->root, "principal");
+    int32_t source = get_obj(r, n->root, "source");
+    int32_t trace = get_obj(r, n->root, "trace");
+    struct gh_slice session, reason;
+    get_str(r, n->root, "session", &session);
+    if (!get_str(r, n->root, "reason", &reason) || !reason.len)
+        r->bad = true;
+    if (r->bad)
+        return;
+    struct ev e = {
+        .class_uid = CLASS_API,
+        .activity_id = ACT_OTHER,
+        .activity_name = n->type,
+        .severity_id = SEV_MEDIUM,
+        .status_id = ST_FAILURE,
+        .status_code = GH_SLICE_LIT("404"),
+        .status_detail = reason,
+    };
+    put_head(w, n, &e);
+    put_metadata(w, n);
+    put_actor(w, n, principal, (struct gh_slice){0}, session, -1);
+    put_api(w, n->type, (struct gh_slice){0}, (struct gh_slice){0});
+    ow_close(w, '}');
+    put_src_endpoint(w, n, source);
+    put_user_agent(w, n, source);
+    open_unmapped(w, n);
+    copy_some(w, "principal", r, principal, PRINCIPAL_REST);
+    if (trace >= 0)
+        copy(w, "trace", r, trace);
+    ow_close(w, '}');
+}
+
 static void map_session(struct ow *w, struct native *n, bool start)
 {
     struct rd *r = &n->r;
@@ -964,6 +1000,8 @@ enum gh_rc gh_audit_ocsf_from_native(const char *line, size_t len, struct gh_buf
         map_session(&w, &n, true);
     else if (gh_slice_eq_cstr(n.type, "session.end"))
         map_session(&w, &n, false);
+    else if (gh_slice_eq_cstr(n.type, "session.refused"))
+        map_session_refused(&w, &n);
     else if (gh_slice_eq_cstr(n.type, "tool.definition_changed"))
         map_tool_changed(&w, &n);
     else if (gh_slice_eq_cstr(n.type, "config.reload"))

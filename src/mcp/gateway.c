@@ -225,7 +225,10 @@ static struct gh_mcp_session *require_session(struct gh_mcp_gateway *gw,
                            "Bad Request: Mcp-Session-Id header is required");
         return NULL;
     }
-    struct gh_mcp_session *s = gh_mcp_session_find(gw, sid, rt->key);
+    const char *why = NULL;
+    struct gh_mcp_session *s = gh_mcp_session_find(gw, sid, rt->key, &why);
+    if (!s && why)
+        gh_mcp_record_session_refused(gw, r, rt->principal, why);
     if (!s)
         gh_mcp_reply_error(r, 404, id, GH_JSONRPC_INVALID_REQUEST, "Session not found");
     return s;

@@ -94,6 +94,9 @@ void gh_mcp_record_auth_failure(struct gh_mcp_gateway *gw, struct gh_http_req *r
                                 const char *error, const char *reason);
 void gh_mcp_record_session(struct gh_mcp_gateway *gw, const struct gh_mcp_session *s, bool start,
                            const char *reason);
+/** A live session id presented by another principal or on another route (answered 404). */
+void gh_mcp_record_session_refused(struct gh_mcp_gateway *gw, struct gh_http_req *r,
+                                   const struct gh_auth_principal *p, const char *reason);
 void gh_mcp_record_tool_changed(void *arg, struct gh_slice upstream, struct gh_slice name,
                                 const char *approved, const char *now);
 
@@ -153,9 +156,11 @@ void gh_mcp_sessions_counts_free(struct gh_mcp_gateway *gw);
 
 struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw, const void *route,
                                              struct gh_slice upstream_id);
-/** Finds by id and route, with a reference; NULL when unknown or closed. */
+/** Finds by id and route, with a reference; NULL when unknown or closed. When the id is live
+ *  but belongs to another principal or route, *why (if given) says so: "other_principal" or
+ *  "other_route" (the caller answers 404 all the same). */
 struct gh_mcp_session *gh_mcp_session_find(struct gh_mcp_gateway *gw, struct gh_slice id,
-                                           const void *route);
+                                           const void *route, const char **why);
 void gh_mcp_session_unref(struct gh_mcp_gateway *gw, struct gh_mcp_session *s);
 void gh_mcp_session_ref(struct gh_mcp_gateway *gw, struct gh_mcp_session *s);
 /** Removes from the table and ends its streams. */

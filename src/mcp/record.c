@@ -75,7 +75,8 @@ static void put_session(struct gh_buf *b, struct gh_slice sid)
  * session records and tool changes are owed by what was already admitted (a reserve). */
 static bool emit(struct gh_mcp_gateway *gw, const char *type, struct gh_buf *b)
 {
-    bool fresh = strcmp(type, "request.decision") == 0 || strcmp(type, "auth.failure") == 0;
+    bool fresh = strcmp(type, "request.decision") == 0 || strcmp(type, "auth.failure") == 0 ||
+                 strcmp(type, "session.refused") == 0;
     const char *m = b->data ? b->data : "";
     if ((fresh ? gh_audit_emit : gh_audit_emit_owed)(gw->audit, type, m, b->len) == GH_OK)
         return true;
@@ -263,6 +264,26 @@ void gh_mcp_record_auth_failure(struct gh_mcp_gateway *gw, struct gh_http_req *r
     gh_audit_put_str(&b, "reason", reason ? gh_slice_cstr(reason) : (struct gh_slice){0});
     gh_audit_close_obj(&b);
     emit(gw, "auth.failure", &b);
+    gh_buf_release(&b);
+}
+
+void gh_mcp_record_session_refused(struct gh_mcp_gateway *gw, struct gh_http_req *r,
+                                   const struct gh_auth_principal *p, const char *reason)
+{
+    GH_LOGW("mcp", "a live session id was presented %s: answered 404",
+            strcmp(reason, "other_principal") == 0 ? "by another principal" : "on another route");
+    if (!gw->audit)
+        return;
+    struct gh_audit_trace t;
+    gh_audit_trace_from(gh_http_req_header(r, "traceparent"), &t);
+    struct gh_buf b;
+    gh_buf_init(&b, 2048);
+    put_principal(&b, p);
+    put_source(&b, r);
+    put_session(&b, gh_http_req_header(r, "Mcp-Session-Id"));
+    gh_audit_put_trace(&b, &t);
+    gh_audit_put_id(&b, "reason", gh_slice_cstr(reason));
+    emit(gw, "session.refused", &b);
     gh_buf_release(&b);
 }
 

@@ -112,18 +112,26 @@ struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw, const vo
 }
 
 struct gh_mcp_session *gh_mcp_session_find(struct gh_mcp_gateway *gw, struct gh_slice id,
-                                           const void *route)
+                                           const void *route, const char **why)
 {
+    if (why)
+        *why = NULL;
     if (id.len == 0 || id.len >= sizeof(((struct gh_mcp_session *)0)->id))
         return NULL;
     pthread_mutex_lock(&gw->lock);
     struct gh_mcp_session *s = gw->buckets[bucket_of(gw, id)];
     while (s && !gh_slice_eq_cstr(id, s->id))
         s = s->next;
-    /* a session belongs to one route and one principal: anything else is "unknown" (404) */
-    if (s &&
-        (s->closed || s->route != route || strcmp(s->principal, gh_mcp_current_principal) != 0))
+    /* a session belongs to one route and one principal: anything else is "unknown" (404), and
+     * a live id presented by someone else, or on another route, is worth a record */
+    const char *mismatch = !s || s->closed                                       ? NULL
+                           : strcmp(s->principal, gh_mcp_current_principal) != 0 ? "other_principal"
+                           : s->route != route                                   ? "other_route"
+                                                                                 : NULL;
+    if (s && (s->closed || mismatch))
         s = NULL;
+    if (why)
+        *why = mismatch;
     if (s) {
         s->refs++;
         s->last_used_ms = gh_clock_ms();

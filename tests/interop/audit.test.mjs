@@ -38,7 +38,7 @@ const SCHEMA_PATH = path.resolve(HERE, '../../docs/audit.schema.json');
 const READER = 'reader-client'; // groups [readers]
 const ADMIN = 'admin-client'; // groups [admins, staff]
 const TYPES = ['audit.start', 'request.decision', 'request.outcome', 'auth.failure', 'session.start',
-  'session.end', 'tool.definition_changed', 'config.reload', 'audit.checkpoint'];
+  'session.end', 'session.refused', 'tool.definition_changed', 'config.reload', 'audit.checkpoint'];
 
 const sha256hex = (s) => crypto.createHash('sha256').update(s).digest('hex');
 
@@ -346,6 +346,24 @@ policy:
       });
       await rb.text();
       assert.equal(rb.status, 401);
+      // session binding: the reader's session id with the admin's token is unknown (404, recorded);
+      // a fresh token of the same principal keeps the session
+      const hijack = await fetch(`${gw.base}/fx/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: ACCEPT, 'mcp-session-id': sid,
+          'mcp-protocol-version': t.protocolVersion, authorization: `Bearer ${await gw.token(ADMIN, '/fx/mcp')}` },
+        body: '{"jsonrpc":"2.0","id":77,"method":"tools/list"}',
+      });
+      assert.equal(hijack.status, 404, await hijack.text());
+      const fresh = (await idp.token(READER, { resource: `${gw.base}/fx/mcp` })).access_token;
+      assert.notEqual(fresh, token);
+      const same = await fetch(`${gw.base}/fx/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: ACCEPT, 'mcp-session-id': sid,
+          'mcp-protocol-version': t.protocolVersion, authorization: `Bearer ${fresh}` },
+        body: '{"jsonrpc":"2.0","id":78,"method":"ping"}',
+      });
+      assert.equal(same.status, 200, await same.text());
       // reload (SIGHUP): the deny rule on read_file goes, limits change (they need a restart);
       // the same session is then allowed read_file
       const yamlNow = fs.readFileSync(gw.cfg, 'utf8');
@@ -427,6 +445,12 @@ policy:
     assert.equal(outOf(rf).outcome.rpc_error, -32602, 'the refusal\'s JSON-RPC code');
     assert.equal(outOf(dr).outcome.rpc_error, -32602);
     assert.match(echo.decision.policy, /\S/);
+    // the refused session id: who presented it, whose it was not
+    const sr = recs.filter((r) => r.type === 'session.refused');
+    assert.equal(sr.length, 1);
+    assert.equal(sr[0].reason, 'other_principal');
+    assert.equal(sr[0].principal.sub, ADMIN);
+    assert.equal(sr[0].session, sha256hex(sid).slice(0, 16));
     // the reloads: applied (new policy digest, limits waiting for a restart), then rejected
     const reloads = recs.filter((r) => r.type === 'config.reload');
     assert.equal(reloads.length, 2);

@@ -203,23 +203,31 @@ static void test_session_create_find_close(void **state)
     assert_string_equal(s->version, "");
     assert_int_equal(gh_mcp_sessions_count(gw), 1);
 
-    struct gh_mcp_session *f = gh_mcp_session_find(gw, gh_slice_cstr(s->id), ra);
+    struct gh_mcp_session *f = gh_mcp_session_find(gw, gh_slice_cstr(s->id), ra, NULL);
     assert_ptr_equal(f, s);
     gh_mcp_session_unref(gw, f);
     /* another route, a wrong id, a prefix, an extension, an empty id: unknown */
-    assert_null(gh_mcp_session_find(gw, gh_slice_cstr(s->id), rb));
+    const char *why = NULL;
+    assert_null(gh_mcp_session_find(gw, gh_slice_cstr(s->id), rb, &why));
+    assert_string_equal(why, "other_route");
+    snprintf(gh_mcp_current_principal, sizeof(gh_mcp_current_principal), "%064d", 7);
+    assert_null(gh_mcp_session_find(gw, gh_slice_cstr(s->id), ra, &why));
+    assert_string_equal(why, "other_principal");
+    gh_mcp_current_principal[0] = '\0';
+    assert_null(gh_mcp_session_find(gw, gh_slice_cstr("no-such-session"), ra, &why));
+    assert_null(why);
     char wrong[48];
     strcpy(wrong, s->id);
     wrong[10] = wrong[10] == 'A' ? 'B' : 'A';
-    assert_null(gh_mcp_session_find(gw, gh_slice_cstr(wrong), ra));
-    assert_null(gh_mcp_session_find(gw, gh_slice(s->id, 42), ra));
+    assert_null(gh_mcp_session_find(gw, gh_slice_cstr(wrong), ra, NULL));
+    assert_null(gh_mcp_session_find(gw, gh_slice(s->id, 42), ra, NULL));
     char longer[64];
     snprintf(longer, sizeof(longer), "%sA", s->id);
-    assert_null(gh_mcp_session_find(gw, gh_slice_cstr(longer), ra));
+    assert_null(gh_mcp_session_find(gw, gh_slice_cstr(longer), ra, NULL));
     char huge[200];
     memset(huge, 'A', sizeof(huge));
-    assert_null(gh_mcp_session_find(gw, gh_slice(huge, sizeof(huge)), ra));
-    assert_null(gh_mcp_session_find(gw, gh_slice("", 0), ra));
+    assert_null(gh_mcp_session_find(gw, gh_slice(huge, sizeof(huge)), ra, NULL));
+    assert_null(gh_mcp_session_find(gw, gh_slice("", 0), ra, NULL));
 
     /* a session without an upstream id */
     struct gh_mcp_session *s2 = gh_mcp_session_create(gw, rb, gh_slice(NULL, 0));
@@ -231,7 +239,7 @@ static void test_session_create_find_close(void **state)
     gh_mcp_session_close(gw, s);
     assert_int_equal(gh_mcp_sessions_count(gw), 1);
     assert_true(s->closed);
-    assert_null(gh_mcp_session_find(gw, gh_slice_cstr(s->id), ra));
+    assert_null(gh_mcp_session_find(gw, gh_slice_cstr(s->id), ra, NULL));
     gh_mcp_session_close(gw, s); /* idempotent */
     assert_int_equal(gh_mcp_sessions_count(gw), 1);
     gh_mcp_session_unref(gw, s);  /* last reference: freed (ASan checks) */
@@ -283,7 +291,8 @@ static void test_session_ids_unique_and_total_limit(void **state)
             fail_msg("duplicate session id %s", ids[i]);
     /* every one is findable; closing one makes room for one more */
     for (size_t i = 0; i < N; i += 997) {
-        struct gh_mcp_session *f = gh_mcp_session_find(gw, gh_slice_cstr(all[i]->id), route(gw, 0));
+        struct gh_mcp_session *f =
+            gh_mcp_session_find(gw, gh_slice_cstr(all[i]->id), route(gw, 0), NULL);
         assert_ptr_equal(f, all[i]);
         gh_mcp_session_unref(gw, f);
     }
@@ -323,15 +332,16 @@ static void test_session_sweep_drops_idle(void **state)
     gh_mcp_sessions_sweep(gw); /* nothing idle yet */
     assert_int_equal(gh_mcp_sessions_count(gw), 2);
     sleep_ms(200);
-    struct gh_mcp_session *f = gh_mcp_session_find(gw, gh_slice_cstr(used->id), ra); /* touch */
+    struct gh_mcp_session *f =
+        gh_mcp_session_find(gw, gh_slice_cstr(used->id), ra, NULL); /* touch */
     assert_ptr_equal(f, used);
     gh_mcp_session_unref(gw, f);
     gh_mcp_sessions_sweep(gw);
     assert_int_equal(gh_mcp_sessions_count(gw), 1);
     assert_true(old->closed);
     assert_false(used->closed);
-    assert_null(gh_mcp_session_find(gw, gh_slice_cstr(old->id), ra));
-    f = gh_mcp_session_find(gw, gh_slice_cstr(used->id), ra);
+    assert_null(gh_mcp_session_find(gw, gh_slice_cstr(old->id), ra, NULL));
+    f = gh_mcp_session_find(gw, gh_slice_cstr(used->id), ra, NULL);
     assert_ptr_equal(f, used);
     gh_mcp_session_unref(gw, f);
     gh_mcp_session_unref(gw, old); /* the sweep dropped the table's reference: freed now */
