@@ -154,8 +154,12 @@ static enum gh_rc check_gateway(const struct gh_config *c, struct gh_config_erro
                     gh_config__check_origin);
     if (rc)
         return rc;
-    return check_list(c, err, "gateway.allowed_hosts", g->allowed_hosts, g->n_allowed_hosts,
-                      gh_config__check_host);
+    rc = check_list(c, err, "gateway.allowed_hosts", g->allowed_hosts, g->n_allowed_hosts,
+                    gh_config__check_host);
+    if (rc)
+        return rc;
+    return check_list(c, err, "gateway.trusted_proxies", g->trusted_proxies, g->n_trusted_proxies,
+                      gh_config__check_cidr);
 }
 
 /* TLS files are opened now so a typo fails the load, not the first handshake. */

@@ -70,6 +70,7 @@ static void config_free(struct gh_config *c)
     gh_free(&c->source);
     free_strv(&c->gateway.allowed_origins, &c->gateway.n_allowed_origins);
     free_strv(&c->gateway.allowed_hosts, &c->gateway.n_allowed_hosts);
+    free_strv(&c->gateway.trusted_proxies, &c->gateway.n_trusted_proxies);
     gh_config__listeners_clear(c);
     for (size_t i = 0; i < c->n_upstreams; i++)
         gh_config__upstream_release(&c->upstreams[i]);

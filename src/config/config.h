@@ -277,6 +277,9 @@ struct gh_config_gateway {
     size_t n_allowed_origins;    /* entries in allowed_origins */
     char **allowed_hosts;        /* owned; extra Host header values accepted */
     size_t n_allowed_hosts;      /* entries in allowed_hosts */
+    char **trusted_proxies;      /* owned; "ip" or "ip/prefix": peers whose Forwarded /
+                                    X-Forwarded-For name the client; nobody else's are read */
+    size_t n_trusted_proxies;    /* entries in trusted_proxies */
 };
 
 /** Where a key path was written; lets gh_config_validate() point into the file. */

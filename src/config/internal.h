@@ -175,5 +175,7 @@ const char *gh_config__check_name(const char *s);
 const char *gh_config__check_gw_path(const char *s);
 const char *gh_config__check_origin(const char *s);
 const char *gh_config__check_host(const char *s);
+/** NULL when s is an IPv4 or IPv6 address, optionally with /prefix (0-32 / 0-128). */
+const char *gh_config__check_cidr(const char *s);
 
 #endif

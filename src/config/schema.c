@@ -247,12 +247,18 @@ static enum gh_rc gw_hosts(struct cfg_state *st, const struct gh_config_node *v,
     return str_list(st, v, gh_config__check_host, &g->allowed_hosts, &g->n_allowed_hosts);
 }
 
+static enum gh_rc gw_proxies(struct cfg_state *st, const struct gh_config_node *v, void *obj)
+{
+    struct gh_config_gateway *g = obj;
+    return str_list(st, v, gh_config__check_cidr, &g->trusted_proxies, &g->n_trusted_proxies);
+}
+
 static enum gh_rc sec_gateway(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     static const struct cfg_key keys[] = {
         {"workers", gw_workers},           {"log_level", gw_log_level},
         {"insecure_no_auth", gw_insecure}, {"allowed_origins", gw_origins},
-        {"allowed_hosts", gw_hosts},
+        {"allowed_hosts", gw_hosts},       {"trusted_proxies", gw_proxies},
     };
     return gh_config__walk_map(st, v, keys, GH_ARRAY_LEN(keys),
                                &((struct gh_config *)obj)->gateway);
@@ -690,8 +696,7 @@ enum gh_rc gh_config__schema_apply(struct cfg_state *st, const struct gh_config_
     static const struct cfg_key keys[] = {
         {"gateway", sec_gateway},        {"listeners", sec_listeners}, {"upstreams", sec_upstreams},
         {"endpoints", sec_endpoints},    {"limits", sec_limits},       {"timeouts", sec_timeouts},
-        {"auth", gh_config__auth_apply}, {"policy", sec_policy},
-        {"audit", sec_audit},
+        {"auth", gh_config__auth_apply}, {"policy", sec_policy},       {"audit", sec_audit},
     };
     if (!root || gh_config__is_null(root)) /* empty file: the defaults */
         return GH_OK;

@@ -365,3 +365,25 @@ const char *gh_config__check_host(const char *s)
     }
     return NULL;
 }
+
+const char *gh_config__check_cidr(const char *s)
+{
+    char ip[64];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    if (n == 0 || n >= sizeof(ip))
+        return "expected an IP address or IP/prefix, e.g. 10.0.0.0/8 or ::1";
+    memcpy(ip, s, n);
+    ip[n] = '\0';
+    unsigned char buf[16];
+    int max = inet_pton(AF_INET, ip, buf) == 1 ? 32 : inet_pton(AF_INET6, ip, buf) == 1 ? 128 : -1;
+    if (max < 0)
+        return "expected an IP address or IP/prefix, e.g. 10.0.0.0/8 or ::1";
+    if (slash) {
+        char *end = NULL;
+        long p = strtol(slash + 1, &end, 10);
+        if (!slash[1] || *end || p < 0 || p > max || (slash[1] == '0' && slash[2]))
+            return max == 32 ? "prefix must be 0-32" : "prefix must be 0-128";
+    }
+    return NULL;
+}

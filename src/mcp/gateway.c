@@ -20,6 +20,7 @@ enum gh_rc gh_mcp_gateway_new(struct gh_config *cfg, struct gh_mcp_gateway **out
     gw->nbuckets = 4096;
     gw->buckets = gh_xcalloc(gw->nbuckets, sizeof(*gw->buckets));
     gw->pcounts = gh_xcalloc(gw->nbuckets, sizeof(*gw->pcounts));
+    gh_mcp_trusted_proxies_build(gw);
     enum gh_rc rc = gh_upstream_set_new(cfg, &gw->upstreams, err, errlen);
     if (rc == GH_OK)
         rc = endpoints_build(gw, err, errlen);
@@ -101,6 +102,7 @@ void gh_mcp_gateway_free(struct gh_mcp_gateway *gw)
     gh_upstream_set_free(gw->upstreams);
     pthread_mutex_destroy(&gw->lock);
     pthread_mutex_destroy(&gw->policy_lock);
+    free(gw->trusted);
     gh_config_unref(gw->cfg);
     free(gw);
 }

@@ -33,6 +33,8 @@ struct gh_mcp_gateway {
     struct gh_policy *policy; /* owned; compiled from cfg->policy (disabled when absent); swapped
                                * by a reload, so read it through gh_mcp_policy_get() */
     pthread_mutex_t policy_lock;
+    struct gh_net_cidr *trusted; /* owned; gateway.trusted_proxies, parsed */
+    size_t ntrusted;
     struct gh_audit *audit;          /* the trail (the runtime's); NULL: none */
     struct gh_mcp_session *held[64]; /* sessions held upstream, by route (gw->lock) */
     const void *held_key[64];
@@ -59,6 +61,15 @@ extern _Thread_local struct gh_auth_principal *gh_mcp_current_subject;
 
 /** The current policy, referenced (gh_policy_unref when done): a reload may swap it meanwhile. */
 struct gh_policy *gh_mcp_policy_get(struct gh_mcp_gateway *gw);
+
+/* ---- forwarded client addresses (forwarded.c) ---- */
+
+void gh_mcp_trusted_proxies_build(struct gh_mcp_gateway *gw);
+/** The client's address into out: the peer's, or when the peer is a trusted proxy, the one its
+ *  Forwarded / X-Forwarded-For chain names ("unknown" when that is not an address); then proxy
+ *  gets the peer's and the result is true. */
+bool gh_mcp_client_address(const struct gh_mcp_gateway *gw, struct gh_http_req *r, char out[64],
+                           char proxy[64]);
 
 /* ---- trace context (trace.c) ---- */
 

@@ -23,14 +23,14 @@ void gh_mcp_gateway_set_audit(struct gh_mcp_gateway *gw, struct gh_audit *a)
     gh_policy_unref(p);
 }
 
-static void put_source(struct gh_buf *b, struct gh_http_req *r)
+static void put_source(struct gh_mcp_gateway *gw, struct gh_buf *b, struct gh_http_req *r)
 {
-    char addr[64] = "";
-    const struct gh_net_addr *peer = gh_http_req_peer(r);
-    if (peer)
-        gh_net_addr_format(peer, addr, sizeof(addr));
+    char addr[64], proxy[64];
+    bool via = gh_mcp_client_address(gw, r, addr, proxy);
     gh_audit_open_obj(b, "source");
     gh_audit_put_str(b, "address", gh_slice_cstr(addr));
+    if (via)
+        gh_audit_put_str(b, "proxy", gh_slice_cstr(proxy));
     struct gh_slice ua = gh_http_req_header(r, "User-Agent");
     gh_audit_put_str(b, "user_agent", ua);
     gh_audit_close_obj(b);
@@ -220,7 +220,7 @@ bool gh_mcp_record_decision(struct gh_mcp_gateway *gw, const struct gh_mcp_reqau
     gh_buf_init(&b, 8192);
     gh_audit_put_str(&b, "rid", gh_slice_cstr(ra->rid));
     put_principal(&b, p);
-    put_source(&b, ra->r);
+    put_source(gw, &b, ra->r);
     put_session(&b, gh_http_req_header(ra->r, "Mcp-Session-Id"));
     gh_audit_put_trace(&b, &ra->trace);
     gh_audit_open_obj(&b, "action");
@@ -256,7 +256,7 @@ void gh_mcp_record_auth_failure(struct gh_mcp_gateway *gw, struct gh_http_req *r
     gh_audit_trace_from(gh_http_req_header(r, "traceparent"), &t);
     struct gh_buf b;
     gh_buf_init(&b, 2048);
-    put_source(&b, r);
+    put_source(gw, &b, r);
     gh_audit_put_trace(&b, &t);
     gh_audit_open_obj(&b, "auth");
     gh_audit_put_int(&b, "status", status);
@@ -279,7 +279,7 @@ void gh_mcp_record_session_refused(struct gh_mcp_gateway *gw, struct gh_http_req
     struct gh_buf b;
     gh_buf_init(&b, 2048);
     put_principal(&b, p);
-    put_source(&b, r);
+    put_source(gw, &b, r);
     put_session(&b, gh_http_req_header(r, "Mcp-Session-Id"));
     gh_audit_put_trace(&b, &t);
     gh_audit_put_id(&b, "reason", gh_slice_cstr(reason));

@@ -31,6 +31,19 @@ void gh_net_addr_format(const struct gh_net_addr *a, char *out, size_t n);
 uint16_t gh_net_addr_port(const struct gh_net_addr *a);
 bool gh_net_addr_is_loopback(const struct gh_net_addr *a);
 
+/** An IP network: family AF_INET or AF_INET6, address bytes (4 or 16) and prefix length. */
+struct gh_net_cidr {
+    int family;
+    unsigned char ip[16];
+    unsigned prefix;
+};
+/** Parses "ip" (a host: full prefix) or "ip/prefix"; IPv4-mapped IPv6 is not folded. */
+enum gh_rc gh_net_cidr_parse(const char *s, size_t len, struct gh_net_cidr *out);
+/** True when ip (bytes of the given family) lies in c. */
+bool gh_net_cidr_contains(const struct gh_net_cidr *c, int family, const unsigned char *ip);
+/** The address bytes of a (4 or 16) into out; its family. */
+int gh_net_addr_ip(const struct gh_net_addr *a, unsigned char out[16]);
+
 /** Where an address leads, for the egress guard (SSRF: RFC 9728 §7.7, security-cases §1.4). */
 enum gh_net_addr_class {
     GH_NET_ADDR_PUBLIC = 0,

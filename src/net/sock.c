@@ -138,6 +138,65 @@ bool gh_net_addr_is_loopback(const struct gh_net_addr *a)
     return IN6_IS_ADDR_LOOPBACK(ip6);
 }
 
+enum gh_rc gh_net_cidr_parse(const char *s, size_t len, struct gh_net_cidr *out)
+{
+    char ip[64];
+    const char *slash = memchr(s, '/', len);
+    size_t n = slash ? (size_t)(slash - s) : len;
+    if (n == 0 || n >= sizeof(ip))
+        return GH_E_PARSE;
+    memcpy(ip, s, n);
+    ip[n] = '\0';
+    memset(out, 0, sizeof(*out));
+    if (inet_pton(AF_INET, ip, out->ip) == 1) {
+        out->family = AF_INET;
+        out->prefix = 32;
+    } else if (inet_pton(AF_INET6, ip, out->ip) == 1) {
+        out->family = AF_INET6;
+        out->prefix = 128;
+    } else {
+        return GH_E_PARSE;
+    }
+    if (!slash)
+        return GH_OK;
+    unsigned p = 0;
+    size_t i = n + 1;
+    if (i == len || len - i > 3)
+        return GH_E_PARSE;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return GH_E_PARSE;
+        p = p * 10 + (unsigned)(s[i] - '0');
+    }
+    if (p > out->prefix)
+        return GH_E_PARSE;
+    out->prefix = p;
+    return GH_OK;
+}
+
+bool gh_net_cidr_contains(const struct gh_net_cidr *c, int family, const unsigned char *ip)
+{
+    if (c->family != family)
+        return false;
+    unsigned full = c->prefix / 8, rest = c->prefix % 8;
+    if (memcmp(c->ip, ip, full) != 0)
+        return false;
+    if (!rest)
+        return true;
+    unsigned char mask = (unsigned char)(0xffu << (8 - rest));
+    return (c->ip[full] & mask) == (ip[full] & mask);
+}
+
+int gh_net_addr_ip(const struct gh_net_addr *a, unsigned char out[16])
+{
+    if (a->ss.ss_family == AF_INET) {
+        memcpy(out, &((const struct sockaddr_in *)&a->ss)->sin_addr, 4);
+        return AF_INET;
+    }
+    memcpy(out, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, 16);
+    return AF_INET6;
+}
+
 /* ---- listeners ---- */
 
 enum gh_rc gh_net_listen_fd(const struct gh_net_addr *a, int backlog, int *fd_out)

@@ -21,6 +21,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -156,7 +157,7 @@ async function startFixture(name) {
  * Writes a gateway config (auth against the IdP unless idp is null, the audit: section, the given
  * YAML) into dir and starts `gatehouse serve`. Resolves { proc, port, base, cfg, audit, token() }.
  */
-async function startGw(name, idp, dir, audit, yamlBody) {
+async function startGw(name, idp, dir, audit, yamlBody, gatewayLines = []) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const cfg = path.join(dir, `${name}.yaml`);
@@ -165,7 +166,7 @@ async function startGw(name, idp, dir, audit, yamlBody) {
     '  issuers:', `    - issuer: ${idp.issuer}`, '      algorithms: [ES256, RS256]', '      token_type: at+jwt',
   ] : [];
   fs.writeFileSync(cfg, [
-    'gateway:', '  log_level: debug',
+    'gateway:', '  log_level: debug', ...gatewayLines,
     'listeners:', `  - address: 127.0.0.1:${port}`,
     ...auth,
     'audit:', ...Object.entries(audit).map(([k, v]) => `  ${k}: ${v}`),
@@ -706,5 +707,76 @@ upstreams:
     const d = auditVerify(['--key', pub, fDel]);
     assert.equal(d.status, 1, `deleted line: ${d.stdout}${d.stderr}`);
     assert.match(d.stdout + d.stderr, new RegExp(`record (?:seq |#)?(${recs[j + 1].seq}|${recs[j].seq})\\b`));
+  });
+
+  // ------------------------------------------------------------------------------------------
+  test('(e) forwarded: only a trusted proxy\'s Forwarded / X-Forwarded-For name the client', async () => {
+    const dir = path.join(tmp, 'e');
+    fs.mkdirSync(dir);
+    const file = path.join(dir, 'audit.jsonl');
+    const gw = await startGw('gatehouse-audit-forwarded', null, dir, { path: file, durability: 'buffered' }, `
+upstreams:
+  - name: fx
+    url: ${fx.url}
+    path: /fx/mcp
+`, ['  trusted_proxies: [127.0.0.2, 10.0.0.0/8]']);
+    /** One initialize from localAddress with extra headers; the user agent tags its record. */
+    const post = (localAddress, ua, headers, msg) => new Promise((resolve, reject) => {
+      const body = JSON.stringify(msg ?? { jsonrpc: '2.0', id: 1, method: 'initialize',
+        params: { protocolVersion: PV, capabilities: {}, clientInfo: { name: 'fwd', version: '1' } } });
+      const req = http.request({ host: '127.0.0.1', port: gw.port, path: '/fx/mcp', method: 'POST', localAddress,
+        headers: { 'content-type': 'application/json', accept: ACCEPT, 'user-agent': ua, ...headers } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(msg ? res.statusCode : { status: res.statusCode, sid: res.headers['mcp-session-id'] }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    try {
+      // an untrusted peer: its forwarding and identity headers are not read
+      const spoof = { 'x-forwarded-for': '203.0.113.50', forwarded: 'for=203.0.113.51', 'x-forwarded-user': 'admin',
+        'x-remote-user': 'admin', 'x-forwarded-host': 'evil.example', cookie: 'session=abc' };
+      const init = await post('127.0.0.1', 'ua-untrusted', spoof);
+      assert.equal(init.status, 200);
+      // the trusted proxy: the right-most hop that is not itself trusted is the client
+      assert.equal((await post('127.0.0.2', 'ua-xff', { 'x-forwarded-for': '198.51.100.7, 10.9.9.9' })).status, 200);
+      assert.equal((await post('127.0.0.2', 'ua-spoofed-left', { 'x-forwarded-for': '6.6.6.6, 198.51.100.8' })).status, 200);
+      assert.equal((await post('127.0.0.2', 'ua-forwarded', {
+        forwarded: 'for="[2001:db8::5]:4711";proto=https, for=10.0.0.1', 'x-forwarded-for': '192.0.2.99' })).status, 200);
+      assert.equal((await post('127.0.0.2', 'ua-unknown', { 'x-forwarded-for': 'unknown' })).status, 200);
+      assert.equal((await post('127.0.0.2', 'ua-none', {})).status, 200);
+      // a call in the untrusted peer's session: the upstream gets none of those headers
+      const s = { ...spoof, 'mcp-session-id': init.sid, 'mcp-protocol-version': PV };
+      assert.equal(await post('127.0.0.1', 'ua-untrusted', s, { jsonrpc: '2.0', method: 'notifications/initialized' }), 202);
+      const marker = `fwd ${crypto.randomUUID()}`;
+      assert.equal(await post('127.0.0.1', 'ua-untrusted', s,
+        { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { message: marker } } }), 200);
+      const got = (await (await fetch(`${fx.base}/control/requests`)).json())
+        .filter((q) => q.type === 'tool' && q.arguments?.message === marker);
+      assert.equal(got.length, 1);
+      const names = Object.keys(got[0].headers).map((h) => h.toLowerCase());
+      for (const h of Object.keys(spoof)) assert.ok(!names.includes(h), `${h} is not passed upstream (got ${names.join(', ')})`);
+    } finally {
+      const ex = await stopClean(gw.proc);
+      assert.equal(ex.code, 0);
+    }
+    const { recs } = parseAll(file);
+    assertSchema(recs);
+    const src = (ua) => {
+      const d = recs.find((r) => r.type === 'request.decision' && r.source.user_agent === ua);
+      assert.ok(d, `a decision from ${ua}`);
+      return d.source;
+    };
+    assert.match(src('ua-untrusted').address, /^127\.0\.0\.1:\d+$/);
+    assert.equal(src('ua-untrusted').proxy, undefined);
+    assert.equal(src('ua-xff').address, '198.51.100.7');
+    assert.match(src('ua-xff').proxy, /^127\.0\.0\.2:\d+$/);
+    assert.equal(src('ua-spoofed-left').address, '198.51.100.8', 'what the client wrote on the left is not believed');
+    assert.equal(src('ua-forwarded').address, '2001:db8::5', 'Forwarded wins over X-Forwarded-For');
+    assert.equal(src('ua-unknown').address, 'unknown');
+    assert.match(src('ua-none').address, /^127\.0\.0\.2:\d+$/, 'a trusted peer without headers is the client');
+    assert.equal(src('ua-none').proxy, undefined);
+    const raw = fs.readFileSync(file, 'utf8');
+    assert.ok(!raw.includes('203.0.113.5'), 'an untrusted peer\'s forwarding headers are not recorded as the client');
   });
 });

@@ -57,6 +57,7 @@ function buildServer(session) {
     if (args !== undefined) e.arguments = args;
     const tp = extra?.requestInfo?.headers?.traceparent; // W3C trace context as received
     if (tp) e.traceparent = tp;
+    if (extra?.requestInfo?.headers) e.headers = extra.requestInfo.headers; // everything it got
     requests.push(e);
     console.log(`${type} ${name}${args !== undefined ? ` ${JSON.stringify(args)}` : ''}`);
   };

@@ -218,7 +218,7 @@ static void unknown_keys(void **state)
     (void)state;
     expect_error("gateway:\n  wrokers: 2\n",
                  "gw.yaml:2:3: gateway.wrokers: unknown key (expected one of: workers, log_level, "
-                 "insecure_no_auth, allowed_origins, allowed_hosts)");
+                 "insecure_no_auth, allowed_origins, allowed_hosts, trusted_proxies)");
     expect_error("listen:\n  - address: 127.0.0.1:1\n",
                  "gw.yaml:1:1: listen: unknown key (expected one of: gateway, listeners, "
                  "upstreams, endpoints, limits, timeouts, auth, policy, audit)");
@@ -379,6 +379,19 @@ static void listener_and_value_formats(void **state)
                  "no path, query or trailing slash");
     expect_error("gateway:\n  allowed_hosts: [\"a\\tb\"]\n",
                  "gw.yaml:2:19: gateway.allowed_hosts[0]: control characters are not allowed");
+    expect_error("gateway:\n  trusted_proxies: [10.0.0.0/8, 10.1.0.0/33]\n",
+                 "gw.yaml:2:33: gateway.trusted_proxies[1]: prefix must be 0-32");
+    expect_error(
+        "gateway:\n  trusted_proxies: [proxy.example]\n",
+        "gw.yaml:2:21: gateway.trusted_proxies[0]: expected an IP address or IP/prefix, e.g. "
+        "10.0.0.0/8 or ::1");
+    struct gh_config *c = NULL;
+    struct gh_config_error e;
+    assert_int_equal(load("gateway:\n  trusted_proxies: [127.0.0.2, \"fd00::/8\"]\n", &c, &e),
+                     GH_OK);
+    assert_int_equal(c->gateway.n_trusted_proxies, 2);
+    assert_string_equal(c->gateway.trusted_proxies[1], "fd00::/8");
+    gh_config_unref(c);
 }
 
 static void yaml_structure_errors(void **state)

@@ -654,6 +654,45 @@ static void test_sock_want_timeout(void **state)
     sync_destroy(&c.done);
 }
 
+static bool in_cidr(const char *cidr, const char *ip)
+{
+    struct gh_net_cidr c;
+    assert_int_equal(gh_net_cidr_parse(cidr, strlen(cidr), &c), GH_OK);
+    unsigned char b[16];
+    int fam = strchr(ip, ':') ? AF_INET6 : AF_INET;
+    assert_int_equal(inet_pton(fam, ip, b), 1);
+    return gh_net_cidr_contains(&c, fam, b);
+}
+
+static void test_cidr(void **state)
+{
+    (void)state;
+    assert_true(in_cidr("10.0.0.0/8", "10.255.1.2"));
+    assert_false(in_cidr("10.0.0.0/8", "11.0.0.1"));
+    assert_true(in_cidr("127.0.0.2", "127.0.0.2"));
+    assert_false(in_cidr("127.0.0.2", "127.0.0.1"));
+    assert_true(in_cidr("172.16.0.0/12", "172.31.255.255"));
+    assert_false(in_cidr("172.16.0.0/12", "172.32.0.0"));
+    assert_true(in_cidr("0.0.0.0/0", "8.8.8.8"));
+    assert_false(in_cidr("0.0.0.0/0", "::1")); /* families never mix */
+    assert_true(in_cidr("fd00::/8", "fd12::1"));
+    assert_false(in_cidr("fd00::/8", "fe80::1"));
+    assert_true(in_cidr("::1", "::1"));
+    struct gh_net_cidr c;
+    static const char *const bad[] = {"",
+                                      "/8",
+                                      "10.0.0.0/33",
+                                      "::/129",
+                                      "10.0.0.0/",
+                                      "10.0.0.0/-1",
+                                      "10.0.0.0/8x",
+                                      "10.0.0",
+                                      "host.example",
+                                      "10.0.0.0/0008"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(gh_net_cidr_parse(bad[i], strlen(bad[i]), &c), GH_E_PARSE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -669,6 +708,7 @@ int main(void)
         cmocka_unit_test(test_sock_connect_exchange),
         cmocka_unit_test(test_sock_connect_refused),
         cmocka_unit_test(test_sock_want_timeout),
+        cmocka_unit_test(test_cidr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
