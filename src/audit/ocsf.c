@@ -653,6 +653,7 @@ static void map_decision(struct ow *w, struct native *n)
     int32_t action = get_obj(r, n->root, "action");
     int32_t decision = get_obj(r, n->root, "decision");
     int32_t trace = get_obj(r, n->root, "trace");
+    int32_t prop = get_obj(r, n->root, "propagation");
     struct gh_slice session, method, upstream, name, effect, reason;
     get_str(r, n->root, "session", &session);
     get_str(r, action, "upstream", &upstream);
@@ -695,6 +696,8 @@ static void map_decision(struct ow *w, struct native *n)
     copy_some(w, "action", r, action, ACTION_REST);
     if (decision >= 0)
         copy(w, "decision", r, decision);
+    if (prop >= 0)
+        copy(w, "propagation", r, prop);
     if (trace >= 0)
         copy(w, "trace", r, trace);
     ow_close(w, '}');

@@ -4,6 +4,7 @@
  */
 #include "core/core.h"
 #include "cli/cli.h"
+#include "propagation/propagation.h"
 
 #include <stdio.h>
 #include <unistd.h>
@@ -40,6 +41,12 @@ static int config_fail(const struct gh_config_error *e)
     return 2;
 }
 
+static void print_line(void *arg, const char *line)
+{
+    (void)arg;
+    printf("%s\n", line);
+}
+
 static int check_config(int argc, char **argv)
 {
     if (argc != 3) {
@@ -51,6 +58,12 @@ static int check_config(int argc, char **argv)
     if (gh_config_load_file(argv[2], &cfg, &err) != GH_OK)
         return config_fail(&err);
     int rc = gh_cli_policy_check(cfg, argv[2]);
+    struct gh_prop *prop = NULL;
+    if (rc == 0 && gh_prop_compile(cfg, cfg->propagation, &prop, &err) != GH_OK)
+        rc = config_fail(&err);
+    if (rc == 0)
+        gh_prop_warnings(prop, print_line, NULL);
+    gh_prop_free(prop);
     if (rc == 0)
         printf("%s: ok (%zu listener%s, %zu upstream%s)\n", argv[2], cfg->n_listeners,
                cfg->n_listeners == 1 ? "" : "s", cfg->n_upstreams,

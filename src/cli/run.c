@@ -12,6 +12,7 @@
 #include "audit/audit.h"
 #include "demo/demo.h"
 #include "mcp/mcp.h"
+#include "propagation/propagation.h"
 #include "upstream/upstream.h"
 
 #include <errno.h>
@@ -70,10 +71,33 @@ static void mint_dev_token(struct runtime *rt, struct gh_http_req *r)
     free(tok);
 }
 
+/* GET /.well-known/jwks.json: the keys upstreams verify the gateway's assertions with. */
+static bool serve_jwks(struct runtime *rt, struct gh_http_req *r)
+{
+    struct gh_prop *prop = gh_mcp_gateway_propagation(rt->gw);
+    if (!gh_prop_signs(prop) ||
+        !gh_slice_eq_cstr(gh_http_req_head(r)->path, "/.well-known/jwks.json"))
+        return false;
+    if (gh_http_req_head(r)->method != GH_HTTP_M_GET &&
+        gh_http_req_head(r)->method != GH_HTTP_M_HEAD) {
+        gh_http_resp_simple(r, 405, "text/plain", "GET only\n", 9, NULL, 0);
+        return true;
+    }
+    size_t n;
+    char *doc = gh_prop_jwks(prop, &n);
+    /* short: a rotation must reach verifiers before the old key stops being published */
+    struct gh_http_header cc = {GH_SLICE_LIT("Cache-Control"), GH_SLICE_LIT("max-age=60")};
+    gh_http_resp_simple(r, 200, "application/jwk-set+json", doc, n, &cc, 1);
+    free(doc);
+    return true;
+}
+
 static void route_request(struct gh_http_req *r, void *arg)
 {
     struct runtime *rt = arg;
     if (gh_admin_handle(&rt->admin, r) || gh_admin_prm_handle(&rt->admin, r))
+        return;
+    if (serve_jwks(rt, r))
         return;
     if (rt->dev_issuer && gh_slice_eq_cstr(gh_http_req_head(r)->path, "/dev/token")) {
         mint_dev_token(rt, r);
@@ -232,6 +256,7 @@ static void on_tick(void *arg)
     struct runtime *rt = arg;
     if (!rt->draining) {
         gh_mcp_sessions_sweep(rt->gw);
+        gh_prop_tick(gh_mcp_gateway_propagation(rt->gw));
         gh_net_timer_arm(rt->tick, 1000);
         return;
     }

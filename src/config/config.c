@@ -153,7 +153,7 @@ enum gh_rc gh_config_load_string(const char *name, const char *yaml, size_t len,
         gh_config__marks_record(st.c, root);
     if (!rc)
         gh_config__stdio_defaults(st.c);
-    if (!rc && (st.c->policy || st.c->audit))
+    if (!rc && (st.c->policy || st.c->audit || st.c->propagation))
         st.c->tree = st.arena; /* the policy tree lives as long as the generation */
     else
         gh_arena_free(st.arena);

@@ -334,6 +334,7 @@ struct gh_config {
     struct gh_config_timeouts timeouts;   /* timeouts: */
     struct gh_config_node *policy;        /* policy: section as a tree (policy/ compiles it) */
     struct gh_config_node *audit;         /* audit: section as a tree (audit/ reads it) */
+    struct gh_config_node *propagation;   /* propagation: section as a tree (propagation/) */
     struct gh_arena *tree;                /* owned; holds the policy tree; NULL without one */
     struct gh_config_mark *marks;         /* owned; source positions, empty when built by code */
     size_t n_marks;                       /* entries in marks */

@@ -691,12 +691,24 @@ static enum gh_rc sec_audit(struct cfg_state *st, const struct gh_config_node *v
     return GH_OK;
 }
 
+/* propagation: belongs to propagation/ (a mapping here) */
+static enum gh_rc sec_propagation(struct cfg_state *st, const struct gh_config_node *v, void *obj)
+{
+    if (gh_config__is_null(v))
+        return GH_OK;
+    if (v->kind != CFG_MAP)
+        return gh_config__err_node(st, v, "expected a mapping");
+    ((struct gh_config *)obj)->propagation = (struct gh_config_node *)v;
+    return GH_OK;
+}
+
 enum gh_rc gh_config__schema_apply(struct cfg_state *st, const struct gh_config_node *root)
 {
     static const struct cfg_key keys[] = {
         {"gateway", sec_gateway},        {"listeners", sec_listeners}, {"upstreams", sec_upstreams},
         {"endpoints", sec_endpoints},    {"limits", sec_limits},       {"timeouts", sec_timeouts},
         {"auth", gh_config__auth_apply}, {"policy", sec_policy},       {"audit", sec_audit},
+        {"propagation", sec_propagation},
     };
     if (!root || gh_config__is_null(root)) /* empty file: the defaults */
         return GH_OK;

@@ -30,6 +30,14 @@ enum gh_rc gh_mcp_gateway_new(struct gh_config *cfg, struct gh_mcp_gateway **out
         if (rc != GH_OK)
             gh_config_error_format(&perr, err, errlen);
     }
+    if (rc == GH_OK) {
+        struct gh_config_error perr = {0};
+        rc = gh_prop_compile(cfg, cfg->propagation, &gw->prop, &perr);
+        if (rc != GH_OK)
+            gh_config_error_format(&perr, err, errlen);
+        else if (gh_prop_signs(gw->prop) && !cfg->auth && !cfg->gateway.insecure_no_auth)
+            rc = GH_OK; /* dev mode adds its own issuer later */
+    }
     if (rc != GH_OK) {
         gh_mcp_gateway_free(gw);
         return rc;
@@ -44,6 +52,11 @@ struct gh_policy *gh_mcp_policy_get(struct gh_mcp_gateway *gw)
     struct gh_policy *p = gw->policy ? gh_policy_ref(gw->policy) : NULL;
     pthread_mutex_unlock(&gw->policy_lock);
     return p;
+}
+
+struct gh_prop *gh_mcp_gateway_propagation(struct gh_mcp_gateway *gw)
+{
+    return gw->prop;
 }
 
 void gh_mcp_gateway_policy_digest(struct gh_mcp_gateway *gw, char out[72])
@@ -84,6 +97,7 @@ void gh_mcp_gateway_free(struct gh_mcp_gateway *gw)
     if (!gw)
         return;
     gh_policy_unref(gw->policy);
+    gh_prop_free(gw->prop);
     for (size_t b = 0; b < gw->nbuckets; b++) {
         while (gw->buckets[b]) {
             struct gh_mcp_session *s = gw->buckets[b];

@@ -6,6 +6,7 @@
 #include "json/json.h"
 #include "mcp/mcp.h"
 #include "policy/policy.h"
+#include "propagation/propagation.h"
 #include "audit/audit.h"
 #include "upstream/upstream.h"
 
@@ -33,6 +34,7 @@ struct gh_mcp_gateway {
     struct gh_policy *policy; /* owned; compiled from cfg->policy (disabled when absent); swapped
                                * by a reload, so read it through gh_mcp_policy_get() */
     pthread_mutex_t policy_lock;
+    struct gh_prop *prop;        /* owned; outbound identity per upstream (propagation:) */
     struct gh_net_cidr *trusted; /* owned; gateway.trusted_proxies, parsed */
     size_t ntrusted;
     struct gh_audit *audit;          /* the trail (the runtime's); NULL: none */

@@ -49,6 +49,9 @@ enum gh_rc gh_mcp_gateway_reload_policy(struct gh_mcp_gateway *gw,
                                         const struct gh_config_node *tree,
                                         struct gh_config_error *err, char before[72],
                                         char after[72]);
+struct gh_prop;
+/** Outbound identity (its JWKS is served by the runtime; its keys rotate on gh_prop_tick). */
+struct gh_prop *gh_mcp_gateway_propagation(struct gh_mcp_gateway *gw);
 /** The running policy's digest ("sha256:…", or "none"). */
 void gh_mcp_gateway_policy_digest(struct gh_mcp_gateway *gw, char out[72]);
 /** Shutdown has begun: no upstream is (re)started any more. */

@@ -42,6 +42,7 @@ struct exchange {
     bool sse_buffered;             /* a list answer as SSE without a session: held whole */
     struct gh_buf *sse_out;        /* where refilter_event writes */
     char *traced;                  /* a 2026-07-28 body with the gateway's span in _meta */
+    char *identity;                /* "Bearer <assertion>" for the upstream, when it gets one */
 };
 
 static const char *const REQUEST_HEADERS[] = {
@@ -62,6 +63,7 @@ static void ex_free(struct exchange *ex)
         gh_sse_parser_release(&ex->sse_parser);
     gh_buf_release(&ex->body);
     free(ex->traced);
+    free(ex->identity);
     if (ex->sess)
         gh_mcp_session_unref(ex->gw, ex->sess);
     atomic_fetch_sub(&ex->gw->inflight, 1);
@@ -101,6 +103,13 @@ static size_t upstream_headers(struct exchange *ex, struct gh_http_header *out, 
     if (ex->resume && n < cap)
         out[n++] =
             (struct gh_http_header){GH_SLICE_LIT("Last-Event-ID"), gh_slice_cstr(ex->resume_id)};
+    /* outbound identity: the upstream's static credential or the gateway's assertion, never
+     * anything the client sent */
+    const struct gh_prop_upstream *pu = gh_prop_upstream(ex->gw->prop, ex->route->index);
+    n += gh_prop_upstream_headers(pu, out + n, cap - n);
+    if (ex->identity && n < cap)
+        out[n++] = (struct gh_http_header){GH_SLICE_LIT("Authorization"),
+                                           gh_slice_cstr(ex->identity)};
     return n;
 }
 
@@ -417,6 +426,69 @@ static struct exchange *ex_new(struct gh_mcp_gateway *gw, const struct gh_upstre
     return ex;
 }
 
+static void ex_send(struct exchange *ex, const char *method, struct gh_slice body);
+
+/* The assertion this exchange carries (mode assertion); false when it cannot be made: the
+ * request is then refused (503), never sent without the identity the upstream expects. */
+static bool ex_identity(struct exchange *ex, struct gh_slice method, struct gh_slice name)
+{
+    const struct gh_prop_upstream *pu = gh_prop_upstream(ex->gw->prop, ex->route->index);
+    if (gh_prop_upstream_mode(pu) != GH_PROP_ASSERTION)
+        return true;
+    const struct gh_auth_principal *who = gh_mcp_current_subject;
+    if (!who)
+        return false; /* nobody authenticated: there is no identity to assert */
+    const struct gh_auth_claims *c = &who->claims;
+    const struct gh_mcp_reqaudit *ra = gh_http_req_app(ex->req);
+    char sess[17] = "";
+    struct gh_slice sid = gh_http_req_header(ex->req, "Mcp-Session-Id");
+    if (ex->sess && sid.len) {
+        unsigned char h[32];
+        char hex[65];
+        gh_sha256(sid.ptr, sid.len, h);
+        gh_hex_encode(h, 32, hex);
+        memcpy(sess, hex, 16);
+    }
+    struct gh_prop_subject s = {
+        .iss = c->iss,
+        .sub = c->sub,
+        .client_id = c->client_id,
+        .scopes = c->scopes,
+        .nscopes = c->nscopes,
+        .act = c->act,
+        .nact = c->nact,
+        .method = method,
+        .tool = name,
+        .session = gh_slice_cstr(sess),
+        .trace_id = ra ? gh_slice_cstr(ra->trace.trace_id) : (struct gh_slice){0},
+    };
+    char *jwt = gh_prop_assertion(ex->gw->prop, pu, &s);
+    if (!jwt)
+        return false;
+    size_t n = strlen(jwt) + 8;
+    ex->identity = gh_xmalloc(n);
+    snprintf(ex->identity, n, "Bearer %s", jwt);
+    free(jwt);
+    return true;
+}
+
+/* Sends, or answers 503 when the upstream's identity cannot be made. */
+static void ex_send_as(struct exchange *ex, const char *method, struct gh_slice body,
+                       struct gh_slice rpc_method, struct gh_slice name)
+{
+    if (!ex_identity(ex, rpc_method, name)) {
+        GH_LOGE("mcp", "upstream %s: no assertion could be made for this request: refused",
+                ex->route->conf->name);
+        gh_mcp_reply_error(ex->req, 503, ex->rpc_id, GH_JSONRPC_INTERNAL_ERROR,
+                           "Service Unavailable: the gateway cannot vouch for this caller to the "
+                           "upstream");
+        ex->req = NULL;
+        ex_free(ex);
+        return;
+    }
+    ex_send(ex, method, body);
+}
+
 static void ex_send(struct exchange *ex, const char *method, struct gh_slice body)
 {
     struct gh_http_header hdrs[48];
@@ -450,7 +522,8 @@ void gh_mcp_proxy_post(struct gh_mcp_gateway *gw, const struct gh_upstream *rout
         ex->rpc_id = m->id_raw;
     if (!body->batch)
         ex_filter_list(ex, gh_mcp_list_method(m->method));
-    ex_send(ex, "POST", gh_http_req_body(r));
+    ex_send_as(ex, "POST", gh_http_req_body(r), body->batch ? GH_SLICE_LIT("batch") : m->method,
+               body->batch ? (struct gh_slice){0} : (m->name.len ? m->name : m->uri));
 }
 
 void gh_mcp_proxy_post_stateless(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
@@ -464,7 +537,8 @@ void gh_mcp_proxy_post_stateless(struct gh_mcp_gateway *gw, const struct gh_upst
     size_t n;
     if (gh_mcp_trace_parent(r, tp) && (ex->traced = gh_mcp_trace_meta(body.ptr, body.len, tp, &n)))
         body = gh_slice(ex->traced, n); /* 2026-07-28 carries trace context in _meta too */
-    ex_send(ex, "POST", body);
+    ex_send_as(ex, "POST", body, gh_http_req_header(r, "Mcp-Method"),
+               gh_http_req_header(r, "Mcp-Name"));
 }
 
 void gh_mcp_proxy_get(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
@@ -477,12 +551,13 @@ void gh_mcp_proxy_get(struct gh_mcp_gateway *gw, const struct gh_upstream *route
         snprintf(ex->resume_id, sizeof(ex->resume_id), "%s", upstream_last_id);
         ex->resume_seq = after_seq;
     }
-    ex_send(ex, "GET", (struct gh_slice){NULL, 0});
+    ex_send_as(ex, "GET", (struct gh_slice){NULL, 0}, GH_SLICE_LIT("GET"), (struct gh_slice){0});
 }
 
 void gh_mcp_proxy_delete(struct gh_mcp_gateway *gw, const struct gh_upstream *route,
                          struct gh_http_req *r, struct gh_mcp_session *s)
 {
     struct exchange *ex = ex_new(gw, route, r, s, EX_DELETE);
-    ex_send(ex, "DELETE", (struct gh_slice){NULL, 0});
+    ex_send_as(ex, "DELETE", (struct gh_slice){NULL, 0}, GH_SLICE_LIT("DELETE"),
+               (struct gh_slice){0});
 }

@@ -242,6 +242,14 @@ bool gh_mcp_record_decision(struct gh_mcp_gateway *gw, const struct gh_mcp_reqau
     gh_audit_put_str(&b, "policy", gh_slice_cstr(d->digest ? d->digest : "none"));
     gh_audit_put_str(&b, "reason", gh_slice_cstr(gh_policy_reason_str(d->reason)));
     gh_audit_close_obj(&b);
+    /* what identity the upstream gets (declared per upstream: docs/gateway-policy.md) */
+    const struct gh_prop_upstream *pu = gh_prop_upstream(gw->prop, ra->upstream);
+    gh_audit_open_obj(&b, "propagation");
+    gh_audit_put_id(&b, "mode", gh_slice_cstr(gh_prop_mode_str(gh_prop_upstream_mode(pu))));
+    const char *aud = gh_prop_upstream_audience(pu);
+    gh_audit_put_str(&b, "audience", aud[0] ? gh_slice_cstr(aud) : (struct gh_slice){0});
+    gh_audit_put_bool(&b, "static_credential", gh_prop_upstream_static(pu));
+    gh_audit_close_obj(&b);
     bool ok = emit(gw, "request.decision", &b);
     gh_buf_release(&b);
     return ok;

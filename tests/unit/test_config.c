@@ -221,7 +221,7 @@ static void unknown_keys(void **state)
                  "insecure_no_auth, allowed_origins, allowed_hosts, trusted_proxies)");
     expect_error("listen:\n  - address: 127.0.0.1:1\n",
                  "gw.yaml:1:1: listen: unknown key (expected one of: gateway, listeners, "
-                 "upstreams, endpoints, limits, timeouts, auth, policy, audit)");
+                 "upstreams, endpoints, limits, timeouts, auth, policy, audit, propagation)");
     expect_error("upstreams:\n  - name: a\n    url: http://h/\n    timeouts:\n      read_ms: 5\n",
                  "gw.yaml:5:7: upstreams[0].timeouts.read_ms: unknown key (expected one of: "
                  "connect_ms, first_byte_ms, stream_idle_ms)");

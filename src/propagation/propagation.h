@@ -1,0 +1,76 @@
+/*
+ * propagation: how identity leaves the gateway, per upstream. The caller's own token never does;
+ * instead, per upstream, nothing (`none`), a short-lived JWT the gateway signs for that
+ * upstream's audience (`assertion`, verifiable with the keys the gateway publishes at
+ * /.well-known/jwks.json), or a token the enterprise IdP issues by RFC 8693 token exchange
+ * (`token-exchange`). Static credentials for legacy upstreams come only from env:/file:
+ * references and are marked as such. The `propagation:` section is owned here.
+ */
+#ifndef GH_PROPAGATION_H
+#define GH_PROPAGATION_H
+
+#include "config/config.h"
+#include "core/core.h"
+#include "http/http.h"
+
+struct gh_prop;
+struct gh_prop_upstream;
+
+enum gh_prop_mode {
+    GH_PROP_NONE = 0,
+    GH_PROP_ASSERTION,
+    GH_PROP_TOKEN_EXCHANGE,
+};
+
+#define GH_PROP_TYP         "gatehouse-assertion+jwt" /* JOSE typ of the gateway's assertions */
+#define GH_PROP_TTL_MAX_S   60
+#define GH_PROP_MAX_HEADERS 8 /* static headers per upstream */
+
+/**
+ * Compiles the propagation: section (NULL: every upstream `none`, no keys) against cfg's
+ * upstreams. Reads key files and credential references now. Errors name the key path.
+ */
+enum gh_rc gh_prop_compile(const struct gh_config *cfg, const struct gh_config_node *node,
+                           struct gh_prop **out, struct gh_config_error *err);
+void gh_prop_free(struct gh_prop *p);
+
+/** check-config: one line per upstream given a static (not identity-derived) credential. */
+size_t gh_prop_warnings(const struct gh_prop *p, void (*fn)(void *arg, const char *line),
+                        void *arg);
+
+/** The settings of the upstream with config index i (never NULL: `none` when not listed). */
+const struct gh_prop_upstream *gh_prop_upstream(const struct gh_prop *p, size_t i);
+enum gh_prop_mode gh_prop_upstream_mode(const struct gh_prop_upstream *u);
+const char *gh_prop_mode_str(enum gh_prop_mode m);
+/** The audience identity sent to this upstream is for (its URL unless configured). */
+const char *gh_prop_upstream_audience(const struct gh_prop_upstream *u);
+/** True when the upstream gets static credentials (headers: from references). */
+bool gh_prop_upstream_static(const struct gh_prop_upstream *u);
+/** Its static headers (values read at load); the count. */
+size_t gh_prop_upstream_headers(const struct gh_prop_upstream *u, struct gh_http_header *out,
+                                size_t cap);
+
+/** Who the outbound identity is about, and for what (slices valid during the call). */
+struct gh_prop_subject {
+    struct gh_slice iss, sub, client_id;
+    const struct gh_slice *scopes;
+    uint32_t nscopes;
+    const struct gh_slice *act; /* the caller's actor chain, outermost first */
+    uint32_t nact;
+    struct gh_slice method, tool; /* the MCP method; tool/prompt name or resource URI */
+    struct gh_slice session;      /* digest of the gateway session, or empty */
+    struct gh_slice trace_id;     /* W3C trace id, or empty */
+};
+
+/** A signed assertion for upstream u ("header.payload.signature", malloc'ed), NULL when no key
+ *  can sign. Scopes are the caller's, narrowed to the upstream's configured ceiling. */
+char *gh_prop_assertion(struct gh_prop *p, const struct gh_prop_upstream *u,
+                        const struct gh_prop_subject *s);
+/** Whether any upstream uses assertions (then the JWKS document is served). */
+bool gh_prop_signs(const struct gh_prop *p);
+/** The public keys as a JWKS document (malloc'ed JSON, *len set): current and recent keys. */
+char *gh_prop_jwks(struct gh_prop *p, size_t *len);
+/** Rotation of generated keys; call about once a second (any thread). */
+void gh_prop_tick(struct gh_prop *p);
+
+#endif
