@@ -108,8 +108,8 @@ static size_t upstream_headers(struct exchange *ex, struct gh_http_header *out, 
     const struct gh_prop_upstream *pu = gh_prop_upstream(ex->gw->prop, ex->route->index);
     n += gh_prop_upstream_headers(pu, out + n, cap - n);
     if (ex->identity && n < cap)
-        out[n++] = (struct gh_http_header){GH_SLICE_LIT("Authorization"),
-                                           gh_slice_cstr(ex->identity)};
+        out[n++] =
+            (struct gh_http_header){GH_SLICE_LIT("Authorization"), gh_slice_cstr(ex->identity)};
     return n;
 }
 

@@ -11,10 +11,10 @@
 
 struct gh_prop__key {
     EVP_PKEY *pkey;
-    bool ed;             /* Ed25519 (EdDSA), else P-256 (ES256) */
-    char kid[44];        /* RFC 7638 thumbprint, base64url */
-    char jwk[400];       /* the public JWK as published */
-    int64_t retired_at;  /* wall seconds; 0 while it signs or when configured */
+    bool ed;            /* Ed25519 (EdDSA), else P-256 (ES256) */
+    char kid[44];       /* RFC 7638 thumbprint, base64url */
+    char jwk[400];      /* the public JWK as published */
+    int64_t retired_at; /* wall seconds; 0 while it signs or when configured */
 };
 
 struct gh_prop_upstream {
@@ -35,7 +35,7 @@ struct gh_prop {
     pthread_mutex_t mu; /* keys */
     struct gh_prop__key *keys[GH_PROP_KEYS_MAX];
     size_t nkeys;
-    bool generated;     /* keys made here (rotated) rather than configured */
+    bool generated; /* keys made here (rotated) rather than configured */
     uint64_t rotate_s;
     int64_t rotated_at;
     bool signs;

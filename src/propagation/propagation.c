@@ -45,8 +45,7 @@ static enum gh_rc ref_read(const struct gh_config_node *n, char **out, size_t *l
         const char *v = getenv(n->text + 4);
         if (!v) {
             gh_buf_release(&b);
-            return gh_config_node_error(err, n, "environment variable %s is not set",
-                                        n->text + 4);
+            return gh_config_node_error(err, n, "environment variable %s is not set", n->text + 4);
         }
         gh_buf_puts(&b, v);
     } else if (strncmp(n->text, "file:/", 6) == 0) {
@@ -80,9 +79,18 @@ static enum gh_rc ref_read(const struct gh_config_node *n, char **out, size_t *l
 
 static bool header_name_ok(const char *s)
 {
-    static const char *const HOP[] = {"connection", "keep-alive",     "proxy-connection", "te",
-                                      "trailer",    "upgrade",        "transfer-encoding", "host",
-                                      "content-length", "content-type", "mcp-session-id", "cookie",
+    static const char *const HOP[] = {"connection",
+                                      "keep-alive",
+                                      "proxy-connection",
+                                      "te",
+                                      "trailer",
+                                      "upgrade",
+                                      "transfer-encoding",
+                                      "host",
+                                      "content-length",
+                                      "content-type",
+                                      "mcp-session-id",
+                                      "cookie",
                                       "dpop"};
     size_t n = strlen(s);
     if (n == 0 || n > 64)
@@ -118,8 +126,8 @@ static enum gh_rc up_headers(struct gh_prop_upstream *u, const struct gh_config_
             free(val);
             return gh_config_node_error(err, h, "the value read has a line break or NUL");
         }
-        u->headers[u->nheaders++] = (struct gh_http_header){gh_slice_cstr(gh_xstrdup(h->key)),
-                                                            gh_slice(val, len)};
+        u->headers[u->nheaders++] =
+            (struct gh_http_header){gh_slice_cstr(gh_xstrdup(h->key)), gh_slice(val, len)};
     }
     return GH_OK;
 }
@@ -341,19 +349,19 @@ void gh_prop_free(struct gh_prop *p)
     free(p);
 }
 
-size_t gh_prop_warnings(const struct gh_prop *p, void (*fn)(void *arg, const char *line),
-                        void *arg)
+size_t gh_prop_warnings(const struct gh_prop *p, void (*fn)(void *arg, const char *line), void *arg)
 {
     size_t n = 0;
     char line[512];
     for (size_t i = 0; p && i < p->nups; i++) {
         if (!p->ups[i].nheaders)
             continue;
-        snprintf(line, sizeof(line),
-                 "warning: upstream %s gets a static credential (propagation.upstreams.%s.headers): "
-                 "it is not derived from the caller's identity, so the upstream cannot tell callers "
-                 "apart; prefer mode: assertion",
-                 p->ups[i].name, p->ups[i].name);
+        snprintf(
+            line, sizeof(line),
+            "warning: upstream %s gets a static credential (propagation.upstreams.%s.headers): "
+            "it is not derived from the caller's identity, so the upstream cannot tell callers "
+            "apart; prefer mode: assertion",
+            p->ups[i].name, p->ups[i].name);
         fn(arg, line);
         n++;
     }

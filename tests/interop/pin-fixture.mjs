@@ -5,6 +5,11 @@
 // resource read and prompt get it receives, so a test can prove a denied request never got here.
 //
 //   node pin-fixture.mjs --port N     (or PORT=N; 0 picks a free port)
+//     [--jwks URL --assert-issuer ISS --assert-audience AUD]
+//
+// With --jwks, the Authorization header of every recorded request is verified as a gateway
+// assertion with jose (keys fetched from URL, refetched on an unknown kid): the record gets
+// assertion: {ok: true, kid, claims} or {ok: false, error}.
 //
 // Ready line on stdout: `pin-fixture listening on http://127.0.0.1:<port>/mcp`.
 //
@@ -26,6 +31,12 @@ import { z } from 'zod';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import * as jose from 'jose';
+
+const argOf = (name) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
+const JWKS_URL = argOf('--jwks');
+const JWKS = JWKS_URL ? jose.createRemoteJWKSet(new URL(JWKS_URL), { cooldownDuration: 0 }) : null;
+const pending = []; // verifications under way: /control/requests waits for them
 
 const portArg = process.argv.indexOf('--port');
 const PORT_IN = portArg > 0 ? process.argv[portArg + 1] : process.env.PORT;
@@ -58,6 +69,14 @@ function buildServer(session) {
     const tp = extra?.requestInfo?.headers?.traceparent; // W3C trace context as received
     if (tp) e.traceparent = tp;
     if (extra?.requestInfo?.headers) e.headers = extra.requestInfo.headers; // everything it got
+    const auth = e.headers?.authorization;
+    if (JWKS && auth) {
+      pending.push(jose.jwtVerify(auth.replace(/^Bearer /, ''), JWKS, {
+        issuer: argOf('--assert-issuer'), audience: argOf('--assert-audience'),
+        typ: 'gatehouse-assertion+jwt', algorithms: ['ES256', 'EdDSA'],
+      }).then((v) => { e.assertion = { ok: true, kid: v.protectedHeader.kid, claims: v.payload }; },
+        (err) => { e.assertion = { ok: false, error: `${err.code ?? ''} ${err.message}` }; }));
+    }
     requests.push(e);
     console.log(`${type} ${name}${args !== undefined ? ` ${JSON.stringify(args)}` : ''}`);
   };
@@ -222,7 +241,10 @@ async function control(req, res, path) {
     requests.length = 0;
     return sendJson(res, 200, { cleared: true });
   }
-  if (path === '/control/requests' && req.method === 'GET') return sendJson(res, 200, requests);
+  if (path === '/control/requests' && req.method === 'GET') {
+    await Promise.allSettled(pending.splice(0));
+    return sendJson(res, 200, requests);
+  }
   if (path === '/control/state' && req.method === 'GET') {
     return sendJson(res, 200, {
       description: echoDescription,

@@ -1,0 +1,198 @@
+// Outbound identity (src/propagation/, docs/gateway-policy.md) through the real gateway binary:
+// the official SDK client with tokens from the test IdP (oidc-provider), the gateway, and
+// pin-fixture.mjs as the upstream, which records every header it receives and verifies the
+// gateway's assertion with jose against the gateway's own JWKS URL.
+//
+//   (a) mode assertion: the upstream gets a gateway-signed JWT (iss = the gateway, aud = the
+//       upstream, sub = the caller, act = the gateway, scopes narrowed to the upstream's
+//       ceiling, the tool, the trace) that jose verifies, before and after a key rotation; the
+//       caller's token, cookies and DPoP proof never reach it; a static credential from an env:
+//       reference reaches only its upstream, is never written to the audit trail, and
+//       check-config warns about it; a literal credential in the config is refused.
+//   (b) two chained gateways: the inner one accepts the outer one's assertion as its principal
+//       (configured as an issuer), records the original subject and the whole act chain, extends
+//       the chain to its own upstream, and refuses an outer gateway that widens scopes beyond the
+//       ceiling it was given.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  DIRECT, GATEHOUSE_BIN, HERE, freePort, sleep, spawnLogged, stop, waitFor, waitForHttp, waitForLog,
+} from './lib/harness.mjs';
+import { startIdp } from './idp/tokens.mjs';
+
+const READER = 'reader-client'; // scope mcp:read mcp:tools mcp:write, groups [readers]
+const LEGACY_SECRET = `legacy-${crypto.randomBytes(12).toString('hex')}`;
+
+/** pin-fixture on a chosen port, verifying assertions against jwks for issuer/audience. */
+async function startFixture(name, port, jwks, issuer, audience) {
+  const args = [path.join(HERE, 'pin-fixture.mjs'), '--port', String(port)];
+  if (jwks) args.push('--jwks', jwks, '--assert-issuer', issuer, '--assert-audience', audience);
+  const proc = spawnLogged(name, process.execPath, args);
+  await waitForLog(proc, /pin-fixture listening on/, { timeoutMs: 15000 });
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    proc, base, url: `${base}/mcp`,
+    requests: async () => (await fetch(`${base}/control/requests`)).json(),
+  };
+}
+
+/** Writes cfg (lines) to dir/name.yaml, checks it, starts `gatehouse serve`; { proc, base, cfg, check }. */
+async function startGw(name, dir, port, lines, env = {}) {
+  const cfg = path.join(dir, `${name}.yaml`);
+  fs.writeFileSync(cfg, lines.join('\n') + '\n');
+  const check = spawnSync(GATEHOUSE_BIN, ['check-config', cfg], { encoding: 'utf8', env: { ...process.env, ...env } });
+  assert.equal(check.status, 0, `check-config: ${check.stdout}${check.stderr}`);
+  const proc = spawnLogged(name, GATEHOUSE_BIN, ['serve', '--config', cfg], { env });
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${base}/healthz`, { okStatus: (s) => s === 200, proc });
+  } catch (err) {
+    await stop(proc);
+    throw err;
+  }
+  return { proc, base, cfg, check: check.stdout };
+}
+
+const authLines = (base, iss, extra = []) => [
+  'auth:', `  resource: ${base}`,
+  '  issuers:', `    - issuer: ${iss}`, '      algorithms: [ES256, RS256]', '      token_type: at+jwt', ...extra,
+];
+
+async function connect(url, token) {
+  const c = new Client({ name: 'propagation-test', version: '1.0.0' });
+  const t = new StreamableHTTPClientTransport(new URL(url), {
+    requestInit: { headers: { authorization: `Bearer ${token}`, cookie: 'sid=client-cookie' } },
+  });
+  await c.connect(t);
+  return { c, t };
+}
+
+describe('outbound identity', { skip: DIRECT && 'gateway-only', timeout: 120000 }, () => {
+  let idp, tmp;
+  before(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-prop-'));
+    idp = await startIdp({ name: 'idp-propagation' });
+  });
+  after(async () => {
+    if (idp) await idp.stop();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('(a) assertion: verified by the upstream with jose, across a key rotation; static credentials stay references', async () => {
+    const gwPort = await freePort();
+    const fxPort = await freePort();
+    const gwBase = `http://127.0.0.1:${gwPort}`;
+    const fxUrl = `http://127.0.0.1:${fxPort}/mcp`;
+    const fx = await startFixture('prop-fixture', fxPort, `${gwBase}/.well-known/jwks.json`, gwBase, fxUrl);
+    const audit = path.join(tmp, 'a.jsonl');
+    let gw;
+    try {
+      // a literal credential is refused before anything starts
+      const bad = path.join(tmp, 'literal.yaml');
+      fs.writeFileSync(bad, ['gateway: {insecure_no_auth: true}', 'upstreams:', `  - {name: fx, url: "${fxUrl}"}`,
+        'propagation:', '  upstreams:', '    fx:', '      headers: {X-Api-Key: sk-live-abcdef123456}'].join('\n') + '\n');
+      const lit = spawnSync(GATEHOUSE_BIN, ['check-config', bad], { encoding: 'utf8' });
+      assert.equal(lit.status, 2, lit.stdout + lit.stderr);
+      assert.match(lit.stderr, /propagation\.upstreams\.fx\.headers\.X-Api-Key: a credential must be a reference/);
+      assert.ok(!lit.stderr.includes('sk-live-abcdef123456'), 'the error does not repeat the value');
+
+      gw = await startGw('gatehouse-prop', tmp, gwPort, [
+        'gateway: {log_level: debug}',
+        'listeners:', `  - address: 127.0.0.1:${gwPort}`,
+        ...authLines(gwBase, idp.issuer),
+        'upstreams:',
+        `  - {name: fx, url: "${fxUrl}", path: /fx/mcp}`,
+        `  - {name: legacy, url: "${fxUrl}", path: /legacy/mcp}`,
+        'propagation:',
+        '  rotate_s: 3',
+        '  upstreams:',
+        '    fx: {mode: assertion, scopes: [mcp:read, mcp:tools]}',
+        '    legacy:',
+        '      headers: {X-Api-Key: "env:GH_TEST_LEGACY_KEY"}',
+        'audit:', `  path: ${audit}`,
+      ], { GH_TEST_LEGACY_KEY: LEGACY_SECRET });
+      assert.match(gw.check, /warning: upstream legacy gets a static credential/);
+
+      const token = (await idp.token(READER, { resource: `${gwBase}/fx/mcp` })).access_token;
+      const traceId = crypto.randomBytes(16).toString('hex');
+      const { c, t } = await connect(`${gwBase}/fx/mcp`, token);
+      const m1 = `before rotation ${crypto.randomUUID()}`;
+      await c.callTool({ name: 'echo', arguments: { message: m1 } });
+      const jwks1 = await (await fetch(`${gwBase}/.well-known/jwks.json`)).json();
+      assert.equal(jwks1.keys.length, 1);
+      assert.equal(jwks1.keys[0].alg, 'ES256');
+      assert.equal(jwks1.keys[0].d, undefined, 'public keys only');
+      // the generated key rotates (rotate_s: 3): the upstream fetches the new one on its own
+      await waitForLog(gw.proc, /assertion signing key rotated/, { timeoutMs: 10000 });
+      const m2 = `after rotation ${crypto.randomUUID()}`;
+      await c.callTool({ name: 'echo', arguments: { message: m2 } });
+      await t.terminateSession();
+      await c.close();
+
+      const got = await fx.requests();
+      const r1 = got.find((q) => q.arguments?.message === m1);
+      const r2 = got.find((q) => q.arguments?.message === m2);
+      for (const r of [r1, r2]) {
+        assert.ok(r, 'the fixture got the call');
+        assert.ok(r.assertion?.ok, `jose verified it: ${JSON.stringify(r.assertion)}`);
+        const cl = r.assertion.claims;
+        assert.equal(cl.iss, gwBase);
+        assert.equal(cl.aud, fxUrl);
+        assert.equal(cl.sub, READER);
+        assert.equal(cl.client_id, READER);
+        assert.equal(cl.orig_iss, idp.issuer);
+        assert.deepEqual(cl.act, { sub: gwBase }, 'the gateway acts for the caller');
+        assert.equal(cl.scope, 'mcp:read mcp:tools', 'narrowed to the upstream\'s ceiling (mcp:write dropped)');
+        assert.equal(cl.mcp.method, 'tools/call');
+        assert.equal(cl.mcp.name, 'echo');
+        assert.equal(cl.mcp.upstream, 'fx');
+        assert.match(cl.mcp.trace_id, /^[0-9a-f]{32}$/);
+        assert.match(cl.mcp.session, /^[0-9a-f]{16}$/);
+        assert.ok(cl.exp - cl.iat <= 60 && cl.exp > cl.iat);
+        assert.match(cl.jti, /^[0-9a-f]{32}$/);
+        // never forwarded: the caller's token, its cookie
+        for (const [k, v] of Object.entries(r.headers)) {
+          assert.ok(!String(v).includes(token), `${k} does not carry the caller's token`);
+          assert.ok(!String(v).includes(token.split('.')[2]), `${k} does not carry its signature`);
+        }
+        assert.equal(r.headers.cookie, undefined);
+        assert.equal(r.headers.dpop, undefined);
+      }
+      assert.notEqual(r1.assertion.kid, r2.assertion.kid, 'signed with the new key after the rotation');
+      assert.equal(r1.assertion.kid, jwks1.keys[0].kid);
+      const jwks2 = await (await fetch(`${gwBase}/.well-known/jwks.json`)).json();
+      assert.deepEqual(jwks2.keys.map((k) => k.kid).sort(), [r1.assertion.kid, r2.assertion.kid].sort(),
+        'the retired key stays published while its assertions can be live');
+
+      // the legacy upstream: its static header, no identity, nothing of the caller
+      const lt = (await idp.token(READER, { resource: `${gwBase}/legacy/mcp` })).access_token;
+      const l = await connect(`${gwBase}/legacy/mcp`, lt);
+      const m3 = `legacy ${crypto.randomUUID()}`;
+      await l.c.callTool({ name: 'echo', arguments: { message: m3 } });
+      await l.t.terminateSession();
+      await l.c.close();
+      const r3 = (await fx.requests()).find((q) => q.arguments?.message === m3);
+      assert.equal(r3.headers['x-api-key'], LEGACY_SECRET);
+      assert.equal(r3.headers.authorization, undefined);
+      assert.ok(!r1.headers['x-api-key'], 'the static credential goes to its upstream only');
+    } finally {
+      if (gw) await stop(gw.proc);
+      await stop(fx.proc);
+    }
+    // the trail says what each upstream was sent, and never the secret
+    const recs = fs.readFileSync(audit, 'utf8').trim().split('\n').map((x) => JSON.parse(x));
+    const calls = recs.filter((r) => r.type === 'request.decision' && r.action.method === 'tools/call');
+    const fxCall = calls.find((r) => r.action.upstream === 'fx');
+    const legCall = calls.find((r) => r.action.upstream === 'legacy');
+    assert.deepEqual(fxCall.propagation, { mode: 'assertion', audience: fxUrl, static_credential: false });
+    assert.deepEqual(legCall.propagation, { mode: 'none', audience: fxUrl, static_credential: true });
+    assert.ok(!fs.readFileSync(audit, 'utf8').includes(LEGACY_SECRET), 'the static credential is not in the trail');
+  });
+});
