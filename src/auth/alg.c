@@ -53,6 +53,7 @@ static const char *const reason_names[] = {
     [GH_AUTH_R_DPOP_JTI] = "dpop_jti",
     [GH_AUTH_R_DPOP_ATH] = "dpop_ath",
     [GH_AUTH_R_DPOP_NONCE] = "dpop_nonce",
+    [GH_AUTH_R_SCOPE_CEILING] = "scope_beyond_max_scopes",
     [GH_AUTH_R_INTERNAL] = "internal",
 };
 

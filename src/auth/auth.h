@@ -67,6 +67,7 @@ enum gh_auth_reason {
     GH_AUTH_R_DPOP_JTI,          /* jti missing, not a string, empty or too long */
     GH_AUTH_R_DPOP_ATH,          /* ath missing or not b64url(SHA-256(access token)) */
     GH_AUTH_R_DPOP_NONCE,        /* nonce required and missing or different */
+    GH_AUTH_R_SCOPE_CEILING,     /* a scope beyond the issuer's max_scopes (widened delegation) */
     GH_AUTH_R_INTERNAL,          /* OpenSSL failed in a way input cannot explain */
 };
 

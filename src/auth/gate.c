@@ -403,6 +403,19 @@ static void ask_refresh(struct issuer *is)
 }
 
 /* Tries one issuer; GH_ALLOW with a new principal, or the reason it does not fit. */
+/* max_scopes: every scope of the token must be one the issuer may grant here. */
+static bool within_ceiling(const struct gh_config_auth_issuer *is, const struct gh_auth_claims *c)
+{
+    for (uint32_t i = 0; is->max_scopes && i < c->nscopes; i++) {
+        size_t k = 0;
+        while (k < is->n_max_scopes && !gh_slice_eq_cstr(c->scopes[i], is->max_scopes[k]))
+            k++;
+        if (k == is->n_max_scopes)
+            return false;
+    }
+    return true;
+}
+
 static enum gh_verdict try_issuer(struct issuer *is, struct gh_slice tok, const char *resource,
                                   int64_t now, struct gh_auth_principal **pp,
                                   enum gh_auth_reason *reason)
@@ -431,6 +444,10 @@ static enum gh_verdict try_issuer(struct issuer *is, struct gh_slice tok, const 
         };
         struct gh_auth_claims c;
         v = gh_auth_jwt_check(a, &jws.header, &jws.payload, &rules, now, &c);
+        if (v == GH_ALLOW && !within_ceiling(is->conf, &c)) {
+            v = GH_DENY;
+            c.reason = GH_AUTH_R_SCOPE_CEILING;
+        }
         *reason = c.reason;
         if (v == GH_ALLOW) {
             *pp = gh_auth_principal_new(&c, c.exp);
@@ -715,8 +732,11 @@ static void authenticate_token(struct gh_auth_gate *g, struct gh_http_req *r, st
         enum gh_auth_reason r1;
         if (try_issuer(&g->iss[i], tok, resource, now, &p, &r1) == GH_ALLOW)
             gh_auth_token_cache_put_hash(g->cache, hash, p, now);
-        else if (why == GH_AUTH_R_UNSPECIFIED || r1 != GH_AUTH_R_ISSUER)
-            why = r1; /* the most telling reason: not "another issuer's token" */
+        else if (why == GH_AUTH_R_UNSPECIFIED ||
+                 (r1 != GH_AUTH_R_ISSUER &&
+                  (why == GH_AUTH_R_ISSUER || why == GH_AUTH_R_UNKNOWN_KID)))
+            why = r1; /* the most telling reason: not "another issuer's token", nor "another
+                       * issuer has no such key" when the token's own issuer said more */
     }
     if (!p) {
         deny(out, 401, "invalid_token", gh_auth_reason_str(why));

@@ -74,6 +74,7 @@ static void issuer_release(struct gh_config_auth_issuer *is)
     gh_free(&is->discovery_url);
     gh_free(&is->jwks_uri);
     free_strv(&is->audiences, &is->n_audiences);
+    free_strv(&is->max_scopes, &is->n_max_scopes);
     gh_free(&is->token_type);
     gh_free(&is->claims.groups);
     gh_free(&is->claims.roles);
@@ -290,6 +291,13 @@ static enum gh_rc is_audiences(struct cfg_state *st, const struct gh_config_node
     return str_list(st, v, GH_CONFIG_MAX_AUDIENCES, "audiences", &is->audiences, &is->n_audiences);
 }
 
+static enum gh_rc is_max_scopes(struct cfg_state *st, const struct gh_config_node *v, void *obj)
+{
+    struct gh_config_auth_issuer *is = obj;
+    return str_list(st, v, GH_CONFIG_MAX_SCOPES, "max_scopes", &is->max_scopes,
+                    &is->n_max_scopes);
+}
+
 static enum gh_rc is_token_type(struct cfg_state *st, const struct gh_config_node *v, void *obj)
 {
     return dup_string(st, v, &((struct gh_config_auth_issuer *)obj)->token_type);
@@ -365,6 +373,7 @@ static enum gh_rc au_issuers(struct cfg_state *st, const struct gh_config_node *
         {"jwks_uri", is_jwks},
         {"algorithms", is_algs},
         {"audiences", is_audiences},
+        {"max_scopes", is_max_scopes},
         {"token_type", is_token_type},
         {"clock_skew_ms", is_skew},
         {"claims", is_claims},

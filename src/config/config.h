@@ -194,6 +194,9 @@ struct gh_config_auth_issuer {
     unsigned algorithms;    /* bitmask of enum gh_config_alg; never 0 */
     char **audiences;       /* owned; extra accepted "aud" values (absolute URIs) */
     size_t n_audiences;     /* entries in audiences */
+    char **max_scopes;      /* owned; NULL = any; else a token with another scope is refused
+                               (a delegating gateway may narrow scopes, never widen them) */
+    size_t n_max_scopes;    /* entries in max_scopes */
     char *token_type;       /* owned; when set the JOSE "typ" must equal it; NULL = not checked */
     uint64_t clock_skew_ms; /* leeway on exp/nbf/iat; 0..300000 */
     struct gh_config_auth_claims claims;                /* claim names */

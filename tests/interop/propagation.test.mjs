@@ -35,7 +35,8 @@ async function startFixture(name, port, jwks, issuer, audience) {
   const args = [path.join(HERE, 'pin-fixture.mjs'), '--port', String(port)];
   if (jwks) args.push('--jwks', jwks, '--assert-issuer', issuer, '--assert-audience', audience);
   const proc = spawnLogged(name, process.execPath, args);
-  await waitForLog(proc, /pin-fixture listening on/, { timeoutMs: 15000 });
+  // the port in the pattern: the log file may still hold an earlier run's ready line
+  await waitForLog(proc, new RegExp(`pin-fixture listening on http://127\\.0\\.0\\.1:${port}/mcp`), { timeoutMs: 15000 });
   const base = `http://127.0.0.1:${port}`;
   return {
     proc, base, url: `${base}/mcp`,
@@ -194,5 +195,81 @@ describe('outbound identity', { skip: DIRECT && 'gateway-only', timeout: 120000 
     assert.deepEqual(fxCall.propagation, { mode: 'assertion', audience: fxUrl, static_credential: false });
     assert.deepEqual(legCall.propagation, { mode: 'none', audience: fxUrl, static_credential: true });
     assert.ok(!fs.readFileSync(audit, 'utf8').includes(LEGACY_SECRET), 'the static credential is not in the trail');
+  });
+
+  test('(b) chained gateways: the inner one keeps the original subject, extends the act chain, refuses widened scopes', async () => {
+    const [wPort, nPort, iPort, fPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const wBase = `http://127.0.0.1:${wPort}`; // outer gateway that passes every scope on (widens)
+    const nBase = `http://127.0.0.1:${nPort}`; // outer gateway that narrows to the inner's ceiling
+    const iBase = `http://127.0.0.1:${iPort}`;
+    const fUrl = `http://127.0.0.1:${fPort}/mcp`;
+    const fx = await startFixture('chain-fixture', fPort, `${iBase}/.well-known/jwks.json`, iBase, fUrl);
+    const innerAudit = path.join(tmp, 'inner.jsonl');
+    const procs = [];
+    try {
+      const outer = (name, port, base, scopes) => startGw(name, tmp, port, [
+        'listeners:', `  - address: 127.0.0.1:${port}`,
+        ...authLines(base, idp.issuer),
+        'upstreams:', `  - {name: inner, url: "${iBase}/mcp", path: /mcp}`,
+        'propagation:', '  upstreams:', `    inner: {mode: assertion${scopes ? `, scopes: [${scopes}]` : ''}}`,
+      ]);
+      const wide = await outer('gatehouse-outer-wide', wPort, wBase, null);
+      procs.push(wide.proc);
+      const narrow = await outer('gatehouse-outer-narrow', nPort, nBase, 'mcp:read, mcp:tools');
+      procs.push(narrow.proc);
+      const front = (iss) => [`    - issuer: ${iss}`, `      jwks_uri: ${iss}/.well-known/jwks.json`,
+        '      algorithms: [ES256]', '      token_type: gatehouse-assertion+jwt', '      max_scopes: [mcp:read, mcp:tools]'];
+      const inner = await startGw('gatehouse-inner', tmp, iPort, [
+        'gateway: {log_level: debug}',
+        'listeners:', `  - address: 127.0.0.1:${iPort}`,
+        'auth:', `  resource: ${iBase}`, '  issuers:', ...front(wBase), ...front(nBase),
+        'upstreams:', `  - {name: fx, url: "${fUrl}", path: /mcp}`,
+        'propagation:', '  upstreams:', '    fx: {mode: assertion}',
+        'audit:', `  path: ${innerAudit}`,
+      ]);
+      procs.push(inner.proc);
+
+      // through the narrowing front: the call reaches the fixture with a two-hop chain
+      const token = (await idp.token(READER, { resource: `${nBase}/mcp` })).access_token;
+      const { c, t } = await connect(`${nBase}/mcp`, token);
+      const msg = `chained ${crypto.randomUUID()}`;
+      const r = await c.callTool({ name: 'echo', arguments: { message: msg } });
+      assert.equal(r.content[0].text, msg);
+      await t.terminateSession();
+      await c.close();
+      const rec = (await fx.requests()).find((q) => q.arguments?.message === msg);
+      assert.ok(rec?.assertion?.ok, JSON.stringify(rec?.assertion));
+      const cl = rec.assertion.claims;
+      assert.equal(cl.sub, READER, 'the original subject survives both hops');
+      assert.equal(cl.iss, iBase);
+      assert.equal(cl.orig_iss, nBase);
+      assert.deepEqual(cl.act, { sub: iBase, act: { sub: nBase } }, 'each gateway extends the act chain');
+      assert.equal(cl.scope, 'mcp:read mcp:tools');
+      assert.ok(!Object.values(rec.headers).some((v) => String(v).includes(token)), 'the user\'s token stops at the front');
+
+      // through the widening front: the inner gateway refuses the assertion (mcp:write is beyond its ceiling)
+      const wt = (await idp.token(READER, { resource: `${wBase}/mcp` })).access_token;
+      const res = await fetch(`${wBase}/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${wt}` },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
+          params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'wide', version: '1' } } }),
+      });
+      await res.text();
+      assert.equal(res.status, 401, 'the inner gateway\'s refusal reaches the caller');
+      await waitFor('the inner refusal in its log', async () => /refused 401 scope_beyond_max_scopes/.test(inner.proc.log()),
+        { proc: inner.proc, timeoutMs: 5000 });
+    } finally {
+      for (const p of procs) await stop(p);
+      await stop(fx.proc);
+    }
+    const recs = fs.readFileSync(innerAudit, 'utf8').trim().split('\n').map((x) => JSON.parse(x));
+    const call = recs.find((x) => x.type === 'request.decision' && x.action.method === 'tools/call');
+    assert.equal(call.principal.sub, READER);
+    assert.equal(call.principal.iss, nBase);
+    assert.deepEqual(call.principal.act, [nBase], 'the inner trail names the front gateway as actor');
+    assert.deepEqual(call.principal.scopes, ['mcp:read', 'mcp:tools']);
+    const refused = recs.find((x) => x.type === 'auth.failure' && x.auth.reason === 'scope_beyond_max_scopes');
+    assert.ok(refused, 'the widened assertion is an auth.failure in the inner trail');
   });
 });

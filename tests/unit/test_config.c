@@ -1303,7 +1303,8 @@ static void auth_errors(void **state)
          "roles, client_id)"},
         {"  resource: https://gw.example.com\n%s      audience: ['https://a']\n",
          "gw.yaml:8:7: auth.issuers[0].audience: unknown key (expected one of: issuer, "
-         "discovery_url, jwks_uri, algorithms, audiences, token_type, clock_skew_ms, claims, "
+         "discovery_url, jwks_uri, algorithms, audiences, max_scopes, token_type, clock_skew_ms, "
+         "claims, "
          "introspection, dpop, allow_private_network)"},
         /* introspection */
         {"  resource: https://gw.example.com\n%s      introspection:\n"
