@@ -748,6 +748,8 @@ static enum gh_rc open_channels(struct gh_mcp_bridge *b)
         bool stateless = gh_upstream_era(b->gw->upstreams, u) == GH_UPSTREAM_ERA_STATELESS;
         enum gh_rc rc =
             gh_mcp_channel_open(u, i, &CHANNEL_CBS, b, cap, stateless, &b->ch[i], err, sizeof(err));
+        if (rc == GH_OK)
+            gh_mcp_channel_set_identity(b->ch[i], gh_prop_upstream(b->gw->prop, u->index));
         if (rc != GH_OK) {
             GH_LOGW("mcp", "upstream %s: cannot start: %s", u->conf->name, err);
             return rc;

@@ -40,6 +40,7 @@ struct gh_mcp_channel {
     char version[16];                /* http: negotiated */
     struct http_exchange *exchanges; /* http: in flight, GET included */
     size_t message_bytes;
+    const struct gh_prop_upstream *identity; /* http: static credentials it is sent */
 };
 
 /* ---- stdio ---- */
@@ -186,10 +187,12 @@ static struct http_exchange *http_send_h(struct gh_mcp_channel *ch, const char *
     gh_buf_init(&x->body, ch->message_bytes);
     x->next = ch->exchanges;
     ch->exchanges = x;
-    struct gh_http_header h[12];
+    struct gh_http_header h[12 + GH_PROP_MAX_HEADERS];
     size_t n = 0;
     for (size_t i = 0; i < nextra && i < 6; i++)
         h[n++] = extra[i];
+    if (ch->identity) /* a gateway-held session carries no caller: static credentials only */
+        n += gh_prop_upstream_headers(ch->identity, h + n, GH_PROP_MAX_HEADERS);
     if (!x->is_get)
         h[n++] =
             (struct gh_http_header){GH_SLICE_LIT("Content-Type"), GH_SLICE_LIT("application/json")};
@@ -482,6 +485,11 @@ out:
 }
 
 /* ---- common ---- */
+
+void gh_mcp_channel_set_identity(struct gh_mcp_channel *ch, const struct gh_prop_upstream *pu)
+{
+    ch->identity = pu;
+}
 
 enum gh_rc gh_mcp_channel_open(const struct gh_upstream *u, size_t idx,
                                const struct gh_mcp_channel_cbs *cbs, void *arg,

@@ -275,6 +275,8 @@ enum gh_rc gh_mcp_channel_open(const struct gh_upstream *u, size_t idx,
                                const struct gh_mcp_channel_cbs *cbs, void *arg,
                                size_t message_bytes, bool stateless, struct gh_mcp_channel **out,
                                char *err, size_t errlen);
+/** The static credentials (propagation headers) its HTTP requests carry. */
+void gh_mcp_channel_set_identity(struct gh_mcp_channel *ch, const struct gh_prop_upstream *pu);
 /** Sends one message; gid names a request (an HTTP failure is answered as an error for it). */
 enum gh_rc gh_mcp_channel_send(struct gh_mcp_channel *ch, const char *msg, size_t len, uint64_t gid,
                                bool is_init);

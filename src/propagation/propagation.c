@@ -214,6 +214,15 @@ static enum gh_rc ups_compile(struct gh_prop *p, const struct gh_config *cfg,
         enum gh_rc rc = up_compile(&p->ups[k], v->items[i], err);
         if (rc)
             return rc;
+        for (size_t e = 0; p->ups[k].mode != GH_PROP_NONE && e < cfg->n_endpoints; e++)
+            for (size_t m = 0; m < cfg->endpoints[e].n_upstreams; m++)
+                if (strcmp(cfg->endpoints[e].upstreams[m], v->items[i]->key) == 0)
+                    return gh_config_node_error(
+                        err, v->items[i],
+                        "an upstream behind the aggregated endpoint %s keeps one session for "
+                        "many callers: it cannot be sent per-caller identity (mode none, or serve "
+                        "it on its own path only)",
+                        cfg->endpoints[e].path);
         p->signs |= p->ups[k].mode == GH_PROP_ASSERTION;
     }
     return GH_OK;
