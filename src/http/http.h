@@ -51,6 +51,9 @@ size_t gh_http_server_conns(struct gh_net_worker *w);
 /* request accessors: valid while the caller holds a reference */
 const struct gh_http_request_head *gh_http_req_head(const struct gh_http_req *r);
 struct gh_slice gh_http_req_body(const struct gh_http_req *r);
+/** What gh_http_req_body returns from now on (copied into the request arena; the received
+ *  bytes stay valid for slices already taken from them): a redacted body, for example. */
+void gh_http_req_replace_body(struct gh_http_req *r, const char *p, size_t n);
 struct gh_arena *gh_http_req_arena(struct gh_http_req *r);
 const struct gh_net_addr *gh_http_req_peer(const struct gh_http_req *r);
 /** The local address the request arrived on (listener address). */

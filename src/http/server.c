@@ -60,6 +60,7 @@ struct gh_http_req {
     struct gh_arena *arena;
     struct gh_http_request_head head; /* slices point into the arena */
     struct gh_buf body;
+    struct gh_slice body_override; /* set: what the body is from now on (request arena) */
     bool started, ended, chunked_resp;
     bool head_only; /* HEAD: headers as for GET, never a body (RFC 9110 §9.3.2) */
     void (*on_abort)(void *);
@@ -582,7 +583,17 @@ const struct gh_http_request_head *gh_http_req_head(const struct gh_http_req *r)
 
 struct gh_slice gh_http_req_body(const struct gh_http_req *r)
 {
+    if (r->body_override.ptr)
+        return r->body_override;
     return gh_slice(r->body.data, r->body.len);
+}
+
+void gh_http_req_replace_body(struct gh_http_req *r, const char *p, size_t n)
+{
+    char *copy = gh_arena_alloc(r->arena, n + 1);
+    memcpy(copy, p, n);
+    copy[n] = '\0';
+    r->body_override = gh_slice(copy, n); /* the received bytes stay: parses still point there */
 }
 
 struct gh_arena *gh_http_req_arena(struct gh_http_req *r)

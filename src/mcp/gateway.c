@@ -35,6 +35,8 @@ enum gh_rc gh_mcp_gateway_new(struct gh_config *cfg, struct gh_mcp_gateway **out
         rc = gh_prop_compile(cfg, cfg->propagation, &gw->prop, &perr);
         if (rc != GH_OK)
             gh_config_error_format(&perr, err, errlen);
+        else if (!gh_mcp_inspect_policy_ok(gw, gw->policy, err, errlen))
+            rc = GH_E_PARSE;
         else if (gh_prop_signs(gw->prop) && !cfg->auth && !cfg->gateway.insecure_no_auth)
             rc = GH_OK; /* dev mode adds its own issuer later */
     }
@@ -73,6 +75,12 @@ enum gh_rc gh_mcp_gateway_reload_policy(struct gh_mcp_gateway *gw,
 {
     struct gh_policy *np = NULL;
     enum gh_rc rc = gh_policy_compile(gw->cfg, tree, &np, err);
+    if (rc == GH_OK && !gh_mcp_inspect_policy_ok(gw, np, err->msg, sizeof(err->msg))) {
+        err->line = err->column = 0;
+        err->path[0] = '\0';
+        gh_policy_unref(np);
+        rc = GH_E_PARSE;
+    }
     pthread_mutex_lock(&gw->policy_lock);
     snprintf(before, 72, "%s", gh_policy_digest(gw->policy));
     pthread_mutex_unlock(&gw->policy_lock);
@@ -407,6 +415,7 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
     pc->stateless = stateless;
     pc->ra = gh_mcp_reqaudit_new(gw, r, rt->u->index);
     gh_mcp_trace_adopt_meta(pc->ra, r, &body);
+    gh_mcp_redact_arguments(gw, rt, r, &body, pc->ra); /* before the upstream sees anything */
     gh_http_req_set_app(r, pc->ra); /* the proxy sends its trace context upstream */
     switch (gh_mcp_authorize(gw, &pc->rt, r, &pc->body, pc->ra, post_resume, pc)) {
     case GH_MCP_AUTHZ_OK:

@@ -73,6 +73,20 @@ void gh_mcp_trusted_proxies_build(struct gh_mcp_gateway *gw);
 bool gh_mcp_client_address(const struct gh_mcp_gateway *gw, struct gh_http_req *r, char out[64],
                            char proxy[64]);
 
+/* ---- inspection boundaries (inspect.c) ---- */
+
+struct gh_mcp_reqaudit;
+
+/** False (err set) when policy p has a rule that reads arguments of an upstream declared
+ *  inspect: method. */
+bool gh_mcp_inspect_policy_ok(const struct gh_mcp_gateway *gw, const struct gh_policy *p, char *err,
+                              size_t errlen);
+/** Removes the route upstream's redact.arguments members from a single request's arguments
+ *  (r's body is replaced; body, the parse of the original, stays valid); ra lists them. */
+void gh_mcp_redact_arguments(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+                             struct gh_http_req *r, const struct gh_jsonrpc_body *body,
+                             struct gh_mcp_reqaudit *ra);
+
 /* ---- trace context (trace.c) ---- */
 
 /** "00-<trace id>-<gateway span>-01" of r's audit context into out; false without one. */
@@ -91,6 +105,8 @@ struct gh_mcp_reqaudit {
     struct gh_mcp_gateway *gw;
     struct gh_http_req *r;
     size_t upstream; /* config index of the route's (first) upstream: latency metric label */
+    const char *redacted[GH_PROP_MAX_REDACTIONS]; /* JSON Pointers removed from the arguments */
+    size_t nredacted;
 };
 /** Without a traceparent header, a single request's params._meta.traceparent is the caller's. */
 void gh_mcp_trace_adopt_meta(struct gh_mcp_reqaudit *ra, struct gh_http_req *r,

@@ -168,7 +168,10 @@ static void outcome_on_free(void *arg)
     if (!ra->gw->audit)
         return;
     struct answer ans = {0};
-    answer_from_tail(ra->r, &ans);
+    /* the answer's error code and isError are results: read only where that is allowed */
+    if (gh_prop_upstream_inspect(gh_prop_upstream(ra->gw->prop, ra->upstream)) ==
+        GH_PROP_INSPECT_RESULTS)
+        answer_from_tail(ra->r, &ans);
     unsigned char h[32];
     char dig[7 + 65] = "sha256:";
     bool has_digest = gh_http_req_resp_digest(ra->r, h);
@@ -231,8 +234,11 @@ bool gh_mcp_record_decision(struct gh_mcp_gateway *gw, const struct gh_mcp_reqau
         gh_audit_put_id(&b, "name", a->name);
     else
         gh_audit_put_str(&b, "name", a->name.len ? a->name : (struct gh_slice){0});
-    struct gh_slice args = a->args && a->args_tok >= 0 ? gh_json_raw(a->args, (uint32_t)a->args_tok)
-                                                       : (struct gh_slice){0};
+    const struct gh_prop_upstream *pu = gh_prop_upstream(gw->prop, ra->upstream);
+    bool args_readable = gh_prop_upstream_inspect(pu) >= GH_PROP_INSPECT_ARGUMENTS;
+    struct gh_slice args = args_readable && a->args && a->args_tok >= 0
+                               ? gh_json_raw(a->args, (uint32_t)a->args_tok)
+                               : (struct gh_slice){0};
     gh_audit_put_digest(&b, "arguments_digest", args);
     gh_audit_close_obj(&b);
     gh_audit_open_obj(&b, "decision");
@@ -242,8 +248,15 @@ bool gh_mcp_record_decision(struct gh_mcp_gateway *gw, const struct gh_mcp_reqau
     gh_audit_put_str(&b, "policy", gh_slice_cstr(d->digest ? d->digest : "none"));
     gh_audit_put_str(&b, "reason", gh_slice_cstr(gh_policy_reason_str(d->reason)));
     gh_audit_close_obj(&b);
-    /* what identity the upstream gets (declared per upstream: docs/gateway-policy.md) */
-    const struct gh_prop_upstream *pu = gh_prop_upstream(gw->prop, ra->upstream);
+    /* what the gateway read and changed, and what identity the upstream gets (declared per
+     * upstream: docs/gateway-policy.md) */
+    gh_audit_open_obj(&b, "inspection");
+    gh_audit_put_id(&b, "read", gh_slice_cstr(gh_prop_inspect_str(gh_prop_upstream_inspect(pu))));
+    struct gh_slice red[GH_PROP_MAX_REDACTIONS];
+    for (size_t i = 0; i < ra->nredacted; i++)
+        red[i] = gh_slice_cstr(ra->redacted[i]);
+    gh_audit_put_list(&b, "redacted", red, (uint32_t)ra->nredacted);
+    gh_audit_close_obj(&b);
     gh_audit_open_obj(&b, "propagation");
     gh_audit_put_id(&b, "mode", gh_slice_cstr(gh_prop_mode_str(gh_prop_upstream_mode(pu))));
     const char *aud = gh_prop_upstream_audience(pu);

@@ -105,6 +105,9 @@ bool gh_policy_enabled(const struct gh_policy *p);
  *  upstream listed and the tool definitions seen and approved on first use — so live sessions
  *  need not list again. Rate-limit counters and PDP answers start afresh. */
 void gh_policy_adopt_state(struct gh_policy *p, struct gh_policy *old);
+/** The id of a rule that reads arguments (constraints, additional_arguments: false) and can
+ *  apply to the configured upstream with that index, or NULL. */
+const char *gh_policy_argument_rule(const struct gh_policy *p, size_t upstream);
 /** "sha256:<hex>" of the canonical rule set; "none" without a policy. */
 const char *gh_policy_digest(const struct gh_policy *p);
 /** Decision mode. */

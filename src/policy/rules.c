@@ -648,6 +648,17 @@ void gh_policy_unref(struct gh_policy *p)
     free(p);
 }
 
+const char *gh_policy_argument_rule(const struct gh_policy *p, size_t upstream)
+{
+    for (uint32_t i = 0; p && p->enabled && i < p->nrules; i++) {
+        const struct gh_policy__rule *r = &p->rules[i];
+        if ((r->nargs || r->strict_args) && r->upmask &&
+            (r->upmask[upstream / 64] & (1ull << (upstream % 64))))
+            return r->id;
+    }
+    return NULL;
+}
+
 void gh_policy_adopt_state(struct gh_policy *p, struct gh_policy *old)
 {
     if (!p || !old)

@@ -25,6 +25,9 @@ struct gh_prop_upstream {
     int64_t ttl_s;
     struct gh_http_header headers[GH_PROP_MAX_HEADERS]; /* names and values owned */
     size_t nheaders;
+    enum gh_prop_inspect inspect;
+    char *redact[GH_PROP_MAX_REDACTIONS]; /* JSON Pointers into params.arguments, owned */
+    size_t nredact;
     char *name;
 };
 

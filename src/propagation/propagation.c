@@ -146,6 +146,49 @@ static enum gh_rc up_scopes(struct gh_prop_upstream *u, const struct gh_config_n
     return GH_OK;
 }
 
+static const char *const INSPECT[] = {"", "method", "arguments", "results"};
+
+const char *gh_prop_inspect_str(enum gh_prop_inspect i)
+{
+    return (size_t)i < GH_ARRAY_LEN(INSPECT) && i ? INSPECT[i] : "results";
+}
+
+/* RFC 6901: "/a/b~1c" — every segment after a '/', "~" only as "~0" or "~1". */
+static bool pointer_ok(const char *s)
+{
+    if (s[0] != '/' || strlen(s) > 256)
+        return false;
+    for (const char *c = s; *c; c++)
+        if (*c == '~' && c[1] != '0' && c[1] != '1')
+            return false;
+    return true;
+}
+
+static enum gh_rc up_redact(struct gh_prop_upstream *u, const struct gh_config_node *v,
+                            struct gh_config_error *err)
+{
+    if (v->kind != CFG_MAP)
+        return gh_config_node_error(err, v, "expected a mapping (arguments: [JSON Pointers])");
+    for (size_t i = 0; i < v->n; i++) {
+        const struct gh_config_node *k = v->items[i];
+        if (strcmp(k->key, "arguments") != 0)
+            return gh_config_node_error(err, k,
+                                        "unknown key (expected arguments; redaction of results "
+                                        "is not available in this version)");
+        if (k->kind != CFG_SEQ || k->n == 0 || k->n > GH_PROP_MAX_REDACTIONS)
+            return gh_config_node_error(err, k, "expected a list of 1-%d JSON Pointers",
+                                        GH_PROP_MAX_REDACTIONS);
+        for (size_t j = 0; j < k->n; j++) {
+            if (!scalar(k->items[j]) || !pointer_ok(k->items[j]->text))
+                return gh_config_node_error(err, k->items[j],
+                                            "expected a JSON Pointer (RFC 6901) such as /password "
+                                            "or /auth/token");
+            u->redact[u->nredact++] = gh_xstrdup(k->items[j]->text);
+        }
+    }
+    return GH_OK;
+}
+
 static enum gh_rc up_compile(struct gh_prop_upstream *u, const struct gh_config_node *n,
                              struct gh_config_error *err)
 {
@@ -180,14 +223,26 @@ static enum gh_rc up_compile(struct gh_prop_upstream *u, const struct gh_config_
             u->ttl_s = t;
         } else if (strcmp(v->key, "headers") == 0) {
             rc = up_headers(u, v, err);
+        } else if (strcmp(v->key, "inspect") == 0) {
+            size_t m = 1;
+            while (m < GH_ARRAY_LEN(INSPECT) && !(scalar(v) && strcmp(v->text, INSPECT[m]) == 0))
+                m++;
+            if (m == GH_ARRAY_LEN(INSPECT))
+                return gh_config_node_error(err, v, "expected method, arguments or results");
+            u->inspect = (enum gh_prop_inspect)m;
+        } else if (strcmp(v->key, "redact") == 0) {
+            rc = up_redact(u, v, err);
         } else {
             return gh_config_node_error(err, v,
                                         "unknown key (expected mode, audience, scopes, ttl_s, "
-                                        "headers)");
+                                        "headers, inspect, redact)");
         }
         if (rc)
             return rc;
     }
+    if (u->nredact && u->inspect < GH_PROP_INSPECT_ARGUMENTS)
+        return gh_config_node_error(err, gh_config_node_get(n, "redact"),
+                                    "redacting arguments needs inspect: arguments or results");
     for (size_t i = 0; u->mode != GH_PROP_NONE && i < u->nheaders; i++)
         if (gh_slice_caseeq_cstr(u->headers[i].name, "Authorization"))
             return gh_config_node_error(err, gh_config_node_get(n, "headers"),
@@ -207,21 +262,23 @@ static enum gh_rc ups_compile(struct gh_prop *p, const struct gh_config *cfg,
             k++;
         if (k == cfg->n_upstreams)
             return gh_config_node_error(err, v->items[i], "no upstream of that name");
-        if (cfg->upstreams[k].kind != GH_CONFIG_UPSTREAM_HTTP)
-            return gh_config_node_error(err, v->items[i],
-                                        "a stdio upstream has no HTTP request to carry identity "
-                                        "or headers (give its child what it needs in env:)");
         enum gh_rc rc = up_compile(&p->ups[k], v->items[i], err);
         if (rc)
             return rc;
-        for (size_t e = 0; p->ups[k].mode != GH_PROP_NONE && e < cfg->n_endpoints; e++)
+        const struct gh_prop_upstream *u = &p->ups[k];
+        if (cfg->upstreams[k].kind != GH_CONFIG_UPSTREAM_HTTP && (u->mode || u->nheaders))
+            return gh_config_node_error(err, v->items[i],
+                                        "a stdio upstream has no HTTP request to carry identity "
+                                        "or headers (give its child what it needs in env:)");
+        bool special =
+            u->mode != GH_PROP_NONE || u->inspect != GH_PROP_INSPECT_RESULTS || u->nredact;
+        for (size_t e = 0; special && e < cfg->n_endpoints; e++)
             for (size_t m = 0; m < cfg->endpoints[e].n_upstreams; m++)
                 if (strcmp(cfg->endpoints[e].upstreams[m], v->items[i]->key) == 0)
                     return gh_config_node_error(
                         err, v->items[i],
-                        "an upstream behind the aggregated endpoint %s keeps one session for "
-                        "many callers: it cannot be sent per-caller identity (mode none, or serve "
-                        "it on its own path only)",
+                        "an upstream behind the aggregated endpoint %s cannot have per-caller "
+                        "identity, inspect or redact in this version (serve it on its own path)",
                         cfg->endpoints[e].path);
         p->signs |= p->ups[k].mode == GH_PROP_ASSERTION;
     }
@@ -312,6 +369,7 @@ enum gh_rc gh_prop_compile(const struct gh_config *cfg, const struct gh_config_n
     for (size_t i = 0; i < p->nups; i++) {
         p->ups[i].name = gh_xstrdup(cfg->upstreams[i].name);
         p->ups[i].ttl_s = GH_PROP_TTL_MAX_S;
+        p->ups[i].inspect = GH_PROP_INSPECT_RESULTS;
         p->ups[i].audience = cfg->upstreams[i].kind == GH_CONFIG_UPSTREAM_HTTP
                                  ? url_text(&cfg->upstreams[i].url)
                                  : gh_xstrdup("");
@@ -344,6 +402,8 @@ void gh_prop_free(struct gh_prop *p)
         for (size_t k = 0; k < u->nscopes; k++)
             free(u->scopes[k]);
         free(u->scopes);
+        for (size_t k = 0; k < u->nredact; k++)
+            free(u->redact[k]);
         for (size_t k = 0; k < u->nheaders; k++) {
             free((char *)u->headers[k].name.ptr);
             OPENSSL_cleanse((char *)u->headers[k].value.ptr, u->headers[k].value.len);
@@ -404,6 +464,17 @@ size_t gh_prop_upstream_headers(const struct gh_prop_upstream *u, struct gh_http
     size_t n = GH_MIN(cap, u->nheaders);
     memcpy(out, u->headers, n * sizeof(*out));
     return n;
+}
+
+enum gh_prop_inspect gh_prop_upstream_inspect(const struct gh_prop_upstream *u)
+{
+    return u->inspect ? u->inspect : GH_PROP_INSPECT_RESULTS;
+}
+
+size_t gh_prop_upstream_redactions(const struct gh_prop_upstream *u, const char *const **out)
+{
+    *out = (const char *const *)u->redact;
+    return u->nredact;
 }
 
 bool gh_prop_signs(const struct gh_prop *p)

@@ -50,6 +50,19 @@ bool gh_prop_upstream_static(const struct gh_prop_upstream *u);
 size_t gh_prop_upstream_headers(const struct gh_prop_upstream *u, struct gh_http_header *out,
                                 size_t cap);
 
+/** What the gateway may read of an upstream's traffic (declared: propagation.upstreams.NAME.
+ *  inspect). Larger reads more; the default is RESULTS (everything). */
+enum gh_prop_inspect {
+    GH_PROP_INSPECT_METHOD = 1,    /* method and name only: no arguments, no results */
+    GH_PROP_INSPECT_ARGUMENTS = 2, /* and the arguments; not the results */
+    GH_PROP_INSPECT_RESULTS = 3,   /* and the results */
+};
+#define GH_PROP_MAX_REDACTIONS 16
+enum gh_prop_inspect gh_prop_upstream_inspect(const struct gh_prop_upstream *u);
+const char *gh_prop_inspect_str(enum gh_prop_inspect i);
+/** The JSON Pointers (RFC 6901, into params.arguments) removed before forwarding; the count. */
+size_t gh_prop_upstream_redactions(const struct gh_prop_upstream *u, const char *const **out);
+
 /** Who the outbound identity is about, and for what (slices valid during the call). */
 struct gh_prop_subject {
     struct gh_slice iss, sub, client_id;

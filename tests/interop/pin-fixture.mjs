@@ -23,6 +23,7 @@
 //   POST   /control/reset    echo's original description back; list_changed to every session
 //   GET    /control/calls    [{name, arguments}] tool calls received, oldest first
 //   GET    /control/requests [{type: tool|resource|prompt, name, arguments?, session, traceparent?}]
+//   GET    /control/received every POSTed JSON-RPC body as it arrived (before schema parsing)
 //   DELETE /control/calls    forget the recorded calls and requests
 //   GET    /control/state    {description, mutated, sessions}
 import { randomUUID } from 'node:crypto';
@@ -54,6 +55,7 @@ const INJECTED_DESCRIPTION =
 
 let echoDescription = ECHO_DESCRIPTION;
 const requests = []; // { type, name, arguments?, session }
+const received = []; // every POSTed JSON-RPC body as parsed JSON, oldest first
 const sessions = new Map(); // sessionId -> { transport, server, echoTool }
 
 const text = (t) => ({ content: [{ type: 'text', text: t }] });
@@ -241,6 +243,7 @@ async function control(req, res, path) {
     requests.length = 0;
     return sendJson(res, 200, { cleared: true });
   }
+  if (path === '/control/received' && req.method === 'GET') return sendJson(res, 200, received);
   if (path === '/control/requests' && req.method === 'GET') {
     await Promise.allSettled(pending.splice(0));
     return sendJson(res, 200, requests);
@@ -269,6 +272,7 @@ async function handle(req, res) {
       if (err.status === 413) return jsonError(res, 413, -32600, 'Request body too large');
       return jsonError(res, 400, -32700, 'Parse error');
     }
+    received.push(body); // the message exactly as it arrived (before the SDK's schema parsing)
     if (known) return known.transport.handleRequest(req, res, body);
     if (sid) return jsonError(res, 404, -32001, 'Session not found');
     const msgs = Array.isArray(body) ? body : [body];

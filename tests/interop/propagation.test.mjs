@@ -272,4 +272,79 @@ describe('outbound identity', { skip: DIRECT && 'gateway-only', timeout: 120000 
     const refused = recs.find((x) => x.type === 'auth.failure' && x.auth.reason === 'scope_beyond_max_scopes');
     assert.ok(refused, 'the widened assertion is an auth.failure in the inner trail');
   });
+
+  test('(c) inspection: arguments redacted before the upstream sees them; method-only upstreams get argument-free records', async () => {
+    const gwPort = await freePort();
+    const fxPort = await freePort();
+    const gwBase = `http://127.0.0.1:${gwPort}`;
+    const fxUrl = `http://127.0.0.1:${fxPort}/mcp`;
+    const fx = await startFixture('inspect-fixture', fxPort);
+    const audit = path.join(tmp, 'c.jsonl');
+    const cfgLines = (extraPolicy) => [
+      'gateway: {insecure_no_auth: true, log_level: debug}',
+      'listeners:', `  - address: 127.0.0.1:${gwPort}`,
+      'upstreams:',
+      `  - {name: fx, url: "${fxUrl}", path: /fx/mcp}`,
+      `  - {name: blind, url: "${fxUrl}", path: /blind/mcp}`,
+      'propagation:', '  upstreams:',
+      '    fx:', '      inspect: arguments', '      redact: {arguments: [/secret, /nested/token, /absent]}',
+      '    blind: {inspect: method}',
+      'policy:', '  rules:',
+      '    - {id: all, effect: allow, tools: ["*"]}',
+      ...extraPolicy,
+      'audit:', `  path: ${audit}`,
+    ];
+    // a rule that reads arguments of the method-only upstream: refused at start
+    const badCfg = path.join(tmp, 'inspect-bad.yaml');
+    fs.writeFileSync(badCfg, cfgLines(['    - id: argrule', '      effect: deny', '      upstream: [blind]',
+      '      tools: [echo]', '      arguments: {message: {max_length: 5}}']).join('\n') + '\n');
+    const bad = spawnLogged('gatehouse-inspect-bad', GATEHOUSE_BIN, ['serve', '--config', badCfg]);
+    const ex = await Promise.race([bad.exited, sleep(10000).then(() => 'timeout')]);
+    if (ex === 'timeout') await stop(bad);
+    assert.notEqual(ex, 'timeout', 'the gateway refuses to start');
+    assert.notEqual(ex.code, 0);
+    assert.match(bad.log(), /policy rule argrule reads tool arguments, but upstream blind may be inspected for its method only/);
+
+    let gw;
+    const marker = `redact ${crypto.randomUUID()}`;
+    const blindMarker = `blind ${crypto.randomUUID()}`;
+    try {
+      gw = await startGw('gatehouse-inspect', tmp, gwPort, cfgLines([]));
+      const c = new Client({ name: 'inspect-test', version: '1.0.0' });
+      const t = new StreamableHTTPClientTransport(new URL(`${gwBase}/fx/mcp`));
+      await c.connect(t);
+      const r = await c.callTool({ name: 'echo', arguments: {
+        message: marker, secret: 'hunter2-secret', nested: { token: 'tok-secret', keep: 1 }, after: true } });
+      assert.equal(r.content[0].text, marker);
+      await t.terminateSession();
+      await c.close();
+      const c2 = new Client({ name: 'inspect-test', version: '1.0.0' });
+      const t2 = new StreamableHTTPClientTransport(new URL(`${gwBase}/blind/mcp`));
+      await c2.connect(t2);
+      await c2.callTool({ name: 'echo', arguments: { message: blindMarker } });
+      await t2.terminateSession();
+      await c2.close();
+      const got = (await (await fetch(`${fx.base}/control/received`)).json())
+        .find((m) => m.method === 'tools/call' && m.params?.arguments?.message === marker);
+      assert.ok(got, 'the call arrived');
+      assert.deepEqual(got.params.arguments, { message: marker, nested: { keep: 1 }, after: true },
+        'the upstream never saw the redacted members');
+    } finally {
+      if (gw) await stop(gw.proc);
+      await stop(fx.proc);
+    }
+    const recs = fs.readFileSync(audit, 'utf8').trim().split('\n').map((x) => JSON.parse(x));
+    const calls = recs.filter((x) => x.type === 'request.decision' && x.action.method === 'tools/call');
+    const fxCall = calls.find((x) => x.action.upstream === 'fx');
+    assert.deepEqual(fxCall.inspection, { read: 'arguments', redacted: ['/secret', '/nested/token'] },
+      'the record says what was removed (and /absent was not there)');
+    assert.match(fxCall.action.arguments_digest, /^sha256:/);
+    const blindCall = calls.find((x) => x.action.upstream === 'blind');
+    assert.deepEqual(blindCall.inspection, { read: 'method', redacted: [] });
+    assert.equal(blindCall.action.arguments_digest, null, 'argument-free record');
+    const blindOut = recs.find((x) => x.type === 'request.outcome' && x.rid === blindCall.rid);
+    assert.equal(blindOut.outcome.rpc_error, undefined);
+    const raw = fs.readFileSync(audit, 'utf8');
+    assert.ok(!raw.includes('hunter2-secret') && !raw.includes('tok-secret'));
+  });
 });
