@@ -52,8 +52,14 @@ async function startGw(name, dir, port, lines, env = {}) {
   assert.equal(check.status, 0, `check-config: ${check.stdout}${check.stderr}`);
   const proc = spawnLogged(name, GATEHOUSE_BIN, ['serve', '--config', cfg], { env });
   const base = `http://127.0.0.1:${port}`;
+  // with auth: every issuer's keys loaded before the first token arrives (they load asynchronously)
+  const issuers = lines.filter((l) => /^\s+- issuer: /.test(l)).length;
   try {
     await waitForHttp(`${base}/healthz`, { okStatus: (s) => s === 200, proc });
+    if (issuers) {
+      await waitFor(`${issuers} issuer key sets loaded`,
+        async () => (proc.log().match(/signing keys loaded/g) || []).length >= issuers, { proc, timeoutMs: 15000 });
+    }
   } catch (err) {
     await stop(proc);
     throw err;
