@@ -173,7 +173,7 @@ void gh_prop_tick(struct gh_prop *p)
             gh_prop__key_free(p->keys[GH_PROP_KEYS_MAX - 1]);
             p->nkeys--;
         }
-        memmove(p->keys + 1, p->keys, p->nkeys * sizeof(*p->keys));
+        memmove(p->keys + 1, p->keys, p->nkeys * sizeof(struct gh_prop__key *));
         p->keys[0] = gh_prop__key_generate();
         p->keys[1]->retired_at = now;
         p->nkeys++;

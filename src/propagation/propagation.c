@@ -117,8 +117,8 @@ static enum gh_rc up_headers(struct gh_prop_upstream *u, const struct gh_config_
             return gh_config_node_error(err, h,
                                         "not a header the gateway may set (a token name; not "
                                         "hop-by-hop, framing, session, cookie or DPoP)");
-        char *val;
-        size_t len;
+        char *val = NULL;
+        size_t len = 0;
         enum gh_rc rc = ref_read(h, &val, &len, err);
         if (rc)
             return rc;
@@ -189,54 +189,79 @@ static enum gh_rc up_redact(struct gh_prop_upstream *u, const struct gh_config_n
     return GH_OK;
 }
 
+static enum gh_rc up_mode(struct gh_prop_upstream *u, const struct gh_config_node *v,
+                          struct gh_config_error *err)
+{
+    size_t m = 0;
+    while (m < GH_ARRAY_LEN(MODES) && !(scalar(v) && strcmp(v->text, MODES[m]) == 0))
+        m++;
+    if (m == GH_ARRAY_LEN(MODES))
+        return gh_config_node_error(err, v, "expected none, assertion or token-exchange");
+    if (m == GH_PROP_TOKEN_EXCHANGE)
+        return gh_config_node_error(err, v,
+                                    "token-exchange is not available in this version; use "
+                                    "assertion (docs/gateway-policy.md)");
+    u->mode = (enum gh_prop_mode)m;
+    return GH_OK;
+}
+
+static enum gh_rc up_audience(struct gh_prop_upstream *u, const struct gh_config_node *v,
+                              struct gh_config_error *err)
+{
+    if (!scalar(v) || (strncmp(v->text, "https://", 8) != 0 && strncmp(v->text, "http://", 7) != 0))
+        return gh_config_node_error(err, v, "expected an absolute http(s) URI");
+    free(u->audience);
+    u->audience = gh_xstrdup(v->text);
+    return GH_OK;
+}
+
+static enum gh_rc up_ttl(struct gh_prop_upstream *u, const struct gh_config_node *v,
+                         struct gh_config_error *err)
+{
+    if (!scalar(v))
+        return gh_config_node_error(err, v, "expected seconds, 5-%d", GH_PROP_TTL_MAX_S);
+    char *end = NULL;
+    long t = strtol(v->text, &end, 10);
+    if (*end || t < 5 || t > GH_PROP_TTL_MAX_S)
+        return gh_config_node_error(err, v, "expected seconds, 5-%d", GH_PROP_TTL_MAX_S);
+    u->ttl_s = t;
+    return GH_OK;
+}
+
+static enum gh_rc up_inspect(struct gh_prop_upstream *u, const struct gh_config_node *v,
+                             struct gh_config_error *err)
+{
+    size_t m = 1;
+    while (m < GH_ARRAY_LEN(INSPECT) && !(scalar(v) && strcmp(v->text, INSPECT[m]) == 0))
+        m++;
+    if (m == GH_ARRAY_LEN(INSPECT))
+        return gh_config_node_error(err, v, "expected method, arguments or results");
+    u->inspect = (enum gh_prop_inspect)m;
+    return GH_OK;
+}
+
 static enum gh_rc up_compile(struct gh_prop_upstream *u, const struct gh_config_node *n,
                              struct gh_config_error *err)
 {
+    static const struct {
+        const char *key;
+        enum gh_rc (*fn)(struct gh_prop_upstream *, const struct gh_config_node *,
+                         struct gh_config_error *);
+    } KEYS[] = {{"mode", up_mode},    {"audience", up_audience}, {"scopes", up_scopes},
+                {"ttl_s", up_ttl},    {"headers", up_headers},   {"inspect", up_inspect},
+                {"redact", up_redact}};
     if (n->kind != CFG_MAP)
         return gh_config_node_error(err, n, "expected a mapping (mode, audience, scopes, ...)");
     for (size_t i = 0; i < n->n; i++) {
         const struct gh_config_node *v = n->items[i];
-        enum gh_rc rc = GH_OK;
-        if (strcmp(v->key, "mode") == 0) {
-            size_t m = 0;
-            while (m < GH_ARRAY_LEN(MODES) && !(scalar(v) && strcmp(v->text, MODES[m]) == 0))
-                m++;
-            if (m == GH_ARRAY_LEN(MODES))
-                return gh_config_node_error(err, v, "expected none, assertion or token-exchange");
-            if (m == GH_PROP_TOKEN_EXCHANGE)
-                return gh_config_node_error(err, v,
-                                            "token-exchange is not available in this version; "
-                                            "use assertion (docs/gateway-policy.md)");
-            u->mode = (enum gh_prop_mode)m;
-        } else if (strcmp(v->key, "audience") == 0) {
-            if (!scalar(v) || (strncmp(v->text, "https://", 8) && strncmp(v->text, "http://", 7)))
-                return gh_config_node_error(err, v, "expected an absolute http(s) URI");
-            free(u->audience);
-            u->audience = gh_xstrdup(v->text);
-        } else if (strcmp(v->key, "scopes") == 0) {
-            rc = up_scopes(u, v, err);
-        } else if (strcmp(v->key, "ttl_s") == 0) {
-            char *end = NULL;
-            long t = scalar(v) ? strtol(v->text, &end, 10) : 0;
-            if (!scalar(v) || *end || t < 5 || t > GH_PROP_TTL_MAX_S)
-                return gh_config_node_error(err, v, "expected seconds, 5-%d", GH_PROP_TTL_MAX_S);
-            u->ttl_s = t;
-        } else if (strcmp(v->key, "headers") == 0) {
-            rc = up_headers(u, v, err);
-        } else if (strcmp(v->key, "inspect") == 0) {
-            size_t m = 1;
-            while (m < GH_ARRAY_LEN(INSPECT) && !(scalar(v) && strcmp(v->text, INSPECT[m]) == 0))
-                m++;
-            if (m == GH_ARRAY_LEN(INSPECT))
-                return gh_config_node_error(err, v, "expected method, arguments or results");
-            u->inspect = (enum gh_prop_inspect)m;
-        } else if (strcmp(v->key, "redact") == 0) {
-            rc = up_redact(u, v, err);
-        } else {
+        size_t k = 0;
+        while (k < GH_ARRAY_LEN(KEYS) && strcmp(v->key, KEYS[k].key) != 0)
+            k++;
+        if (k == GH_ARRAY_LEN(KEYS))
             return gh_config_node_error(err, v,
                                         "unknown key (expected mode, audience, scopes, ttl_s, "
                                         "headers, inspect, redact)");
-        }
+        enum gh_rc rc = KEYS[k].fn(u, v, err);
         if (rc)
             return rc;
     }
@@ -292,8 +317,8 @@ static enum gh_rc keys_compile(struct gh_prop *p, const struct gh_config_node *v
         return gh_config_node_error(err, v, "expected a list of 1-%d key references",
                                     GH_PROP_KEYS_MAX);
     for (size_t i = 0; i < v->n; i++) {
-        char *pem;
-        size_t len;
+        char *pem = NULL;
+        size_t len = 0;
         enum gh_rc rc = ref_read(v->items[i], &pem, &len, err);
         if (rc)
             return rc;
@@ -315,7 +340,8 @@ static enum gh_rc section(struct gh_prop *p, const struct gh_config *cfg,
         const struct gh_config_node *v = node->items[i];
         enum gh_rc rc = GH_OK;
         if (strcmp(v->key, "issuer") == 0) {
-            if (!scalar(v) || (strncmp(v->text, "https://", 8) && strncmp(v->text, "http://", 7)))
+            if (!scalar(v) ||
+                (strncmp(v->text, "https://", 8) != 0 && strncmp(v->text, "http://", 7) != 0))
                 return gh_config_node_error(err, v, "expected an absolute http(s) URI");
             free(p->issuer);
             p->issuer = gh_xstrdup(v->text);
@@ -532,7 +558,7 @@ char *gh_prop_assertion(struct gh_prop *p, const struct gh_prop_upstream *u,
     put_str(&b, "sub", s->sub);
     put_str(&b, "aud", gh_slice_cstr(u->audience));
     gh_buf_appendf(&b, ",\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld", (long long)now, (long long)now,
-                   (long long)(now + u->ttl_s));
+                   (long long)now + (long long)u->ttl_s);
     put_str(&b, "jti", gh_slice_cstr(jti));
     if (s->client_id.len)
         put_str(&b, "client_id", s->client_id);
