@@ -654,7 +654,7 @@ static void map_decision(struct ow *w, struct native *n)
     int32_t decision = get_obj(r, n->root, "decision");
     int32_t trace = get_obj(r, n->root, "trace");
     int32_t prop = get_obj(r, n->root, "propagation");
-    struct gh_slice session, method, upstream, name, effect, reason;
+    struct gh_slice session, method, upstream, name, effect = {0}, reason;
     get_str(r, n->root, "session", &session);
     get_str(r, action, "upstream", &upstream);
     get_str(r, action, "name", &name);

@@ -112,6 +112,36 @@ static int32_t arguments_of(const struct gh_json_doc *d)
     return gh_json_obj_get(d, (uint32_t)params, "arguments", 9);
 }
 
+char *gh_mcp_redact_bytes(const char *msg, size_t len, const char *const *ptrs, size_t np,
+                          bool *removed, size_t *outlen)
+{
+    struct gh_buf cur;
+    gh_buf_init(&cur, len + 1);
+    gh_buf_append(&cur, msg, len);
+    struct gh_json_limits lim = {.max_bytes = len + 1, .max_depth = 512};
+    bool changed = false;
+    /* one pointer at a time, parsed again after each removal: removals never overlap, and
+     * the commas around them stay right however many members of one object go */
+    for (size_t i = 0; i < np; i++) {
+        struct gh_arena *a = gh_arena_new(4096);
+        struct gh_json_doc d;
+        struct gh_json_err e;
+        struct span sp;
+        removed[i] = false;
+        if (gh_json_parse(a, cur.data ? cur.data : "", cur.len, &lim, &d, &e) == GH_OK &&
+            find_member(&d, arguments_of(&d), ptrs[i], &sp)) {
+            memmove(cur.data + sp.from, cur.data + sp.to, cur.len - sp.to);
+            cur.len -= sp.to - sp.from;
+            changed = removed[i] = true;
+        }
+        gh_arena_free(a);
+    }
+    char *out = changed ? gh_xstrndup(cur.data, cur.len) : NULL;
+    *outlen = changed ? cur.len : 0;
+    gh_buf_release(&cur);
+    return out;
+}
+
 void gh_mcp_redact_arguments(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
                              struct gh_http_req *r, const struct gh_jsonrpc_body *body,
                              struct gh_mcp_reqaudit *ra)
@@ -121,29 +151,14 @@ void gh_mcp_redact_arguments(struct gh_mcp_gateway *gw, const struct gh_mcp_rout
     if (!np || body->batch || body->count != 1 || body->msgs[0].arguments < 0)
         return;
     struct gh_slice in = gh_http_req_body(r);
-    struct gh_buf cur;
-    gh_buf_init(&cur, in.len + 1);
-    gh_buf_append(&cur, in.ptr, in.len);
-    struct gh_json_limits lim = {.max_bytes = in.len + 1, .max_depth = 512};
-    bool changed = false;
-    /* one pointer at a time, parsed again after each removal: removals never overlap, and
-     * the commas around them stay right however many members of one object go */
-    for (size_t i = 0; i < np; i++) {
-        struct gh_arena *a = gh_arena_new(4096);
-        struct gh_json_doc d;
-        struct gh_json_err e;
-        struct span sp;
-        if (gh_json_parse(a, cur.data, cur.len, &lim, &d, &e) == GH_OK &&
-            find_member(&d, arguments_of(&d), ptrs[i], &sp)) {
-            memmove(cur.data + sp.from, cur.data + sp.to, cur.len - sp.to);
-            cur.len -= sp.to - sp.from;
-            changed = true;
-            if (ra && ra->nredacted < GH_PROP_MAX_REDACTIONS)
-                ra->redacted[ra->nredacted++] = ptrs[i];
-        }
-        gh_arena_free(a);
-    }
-    if (changed)
-        gh_http_req_replace_body(r, cur.data, cur.len);
-    gh_buf_release(&cur);
+    bool removed[GH_PROP_MAX_REDACTIONS];
+    size_t n = 0;
+    char *out = gh_mcp_redact_bytes(in.ptr, in.len, ptrs, np, removed, &n);
+    if (!out)
+        return;
+    for (size_t i = 0; i < np; i++)
+        if (removed[i] && ra && ra->nredacted < GH_PROP_MAX_REDACTIONS)
+            ra->redacted[ra->nredacted++] = ptrs[i];
+    gh_http_req_replace_body(r, out, n);
+    free(out);
 }

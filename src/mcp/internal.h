@@ -76,6 +76,10 @@ bool gh_mcp_client_address(const struct gh_mcp_gateway *gw, struct gh_http_req *
 /* ---- inspection boundaries (inspect.c) ---- */
 
 struct gh_mcp_reqaudit;
+/** msg (a single JSON-RPC request) without the params.arguments members the JSON Pointers name
+ *  (malloc'ed, *outlen set; removed[i] says whether ptrs[i] matched), or NULL when none did. */
+char *gh_mcp_redact_bytes(const char *msg, size_t len, const char *const *ptrs, size_t np,
+                          bool *removed, size_t *outlen);
 
 /** False (err set) when policy p has a rule that reads arguments of an upstream declared
  *  inspect: method. */
