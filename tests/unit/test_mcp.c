@@ -885,11 +885,65 @@ static void test_trace_meta(void **state)
 #undef TPQ
 }
 
+/* ------------------------------------------------------------------ argument redaction */
+
+static void expect_redact(const char *in, const char *const *ptrs, size_t np, const char *want,
+                          const bool *want_removed)
+{
+    bool removed[8] = {0};
+    size_t n = 0;
+    char *out = gh_mcp_redact_bytes(in, strlen(in), ptrs, np, removed, &n);
+    if (!want) {
+        assert_null(out);
+        return;
+    }
+    assert_non_null(out);
+    assert_int_equal(n, strlen(want));
+    assert_string_equal(out, want);
+    for (size_t i = 0; i < np; i++)
+        assert_int_equal(removed[i], want_removed[i]);
+    free(out);
+}
+
+static void test_redact_arguments(void **state)
+{
+    (void)state;
+#define CALL(args)                                                                                 \
+    "{\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"t\",\"arguments\":" args "}}"
+    static const char *const SECRET[] = {"/secret"};
+    static const bool T1[] = {true};
+    expect_redact(CALL("{\"secret\":\"s\",\"keep\":1}"), SECRET, 1, CALL("{\"keep\":1}"), T1);
+    expect_redact(CALL("{\"keep\":1,\"secret\":\"s\"}"), SECRET, 1, CALL("{\"keep\":1}"), T1);
+    expect_redact(CALL("{\"secret\":[1,{\"a\":2}]}"), SECRET, 1, CALL("{}"), T1);
+    expect_redact(CALL("{ \"keep\" : 1 , \"secret\" : 2 , \"more\" : 3 }"), SECRET, 1,
+                  CALL("{ \"keep\" : 1 , \"more\" : 3 }"), T1);
+    /* siblings, last ones of their object, and a parent with its child */
+    static const char *const AB[] = {"/a", "/b", "/x/y", "/x"};
+    static const bool TTFT[] = {true, true, false, true};
+    expect_redact(CALL("{\"k\":0,\"a\":1,\"b\":2,\"x\":{\"z\":1}}"), AB, 4, CALL("{\"k\":0}"),
+                  TTFT);
+    static const bool TTTT[] = {true, true, true, true};
+    expect_redact(CALL("{\"x\":{\"y\":1,\"z\":2},\"a\":1,\"b\":2}"), AB, 4, CALL("{}"), TTTT);
+    /* escapes in pointers (~1 is '/', ~0 is '~') and nested members */
+    static const char *const ESC[] = {"/a~1b", "/m~0n", "/deep/er/est"};
+    static const bool TTT[] = {true, true, true};
+    expect_redact(CALL("{\"a/b\":1,\"m~n\":2,\"deep\":{\"er\":{\"est\":3,\"k\":4}}}"), ESC, 3,
+                  CALL("{\"deep\":{\"er\":{\"k\":4}}}"), TTT);
+    /* left alone: nothing matches, no arguments, arrays are not walked, not JSON */
+    expect_redact(CALL("{\"keep\":1}"), SECRET, 1, NULL, NULL);
+    expect_redact("{\"id\":1,\"method\":\"ping\"}", SECRET, 1, NULL, NULL);
+    static const char *const ARR[] = {"/list/0"};
+    expect_redact(CALL("{\"list\":[1,2]}"), ARR, 1, NULL, NULL);
+    expect_redact("{\"id\":1,", SECRET, 1, NULL, NULL);
+#undef CALL
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accepts),
         cmocka_unit_test(test_trace_meta),
+        cmocka_unit_test(test_redact_arguments),
         cmocka_unit_test(test_accepts_zero_q_forms),
         cmocka_unit_test(test_versions),
         cmocka_unit_test(test_session_create_find_close),
