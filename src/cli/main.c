@@ -264,6 +264,16 @@ int main(int argc, char **argv)
         return gh_cli_tools(argc, argv);
     if (strcmp(cmd, "audit") == 0)
         return gh_cli_audit(argc, argv);
+    if (strcmp(cmd, "scan") == 0)
+        return gh_cli_scan(argc, argv);
+    if (strcmp(cmd, "export") == 0)
+        return gh_cli_export(argc, argv);
+    if (strcmp(cmd, "import") == 0)
+        return gh_cli_import(argc, argv);
+    if (strcmp(cmd, "migrate") == 0)
+        return gh_cli_migrate(argc, argv);
+    if (strcmp(cmd, "connect") == 0)
+        return gh_cli_connect(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("gatehouse %s\n", GH_VERSION);
         return 0;

@@ -1,0 +1,26 @@
+/* cli/portable.c: placeholder until this command lands (issue 8). */
+#include "cli/cli.h"
+
+#include <stdio.h>
+
+int gh_cli_export(int argc, char **argv)
+{
+    (void)argc;
+    fprintf(stderr, "gatehouse %s: not built yet\n", argv[1]);
+    return 2;
+}
+
+int gh_cli_import(int argc, char **argv)
+{
+    (void)argc;
+    fprintf(stderr, "gatehouse %s: not built yet\n", argv[1]);
+    return 2;
+}
+
+int gh_cli_migrate(int argc, char **argv)
+{
+    (void)argc;
+    fprintf(stderr, "gatehouse %s: not built yet\n", argv[1]);
+    return 2;
+}
+
