@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 
+import { SignJWT, createLocalJWKSet, importJWK, jwtVerify } from 'jose';
 import Provider, { errors } from 'oidc-provider';
 
 const { values: opt } = parseArgs({
@@ -26,6 +27,7 @@ const { values: opt } = parseArgs({
     ttl: { type: 'string', default: '300' },
     'short-ttl': { type: 'string', default: '2' },
     rotations: { type: 'string', default: '4' },
+    'exchange-key-out': { type: 'string' },
   },
   strict: true,
 });
@@ -166,6 +168,30 @@ if (opt['rs-key-out']) {
   fs.chmodSync(opt['rs-key-out'], 0o600); // mode above only applies to a new file
 }
 
+// The gateway's token-exchange client (RFC 8693): it trades a caller's access token for one
+// meant for an upstream, authenticating with private_key_jwt (ES256; key made here).
+const EXCHANGE_CLIENT_ID = 'gatehouse-exchange';
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const exKey = genJwk('ES256');
+const exKid = `ex-${crypto.randomBytes(4).toString('hex')}`;
+clients.push({
+  client_id: EXCHANGE_CLIENT_ID,
+  grant_types: [TOKEN_EXCHANGE],
+  response_types: [],
+  redirect_uris: [],
+  token_endpoint_auth_method: 'private_key_jwt',
+  token_endpoint_auth_signing_alg: 'ES256',
+  jwks: { keys: [{ ...publicJwk(exKey.jwk), kid: exKid, alg: 'ES256', use: 'sig' }] },
+});
+if (opt['exchange-key-out']) {
+  fs.writeFileSync(opt['exchange-key-out'], exKey.pair.privateKey.export({ format: 'pem', type: 'pkcs8' }), {
+    mode: 0o600,
+  });
+  fs.chmodSync(opt['exchange-key-out'], 0o600);
+}
+const exchanges = []; // what was asked and issued, for the tests (GET /__admin/exchanges)
+
 // --- provider ---------------------------------------------------------------
 
 function acceptableResource(r) {
@@ -239,8 +265,16 @@ function sendJson(res, status, body, type = 'application/json') {
   res.end(JSON.stringify(body));
 }
 
+let exchangeOutage = false; // POST /__admin/exchange-outage toggles: the grant answers 503
+
 function admin(req, res, pathname) {
+  if (pathname === '/__admin/exchanges' && req.method === 'GET') return sendJson(res, 200, exchanges);
   if (req.method !== 'POST') return sendJson(res, 405, { error: 'POST only' });
+  if (pathname === '/__admin/exchange-outage') {
+    exchangeOutage = !exchangeOutage;
+    log(`token exchange ${exchangeOutage ? 'failing' : 'working'}`);
+    return sendJson(res, 200, { outage: exchangeOutage });
+  }
   if (pathname === '/__admin/rotate') {
     if (current >= ROTATIONS) {
       return sendJson(res, 409, { error: `no keys left: start with --rotations > ${ROTATIONS}` });
@@ -280,6 +314,65 @@ function front(providerCallback) {
   };
 }
 
+// --- RFC 8693 token exchange ---------------------------------------------------
+// The subject token must be one this IdP issued (a JWT verified against its own keys, or an
+// opaque token it still holds); the new token is for the requested audience/resource, its scopes
+// a subset of the subject's, and it names the exchanging client as the actor over any earlier one.
+
+async function subjectClaims(provider, issuer, token) {
+  if (token.split('.').length === 3) {
+    const { payload } = await jwtVerify(token, createLocalJWKSet(publishedJwks()), { issuer });
+    return payload;
+  }
+  const at = await provider.AccessToken.find(token);
+  if (!at || at.isExpired) throw new Error('unknown or expired opaque token');
+  return { sub: at.accountId ?? at.clientId, client_id: at.clientId, scope: at.scope, exp: at.exp };
+}
+
+function registerTokenExchange(provider, issuer) {
+  const params = ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'scope',
+    'actor_token', 'actor_token_type'];
+  provider.registerGrantType(TOKEN_EXCHANGE, async (ctx) => {
+    const p = ctx.oidc.params;
+    if (exchangeOutage) {
+      ctx.status = 503;
+      ctx.body = { error: 'temporarily_unavailable', error_description: 'exchange outage (test)' };
+      return;
+    }
+    if (!p.subject_token || p.subject_token_type !== ACCESS_TOKEN_TYPE) {
+      throw new errors.InvalidRequest('subject_token of type access_token is required');
+    }
+    let subject;
+    try {
+      subject = await subjectClaims(provider, issuer, p.subject_token);
+    } catch (e) {
+      throw new errors.InvalidGrant(`subject_token rejected: ${e.message}`);
+    }
+    const audience = p.audience ?? p.resource;
+    if (!audience || !acceptableResource(audience)) throw new errors.InvalidTarget('audience or resource required');
+    const had = new Set(String(subject.scope ?? '').split(' ').filter(Boolean));
+    const asked = String(p.scope ?? '').split(' ').filter(Boolean);
+    const extra = asked.filter((sc) => !had.has(sc));
+    if (extra.length) throw new errors.InvalidScope(`scope beyond the subject token's: ${extra.join(' ')}`, extra.join(' '));
+    const scope = (asked.length ? asked : [...had]).join(' ');
+    const now = Math.floor(Date.now() / 1000);
+    const exp = Math.min(now + TTL, subject.exp ?? now + TTL);
+    const act = { sub: ctx.oidc.client.clientId, ...(subject.act ? { act: subject.act } : {}) };
+    const key = generations[current].ES256;
+    const token = await new SignJWT({ scope, client_id: ctx.oidc.client.clientId, act,
+      ...(subject.client_id ? { orig_client_id: subject.client_id } : {}) })
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt' })
+      .setIssuer(issuer).setSubject(String(subject.sub)).setAudience(audience)
+      .setIssuedAt(now).setExpirationTime(exp).setJti(crypto.randomUUID())
+      .sign(await importJWK(key, 'ES256'));
+    exchanges.push({ subject: subject.sub, audience, resource: p.resource ?? null, scope, act,
+      client: ctx.oidc.client.clientId, at: now });
+    log(`token exchanged for ${subject.sub}: aud ${audience}, scope "${scope}"`);
+    ctx.body = { access_token: token, issued_token_type: ACCESS_TOKEN_TYPE, token_type: 'Bearer',
+      expires_in: exp - now, scope };
+  }, params);
+}
+
 const server = http.createServer();
 server.listen(Number(opt.port), '127.0.0.1', () => {
   const { port } = server.address();
@@ -289,6 +382,7 @@ server.listen(Number(opt.port), '127.0.0.1', () => {
     provider.on(ev, (ctx, err) => log(`${ev}: ${err.name}: ${err.message} ${err.error_description || ''}`));
   }
   provider.on('grant.success', (ctx) => log(`token issued to ${ctx.oidc.client?.clientId}`));
+  registerTokenExchange(provider, issuer);
   server.on('request', front(provider.callback()));
   const clientInfo = Object.fromEntries(
     Object.entries(SPECS).map(([id, s]) => [
@@ -330,6 +424,14 @@ server.listen(Number(opt.port), '127.0.0.1', () => {
       key_file: opt['rs-key-out'] ?? null,
     },
     clients: clientInfo,
+    exchange_client: {
+      client_id: EXCHANGE_CLIENT_ID,
+      auth: 'private_key_jwt',
+      alg: 'ES256',
+      kid: exKid,
+      key_file: opt['exchange-key-out'] ?? null,
+      grant_type: TOKEN_EXCHANGE,
+    },
   };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
 });
