@@ -170,21 +170,6 @@ static char *assertion(const struct gh_auth_introspector *in)
     return out;
 }
 
-static void form_escape(struct gh_buf *b, struct gh_slice v)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < v.len; i++) {
-        unsigned char c = (unsigned char)v.ptr[i];
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            gh_buf_append(b, (const char *)&c, 1);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            gh_buf_append(b, e, 3);
-        }
-    }
-}
-
 struct call {
     struct gh_auth_introspector *in;
     gh_auth_introspect_cb cb;
@@ -323,9 +308,9 @@ void gh_auth_introspect(struct gh_auth_introspector *in, size_t idx, struct gh_s
     struct gh_buf form;
     gh_buf_init(&form, token.len * 3 + 4096);
     gh_buf_puts(&form, "token=");
-    form_escape(&form, token);
+    gh_buf_put_form(&form, token);
     gh_buf_puts(&form, "&token_type_hint=access_token&client_id=");
-    form_escape(&form, gh_slice_cstr(in->conf->introspection->client_id));
+    gh_buf_put_form(&form, gh_slice_cstr(in->conf->introspection->client_id));
     gh_buf_puts(&form, "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%"
                        "3Ajwt-bearer&client_assertion=");
     gh_buf_puts(&form, as ? as : "");

@@ -115,3 +115,20 @@ void gh_buf_consume(struct gh_buf *b, size_t n)
     if (b->head == b->len)
         b->head = b->len = 0;
 }
+
+enum gh_rc gh_buf_put_form(struct gh_buf *b, struct gh_slice v)
+{
+    static const char HEX[] = "0123456789ABCDEF";
+    enum gh_rc rc = GH_OK;
+    for (size_t i = 0; i < v.len && rc == GH_OK; i++) {
+        unsigned char c = (unsigned char)v.ptr[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            rc = gh_buf_append(b, (const char *)&c, 1);
+        } else {
+            char e[3] = {'%', HEX[c >> 4], HEX[c & 15]};
+            rc = gh_buf_append(b, e, 3);
+        }
+    }
+    return rc;
+}

@@ -122,6 +122,8 @@ static inline enum gh_rc gh_buf_puts(struct gh_buf *b, const char *s)
 {
     return gh_buf_append(b, s, strlen(s));
 }
+/** Appends v percent-encoded for application/x-www-form-urlencoded (RFC 3986 unreserved kept). */
+enum gh_rc gh_buf_put_form(struct gh_buf *b, struct gh_slice v);
 /** Appends an unsigned number in decimal (base 10) or lower-case hex (base 16). */
 enum gh_rc gh_buf_putu(struct gh_buf *b, uint64_t v, unsigned base);
 /** Makes room for n more bytes and returns where to write them (commit with gh_buf_commit). */

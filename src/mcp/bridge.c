@@ -746,6 +746,16 @@ static enum gh_rc open_channels(struct gh_mcp_bridge *b)
         size_t cap =
             u->conf->message_bytes ? u->conf->message_bytes : b->gw->cfg->limits.body_bytes;
         bool stateless = gh_upstream_era(b->gw->upstreams, u) == GH_UPSTREAM_ERA_STATELESS;
+        enum gh_prop_mode mode = gh_prop_upstream_mode(gh_prop_upstream(b->gw->prop, u->index));
+        if (mode != GH_PROP_NONE) {
+            /* one held session serves every later request: it cannot carry each caller's
+             * identity, and the upstream must never get a request without it */
+            GH_LOGW("mcp",
+                    "upstream %s: mode %s cannot be carried by a gateway-held session (a "
+                    "session-era client in front of a 2026-07-28 upstream): refused",
+                    u->conf->name, gh_prop_mode_str(mode));
+            return GH_E_DECLINED;
+        }
         enum gh_rc rc =
             gh_mcp_channel_open(u, i, &CHANNEL_CBS, b, cap, stateless, &b->ch[i], err, sizeof(err));
         if (rc == GH_OK)
@@ -773,9 +783,13 @@ static void bridge_initialize(struct gh_mcp_gateway *gw, const struct gh_upstrea
     s->bridge = b; /* published before any other worker can find the session by id */
     enum gh_rc rc = open_channels(b);
     if (rc != GH_OK) {
-        gh_mcp_reply_error(r, rc == GH_E_LIMIT ? 503 : 502, id, GH_JSONRPC_INTERNAL_ERROR,
-                           rc == GH_E_LIMIT ? "Service Unavailable: stdio children limit reached"
-                                            : "Bad Gateway: upstream could not be started");
+        const char *why = rc == GH_E_LIMIT ? "Service Unavailable: stdio children limit reached"
+                          : rc == GH_E_DECLINED ? "Service Unavailable: this upstream needs each "
+                                                  "caller's identity, which a gateway-held "
+                                                  "session cannot carry"
+                                                : "Bad Gateway: upstream could not be started";
+        gh_mcp_reply_error(r, rc == GH_E_LIMIT || rc == GH_E_DECLINED ? 503 : 502, id,
+                           GH_JSONRPC_INTERNAL_ERROR, why);
         bridge_close_home(b, "upstream could not be started");
         gh_mcp_session_unref(gw, s);
         return;

@@ -38,6 +38,9 @@ struct exchange {
     char principal[65];            /* who asked (sessions it creates are theirs) */
     char traceparent[56];          /* sent upstream: the gateway's span in the caller's trace */
     const char *list_method;       /* a list request under a policy: its answer is filtered */
+    struct gh_prop_exchange *xchg; /* a token exchange under way for this request */
+    const char *x_method;          /* what to send once it is done */
+    struct gh_slice x_body;
     struct gh_auth_principal *who; /* referenced while list_method is set */
     bool sse_buffered;             /* a list answer as SSE without a session: held whole */
     struct gh_buf *sse_out;        /* where refilter_event writes */
@@ -229,7 +232,9 @@ static void on_client_abort(void *arg)
     ex->client_gone = true;
     gh_http_resp_end(ex->req); /* drops our reference to the detached request */
     ex->req = NULL;
-    gh_http_creq_cancel(ex->creq);
+    if (ex->creq)
+        gh_http_creq_cancel(ex->creq);
+    gh_prop_exchange_cancel(ex->xchg); /* still asking the IdP */
     ex_free(ex);
 }
 
@@ -428,19 +433,17 @@ static struct exchange *ex_new(struct gh_mcp_gateway *gw, const struct gh_upstre
 
 static void ex_send(struct exchange *ex, const char *method, struct gh_slice body);
 
-/* The assertion this exchange carries (mode assertion); false when it cannot be made: the
- * request is then refused (503), never sent without the identity the upstream expects. */
-static bool ex_identity(struct exchange *ex, struct gh_slice method, struct gh_slice name)
+/* Who the outbound identity speaks for: the authenticated caller, for this call. sess receives
+ * the session digest the slices point into. False when nobody authenticated. */
+static bool ex_subject(struct exchange *ex, struct gh_slice method, struct gh_slice name,
+                       struct gh_prop_subject *s, char sess[17])
 {
-    const struct gh_prop_upstream *pu = gh_prop_upstream(ex->gw->prop, ex->route->index);
-    if (gh_prop_upstream_mode(pu) != GH_PROP_ASSERTION)
-        return true;
     const struct gh_auth_principal *who = gh_mcp_current_subject;
     if (!who)
-        return false; /* nobody authenticated: there is no identity to assert */
+        return false; /* nobody authenticated: there is no identity to propagate */
     const struct gh_auth_claims *c = &who->claims;
     const struct gh_mcp_reqaudit *ra = gh_http_req_app(ex->req);
-    char sess[17] = "";
+    sess[0] = 0;
     struct gh_slice sid = gh_http_req_header(ex->req, "Mcp-Session-Id");
     if (ex->sess && sid.len) {
         unsigned char h[32];
@@ -448,8 +451,9 @@ static bool ex_identity(struct exchange *ex, struct gh_slice method, struct gh_s
         gh_sha256(sid.ptr, sid.len, h);
         gh_hex_encode(h, 32, hex);
         memcpy(sess, hex, 16);
+        sess[16] = 0;
     }
-    struct gh_prop_subject s = {
+    *s = (struct gh_prop_subject){
         .iss = c->iss,
         .sub = c->sub,
         .client_id = c->client_id,
@@ -462,6 +466,20 @@ static bool ex_identity(struct exchange *ex, struct gh_slice method, struct gh_s
         .session = gh_slice_cstr(sess),
         .trace_id = ra ? gh_slice_cstr(ra->trace.trace_id) : (struct gh_slice){0},
     };
+    return true;
+}
+
+/* The assertion this exchange carries (mode assertion); false when it cannot be made: the
+ * request is then refused (503), never sent without the identity the upstream expects. */
+static bool ex_identity(struct exchange *ex, struct gh_slice method, struct gh_slice name)
+{
+    const struct gh_prop_upstream *pu = gh_prop_upstream(ex->gw->prop, ex->route->index);
+    if (gh_prop_upstream_mode(pu) != GH_PROP_ASSERTION)
+        return true;
+    struct gh_prop_subject s;
+    char sess[17];
+    if (!ex_subject(ex, method, name, &s, sess))
+        return false;
     char *jwt = gh_prop_assertion(ex->gw->prop, pu, &s);
     if (!jwt)
         return false;
@@ -472,18 +490,84 @@ static bool ex_identity(struct exchange *ex, struct gh_slice method, struct gh_s
     return true;
 }
 
+static void ex_refuse_identity(struct exchange *ex)
+{
+    GH_LOGE("mcp", "upstream %s: no outbound identity could be made for this request: refused",
+            ex->route->conf->name);
+    gh_mcp_reply_error(ex->req, 503, ex->rpc_id, GH_JSONRPC_INTERNAL_ERROR,
+                       "Service Unavailable: the gateway cannot vouch for this caller to the "
+                       "upstream");
+    ex->req = NULL;
+    ex_free(ex);
+}
+
+/* The caller's access token, as presented (Bearer or DPoP scheme): the subject token of an
+ * exchange. It is sent to the IdP only, never to an upstream. */
+static struct gh_slice ex_caller_token(struct exchange *ex)
+{
+    struct gh_slice a = gh_http_req_header(ex->req, "Authorization");
+    size_t i = 0;
+    while (i < a.len && a.ptr[i] != ' ')
+        i++;
+    struct gh_slice scheme = gh_slice(a.ptr, i);
+    if (!gh_slice_caseeq_cstr(scheme, "Bearer") && !gh_slice_caseeq_cstr(scheme, "DPoP"))
+        return (struct gh_slice){0};
+    return gh_slice_trim(gh_slice(a.ptr + i, a.len - i));
+}
+
+static void on_exchanged(void *arg, const char *authorization)
+{
+    struct exchange *ex = arg;
+    ex->xchg = NULL;
+    if (!authorization) {
+        ex_refuse_identity(ex);
+        return;
+    }
+    ex->identity = gh_xstrdup(authorization);
+    ex_send(ex, ex->x_method, ex->x_body);
+}
+
+/* mode token-exchange: a token from the IdP for this upstream, cached or asked for now. */
+static void ex_send_exchanged(struct exchange *ex, const char *method, struct gh_slice body,
+                              struct gh_slice rpc_method, struct gh_slice name)
+{
+    const struct gh_prop_upstream *pu = gh_prop_upstream(ex->gw->prop, ex->route->index);
+    struct gh_prop_subject s;
+    char sess[17];
+    char *cached = NULL;
+    enum gh_prop_exchange_state st = GH_PROP_EXCHANGE_FAILED;
+    struct gh_slice token = ex_caller_token(ex);
+    if (ex_subject(ex, rpc_method, name, &s, sess) && token.len)
+        st = gh_prop_exchange_start(ex->gw->prop, pu, &s, token, on_exchanged, ex, &cached,
+                                    &ex->xchg);
+    switch (st) {
+    case GH_PROP_EXCHANGE_CACHED:
+        ex->identity = cached;
+        ex_send(ex, method, body);
+        return;
+    case GH_PROP_EXCHANGE_PENDING: /* the body lives in the request arena or ex->traced */
+        ex->x_method = method;
+        ex->x_body = body;
+        gh_http_req_on_abort(ex->req, on_client_abort, ex);
+        return;
+    case GH_PROP_EXCHANGE_FAILED:
+    default:
+        ex_refuse_identity(ex);
+        return;
+    }
+}
+
 /* Sends, or answers 503 when the upstream's identity cannot be made. */
 static void ex_send_as(struct exchange *ex, const char *method, struct gh_slice body,
                        struct gh_slice rpc_method, struct gh_slice name)
 {
+    const struct gh_prop_upstream *pu = gh_prop_upstream(ex->gw->prop, ex->route->index);
+    if (gh_prop_upstream_mode(pu) == GH_PROP_TOKEN_EXCHANGE) {
+        ex_send_exchanged(ex, method, body, rpc_method, name);
+        return;
+    }
     if (!ex_identity(ex, rpc_method, name)) {
-        GH_LOGE("mcp", "upstream %s: no assertion could be made for this request: refused",
-                ex->route->conf->name);
-        gh_mcp_reply_error(ex->req, 503, ex->rpc_id, GH_JSONRPC_INTERNAL_ERROR,
-                           "Service Unavailable: the gateway cannot vouch for this caller to the "
-                           "upstream");
-        ex->req = NULL;
-        ex_free(ex);
+        ex_refuse_identity(ex);
         return;
     }
     ex_send(ex, method, body);

@@ -20,7 +20,8 @@ struct gh_prop__key {
 struct gh_prop_upstream {
     enum gh_prop_mode mode;
     char *audience;
-    char **scopes; /* ceiling; NULL = the caller's scopes as they are */
+    char *resource; /* the upstream's URL (RFC 8707), "" for stdio */
+    char **scopes;  /* ceiling; NULL = the caller's scopes as they are */
     size_t nscopes;
     int64_t ttl_s;
     struct gh_http_header headers[GH_PROP_MAX_HEADERS]; /* names and values owned */
@@ -42,6 +43,7 @@ struct gh_prop {
     uint64_t rotate_s;
     int64_t rotated_at;
     bool signs;
+    struct gh_prop__exchanger *xchg; /* propagation.token_exchange, or NULL */
 };
 
 struct gh_prop__key *gh_prop__key_generate(void);
@@ -49,7 +51,21 @@ struct gh_prop__key *gh_prop__key_load(const char *pem, size_t len);
 void gh_prop__key_free(struct gh_prop__key *k);
 /** A copy of the current signing key with its own reference to pkey (EVP_PKEY_free after). */
 bool gh_prop__signer(struct gh_prop *p, struct gh_prop__key *out);
-/** header.payload.signature over payload JSON (malloc'ed), NULL on failure. */
-char *gh_prop__sign_jwt(const struct gh_prop__key *k, const char *payload, size_t n);
+/** header.payload.signature over payload JSON with JOSE typ (malloc'ed), NULL on failure. */
+char *gh_prop__sign_jwt(const struct gh_prop__key *k, const char *typ, const char *payload,
+                        size_t n);
+
+/** Reads an env:NAME / file:/path reference (never a literal) into *out (malloc'ed, trimmed). */
+enum gh_rc gh_prop__ref_read(const struct gh_config_node *n, char **out, size_t *len,
+                             struct gh_config_error *err);
+/** The caller's scopes narrowed to u's ceiling, space-separated, appended to b. */
+void gh_prop__scopes_put(struct gh_buf *b, const struct gh_prop_upstream *u,
+                         const struct gh_prop_subject *s);
+
+/* token exchange (exchange.c) */
+struct gh_prop__exchanger;
+enum gh_rc gh_prop__exchanger_compile(struct gh_prop *p, const struct gh_config_node *v,
+                                      struct gh_config_error *err);
+void gh_prop__exchanger_free(struct gh_prop__exchanger *x);
 
 #endif

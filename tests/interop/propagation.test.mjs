@@ -13,6 +13,11 @@
 //       (configured as an issuer), records the original subject and the whole act chain, extends
 //       the chain to its own upstream, and refuses an outer gateway that widens scopes beyond the
 //       ceiling it was given.
+//   (d) mode token-exchange: the gateway trades the caller's token at the IdP (RFC 8693,
+//       private_key_jwt) for one with the upstream's audience, the scopes narrowed to the
+//       upstream's ceiling and act naming the gateway; the upstream never sees the caller's
+//       token; the exchanged token is cached per principal; an IdP outage is 503 for a principal
+//       with nothing cached.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -20,6 +25,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
@@ -352,5 +358,96 @@ describe('outbound identity', { skip: DIRECT && 'gateway-only', timeout: 120000 
     assert.equal(blindOut.outcome.rpc_error, undefined);
     const raw = fs.readFileSync(audit, 'utf8');
     assert.ok(!raw.includes('hunter2-secret') && !raw.includes('tok-secret'));
+  });
+
+  test('(d) token-exchange: the upstream gets an IdP-issued token for its audience, narrowed, with act; cached; IdP outage is 503', async () => {
+    const gwPort = await freePort();
+    const fxPort = await freePort();
+    const gwBase = `http://127.0.0.1:${gwPort}`;
+    const fxUrl = `http://127.0.0.1:${fxPort}/mcp`;
+    const fx = await startFixture('exchange-fixture', fxPort);
+    const audit = path.join(tmp, 'd.jsonl');
+    let gw;
+    try {
+      gw = await startGw('gatehouse-exchange', tmp, gwPort, [
+        'gateway: {log_level: debug}',
+        'listeners:', `  - address: 127.0.0.1:${gwPort}`,
+        ...authLines(gwBase, idp.issuer),
+        'upstreams:',
+        `  - {name: fx, url: "${fxUrl}", path: /fx/mcp}`,
+        'propagation:',
+        '  token_exchange:',
+        `    token_endpoint: ${idp.info.token_endpoint}`,
+        `    client_id: ${idp.exchangeClientId}`,
+        `    key: file:${idp.exchangeKeyFile}`,
+        '    timeout_ms: 3000',
+        '  upstreams:',
+        '    fx: {mode: token-exchange, scopes: [mcp:read, mcp:tools]}',
+        'audit:', `  path: ${audit}`,
+      ]);
+      const before = (await idp.exchanges()).length;
+      const token = (await idp.token(READER, { resource: `${gwBase}/fx/mcp` })).access_token;
+      const { c, t } = await connect(`${gwBase}/fx/mcp`, token);
+      const m1 = `exchanged ${crypto.randomUUID()}`;
+      const m2 = `cached ${crypto.randomUUID()}`;
+      await c.callTool({ name: 'echo', arguments: { message: m1 } });
+      await c.callTool({ name: 'echo', arguments: { message: m2 } });
+
+      const got = await fx.requests();
+      const r1 = got.find((q) => q.arguments?.message === m1);
+      const r2 = got.find((q) => q.arguments?.message === m2);
+      for (const r of [r1, r2]) {
+        assert.ok(r, 'the fixture got the call');
+        const auth = r.headers.authorization;
+        assert.match(auth, /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+        const jwt = auth.slice(7);
+        assert.notEqual(jwt, token, 'not the caller\'s token');
+        for (const [k, v] of Object.entries(r.headers)) {
+          assert.ok(!String(v).includes(token.split('.')[2]), `${k} does not carry the caller's token`);
+        }
+        assert.equal(r.headers.cookie, undefined);
+        // issued by the IdP: verified against the IdP's own keys
+        const { payload, protectedHeader } = await jwtVerify(jwt, createRemoteJWKSet(new URL(idp.info.jwks_uri)),
+          { issuer: idp.issuer, audience: fxUrl });
+        assert.equal(protectedHeader.typ, 'at+jwt');
+        assert.equal(payload.sub, READER, 'the original subject');
+        assert.equal(payload.scope, 'mcp:read mcp:tools', 'narrowed to the upstream ceiling (mcp:write dropped)');
+        assert.deepEqual(payload.act, { sub: idp.exchangeClientId }, 'the gateway acts for the caller');
+      }
+      assert.equal(r1.headers.authorization, r2.headers.authorization, 'the exchanged token is reused');
+      const ex = (await idp.exchanges()).slice(before);
+      assert.equal(ex.length, 1, `one exchange for the session: ${JSON.stringify(ex)}`);
+      assert.equal(ex[0].subject, READER);
+      assert.equal(ex[0].audience, fxUrl);
+      assert.equal(ex[0].resource, fxUrl);
+      assert.equal(ex[0].scope, 'mcp:read mcp:tools');
+      assert.equal(ex[0].client, idp.exchangeClientId);
+
+      // IdP outage: a principal with a cached token keeps working; a new one gets 503
+      await idp.exchangeOutage();
+      try {
+        const m3 = `during outage ${crypto.randomUUID()}`;
+        await c.callTool({ name: 'echo', arguments: { message: m3 } });
+        assert.ok((await fx.requests()).some((q) => q.arguments?.message === m3));
+        const other = (await idp.token('maintainer-client', { resource: `${gwBase}/fx/mcp` })).access_token;
+        const oc = new Client({ name: 'outage', version: '1.0.0' });
+        const ot = new StreamableHTTPClientTransport(new URL(`${gwBase}/fx/mcp`), {
+          requestInit: { headers: { authorization: `Bearer ${other}` } },
+        });
+        await assert.rejects(oc.connect(ot), (e) => e.code === 503 && /cannot vouch/.test(e.message));
+        await waitForLog(gw.proc, /upstream fx: token exchange at .* failed \(status 503: temporarily_unavailable\)/);
+      } finally {
+        await idp.exchangeOutage();
+      }
+      await t.terminateSession();
+      await c.close();
+      assert.ok(!gw.proc.log().includes(token), 'the caller\'s token is never logged');
+    } finally {
+      if (gw) await stop(gw.proc);
+      await stop(fx.proc);
+    }
+    const recs = fs.readFileSync(audit, 'utf8').trim().split('\n').map((x) => JSON.parse(x));
+    const call = recs.find((r) => r.type === 'request.decision' && r.action.method === 'tools/call');
+    assert.deepEqual(call.propagation, { mode: 'token-exchange', audience: fxUrl, static_credential: false });
   });
 });

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 
-import { SignJWT, createLocalJWKSet, importJWK, jwtVerify } from 'jose';
+import { SignJWT, calculateJwkThumbprint, createLocalJWKSet, importJWK, jwtVerify } from 'jose';
 import Provider, { errors } from 'oidc-provider';
 
 const { values: opt } = parseArgs({
@@ -174,7 +174,8 @@ const EXCHANGE_CLIENT_ID = 'gatehouse-exchange';
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 const exKey = genJwk('ES256');
-const exKid = `ex-${crypto.randomBytes(4).toString('hex')}`;
+// kid = the RFC 7638 thumbprint: what Gatehouse puts in the header of its client assertions
+const exKid = await calculateJwkThumbprint(publicJwk(exKey.jwk), 'sha256');
 clients.push({
   client_id: EXCHANGE_CLIENT_ID,
   grant_types: [TOKEN_EXCHANGE],
@@ -330,7 +331,7 @@ async function subjectClaims(provider, issuer, token) {
 }
 
 function registerTokenExchange(provider, issuer) {
-  const params = ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'scope',
+  const params = ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'resource', 'scope',
     'actor_token', 'actor_token_type'];
   provider.registerGrantType(TOKEN_EXCHANGE, async (ctx) => {
     const p = ctx.oidc.params;

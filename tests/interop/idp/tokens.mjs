@@ -26,7 +26,8 @@ export async function startIdp(opts = {}) {
   const port = opts.port ?? (await freePort());
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'gh-idp-'));
   const rsKeyOut = opts.rsKeyOut ?? path.join(tmp, 'rs-key.pem');
-  const args = [IDP_JS, '--port', String(port), '--rs-key-out', rsKeyOut];
+  const args = [IDP_JS, '--port', String(port), '--rs-key-out', rsKeyOut,
+    '--exchange-key-out', path.join(tmp, 'exchange-key.pem')];
   if (opts.resource) args.push('--resource', opts.resource);
   if (opts.eddsa) args.push('--eddsa');
   if (opts.rsKeyAlg) args.push('--rs-key-alg', opts.rsKeyAlg);
@@ -66,6 +67,13 @@ function makeHandle(info, proc, rsKeyOut, tmp) {
     proc,
     rsKeyFile: rsKeyOut,
     rsClientId: info.rs_client.client_id,
+    /** The gateway's RFC 8693 client: its id, and the file with its private key (PEM). */
+    exchangeClientId: info.exchange_client.client_id,
+    exchangeKeyFile: info.exchange_client.key_file,
+    /** Every token exchange the IdP answered: { subject, audience, resource, scope, act, client }. */
+    exchanges: async () => (await fetch(`${info.issuer}/__admin/exchanges`)).json(),
+    /** Toggles an outage of the token-exchange grant (503); returns { outage }. */
+    exchangeOutage: () => adminPost(`${info.issuer}/__admin/exchange-outage`),
     async stop() {
       await stop(proc);
       rmSync(tmp, { recursive: true, force: true });
