@@ -82,6 +82,7 @@ INTEROP=(everything.test.mjs dev.test.mjs framing.test.mjs stdio.test.mjs aggreg
 # -- export/import/migrate --
 
 # -- connect --
+INTEROP+=(connect.test.mjs)
 
 note "interop: SDK client + server-everything + raw-socket framing (release gateway)"
 run_node "interop (release)" "$ROOT/build/release/gatehouse" "${INTEROP[@]}"

@@ -233,10 +233,11 @@ static bool resource_covers(const char *resource, const char *url)
 static bool read_prm(struct ghc *c, const char *www_auth, struct as_meta *m)
 {
     char *prm = www_auth ? ghc_challenge_param(www_auth, "resource_metadata") : NULL;
-    char origin[512], path[2048], url[3072];
+    char origin[512], path[2048];
     origin_of(c->url, origin, sizeof(origin));
     path_of(c->url, path, sizeof(path));
     if (!prm) { /* RFC 9728 §3.1: the well-known URI, path-inserted */
+        char url[3072];
         snprintf(url, sizeof(url), "%s/.well-known/oauth-protected-resource%s", origin, path);
         prm = gh_xstrdup(url);
     }

@@ -29,6 +29,8 @@ static void usage(FILE *f)
           "      approve pending tool definitions (all, or those named) in the pin store\n"
           "  gatehouse audit verify [--key PUB] FILE...\n"
           "      check an audit trail (rotated files first): hash chain, seq, signed checkpoints\n"
+          "  gatehouse connect URL [--client-id ID] [--device] [--scope S] [--no-browser]\n"
+          "      stdio-to-Streamable-HTTP bridge for stdio-only MCP clients, with OAuth\n"
           "  gatehouse version\n",
           f);
 }

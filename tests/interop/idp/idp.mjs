@@ -22,6 +22,7 @@ const { values: opt } = parseArgs({
     port: { type: 'string' },
     resource: { type: 'string' },
     eddsa: { type: 'boolean', default: false },
+    'connect-registration': { type: 'boolean', default: false },
     'rs-key-out': { type: 'string' },
     'rs-key-alg': { type: 'string', default: 'ES256' },
     ttl: { type: 'string', default: '300' },
@@ -148,6 +149,67 @@ for (const [id, spec] of Object.entries(SPECS)) {
   clients.push(c);
 }
 
+// `gatehouse connect` (a user's MCP client): a public native client, authorization code + PKCE
+// with a loopback redirect on any port (RFC 8252 §7.3), refresh tokens, JWTs for the MCP server
+// named as resource. Its user is logged in and consents automatically at /interaction/ (test
+// only). --connect-registration also opens RFC 7591 registration for clients like it.
+const CONNECT_CLIENT_ID = 'connect-client';
+const CONNECT_USER = 'connect-user';
+const CONNECT_SPEC = { format: 'jwt', alg: 'ES256', scope: FULL, auth: 'none' };
+SPECS[CONNECT_CLIENT_ID] = CONNECT_SPEC;
+clients.push({
+  client_id: CONNECT_CLIENT_ID,
+  application_type: 'native',
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  redirect_uris: ['http://127.0.0.1/callback'],
+  token_endpoint_auth_method: 'none',
+  scope: FULL,
+});
+let connectProvider; // set once the provider exists
+
+// The "browser" step: log the fixed user in, then grant what the client asked for.
+async function connectInteraction(req, res) {
+  try {
+    const provider = connectProvider;
+    const details = await provider.interactionDetails(req, res);
+    const { prompt, params, session } = details;
+    if (prompt.name === 'login') {
+      const login = { login: { accountId: CONNECT_USER } };
+      return await provider.interactionFinished(req, res, login, { mergeWithLastSubmission: false });
+    }
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+    const d = prompt.details;
+    if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
+    if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(d.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    const grantId = await grant.save();
+    log(`connect: ${session.accountId} consented for ${params.client_id} (resource ${params.resource})`);
+    return await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  } catch (err) {
+    log(`connect: interaction failed: ${err.message}`);
+    return sendJson(res, 400, { error: 'interaction_failed', error_description: err.message });
+  }
+}
+
+function connectSetup(provider) {
+  connectProvider = provider;
+  provider.on('authorization.error', (ctx, err) => log(`authorization.error: ${err.message} ${err.error_description || ''}`));
+  // registered clients get what connect-client gets
+  provider.on('registration_create.success', (ctx, client) => {
+    SPECS[client.clientId] = CONNECT_SPEC;
+    log(`connect: registered client ${client.clientId}`);
+  });
+  provider.on('grant.success', (ctx) => {
+    if (ctx.oidc.params.grant_type === 'refresh_token') log(`refresh_token grant for ${ctx.oidc.client?.clientId}`);
+    if (ctx.oidc.params.grant_type === 'authorization_code') log(`authorization_code grant for ${ctx.oidc.client?.clientId}`);
+  });
+}
+
 // The resource server's own client: it only introspects (and may revoke),
 // authenticating with private_key_jwt (RFC 7523) using a key made here.
 const rsAlg = opt['rs-key-alg'];
@@ -211,10 +273,13 @@ function configuration() {
     },
     jwks: { keys: generations.flatMap((gen) => SIGNING_ALGS.map((a) => gen[a])) },
     scopes: ['openid', ...MCP_SCOPES],
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     cookies: { keys: [secret()] },
+    // refresh tokens for clients allowed the grant (connect-client), without offline_access
+    issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
     features: {
       devInteractions: { enabled: false },
+      registration: { enabled: opt['connect-registration'] },
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
@@ -305,6 +370,7 @@ function front(providerCallback) {
   return (req, res) => {
     const { pathname } = new URL(req.url, 'http://127.0.0.1');
     if (pathname.startsWith('/__admin/')) return admin(req, res, pathname);
+    if (pathname.startsWith('/interaction/')) return connectInteraction(req, res);
     if (pathname === '/jwks' && (req.method === 'GET' || req.method === 'HEAD')) {
       return sendJson(res, 200, publishedJwks(), 'application/jwk-set+json; charset=utf-8');
     }
@@ -384,6 +450,7 @@ server.listen(Number(opt.port), '127.0.0.1', () => {
   }
   provider.on('grant.success', (ctx) => log(`token issued to ${ctx.oidc.client?.clientId}`));
   registerTokenExchange(provider, issuer);
+  connectSetup(provider);
   server.on('request', front(provider.callback()));
   const clientInfo = Object.fromEntries(
     Object.entries(SPECS).map(([id, s]) => [

@@ -34,6 +34,7 @@ export async function startIdp(opts = {}) {
   if (opts.ttl) args.push('--ttl', String(opts.ttl));
   if (opts.shortTtl) args.push('--short-ttl', String(opts.shortTtl));
   if (opts.rotations !== undefined) args.push('--rotations', String(opts.rotations));
+  if (opts.connectRegistration) args.push('--connect-registration');
   const proc = spawnLogged(opts.name || 'idp', NODE, args, { cwd: IDP_DIR });
   let info;
   try {
