@@ -78,6 +78,7 @@ run_node() { # label, binary, files...
 INTEROP=(everything.test.mjs dev.test.mjs framing.test.mjs stdio.test.mjs aggregate.test.mjs shared.test.mjs bridge2026.test.mjs auth.test.mjs policy.test.mjs audit.test.mjs audit-sinks.test.mjs metrics.test.mjs propagation.test.mjs)
 # portable configuration (issue 8): scanner, client formats, the connect bridge
 # -- scan --
+INTEROP+=(scan.test.mjs)
 
 # -- export/import/migrate --
 

@@ -31,6 +31,8 @@ static void usage(FILE *f)
           "      check an audit trail (rotated files first): hash chain, seq, signed checkpoints\n"
           "  gatehouse connect URL [--client-id ID] [--device] [--scope S] [--no-browser]\n"
           "      stdio-to-Streamable-HTTP bridge for stdio-only MCP clients, with OAuth\n"
+          "  gatehouse scan [--format text|json|sarif] [--fail-on secret|risk|none] [PATH...]\n"
+          "      hard-coded secrets and risky settings in MCP client configs (default: $HOME)\n"
           "  gatehouse version\n",
           f);
 }
