@@ -12,6 +12,7 @@
 #include "json/json.h"
 
 #include <errno.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <time.h>
@@ -105,6 +106,31 @@ static void refresh_if_expired(struct ghc *c)
         ghc_oauth_refresh(c);
 }
 
+/* Authorization, and the session's headers once there is a session (not on initialize). */
+static void add_headers(struct ghc *c, struct ghc_xfer *x, bool session)
+{
+    if (c->tok.access_token) {
+        char *auth = gh_xmalloc(strlen(c->tok.access_token) + 8);
+        sprintf(auth, "Bearer %s", c->tok.access_token);
+        ghc_xfer_header(x, "Authorization", auth);
+        free(auth);
+    }
+    pthread_mutex_lock(&c->mu);
+    if (session && c->session_id[0])
+        ghc_xfer_header(x, "Mcp-Session-Id", c->session_id);
+    if (session && c->protocol_version[0])
+        ghc_xfer_header(x, "MCP-Protocol-Version", c->protocol_version);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static bool has_session(struct ghc *c)
+{
+    pthread_mutex_lock(&c->mu);
+    bool yes = c->session_id[0] != '\0';
+    pthread_mutex_unlock(&c->mu);
+    return yes;
+}
+
 static struct ghc_xfer *post_message(struct ghc *c, const char *line, size_t n, const char *id,
                                      bool initialize)
 {
@@ -114,18 +140,7 @@ static struct ghc_xfer *post_message(struct ghc *c, const char *line, size_t n, 
     x->id_raw = id ? gh_xstrdup(id) : NULL;
     ghc_xfer_header(x, "Content-Type", "application/json");
     ghc_xfer_header(x, "Accept", "application/json, text/event-stream");
-    if (c->tok.access_token) {
-        char *auth = gh_xmalloc(strlen(c->tok.access_token) + 8);
-        sprintf(auth, "Bearer %s", c->tok.access_token);
-        ghc_xfer_header(x, "Authorization", auth);
-        free(auth);
-    }
-    pthread_mutex_lock(&c->mu);
-    if (!initialize && c->session_id[0])
-        ghc_xfer_header(x, "Mcp-Session-Id", c->session_id);
-    if (!initialize && c->protocol_version[0])
-        ghc_xfer_header(x, "MCP-Protocol-Version", c->protocol_version);
-    pthread_mutex_unlock(&c->mu);
+    add_headers(c, x, !initialize);
     ghc_xfer_body(x, line, n);
     ghc_xfer_start(x);
     return x;
@@ -173,6 +188,21 @@ static void send_message(struct ghc *c, const char *line, size_t n, const char *
         ghc_out_error(c, id, strlen(id), -32603, fail);
 }
 
+/* The GET stream (opened once the session is initialized) carries what the server sends outside
+ * any request; a server without one answers 405 and the bridge does without. */
+static void open_get_stream(struct ghc *c)
+{
+    if (c->get || !has_session(c))
+        return;
+    struct ghc_xfer *x = ghc_xfer_new(c, "GET", &c->mcp);
+    x->stream = true;
+    x->get = true;
+    ghc_xfer_header(x, "Accept", "text/event-stream");
+    add_headers(c, x, true);
+    ghc_xfer_start(x);
+    c->get = x;
+}
+
 static void handle_line(struct ghc *c, const char *line, size_t n, size_t lineno)
 {
     struct gh_arena *a = gh_arena_new(4096);
@@ -194,6 +224,8 @@ static void handle_line(struct ghc *c, const char *line, size_t n, size_t lineno
         id = gh_arena_strndup(a, m->id_raw.ptr, m->id_raw.len);
     bool init = !body.batch && gh_slice_eq_cstr(m->method, "initialize");
     send_message(c, line, n, id, init);
+    if (!body.batch && gh_slice_eq_cstr(m->method, "notifications/initialized"))
+        open_get_stream(c);
 out:
     gh_arena_free(a);
 }
@@ -232,18 +264,10 @@ static void wait_idle(struct ghc *c, uint64_t ms)
 /* Ends the session at the server (the spec's DELETE); a 405 means it keeps sessions itself. */
 static void end_session(struct ghc *c)
 {
-    if (!c->session_id[0])
+    if (!has_session(c))
         return;
     struct ghc_xfer *x = ghc_xfer_new(c, "DELETE", &c->mcp);
-    ghc_xfer_header(x, "Mcp-Session-Id", c->session_id);
-    if (c->protocol_version[0])
-        ghc_xfer_header(x, "MCP-Protocol-Version", c->protocol_version);
-    if (c->tok.access_token) {
-        char *auth = gh_xmalloc(strlen(c->tok.access_token) + 8);
-        sprintf(auth, "Bearer %s", c->tok.access_token);
-        ghc_xfer_header(x, "Authorization", auth);
-        free(auth);
-    }
+    add_headers(c, x, true);
     ghc_xfer_start(x);
     ghc_xfer_wait(x, false, 5000);
     GH_LOGD("connect", "session ended (HTTP %d)", x->status);
@@ -269,6 +293,11 @@ static void run(struct ghc *c)
         }
     }
     gh_buf_release(&line);
+    if (c->get) {
+        ghc_xfer_cancel(c->get);
+        ghc_xfer_release(c->get);
+        c->get = NULL;
+    }
     wait_idle(c, 10000); /* answers still streaming are delivered before we leave */
     end_session(c);
     wait_idle(c, 1000);
@@ -294,6 +323,7 @@ int gh_cli_connect(int argc, char **argv)
     ghc_net_start(&c);
     run(&c);
     ghc_net_stop(&c);
+    SSL_CTX_free(c.tls); /* refcounted: a connection still holding it keeps it */
     for (size_t i = 0; i < c.nlbs; i++)
         ghc_loopback_free(c.lbs[i]);
     ghc_token_release(&c.tok);

@@ -313,6 +313,10 @@ static void stream_fail(struct ghc_xfer *x, enum gh_rc rc)
 
 static void stream_done(struct ghc_xfer *x, enum gh_rc rc)
 {
+    if (x->get) { /* optional (405: the server has none); nothing to answer */
+        GH_LOGD("connect", "GET stream ended (HTTP %d, %s)", x->status, gh_rc_str(rc));
+        return;
+    }
     if (x->status == 401 || !x->head)
         return; /* the main thread answers: it reauthorizes, or reports the transport error */
     if (x->status / 100 == 2 && !x->sse_mode && x->rbody.len && rc == GH_OK)
@@ -350,8 +354,36 @@ static void xfer_run(void *arg)
         on_done(x, GH_E_LIMIT);
         return;
     }
-    gh_http_client_send(p, x->method, gh_slice_cstr(x->u.target), x->hdrs, x->nhdrs,
-                        gh_slice(x->body, x->blen), &XFER_CBS, x);
+    x->creq = gh_http_client_send(p, x->method, gh_slice_cstr(x->u.target), x->hdrs, x->nhdrs,
+                                  gh_slice(x->body, x->blen), &XFER_CBS, x);
+}
+
+/* On the worker, where the exchange's callbacks run: no callback can race with this one. The
+ * last thing it does is let the main thread go on (and free x). */
+static void cancel_task(void *arg)
+{
+    struct ghc_xfer *x = arg;
+    struct ghc *c = x->c;
+    if (!x->done && x->creq)
+        gh_http_creq_cancel(x->creq);
+    pthread_mutex_lock(&c->mu);
+    if (!x->done) {
+        x->rc = GH_E_CLOSED;
+        x->done = true;
+        c->inflight--;
+    }
+    x->cancel_ran = true;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+void ghc_xfer_cancel(struct ghc_xfer *x)
+{
+    ghc_net_post(x->c, cancel_task, x);
+    pthread_mutex_lock(&x->c->mu);
+    while (!x->cancel_ran) /* the worker runs posted tasks promptly; x must outlive this one */
+        pthread_cond_wait(&x->c->cv, &x->c->mu);
+    pthread_mutex_unlock(&x->c->mu);
 }
 
 /* Resolves on the main thread, keeping the last answers: a name lookup blocks. */

@@ -82,6 +82,7 @@ struct ghc {
     struct ghc_token tok;
     struct ghc_loopback *lbs[8]; /* redirect listeners, freed once the worker stopped */
     size_t nlbs;
+    struct ghc_xfer *get; /* the session's GET stream, once opened */
 };
 
 /** One HTTP exchange, started from the main thread and run on the worker. */
@@ -96,7 +97,10 @@ struct ghc_xfer {
     size_t blen;
     bool stream; /* an MCP exchange: messages go to stdout as they arrive */
     bool initialize;
-    char *id_raw; /* the request's id as sent (stream mode), or NULL */
+    bool get;                  /* the GET stream for server messages outside a request */
+    struct gh_http_creq *creq; /* worker only */
+    bool cancel_ran;           /* ghc_xfer_cancel's task is over: x may be freed */
+    char *id_raw;              /* the request's id as sent (stream mode), or NULL */
     /* response: written on the worker under c->mu */
     int status;
     char ctype[128];
@@ -118,6 +122,8 @@ void ghc_xfer_start(struct ghc_xfer *x);
 bool ghc_xfer_wait(struct ghc_xfer *x, bool head_only, uint64_t timeout_ms);
 /** The main thread is done with x: freed now, or by the worker when the exchange ends. */
 void ghc_xfer_release(struct ghc_xfer *x);
+/** Ends the exchange x (the main thread still holds it) and waits until it is over. */
+void ghc_xfer_cancel(struct ghc_xfer *x);
 /** A small request with a buffered answer: status (0 when unreachable) and body into out. */
 enum gh_rc ghc_fetch(struct ghc *c, const char *method, const char *url, const char *ctype,
                      const char *body, size_t blen, int *status, struct gh_buf *out);

@@ -39,6 +39,40 @@ for (let i = 0; i < 20; i++) {
 process.exit(1);
 `;
 
+/** The user of the device flow, on "another device": opens the verification URI with the code,
+ *  confirms, and goes through the IdP's automatic login and consent. Resolves the last status. */
+async function deviceUser(start) {
+  const jar = new Map();
+  const go = async (u, init = {}) => {
+    const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    const r = await fetch(u, { ...init, redirect: 'manual', headers: { ...(init.headers || {}), ...(cookie ? { cookie } : {}) } });
+    for (const c of r.headers.getSetCookie()) {
+      const nv = c.split(';')[0];
+      jar.set(nv.slice(0, nv.indexOf('=')).trim(), nv.slice(nv.indexOf('=') + 1));
+    }
+    return r;
+  };
+  // the code page posts itself (a script), then the confirm page: submit each form as a browser
+  // would, following redirects through login and consent, until a page without a form
+  let u = start;
+  let r = await go(u);
+  for (let step = 0; step < 20; step++) {
+    if (r.status >= 300 && r.status < 400) {
+      u = new URL(r.headers.get('location'), u).href;
+      r = await go(u);
+      continue;
+    }
+    const html = await r.text();
+    const form = html.match(/<form[^>]*method="post"[^>]*action="([^"]+)"/);
+    if (!form) break;
+    const fields = [...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1], m[2]]);
+    u = new URL(form[1], u).href;
+    r = await go(u, { method: 'POST', body: new URLSearchParams(fields).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  }
+  return r.status;
+}
+
 const sanitizerEnv = () => Object.fromEntries(
   ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS'].filter((k) => process.env[k]).map((k) => [k, process.env[k]]));
 
@@ -93,12 +127,12 @@ describe('gatehouse connect (stdio bridge with OAuth) and the official SDK', { s
   const refreshGrants = () => (idp.proc.log().match(/refresh_token grant for /g) || []).length;
 
   /** One SDK session through the bridge: list and call tools. Returns the bridge's stderr. */
-  async function session(h, args = ['--client-id', 'connect-client'], extraEnv = {}) {
+  async function session(h, args = ['--client-id', 'connect-client'], extraEnv = {}, onStderr = () => {}) {
     const transport = new StdioClientTransport({
       command: GATEHOUSE_BIN, args: ['connect', url, ...args], env: envFor(h, extraEnv), stderr: 'pipe',
     });
     let stderr = '';
-    transport.stderr.on('data', (d) => { stderr += d; });
+    transport.stderr.on('data', (d) => { stderr += d; onStderr(stderr); });
     const client = new Client({ name: 'connect-test', version: '1.0.0' });
     try {
       await client.connect(transport);
@@ -113,6 +147,8 @@ describe('gatehouse connect (stdio bridge with OAuth) and the official SDK', { s
       await client.close();
       fs.appendFileSync(bridgeLog, stderr); // run.sh greps out/*.log for sanitizer reports
     }
+    await new Promise((r) => setTimeout(r, 100)); // a report at exit comes after close()
+    assert.doesNotMatch(stderr, /AddressSanitizer|runtime error|LeakSanitizer/);
     return stderr;
   }
 
@@ -133,6 +169,7 @@ describe('gatehouse connect (stdio bridge with OAuth) and the official SDK', { s
       child.on('close', (code) => {
         clearTimeout(timer);
         fs.appendFileSync(bridgeLog, err);
+        if (/AddressSanitizer|runtime error/.test(err)) reject(new Error(`sanitizer report:\n${err}`));
         resolve({ code, out, lines: out.split('\n').filter(Boolean).map((l) => JSON.parse(l)), stderr: err });
       });
       child.stdin.on('error', () => {});
@@ -211,6 +248,22 @@ describe('gatehouse connect (stdio bridge with OAuth) and the official SDK', { s
     const tok = JSON.parse(fs.readFileSync(tokenFile(h), 'utf8'));
     assert.notEqual(tok.client_id, 'connect-client');
     assert.match(idp.proc.log(), new RegExp(`registered client ${tok.client_id}`));
+    assertNoToken(stderr, tok, 'stderr');
+  });
+
+  test('--device: the device authorization grant (RFC 8628), the user on another device', async () => {
+    const h = home('user5');
+    let user;
+    const stderr = await session(h, ['--client-id', 'connect-client', '--device'], { BROWSER: 'false' }, (text) => {
+      const m = text.match(/\(or open (\S+)\)/);
+      if (m && !user) user = deviceUser(m[1]);
+    });
+    assert.match(stderr, /visit http:\S+\/device and enter the code \S+/);
+    assert.equal(await user, 200, 'the user reached the success page');
+    const tok = JSON.parse(fs.readFileSync(tokenFile(h), 'utf8'));
+    assert.ok(tok.access_token && tok.refresh_token);
+    assert.equal(JSON.parse(Buffer.from(tok.access_token.split('.')[1], 'base64url')).aud, url);
+    assert.match(idp.proc.log(), /device_code grant for connect-client/);
     assertNoToken(stderr, tok, 'stderr');
   });
 

@@ -160,7 +160,7 @@ SPECS[CONNECT_CLIENT_ID] = CONNECT_SPEC;
 clients.push({
   client_id: CONNECT_CLIENT_ID,
   application_type: 'native',
-  grant_types: ['authorization_code', 'refresh_token'],
+  grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
   response_types: ['code'],
   redirect_uris: ['http://127.0.0.1/callback'],
   token_endpoint_auth_method: 'none',
@@ -205,8 +205,10 @@ function connectSetup(provider) {
     log(`connect: registered client ${client.clientId}`);
   });
   provider.on('grant.success', (ctx) => {
-    if (ctx.oidc.params.grant_type === 'refresh_token') log(`refresh_token grant for ${ctx.oidc.client?.clientId}`);
-    if (ctx.oidc.params.grant_type === 'authorization_code') log(`authorization_code grant for ${ctx.oidc.client?.clientId}`);
+    const gt = ctx.oidc.params.grant_type;
+    if (['refresh_token', 'authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'].includes(gt)) {
+      log(`${gt} grant for ${ctx.oidc.client?.clientId}`);
+    }
   });
 }
 
@@ -280,6 +282,7 @@ function configuration() {
     features: {
       devInteractions: { enabled: false },
       registration: { enabled: opt['connect-registration'] },
+      deviceFlow: { enabled: true }, // RFC 8628 for `gatehouse connect --device`
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
