@@ -328,6 +328,8 @@ static bool endpoint_ok(const char *url)
 
 /* ---- grants ---- */
 
+static const char *printable(const char *s);
+
 /* Reads an error answer's error and error_description for the user (they hold no secret). */
 static void report_error(const char *what, int status, const struct gh_buf *body)
 {
@@ -472,35 +474,35 @@ static char *register_client(struct ghc *c, const struct as_meta *m)
     return id;
 }
 
-static bool code_flow(struct ghc *c, const struct as_meta *m, const char *client_id)
+/* One authorization code attempt's secrets (RFC 7636 verifier, CSRF state) and its redirect. */
+struct pkce {
+    char verifier[64], challenge[64], state[32], redirect[64];
+};
+
+static void pkce_new(struct pkce *p, uint16_t port)
 {
     unsigned char rnd[32], digest[32];
-    char verifier[64], challenge[64], state[32];
     gh_random_bytes(rnd, sizeof(rnd));
-    gh_b64url_encode(rnd, sizeof(rnd), verifier);
-    gh_sha256(verifier, strlen(verifier), digest);
-    gh_b64url_encode(digest, sizeof(digest), challenge);
+    gh_b64url_encode(rnd, sizeof(rnd), p->verifier);
+    gh_sha256(p->verifier, strlen(p->verifier), digest);
+    gh_b64url_encode(digest, sizeof(digest), p->challenge);
     gh_random_bytes(rnd, 16);
-    gh_b64url_encode(rnd, 16, state);
-    uint16_t port;
-    if (c->nlbs == GH_ARRAY_LEN(c->lbs)) {
-        fprintf(stderr, "gatehouse connect: too many authorizations in one run\n");
-        return false;
-    }
-    struct ghc_loopback *lb = ghc_loopback_open(c, &port);
-    if (!lb)
-        return false;
-    c->lbs[c->nlbs++] = lb;
-    char redirect[64];
-    snprintf(redirect, sizeof(redirect), "http://127.0.0.1:%u/callback", port);
+    gh_b64url_encode(rnd, 16, p->state);
+    snprintf(p->redirect, sizeof(p->redirect), "http://127.0.0.1:%u/callback", port);
+}
+
+/* Prints the authorize URL and opens the browser on it. */
+static void open_authorize(struct ghc *c, const struct as_meta *m, const char *client_id,
+                           const struct pkce *p)
+{
     struct gh_buf q;
     gh_buf_init(&q, 65536);
     ghc_form_add(&q, "response_type", "code");
     ghc_form_add(&q, "client_id", client_id);
-    ghc_form_add(&q, "redirect_uri", redirect);
-    ghc_form_add(&q, "code_challenge", challenge);
+    ghc_form_add(&q, "redirect_uri", p->redirect);
+    ghc_form_add(&q, "code_challenge", p->challenge);
     ghc_form_add(&q, "code_challenge_method", "S256");
-    ghc_form_add(&q, "state", state);
+    ghc_form_add(&q, "state", p->state);
     ghc_form_add(&q, "resource", m->resource);
     ghc_form_add(&q, "scope", m->scope);
     char *url = gh_xmalloc(strlen(m->authorization_endpoint) + q.len + 2);
@@ -511,32 +513,66 @@ static bool code_flow(struct ghc *c, const struct as_meta *m, const char *client
     if (!c->no_browser)
         ghc_browser_open(url);
     free(url);
-    char *code = NULL, *got_state = NULL, *error = NULL;
-    bool ok = ghc_loopback_wait(lb, c->auth_timeout_ms, &code, &got_state, &error);
+}
+
+/* Text from the network goes to the terminal only when it cannot steer it (no escapes). */
+static const char *printable(const char *s)
+{
+    for (const char *p = s; *p; p++)
+        if (*p < 0x20 || *p > 0x7e)
+            return "(unprintable)";
+    return s;
+}
+
+/* Waits for the redirect; the code when it came with our state. */
+static char *await_code(struct ghc *c, struct ghc_loopback *lb, const struct pkce *p)
+{
+    char *code = NULL, *state = NULL, *error = NULL;
+    bool got = ghc_loopback_wait(lb, c->auth_timeout_ms, &code, &state, &error);
     ghc_loopback_close(lb);
-    if (!ok)
+    bool ok = got && !error && code && state && strcmp(state, p->state) == 0;
+    if (!got)
         fprintf(stderr, "gatehouse connect: no authorization within %llu s\n",
                 (unsigned long long)(c->auth_timeout_ms / 1000));
     else if (error)
-        fprintf(stderr, "gatehouse connect: authorization refused: %s\n", error);
-    else if (!got_state || strcmp(got_state, state) != 0)
+        fprintf(stderr, "gatehouse connect: authorization refused: %s\n", printable(error));
+    else if (!ok) /* a forged or stale redirect (CSRF): never exchange its code */
         fprintf(stderr, "gatehouse connect: the redirect's state does not match; ignored\n");
-    ok = ok && !error && code && got_state && strcmp(got_state, state) == 0;
-    if (ok) {
-        struct gh_buf form;
-        gh_buf_init(&form, 65536);
-        ghc_form_add(&form, "grant_type", "authorization_code");
-        ghc_form_add(&form, "code", code);
-        ghc_form_add(&form, "redirect_uri", redirect);
-        ghc_form_add(&form, "client_id", client_id);
-        ghc_form_add(&form, "code_verifier", verifier);
-        ghc_form_add(&form, "resource", m->resource);
-        ok = token_request(c, m->token_endpoint, &form, "code exchange", NULL, 0);
-        gh_buf_release(&form);
-    }
-    free(code);
-    free(got_state);
+    free(state);
     free(error);
+    if (!ok)
+        gh_free(&code);
+    return code;
+}
+
+static bool code_flow(struct ghc *c, const struct as_meta *m, const char *client_id)
+{
+    uint16_t port;
+    if (c->nlbs == GH_ARRAY_LEN(c->lbs)) {
+        fprintf(stderr, "gatehouse connect: too many authorizations in one run\n");
+        return false;
+    }
+    struct ghc_loopback *lb = ghc_loopback_open(c, &port);
+    if (!lb)
+        return false;
+    c->lbs[c->nlbs++] = lb;
+    struct pkce p;
+    pkce_new(&p, port);
+    open_authorize(c, m, client_id, &p);
+    char *code = await_code(c, lb, &p);
+    if (!code)
+        return false;
+    struct gh_buf form;
+    gh_buf_init(&form, 65536);
+    ghc_form_add(&form, "grant_type", "authorization_code");
+    ghc_form_add(&form, "code", code);
+    ghc_form_add(&form, "redirect_uri", p.redirect);
+    ghc_form_add(&form, "client_id", client_id);
+    ghc_form_add(&form, "code_verifier", p.verifier);
+    ghc_form_add(&form, "resource", m->resource);
+    bool ok = token_request(c, m->token_endpoint, &form, "code exchange", NULL, 0);
+    gh_buf_release(&form);
+    free(code);
     return ok;
 }
 
@@ -596,9 +632,9 @@ static bool device_flow(struct ghc *c, const struct as_meta *m, const char *clie
         goto out;
     fprintf(stderr,
             "gatehouse connect: to authorize access to %s, visit %s and enter the code %s\n",
-            c->url, da.uri, da.user_code);
+            c->url, printable(da.uri), printable(da.user_code));
     if (da.uri_complete)
-        fprintf(stderr, "  (or open %s)\n", da.uri_complete);
+        fprintf(stderr, "  (or open %s)\n", printable(da.uri_complete));
     int64_t deadline =
         (int64_t)time(NULL) + GH_MIN(da.expires_in, (int64_t)(c->auth_timeout_ms / 1000));
     char err[64] = "authorization_pending";

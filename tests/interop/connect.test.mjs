@@ -158,9 +158,9 @@ describe('gatehouse connect (stdio bridge with OAuth) and the official SDK', { s
   }
 
   /** Runs the bridge with raw stdin lines; resolves { code, stdout lines (parsed), stderr }. */
-  function raw(h, target, input, args = ['--client-id', 'connect-client']) {
+  function raw(h, target, input, args = ['--client-id', 'connect-client'], extraEnv = {}) {
     return new Promise((resolve, reject) => {
-      const child = spawn(GATEHOUSE_BIN, ['connect', target, ...args], { env: envFor(h, { BROWSER: 'false' }) });
+      const child = spawn(GATEHOUSE_BIN, ['connect', target, ...args], { env: envFor(h, { BROWSER: 'false', ...extraEnv }) });
       let out = '';
       let err = '';
       child.stdout.on('data', (d) => { out += d; });
@@ -265,6 +265,36 @@ describe('gatehouse connect (stdio bridge with OAuth) and the official SDK', { s
     assert.equal(JSON.parse(Buffer.from(tok.access_token.split('.')[1], 'base64url')).aud, url);
     assert.match(idp.proc.log(), /device_code grant for connect-client/);
     assertNoToken(stderr, tok, 'stderr');
+  });
+
+  test('a redirect with another state is refused (CSRF): no code exchange, no token', async () => {
+    const h = home('user6');
+    const forger = path.join(tmp, 'forger.mjs');
+    // a local page that knows the redirect URI but not the state the bridge made
+    fs.writeFileSync(forger, `#!${process.execPath}
+const u = new URL(process.argv[2]);
+await fetch(u.searchParams.get('redirect_uri') + '?code=forged&state=not-the-one');
+`, { mode: 0o755 });
+    const init = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}\n';
+    const grants = (idp.proc.log().match(/authorization_code grant for /g) || []).length;
+    const r = await raw(h, url, init, ['--client-id', 'connect-client', '--auth-timeout', '5'], { BROWSER: forger });
+    assert.equal(r.code, 0);
+    assert.match(r.stderr, /the redirect's state does not match; ignored/);
+    assert.equal(r.lines.length, 1);
+    assert.equal(r.lines[0].id, 1);
+    assert.match(r.lines[0].error.message, /authorization failed/);
+    assert.equal((idp.proc.log().match(/authorization_code grant for /g) || []).length, grants, 'no code exchange');
+    assert.ok(!fs.existsSync(tokenDir(h)) || fs.readdirSync(tokenDir(h)).length === 0, 'no token stored');
+  });
+
+  test('a token file readable by others is ignored with a warning', async () => {
+    const h = home('user7');
+    fs.cpSync(path.join(h1(), 'xdg'), path.join(h, 'xdg'), { recursive: true });
+    fs.chmodSync(tokenFile(h), 0o644);
+    const init = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}\n';
+    const r = await raw(h, url, init, ['--client-id', 'connect-client', '--auth-timeout', '1']);
+    assert.match(r.stderr, /readable by others or not owned by you; ignored/);
+    assert.match(r.lines[0].error.message, /authorization failed/, 'the stored token was not used');
   });
 
   test('malformed and oversized stdin lines get JSON-RPC errors; the bridge goes on', async () => {
