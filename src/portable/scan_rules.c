@@ -407,6 +407,9 @@ const char *scan_rules_generic(const char *key, size_t key_len, struct gh_slice 
         return "aws-secret-access-key";
     if (has(v, "://") || has(v, "@"))
         return NULL; /* URLs and addresses: their parts are judged on their own */
+    if (v.ptr[0] == '/' || v.ptr[0] == '~' || v.ptr[0] == '.')
+        return NULL; /* a path (GOOGLE_APPLICATION_CREDENTIALS=/x/key.json): the file is
+                        the secret, not its name */
     double h = gh_scan_entropy(v.ptr, v.len);
     /* Named like a credential: gitleaks' generic-api-key thresholds (entropy 3.5, 10+ chars). */
     if (hinted)
