@@ -234,17 +234,20 @@ static bool has_reference(struct gh_slice v)
     return false;
 }
 
-/* Words that mark documentation values; matched case-insensitively but long enough that a
- * random token does not contain one by chance. "xxxx" is case-sensitive for the same reason. */
+/* Words that mark documentation values, matched case-insensitively as words (no letter right
+ * before or after), so a random token that happens to spell one is still a token. */
 static const char *const PLACEHOLDER_WORDS[] = {
-    "your-",     "your_",        "yourapi",     "yourtoken", "yourkey", "changeme", "change-me",
-    "change_me", "example",      "placeholder", "redacted",  "dummy",   "sample",   "replace",
-    "insert",    "fake",         "<",           ">",         "{{",      "}}",       "****",
-    "...",       "\xe2\x80\xa6",
+    "your",    "yourapikey",  "yourtoken", "yourkey", "changeme", "change",
+    "example", "placeholder", "redacted",  "dummy",   "sample",   "replace",
+    "insert",  "fake",        "todo",      "tbd",
+};
+/* Marks no token contains: angle brackets, template braces, masks, ellipses. */
+static const char *const PLACEHOLDER_MARKS[] = {
+    "<", ">", "{{", "}}", "****", "...", "\xe2\x80\xa6",
 };
 static const char *const PLACEHOLDER_EXACT[] = {
-    "password", "secret", "token", "apikey",    "api_key", "api-key", "test", "none",
-    "null",     "true",   "false", "undefined", "todo",    "tbd",     "key",  "changeit",
+    "password", "secret", "token", "apikey", "api_key",   "api-key", "test",
+    "none",     "null",   "true",  "false",  "undefined", "key",     "changeit",
 };
 static const char *const REFERENCE_PREFIXES[] = {
     "env:",
@@ -261,19 +264,32 @@ static const char *const REFERENCE_PREFIXES[] = {
     "pass:",
 };
 
-bool gh_scan_is_placeholder(struct gh_slice v)
+static bool is_letter(char c)
 {
-    v = gh_slice_trim(v);
-    if (v.len == 0 || has_reference(v) || has(v, "xxxx") || has(v, "XXXX"))
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static bool has_word_ci(struct gh_slice v, const char *w)
+{
+    size_t n = strlen(w);
+    for (size_t i = 0; i + n <= v.len; i++)
+        if (strncasecmp(v.ptr + i, w, n) == 0 && (i == 0 || !is_letter(v.ptr[i - 1])) &&
+            (i + n == v.len || !is_letter(v.ptr[i + n])))
+            return true;
+    return false;
+}
+
+/* References, reference prefixes, marks and masks: never part of a real token, so they also
+ * veto provider matches. */
+static bool reference_or_mask(struct gh_slice v)
+{
+    if (v.len == 0 || has_reference(v))
         return true;
     for (size_t i = 0; i < GH_ARRAY_LEN(REFERENCE_PREFIXES); i++)
         if (starts_ci(v, REFERENCE_PREFIXES[i]))
             return true;
-    for (size_t i = 0; i < GH_ARRAY_LEN(PLACEHOLDER_WORDS); i++)
-        if (has_ci(v, PLACEHOLDER_WORDS[i]))
-            return true;
-    for (size_t i = 0; i < GH_ARRAY_LEN(PLACEHOLDER_EXACT); i++)
-        if (gh_slice_caseeq_cstr(v, PLACEHOLDER_EXACT[i]))
+    for (size_t i = 0; i < GH_ARRAY_LEN(PLACEHOLDER_MARKS); i++)
+        if (has(v, PLACEHOLDER_MARKS[i]))
             return true;
     /* One character repeated (aaaa..., 0000...) is a mask, not a key. */
     bool same = true;
@@ -282,12 +298,40 @@ bool gh_scan_is_placeholder(struct gh_slice v)
     return same;
 }
 
+bool gh_scan_is_placeholder(struct gh_slice v)
+{
+    v = gh_slice_trim(v);
+    /* xxxx masks a documentation value; in a provider token's random body it can occur by
+     * chance, so it is only judged here, not in reference_or_mask(). */
+    if (reference_or_mask(v) || has(v, "xxxx") || has(v, "XXXX"))
+        return true;
+    /* "your-api-key-here", "REPLACE_ME": words between - or _ count */
+    for (size_t i = 0; i < GH_ARRAY_LEN(PLACEHOLDER_WORDS); i++)
+        if (has_word_ci(v, PLACEHOLDER_WORDS[i]))
+            return true;
+    for (size_t i = 0; i < GH_ARRAY_LEN(PLACEHOLDER_EXACT); i++)
+        if (gh_slice_caseeq_cstr(v, PLACEHOLDER_EXACT[i]))
+            return true;
+    return false;
+}
+
 static bool overlaps(const struct scan_hit *hits, size_t n, size_t s, size_t e)
 {
     for (size_t i = 0; i < n; i++)
         if (s < hits[i].end && hits[i].start < e)
             return true;
     return false;
+}
+
+/* A password in a URL is free text, judged like a generic value; a provider token only loses
+ * to references and masks (its random body could spell any word). */
+static bool placeholder_for(const struct provider *p, struct gh_slice secret)
+{
+    if (p->structured)
+        return false;
+    if (strcmp(p->rule, "url-credentials") == 0)
+        return gh_scan_is_placeholder(secret);
+    return reference_or_mask(secret);
 }
 
 /* All matches of one provider in v, appended to hits. */
@@ -308,7 +352,7 @@ static size_t match_provider(const struct provider *p, pcre2_match_data *md, str
         struct gh_slice secret = gh_slice(v.ptr + s, e - s);
         if (e > s && !overlaps(hits, n, s, e) &&
             gh_scan_entropy(secret.ptr, secret.len) >= p->min_entropy &&
-            (p->structured || !gh_scan_is_placeholder(secret)) &&
+            !placeholder_for(p, secret) &&
             !(strcmp(p->rule, "aws-access-token") == 0 && has(secret, "EXAMPLE")))
             hits[n++] = (struct scan_hit){p->rule, s, e};
         from = ov[1] > ov[0] ? ov[1] : ov[0] + 1;

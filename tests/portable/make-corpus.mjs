@@ -163,6 +163,31 @@ export const SHAPES = {
   'generic-api-key': [() => rand(ALNUM, 32), 'generic-api-key'],
 };
 
+/** Shannon entropy in bits per character, as the scanner (and gitleaks) compute it. */
+export function entropy(s) {
+  const counts = new Map();
+  for (const ch of Buffer.from(s)) counts.set(ch, (counts.get(ch) || 0) + 1);
+  let h = 0;
+  for (const c of counts.values()) h -= (c / s.length) * Math.log2(c / s.length);
+  return h;
+}
+
+// Rules skip low-entropy matches (gitleaks' entropy field: 3 for most providers, 4 for GCP keys,
+// 4.0 for unnamed generic values). A random token falls below that only rarely, but often
+// enough to make a test flaky, so values are drawn again until they clear it.
+const MIN_ENTROPY = { 'gcp-api-key': 4.2, 'generic-api-key': 4.2 };
+
+/** A fresh value of the shape. */
+export function generate(shapeName) {
+  const [gen] = SHAPES[shapeName];
+  for (;;) {
+    const v = gen();
+    // unnamed generic values (a key in a URL path) must hold letters and digits both
+    const mixed = shapeName !== 'generic-api-key' || (/[0-9]/.test(v) && /[A-Za-z]/.test(v));
+    if (mixed && entropy(v) >= (MIN_ENTROPY[shapeName] ?? 3.2)) return v;
+  }
+}
+
 /** Risky settings planted in the templates: [file, rule, a string on the line to report]. */
 export const RISKS = [
   ['home/Library/Application Support/Claude/claude_desktop_config.json', 'mcp-unpinned-package', '"@modelcontextprotocol/server-github"'],
@@ -200,7 +225,7 @@ function fill(tmpl, file) {
   for (const m of tmpl.matchAll(/@@(gen|raw):([a-z0-9-]+)(?:=([a-z0-9-]+))?@@/g)) {
     const shape = SHAPES[m[2]];
     if (!shape) throw new Error(`${file}: unknown shape ${m[2]}`);
-    const value = shape[0]();
+    const value = generate(m[2]);
     text += tmpl.slice(last, m.index);
     secrets.push({ file, line: lineAt(text, text.length), rule: m[3] || shape[1], shape: m[2], value });
     text += m[1] === 'gen' ? escape(value) : value;
