@@ -69,6 +69,26 @@ void scan_report_add(struct gh_scan_report *r, const char *rule, enum gh_scan_ki
                      struct gh_slice secret, const char *message);
 void scan_report_error(struct gh_scan_report *r, const char *file, uint32_t line, uint32_t col,
                        const char *message);
+/** Notes a scanned file (path copied); and whether one was noted already. */
+void scan_report_file(struct gh_scan_report *r, const char *path, const char *client,
+                      const char *format);
+bool scan_report_has_file(const struct gh_scan_report *r, const char *path);
+/** Reads a regular file, at most GH_PNODE_MAX_BYTES + 1 bytes (*len says how many). GH_E_IO
+ * with errno set (EINVAL: not a regular file). */
+enum gh_rc scan_read_file(const char *path, char **out, size_t *len);
+
+/* ---- scan_env.c: .env files named by envFile ---- */
+
+/**
+ * Scans the dotenv file a server's envFile names (ref, as written), resolved against the
+ * config file's workspace; each KEY=VALUE is judged like an env value. Once per file.
+ */
+void scan_env_file(struct gh_scan_report *r, const char *config_file, struct gh_slice ref,
+                   const char *server);
+/** Walks tree (a table "env" of KEY: value) as the env of server, findings in file. */
+void scan_walk_env(struct gh_scan_report *r, const char *file, const char *server,
+                   const struct gh_pnode *root);
+
 /** Key path of node n ("mcpServers.gh.args[2]") in r's arena. */
 const char *scan_node_path(struct gh_scan_report *r, const struct gh_pnode *n);
 

@@ -223,6 +223,25 @@ static const char *client_of(const char *path)
     return "unknown";
 }
 
+bool scan_report_has_file(const struct gh_scan_report *r, const char *path)
+{
+    for (size_t i = 0; i < r->n_files; i++)
+        if (strcmp(r->files[i].path, path) == 0)
+            return true;
+    return false;
+}
+
+void scan_report_file(struct gh_scan_report *r, const char *path, const char *client,
+                      const char *format)
+{
+    if (!grow((void **)&r->files, r->n_files, &r->cap_files, sizeof(*r->files), GH_SCAN_MAX_FILES))
+        return;
+    struct gh_scan_file *f = &r->files[r->n_files++];
+    f->path = gh_arena_strndup(r->arena, path, strlen(path));
+    f->client = client;
+    f->format = format;
+}
+
 static void note_file(struct gh_scan_report *r, const char *name, enum gh_pformat fmt)
 {
     if (!grow((void **)&r->files, r->n_files, &r->cap_files, sizeof(*r->files), GH_SCAN_MAX_FILES))
@@ -305,8 +324,7 @@ static void scan_yaml(struct gh_scan_report *r, const char *file)
     gh_arena_free(a);
 }
 
-/* Reads at most GH_PNODE_MAX_BYTES + 1 bytes; *len says how many. */
-static enum gh_rc read_file(const char *path, char **out, size_t *len)
+enum gh_rc scan_read_file(const char *path, char **out, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
@@ -348,7 +366,7 @@ enum gh_rc gh_scan_file(struct gh_scan_report *r, const char *path)
     }
     char *buf = NULL;
     size_t len = 0;
-    if (read_file(path, &buf, &len) != GH_OK) {
+    if (scan_read_file(path, &buf, &len) != GH_OK) {
         char msg[160];
         snprintf(msg, sizeof(msg), "cannot read: %s",
                  errno == EINVAL ? "not a regular file" : strerror(errno));

@@ -135,8 +135,7 @@ enum gh_rc gh_scan_write_sarif(const struct gh_scan_report *r, struct gh_buf *b)
     enum gh_rc rc = gh_buf_puts(
         b, "{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\"version\":\"2.1.0\","
            "\"runs\":[{\"tool\":{\"driver\":{\"name\":\"gatehouse scan\",\"version\":\"" GH_VERSION
-           "\",\"informationUri\":\"https://github.com/gatehouse/gatehouse/blob/main/docs/"
-           "scanner.md\",\"rules\":[");
+           "\",\"rules\":[");
     for (size_t i = 0; i < SCAN_N_RULES && !rc; i++) {
         rc = i ? gh_buf_puts(b, ",") : GH_OK;
         if (!rc)

@@ -123,9 +123,33 @@ static bool names_not_values(struct gh_slice key)
 }
 
 /* One argument: "--token=X", "KEY=X", or X after "--api-key". */
+/* "Authorization: Bearer X" as one argument (mcp-remote's --header): the name when it is one. */
+static bool header_arg(struct gh_slice v, struct gh_slice *name, struct gh_slice *value)
+{
+    const char *colon = memchr(v.ptr, ':', v.len);
+    if (!colon || colon == v.ptr || colon + 1 >= v.ptr + v.len || colon[1] != ' ')
+        return false;
+    for (const char *c = v.ptr; c < colon; c++)
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+              *c == '-' || *c == '_'))
+            return false;
+    *name = gh_slice(v.ptr, (size_t)(colon - v.ptr));
+    *value = gh_slice(colon + 2, (size_t)(v.ptr + v.len - colon - 2));
+    return true;
+}
+
 static void arg_value(struct walk *w, const struct gh_pnode *n)
 {
-    struct gh_slice v = n->text;
+    struct gh_slice v = n->text, hn, hv;
+    if (memmem(v.ptr, v.len, "://", 3)) { /* mcp-remote URL, a database URL */
+        url_parts(w, n);
+        return;
+    }
+    if (header_arg(v, &hn, &hv)) {
+        if (scan_rules_key_hinted(hn))
+            generic(w, n, hn, hv, "a header argument");
+        return;
+    }
     const char *eq = memchr(v.ptr, '=', v.len);
     if (eq && eq > v.ptr) {
         struct gh_slice k = gh_slice(v.ptr, (size_t)(eq - v.ptr));
@@ -418,6 +442,9 @@ static void server(struct walk *w, const struct gh_pnode *s, struct gh_slice nam
             plain_http(w, u);
     }
     unpinned(w, s);
+    const struct gh_pnode *env_file = gh_pnode_get(s, "envFile");
+    if (env_file && env_file->type == GH_PNODE_STRING)
+        scan_env_file(w->r, w->file, env_file->text, w->server);
     w->server = "";
 }
 
@@ -475,4 +502,11 @@ void scan_walk(struct gh_scan_report *r, const char *file, const struct gh_pnode
         file_settings(&w, p);
         servers(&w, gh_pnode_get(p, "mcpServers"));
     }
+}
+
+void scan_walk_env(struct gh_scan_report *r, const char *file, const char *server,
+                   const struct gh_pnode *root)
+{
+    struct walk w = {.r = r, .file = file, .server = server};
+    strings(&w, root, 0);
 }

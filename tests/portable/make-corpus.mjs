@@ -23,7 +23,10 @@
 //                    "shape": "aws-access-token",         // generator used
 //                    "value": "AKIA..." } ],              // the full generated secret (never commit)
 //     "risks":   [ { "file": "...", "line": 7, "rule": "mcp-auto-approve" } ],
-//     "files":   [ "home/.claude.json", ... ] }          // every file written
+//     "files":   [ "home/.claude.json", ... ] }          // every file written: the client
+//                                                         // configs, and home/project/.env
+//                                                         // (a dotenv file .vscode/mcp.json
+//                                                         // names with envFile)
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -404,6 +404,20 @@ static void report_redacts_and_locates(void **state)
     assert_string_equal(r->findings[0].rule, "mcp-unpinned-package");
     assert_string_equal(r->findings[2].rule, "mcp-auto-approve");
     assert_string_equal(r->findings[3].rule, "mcp-plain-http");
+    gh_scan_report_free(r);
+    /* mcp-remote: the URL and the header travel as arguments */
+    char *rnd = shape("", ALNUM, 31, "7");
+    char *remote = gh_arena_sprintf(A,
+                                    "{\"mcpServers\": {\"r\": {\"command\": \"npx\", \"args\": "
+                                    "[\"mcp-remote@1.0.0\", \"https://x.example/sse?key=%s\", "
+                                    "\"--header\", \"Authorization: Bearer %s\", \"--header\", "
+                                    "\"Authorization: Bearer ${AUTH}\"]}}}",
+                                    rnd, rnd);
+    r = gh_scan_report_new();
+    gh_scan_buffer(r, "r.json", remote, strlen(remote), GH_PFORMAT_JSON);
+    assert_int_equal(r->n_findings, 2);
+    assert_string_equal(r->findings[0].where, "mcpServers.r.args[1]");
+    assert_string_equal(r->findings[1].where, "mcpServers.r.args[3]");
     struct gh_buf b;
     gh_buf_init(&b, 1 << 20);
     assert_int_equal(gh_scan_write_text(r, &b), GH_OK);
