@@ -41,8 +41,8 @@ static const char *const DEFAULTS[] = {
     ".continue/config.json",
     /* Cline (VS Code extension storage, Linux and macOS; Cline CLI) */
     ".config/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
-    "Library/Application Support/Code/User/globalStorage/saoudrizwan.claude-dev/settings/"
-    "cline_mcp_settings.json",
+    ("Library/Application Support/Code/User/globalStorage/saoudrizwan.claude-dev/settings/"
+     "cline_mcp_settings.json"), /* one path, split for width */
     ".cline/data/settings/cline_mcp_settings.json",
 };
 

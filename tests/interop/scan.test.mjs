@@ -165,6 +165,12 @@ test('exit status: --fail-on, usage errors, missing paths', () => {
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--format: want text, json or sarif/);
   assert.equal(scan(['--bogus']).status, 2);
+  assert.equal(scan(['--format']).status, 2);
+  const help = scan(['--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /usage: gatehouse scan/);
+  const top = spawnSync(GATEHOUSE_BIN, ['--help'], { encoding: 'utf8' });
+  assert.match(top.stdout + top.stderr, /gatehouse scan \[--format text\|json\|sarif\]/);
   const missing = scan([path.join(root, 'no-such-file.json')]);
   assert.equal(missing.status, 2);
   assert.match(missing.stdout, /no-such-file\.json: error: cannot scan: No such file/);

@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static struct gh_arena *A;
@@ -300,6 +301,19 @@ static void toml_multiline_strings(void **state)
     assert_int_equal(gh_pnode_get(r, "b")->line, 4);
 }
 
+static void toml_crlf_and_bom(void **state)
+{
+    (void)state;
+    struct gh_pnode *r =
+        toml_ok("\xef\xbb\xbf# bom\r\n[t]\r\na = \"\"\"\r\nx\r\ny\"\"\"\r\nb = 1\r\n");
+    const struct gh_pnode *t = gh_pnode_get(r, "t");
+    assert_string_equal(text(t, "a", NULL, NULL), "x\r\ny");
+    assert_int_equal(gh_pnode_get(t, "b")->line, 6);
+    struct gh_pnode_err err = {0};
+    const char *lone_cr = "a = 1\rb = 2\n";
+    assert_int_equal(gh_pnode_parse_toml(A, lone_cr, strlen(lone_cr), &r, &err), GH_E_PARSE);
+}
+
 static void toml_errors_are_precise(void **state)
 {
     (void)state;
@@ -429,6 +443,40 @@ static void report_redacts_and_locates(void **state)
     gh_scan_report_free(r);
 }
 
+static void env_file_is_followed(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/gh-scan-env-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *vsdir = gh_arena_sprintf(A, "%s/.vscode", dir);
+    assert_int_equal(mkdir(vsdir, 0700), 0);
+    char *cfg = gh_arena_sprintf(A, "%s/mcp.json", vsdir);
+    char *env = gh_arena_sprintf(A, "%s/.env", dir);
+    char *tok = shape("glpat-", URLSAFE, 20, "");
+    FILE *f = fopen(cfg, "w");
+    fputs("{\"servers\": {\"a\": {\"command\": \"x\", \"envFile\": \"${workspaceFolder}/.env\"},"
+          " \"b\": {\"command\": \"y\", \"envFile\": \"${env:HOME}/.env\"}}}",
+          f);
+    fclose(f);
+    f = fopen(env, "w");
+    fprintf(f, "# c\nexport A=1\nGITLAB_TOKEN='%s'\nOTHER=${X}\n", tok);
+    fclose(f);
+    struct gh_scan_report *r = gh_scan_report_new();
+    assert_int_equal(gh_scan_path(r, dir), GH_OK);
+    assert_int_equal(r->n_files, 2);
+    assert_int_equal(r->n_findings, 1);
+    assert_string_equal(r->findings[0].rule, "gitlab-pat");
+    assert_string_equal(r->findings[0].file, env);
+    assert_int_equal(r->findings[0].line, 3);
+    assert_int_equal(r->findings[0].col, 14);
+    assert_string_equal(r->findings[0].server, "a");
+    gh_scan_report_free(r);
+    unlink(env);
+    unlink(cfg);
+    rmdir(vsdir);
+    rmdir(dir);
+}
+
 static void yaml_files_are_read_through_config(void **state)
 {
     (void)state;
@@ -476,10 +524,12 @@ int main(void)
         cmocka_unit_test(generic_rule_thresholds),
         cmocka_unit_test(toml_valid),
         cmocka_unit_test(toml_multiline_strings),
+        cmocka_unit_test(toml_crlf_and_bom),
         cmocka_unit_test(toml_errors_are_precise),
         cmocka_unit_test(toml_limits),
         cmocka_unit_test(jsonc_comments_and_trailing_commas),
         cmocka_unit_test(report_redacts_and_locates),
+        cmocka_unit_test(env_file_is_followed),
         cmocka_unit_test(yaml_files_are_read_through_config),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
