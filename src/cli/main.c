@@ -33,6 +33,12 @@ static void usage(FILE *f)
           "      stdio-to-Streamable-HTTP bridge for stdio-only MCP clients, with OAuth\n"
           "  gatehouse scan [--format text|json|sarif] [--fail-on secret|risk|none] [PATH...]\n"
           "      hard-coded secrets and risky settings in MCP client configs (default: $HOME)\n"
+          "  gatehouse export --client NAME (--config FILE | --catalog MCP.JSON) [--merge FILE]\n"
+          "      a client's MCP config from the catalog, pointing at the gateway, no secrets\n"
+          "  gatehouse import --client NAME FILE [--catalog OUT]\n"
+          "      a client's MCP config into the catalog (mcp.json); secrets become references\n"
+          "  gatehouse migrate FILE [--client NAME] [--dry-run] [--via-gateway URL]\n"
+          "      rewrite a client file so no literal secret stays in it (backup first)\n"
           "  gatehouse version\n",
           f);
 }

@@ -12,6 +12,183 @@
 
 /* ---- catalog, client formats: export / import / migrate ---------------------------------- */
 
+#include "core/core.h"
+
+/** Caps: more than this is an error naming the cap, never a silent truncation. */
+#define GH_PORTABLE_MAX_SERVERS 256        /* servers in one catalog or client file */
+#define GH_PORTABLE_MAX_ITEMS   128        /* args, env, headers or scopes of one server */
+#define GH_PORTABLE_MAX_FILE    (4u << 20) /* bytes of a client file read or written */
+
+/** The client formats, in the order `gatehouse export --client` lists them. */
+enum gh_portable_client {
+    GH_PORTABLE_CLAUDE_DESKTOP = 0,
+    GH_PORTABLE_CLAUDE_CODE,
+    GH_PORTABLE_VSCODE,
+    GH_PORTABLE_CURSOR,
+    GH_PORTABLE_WINDSURF,
+    GH_PORTABLE_ZED,
+    GH_PORTABLE_CODEX, /* TOML */
+    GH_PORTABLE_GEMINI,
+    GH_PORTABLE_CONTINUE, /* YAML */
+    GH_PORTABLE_CLINE,
+    GH_PORTABLE_MCP_JSON, /* the neutral catalog shape (docs/portability.md) */
+    GH_PORTABLE_REGISTRY, /* MCP registry server.json: import only */
+    GH_PORTABLE_CLIENT__COUNT,
+};
+
+/** How a catalog server is reached. */
+enum gh_portable_transport {
+    GH_PORTABLE_STDIO = 0, /* command + args + env */
+    GH_PORTABLE_HTTP = 1,  /* Streamable HTTP at url */
+    GH_PORTABLE_SSE = 2,   /* legacy HTTP+SSE at url */
+};
+
+/**
+ * One name/value pair (env variable, header). A value may hold references "${env:NAME}" or
+ * "${file:/path}" (alone or inside longer text such as "Bearer ${env:NAME}"), never a secret.
+ */
+struct gh_portable_pair {
+    char *key;   /* arena-owned */
+    char *value; /* arena-owned */
+};
+
+/** One catalog entry: an MCP server and its client-facing metadata. */
+struct gh_portable_server {
+    char *name;        /* arena-owned; unique in the catalog */
+    char *title;       /* NULL = name */
+    char *description; /* may be NULL */
+    enum gh_portable_transport transport;
+    char *url;     /* HTTP/SSE: where clients connect */
+    char *command; /* stdio: program */
+    char **args;   /* stdio: arguments after the program */
+    size_t n_args;
+    char *cwd; /* stdio: may be NULL */
+    struct gh_portable_pair *env;
+    size_t n_env;
+    struct gh_portable_pair *headers; /* HTTP: extra headers */
+    size_t n_headers;
+    char **scopes; /* OAuth scopes the gateway requires for this server */
+    size_t n_scopes;
+};
+
+/** A literal secret found while importing or migrating: reported redacted, never copied. */
+struct gh_portable_finding {
+    const char *server;   /* server name */
+    const char *where;    /* "env", "header", "arg", "url", "oauth" */
+    const char *key;      /* variable, header or parameter name */
+    const char *ref;      /* reference that replaced it: "env:NAME" */
+    const char *redacted; /* a few leading characters and an ellipsis */
+    bool migrated;        /* migrate: rewritten (false: left in place, see the notes) */
+};
+
+/** The catalog: servers plus what the last import, export or migrate had to say. */
+struct gh_portable_catalog {
+    struct gh_arena *arena; /* owns every string below */
+    struct gh_portable_server *servers;
+    size_t n_servers, cap_servers;
+    struct gh_portable_finding *findings;
+    size_t n_findings, cap_findings;
+    char **notes; /* human sentences: what could not be expressed, what to do next */
+    size_t n_notes, cap_notes;
+};
+
+/** Why reading or writing failed: a precise sentence that never quotes a value. */
+struct gh_portable_err {
+    char msg[320];
+};
+
+/** Options of export and merge. */
+struct gh_portable_export_opts {
+    const char *gatehouse; /* command written for `gatehouse connect`; NULL = "gatehouse" */
+    bool force_connect;    /* every remote entry through `gatehouse connect`, any client */
+};
+
+/** Options of migrate. */
+struct gh_portable_migrate_opts {
+    const char *via_gateway; /* base URL: entries a client cannot reference go through it */
+    const char *gatehouse;   /* command for `gatehouse connect`; NULL = "gatehouse" */
+};
+
+struct gh_portable_catalog *gh_portable_catalog_new(void);
+void gh_portable_catalog_free(struct gh_portable_catalog *c);
+/** Adds an empty server named name (copied); GH_E_LIMIT past the cap, GH_E_PARSE if taken. */
+enum gh_rc gh_portable_catalog_add(struct gh_portable_catalog *c, const char *name,
+                                   struct gh_portable_server **out);
+/** Adds a note (printf format) to the catalog's report. */
+void gh_portable_note(struct gh_portable_catalog *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/** "claude-desktop", "vscode", ..., "mcp.json", "registry"; GH_E_PARSE for anything else. */
+enum gh_rc gh_portable_client_parse(const char *name, enum gh_portable_client *out);
+const char *gh_portable_client_name(enum gh_portable_client client);
+/** Guesses a client from a file's path (name and parent folder); GH_E_DECLINED when unsure. */
+enum gh_rc gh_portable_client_guess(const char *path, enum gh_portable_client *out);
+/** True when the client's file can hold a remote MCP server that authenticates with OAuth. */
+bool gh_portable_client_remote_oauth(enum gh_portable_client client);
+
+/**
+ * Fills c from a gateway configuration file: one server per upstream and per aggregated
+ * endpoint, at base_url + its path (base_url NULL: auth.resource), with the scopes auth.scopes
+ * requires. Reads the YAML without resolving env:/file: references, so it works where the
+ * gateway's secrets are absent.
+ */
+enum gh_rc gh_portable_catalog_from_gateway(struct gh_portable_catalog *c, const char *path,
+                                            const char *base_url, struct gh_portable_err *err);
+
+/**
+ * Reads a client file (src[0..len), name for messages) into c. Literal secrets become
+ * "${env:NAME}" references and are added to c->findings. Continue's YAML needs a file:
+ * use gh_portable_import_file for it (here it is GH_E_DECLINED).
+ */
+enum gh_rc gh_portable_import(struct gh_portable_catalog *c, enum gh_portable_client client,
+                              const char *name, const char *src, size_t len,
+                              struct gh_portable_err *err);
+/** Same, reading path (at most GH_PORTABLE_MAX_FILE bytes). */
+enum gh_rc gh_portable_import_file(struct gh_portable_catalog *c, enum gh_portable_client client,
+                                   const char *path, struct gh_portable_err *err);
+
+/** Writes client's whole file for catalog c to out. Notes go to c's report. */
+enum gh_rc gh_portable_export(struct gh_portable_catalog *c, enum gh_portable_client client,
+                              const struct gh_portable_export_opts *opts, struct gh_buf *out,
+                              struct gh_portable_err *err);
+
+/**
+ * Writes to out the existing client file old[0..len) (read from path, which YAML reads again)
+ * with c's entries added or replaced; every
+ * other entry, key, comment and the indentation are kept (JSON, JSONC), other TOML tables and
+ * YAML items are kept byte for byte.
+ */
+enum gh_rc gh_portable_merge(struct gh_portable_catalog *c, enum gh_portable_client client,
+                             const struct gh_portable_export_opts *opts, const char *path,
+                             const char *old, size_t len, struct gh_buf *out,
+                             struct gh_portable_err *err);
+
+/**
+ * Rewrites client file src[0..len) (path for messages and YAML) so no literal secret stays:
+ * each becomes the client's reference syntax, or with opts->via_gateway the entry goes through
+ * the gateway; what cannot be migrated stays and is noted. c (empty) receives the findings and
+ * notes. out receives the new file (equal to src when nothing changed).
+ */
+enum gh_rc gh_portable_migrate(struct gh_portable_catalog *c, enum gh_portable_client client,
+                               const char *path, const char *src, size_t len,
+                               const struct gh_portable_migrate_opts *opts, struct gh_buf *out,
+                               struct gh_portable_err *err);
+
+/** Appends a unified diff of a -> b (one hunk, 3 lines of context) labelled name to out. */
+enum gh_rc gh_portable_diff(const char *name, const char *a, size_t alen, const char *b,
+                            size_t blen, struct gh_buf *out);
+
+/**
+ * Replaces path with data atomically (temporary file in the same folder, fsync, rename), keeping
+ * its mode; when backup, first copies the old file to path.bak (path.<time>.bak when that
+ * exists) and puts the backup's name in backup_out (n bytes).
+ */
+enum gh_rc gh_portable_write_file(const char *path, const char *data, size_t len, bool backup,
+                                  char *backup_out, size_t n, struct gh_portable_err *err);
+/** Reads a whole file (at most GH_PORTABLE_MAX_FILE bytes) into *out (malloc'd, NUL-ended). */
+enum gh_rc gh_portable_read_file(const char *path, char **out, size_t *len,
+                                 struct gh_portable_err *err);
+
 
 
 /* ---- scanner: secrets and risky settings in client config files -------------------------- */
