@@ -81,6 +81,7 @@ INTEROP=(everything.test.mjs dev.test.mjs framing.test.mjs stdio.test.mjs aggreg
 INTEROP+=(scan.test.mjs)
 
 # -- export/import/migrate --
+INTEROP+=(portable.test.mjs)
 
 # -- connect --
 INTEROP+=(connect.test.mjs)

@@ -208,9 +208,14 @@ bool gh_pl_find(enum plit_where where, const char *key, const char *s, size_t *o
         return find_header(key ? key : "", s, off, len);
     if (where == PL_URL)
         return find_url(s, off, len);
-    if (find_shape(s, off, len))
-        return true;
     size_t n = strlen(s);
+    if (find_shape(s, off, len)) {
+        if (where == PL_ENV) { /* the variable then holds the whole value (a JSON key file) */
+            *off = 0;
+            *len = n;
+        }
+        return true;
+    }
     if (where == PL_ARG) {
         /* --token=VALUE: the part after '=' when the flag names a credential */
         const char *eq = strchr(s, '=');
@@ -225,6 +230,11 @@ bool gh_pl_find(enum plit_where where, const char *key, const char *s, size_t *o
                 return true;
             }
         }
+        if (!gh_scan_is_placeholder(gh_slice(s, n)) && gh_scan_match(gh_slice(s, n), key, false)) {
+            *off = 0;
+            *len = n;
+            return true;
+        }
         /* the value after a credential flag (--api-key VALUE): key is that flag */
         if (key && named_credential(key) && s[0] != '-' &&
             random_enough(s, n, MIN_NAMED_LEN, MIN_NAMED_BITS)) {
@@ -234,7 +244,10 @@ bool gh_pl_find(enum plit_where where, const char *key, const char *s, size_t *o
         }
         return false;
     }
-    if (named_credential(key) && random_enough(s, n, MIN_NAMED_LEN, MIN_NAMED_BITS)) {
+    /* the scanner's provider rules (and, for env values, its entropy rule) have the last word,
+     * so that `gatehouse scan` finds nothing in what import or migrate wrote */
+    if ((named_credential(key) && random_enough(s, n, MIN_NAMED_LEN, MIN_NAMED_BITS)) ||
+        (!gh_scan_is_placeholder(gh_slice(s, n)) && gh_scan_match(gh_slice(s, n), key, true))) {
         *off = 0;
         *len = n;
         return true;

@@ -183,6 +183,10 @@ static void server(struct mig *m, const char *name, uint32_t v,
     visit_obj(m, name, PL_ENV, gh_pj_get(m->p, body, "env"));
     visit_obj(m, name, PL_HEADER, gh_pj_get(m->p, v, "headers"));
     visit_args(m, name, gh_pj_get(m->p, body, "args"));
+    int32_t oauth = gh_pj_get(m->p, v, "oauth"); /* Gemini: oauth.clientSecret */
+    int32_t cs = oauth >= 0 ? gh_pj_get(m->p, (uint32_t)oauth, "clientSecret") : -1;
+    if (cs >= 0)
+        visit(m, name, PL_ENV, "clientSecret", (uint32_t)cs);
     static const char *const urls[] = {"url", "serverUrl", "httpUrl"};
     for (size_t i = 0; i < GH_ARRAY_LEN(urls); i++) {
         int32_t u = gh_pj_get(m->p, v, urls[i]);
