@@ -284,6 +284,7 @@ static int migrate_run(const struct pflags *f, enum gh_portable_client client,
         struct gh_buf d;
         gh_buf_init(&d, 4 * (size_t)GH_PORTABLE_MAX_FILE);
         gh_portable_diff(f->file, src, len, out.data ? out.data : "", out.len, &d);
+        gh_portable_mask(c, &d); /* the old lines must not print the secrets in full */
         fwrite(d.data ? d.data : "", 1, d.len, stdout);
         gh_buf_release(&d);
     } else if (!same) {

@@ -325,6 +325,34 @@ void gh_pl_report(struct gh_portable_catalog *c, const char *server, const char 
     f->ref = gh_arena_strndup(c->arena, ref, strlen(ref));
     f->redacted = gh_pl_redact(c->arena, secret, n);
     f->migrated = migrated;
+    if (n >= 8 && c->n_masks < 65536) {
+        c->masks = gh_pstrv_push(c->arena, c->masks, &c->n_masks, "");
+        c->masks[c->n_masks - 1] = gh_arena_strndup(c->arena, secret, n);
+    }
+}
+
+static void mask_one(struct gh_buf *b, const char *s, size_t n)
+{
+    for (char *p = b->data; p && (p = memmem(p, b->len - (size_t)(p - b->data), s, n)) != NULL;) {
+        /* keep 4 characters, blank the rest: same length, so offsets stay valid */
+        memset(p + 4, '*', n - 4);
+        p += n;
+    }
+}
+
+enum gh_rc gh_portable_mask(const struct gh_portable_catalog *c, struct gh_buf *b)
+{
+    struct gh_buf esc;
+    gh_buf_init(&esc, GH_PORTABLE_MAX_FILE);
+    for (size_t i = 0; i < c->n_masks; i++) {
+        mask_one(b, c->masks[i], strlen(c->masks[i]));
+        /* as a JSON string holds it (a PEM key's newlines are \n there) */
+        gh_buf_clear(&esc);
+        if (gh_json_write_str(&esc, c->masks[i], strlen(c->masks[i])) == GH_OK && esc.len > 10)
+            mask_one(b, esc.data + 1, esc.len - 2);
+    }
+    gh_buf_release(&esc);
+    return GH_OK;
 }
 
 const char *gh_pl_url_key(struct gh_arena *a, const char *v, size_t off, const char *dflt)

@@ -90,7 +90,12 @@ struct gh_portable_catalog {
     size_t n_findings, cap_findings;
     char **notes; /* human sentences: what could not be expressed, what to do next */
     size_t n_notes, cap_notes;
+    char **masks; /* the literal secrets found, only to mask them in output (never printed) */
+    size_t n_masks;
 };
+
+/** Replaces every literal secret of c->masks in b by its first characters and an ellipsis. */
+enum gh_rc gh_portable_mask(const struct gh_portable_catalog *c, struct gh_buf *b);
 
 /** Why reading or writing failed: a precise sentence that never quotes a value. */
 struct gh_portable_err {
