@@ -21,6 +21,28 @@ int32_t gh_pc_find_root(const struct pjson *p, enum gh_portable_client client)
     return r;
 }
 
+/* The servers of object r (none when r is absent); a name seen before is noted and skipped. */
+static enum gh_rc read_servers(struct gh_portable_catalog *c, enum gh_portable_client client,
+                               const struct pjson *p, int32_t r, struct gh_portable_err *err)
+{
+    if (r < 0 || gh_json_tok(&p->doc, (uint32_t)r)->type != GH_JSON_OBJECT)
+        return GH_OK;
+    enum gh_rc rc = GH_OK;
+    for (uint32_t k = gh_pj_first(p, (uint32_t)r); k && rc == GH_OK;
+         k = gh_pj_next(p, (uint32_t)r, k)) {
+        char *name = gh_pj_str(c->arena, p, k);
+        bool seen = false;
+        for (size_t i = 0; i < c->n_servers && !seen; i++)
+            seen = strcmp(c->servers[i].name, name) == 0;
+        if (seen)
+            gh_portable_note(c, "server \"%s\" is defined twice (another scope): the first is kept",
+                             name);
+        else
+            rc = gh_pc_read_entry(c, client, p, name, k + 1, err);
+    }
+    return rc;
+}
+
 static enum gh_rc json_import(struct gh_portable_catalog *c, enum gh_portable_client client,
                               const char *name, const char *src, size_t len,
                               struct gh_portable_err *err)
@@ -32,14 +54,18 @@ static enum gh_rc json_import(struct gh_portable_catalog *c, enum gh_portable_cl
     if (client == GH_PORTABLE_REGISTRY)
         return gh_registry_import(c, &p, err);
     int32_t r = gh_pc_find_root(&p, client);
-    if (r < 0)
+    int32_t projects = client == GH_PORTABLE_CLAUDE_CODE ? gh_pj_get(&p, 0, "projects") : -1;
+    if (r < 0 && projects < 0)
         return gh_perr(err, GH_E_PARSE, "%s: no \"%s\" object: is this a %s file?", name,
                        gh_pc(client)->root, gh_pc(client)->name);
-    if (gh_json_tok(&p.doc, (uint32_t)r)->type != GH_JSON_OBJECT)
+    if (r >= 0 && gh_json_tok(&p.doc, (uint32_t)r)->type != GH_JSON_OBJECT)
         return gh_perr(err, GH_E_PARSE, "%s: \"%s\" is not an object", name, gh_pc(client)->root);
-    for (uint32_t k = gh_pj_first(&p, (uint32_t)r); k && rc == GH_OK;
-         k = gh_pj_next(&p, (uint32_t)r, k))
-        rc = gh_pc_read_entry(c, client, &p, gh_pj_str(c->arena, &p, k), k + 1, err);
+    rc = read_servers(c, client, &p, r, err);
+    /* Claude Code's ~/.claude.json: local-scope servers under projects["<path>"].mcpServers */
+    if (projects >= 0 && gh_json_tok(&p.doc, (uint32_t)projects)->type == GH_JSON_OBJECT)
+        for (uint32_t k = gh_pj_first(&p, (uint32_t)projects); k && rc == GH_OK;
+             k = gh_pj_next(&p, (uint32_t)projects, k))
+            rc = read_servers(c, client, &p, gh_pj_get(&p, k + 1, "mcpServers"), err);
     if (rc == GH_OK && p.had_comments)
         gh_portable_note(c, "%s: comments are not carried into the catalog", name);
     return rc;

@@ -204,6 +204,12 @@ bool gh_pl_find(enum plit_where where, const char *key, const char *s, size_t *o
 {
     if (!s || !*s || gh_pl_is_reference(s))
         return false;
+    /* what the scanner calls a placeholder and would not report (AWS's documented example
+     * key, masked values) stays where it is */
+    struct gh_slice v = gh_slice(s, strlen(s));
+    if ((where == PL_ENV || where == PL_ARG) && gh_scan_is_placeholder(v) &&
+        !gh_scan_match(v, key, where == PL_ENV))
+        return false;
     if (where == PL_HEADER)
         return find_header(key ? key : "", s, off, len);
     if (where == PL_URL)
@@ -217,6 +223,20 @@ bool gh_pl_find(enum plit_where where, const char *key, const char *s, size_t *o
         return true;
     }
     if (where == PL_ARG) {
+        /* "Authorization: Bearer VALUE" (mcp-remote's --header): the header's rule */
+        const char *colon = strchr(s, ':');
+        if (s[0] != '-' && colon && colon > s && colon - s < 64 &&
+            memchr(s, ' ', (size_t)(colon - s)) == NULL && strncmp(colon, "://", 3) != 0) {
+            char hk[64] = {0};
+            memcpy(hk, s, (size_t)(colon - s));
+            const char *hv = colon + 1;
+            while (*hv == ' ')
+                hv++;
+            if (find_header(hk, hv, off, len)) {
+                *off += (size_t)(hv - s);
+                return true;
+            }
+        }
         /* --token=VALUE: the part after '=' when the flag names a credential */
         const char *eq = strchr(s, '=');
         if (s[0] == '-' && eq) {

@@ -187,6 +187,7 @@ static void server(struct mig *m, const char *name, uint32_t v,
     int32_t cs = oauth >= 0 ? gh_pj_get(m->p, (uint32_t)oauth, "clientSecret") : -1;
     if (cs >= 0)
         visit(m, name, PL_ENV, "clientSecret", (uint32_t)cs);
+    visit_obj(m, name, PL_ENV, gh_pj_get(m->p, v, "auth")); /* Cursor: auth.CLIENT_SECRET */
     static const char *const urls[] = {"url", "serverUrl", "httpUrl"};
     for (size_t i = 0; i < GH_ARRAY_LEN(urls); i++) {
         int32_t u = gh_pj_get(m->p, v, urls[i]);
@@ -195,6 +196,14 @@ static void server(struct mig *m, const char *name, uint32_t v,
     }
     if (m->npend && m->ne + m->nse + 1 < MIG_MAX_EDITS)
         finish_server(m, name, v, o);
+}
+
+static void servers_of(struct mig *m, int32_t r, const struct gh_portable_migrate_opts *o)
+{
+    if (r < 0 || gh_json_tok(&m->p->doc, (uint32_t)r)->type != GH_JSON_OBJECT)
+        return;
+    for (uint32_t k = gh_pj_first(m->p, (uint32_t)r); k; k = gh_pj_next(m->p, (uint32_t)r, k))
+        server(m, gh_pj_str(m->c->arena, m->p, k), k + 1, o);
 }
 
 /* VS Code: the new inputs, into the file's inputs array or as a new top-level member. */
@@ -231,7 +240,10 @@ static enum gh_rc json_migrate(struct gh_portable_catalog *c, enum gh_portable_c
     if (rc)
         return rc;
     int32_t r = gh_pc_find_root(&p, client);
-    if (r < 0 || gh_json_tok(&p.doc, (uint32_t)r)->type != GH_JSON_OBJECT)
+    /* Claude Code's ~/.claude.json: local-scope servers under projects["<path>"].mcpServers */
+    int32_t projects = client == GH_PORTABLE_CLAUDE_CODE ? gh_pj_get(&p, 0, "projects") : -1;
+    if ((r < 0 && projects < 0) ||
+        (r >= 0 && gh_json_tok(&p.doc, (uint32_t)r)->type != GH_JSON_OBJECT))
         return gh_perr(err, GH_E_PARSE, "%s: no \"%s\" object: is this a %s file?", path,
                        gh_pc(client)->root, gh_pc(client)->name);
     struct mig m = {.c = c, .client = client, .p = &p, .unit = gh_pj_indent(c->arena, src, len)};
@@ -240,8 +252,11 @@ static enum gh_rc json_migrate(struct gh_portable_catalog *c, enum gh_portable_c
     m.pend = gh_arena_alloc(c->arena, 256 * sizeof(*m.pend));
     m.inputs = gh_arena_alloc(c->arena, 256 * sizeof(*m.inputs));
     m.old_inputs = gh_pj_get(&p, 0, "inputs");
-    for (uint32_t k = gh_pj_first(&p, (uint32_t)r); k; k = gh_pj_next(&p, (uint32_t)r, k))
-        server(&m, gh_pj_str(c->arena, &p, k), k + 1, o);
+    servers_of(&m, r, o);
+    if (projects >= 0 && gh_json_tok(&p.doc, (uint32_t)projects)->type == GH_JSON_OBJECT)
+        for (uint32_t k = gh_pj_first(&p, (uint32_t)projects); k;
+             k = gh_pj_next(&p, (uint32_t)projects, k))
+            servers_of(&m, gh_pj_get(&p, k + 1, "mcpServers"), o);
     if (client == GH_PORTABLE_VSCODE)
         add_inputs(&m);
     if (m.ninputs)

@@ -227,6 +227,41 @@ test('migrate: no secret left, no entry lost, scan finds nothing; dry run writes
   }
 });
 
+/** The client a corpus file belongs to (by its path, as migrate guesses it). */
+function clientOf(rel) {
+  if (rel.endsWith('claude_desktop_config.json') || rel.includes('.continue/mcpServers/') && rel.endsWith('.json')) return 'claude-desktop';
+  if (rel.endsWith('.claude.json') || rel.endsWith('.mcp.json')) return 'claude-code';
+  if (rel.endsWith('.vscode/mcp.json')) return 'vscode';
+  if (rel.endsWith('.cursor/mcp.json')) return 'cursor';
+  if (rel.endsWith('mcp_config.json')) return 'windsurf';
+  if (rel.endsWith('zed/settings.json')) return 'zed';
+  if (rel.endsWith('config.toml')) return 'codex';
+  if (rel.endsWith('.gemini/settings.json')) return 'gemini';
+  if (rel.endsWith('.yaml')) return 'continue';
+  if (rel.endsWith('cline_mcp_settings.json')) return 'cline';
+  return undefined;
+}
+
+test('migrate every client file of the corpus, then scan the whole tree: only envFile dotenv files keep secrets', () => {
+  const root = path.join(tmp, 'migrate-all');
+  fs.cpSync(manifest.root, root, { recursive: true });
+  for (const rel of manifest.files) {
+    const client = clientOf(rel);
+    if (!client) continue;
+    const file = path.join(root, rel);
+    const before = fs.readFileSync(file, 'utf8');
+    const r = run(['migrate', file, '--client', client, '--via-gateway', 'https://gw.example.com']);
+    assert.equal(r.code, 0, `${rel}: ${r.err}`);
+    const after = fs.readFileSync(file, 'utf8');
+    if (client !== 'continue' || !rel.includes('mcpServers/'))
+      assert.deepEqual(Object.keys(servers(client, after)).sort(),
+        Object.keys(servers(client, before)).sort(), `${rel}: entries`);
+  }
+  const scan = run(['scan', '--format', 'json', path.join(root, 'home')]);
+  const left = JSON.parse(scan.out).findings.filter((f) => f.kind === 'secret');
+  for (const f of left) assert.match(f.file, /\.env$/, `secret left in ${f.file} (${f.rule})`);
+});
+
 test('migrate without a way to reference a secret says so (and --strict fails)', () => {
   const file = path.join(tmp, 'stuck', 'claude_desktop_config.json');
   fs.mkdirSync(path.dirname(file), { recursive: true });

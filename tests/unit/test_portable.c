@@ -62,6 +62,11 @@ static void naming_and_detection(void **state)
     assert_true(gh_pl_find(PL_URL, "url", url, &off, &len));
     assert_int_equal(len, 32);
     assert_string_equal(gh_pl_url_key(a, url, off, "url"), "api_key");
+    /* mcp-remote's --header argument: only the credential */
+    char *arg = gh_arena_sprintf(a, "Authorization: Bearer %s", gen(a, "", 32));
+    assert_true(gh_pl_find(PL_ARG, "--header", arg, &off, &len));
+    assert_int_equal(off, strlen("Authorization: Bearer "));
+    assert_false(gh_pl_find(PL_ARG, NULL, "https://example.com:8443/mcp", &off, &len));
     /* scrub: replaced by a reference, reported redacted */
     char *v = gh_pl_scrub(c, "github", PL_ENV, "GITHUB_TOKEN", pat);
     assert_string_equal(v, "${env:GITHUB_TOKEN}");
