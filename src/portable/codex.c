@@ -681,6 +681,8 @@ static struct pnode *mig_env(struct gh_portable_catalog *c, const char *server, 
         gh_pl_report(c, server, "env", k->key, gh_arena_sprintf(c->arena, "env:%s", k->key),
                      k->str + off, len, true);
         gh_pn_add_str(c->arena, member_of(c->arena, e, "env_vars", PN_ARR), NULL, k->key);
+        gh_portable_note(c, "codex: %s: set %s in the environment Codex starts from", server,
+                         k->key);
         env = without(c->arena, env, k->key);
         i--;
     }
@@ -706,6 +708,7 @@ static struct pnode *mig_headers(struct gh_portable_catalog *c, const char *serv
         else
             gh_pn_add_str(c->arena, member_of(c->arena, e, "env_http_headers", PN_OBJ), k->key,
                           name);
+        gh_portable_note(c, "codex: %s: set %s in the environment Codex starts from", server, name);
         if (!bearer && off > 0)
             gh_portable_note(c, "codex: %s: %s must hold the whole header value", server, name);
         h = without(c->arena, h, k->key);

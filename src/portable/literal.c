@@ -200,6 +200,52 @@ static bool find_url(const char *s, size_t *off, size_t *len)
     return false;
 }
 
+/* An argument: a --header "Name: value", a --flag=value, a provider shape, or the value after a
+ * credential-named flag (key). */
+static bool find_arg(const char *key, const char *s, size_t n, size_t *off, size_t *len)
+{
+    /* "Authorization: Bearer VALUE" (mcp-remote's --header): the header's rule */
+    const char *colon = strchr(s, ':');
+    if (s[0] != '-' && colon && colon > s && colon - s < 64 &&
+        memchr(s, ' ', (size_t)(colon - s)) == NULL && strncmp(colon, "://", 3) != 0) {
+        char hk[64] = {0};
+        memcpy(hk, s, (size_t)(colon - s));
+        const char *hv = colon + 1;
+        while (*hv == ' ')
+            hv++;
+        if (find_header(hk, hv, off, len)) {
+            *off += (size_t)(hv - s);
+            return true;
+        }
+    }
+    /* --token=VALUE: the part after '=' when the flag names a credential */
+    const char *eq = strchr(s, '=');
+    if (s[0] == '-' && eq) {
+        char flag[64] = {0};
+        memcpy(flag, s, GH_MIN((size_t)(eq - s), sizeof(flag) - 1));
+        size_t vn = strlen(eq + 1);
+        if (named_credential(flag) && !gh_pl_is_reference(eq + 1) &&
+            random_enough(eq + 1, vn, MIN_NAMED_LEN, MIN_NAMED_BITS)) {
+            *off = (size_t)(eq + 1 - s);
+            *len = vn;
+            return true;
+        }
+    }
+    if (!gh_scan_is_placeholder(gh_slice(s, n)) && gh_scan_match(gh_slice(s, n), key, false)) {
+        *off = 0;
+        *len = n;
+        return true;
+    }
+    /* the value after a credential flag (--api-key VALUE): key is that flag */
+    if (key && named_credential(key) && s[0] != '-' &&
+        random_enough(s, n, MIN_NAMED_LEN, MIN_NAMED_BITS)) {
+        *off = 0;
+        *len = n;
+        return true;
+    }
+    return false;
+}
+
 bool gh_pl_find(enum plit_where where, const char *key, const char *s, size_t *off, size_t *len)
 {
     if (!s || !*s || gh_pl_is_reference(s))
@@ -222,48 +268,8 @@ bool gh_pl_find(enum plit_where where, const char *key, const char *s, size_t *o
         }
         return true;
     }
-    if (where == PL_ARG) {
-        /* "Authorization: Bearer VALUE" (mcp-remote's --header): the header's rule */
-        const char *colon = strchr(s, ':');
-        if (s[0] != '-' && colon && colon > s && colon - s < 64 &&
-            memchr(s, ' ', (size_t)(colon - s)) == NULL && strncmp(colon, "://", 3) != 0) {
-            char hk[64] = {0};
-            memcpy(hk, s, (size_t)(colon - s));
-            const char *hv = colon + 1;
-            while (*hv == ' ')
-                hv++;
-            if (find_header(hk, hv, off, len)) {
-                *off += (size_t)(hv - s);
-                return true;
-            }
-        }
-        /* --token=VALUE: the part after '=' when the flag names a credential */
-        const char *eq = strchr(s, '=');
-        if (s[0] == '-' && eq) {
-            char flag[64] = {0};
-            memcpy(flag, s, GH_MIN((size_t)(eq - s), sizeof(flag) - 1));
-            size_t vn = strlen(eq + 1);
-            if (named_credential(flag) && !gh_pl_is_reference(eq + 1) &&
-                random_enough(eq + 1, vn, MIN_NAMED_LEN, MIN_NAMED_BITS)) {
-                *off = (size_t)(eq + 1 - s);
-                *len = vn;
-                return true;
-            }
-        }
-        if (!gh_scan_is_placeholder(gh_slice(s, n)) && gh_scan_match(gh_slice(s, n), key, false)) {
-            *off = 0;
-            *len = n;
-            return true;
-        }
-        /* the value after a credential flag (--api-key VALUE): key is that flag */
-        if (key && named_credential(key) && s[0] != '-' &&
-            random_enough(s, n, MIN_NAMED_LEN, MIN_NAMED_BITS)) {
-            *off = 0;
-            *len = n;
-            return true;
-        }
-        return false;
-    }
+    if (where == PL_ARG)
+        return find_arg(key, s, n, off, len);
     /* the scanner's provider rules (and, for env values, its entropy rule) have the last word,
      * so that `gatehouse scan` finds nothing in what import or migrate wrote */
     if ((named_credential(key) && random_enough(s, n, MIN_NAMED_LEN, MIN_NAMED_BITS)) ||
