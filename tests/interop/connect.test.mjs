@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { DIRECT, OUT_DIR, GATEHOUSE_BIN, freePort, spawnLogged, stop, waitForHttp, waitForLog } from './lib/harness.mjs';
+import { DIRECT, OUT_DIR, GATEHOUSE_BIN, freePort, spawnLogged, startEverything, startGateway, stop, waitForHttp, waitForLog } from './lib/harness.mjs';
 import { startIdp } from './idp/tokens.mjs';
 
 // The scripted browser: follows the authorize URL like a browser would (redirects, cookies),
@@ -340,5 +340,52 @@ await fetch(u.searchParams.get('redirect_uri') + '?code=forged&state=not-the-one
     const r2 = await raw(home('user4'), 'http://example.com/mcp', '');
     assert.equal(r2.code, 2);
     assert.match(r2.stderr, /plain http is only allowed to a loopback address/);
+  });
+});
+
+describe('gatehouse connect streams SSE answers as they arrive (server-everything, no auth)', { skip: DIRECT && 'gateway-only', timeout: 120000 }, () => {
+  let ev, gw, tmp;
+  before(async () => {
+    ev = await startEverything('server-everything-connect');
+    gw = await startGateway(ev.url, 'gatehouse-connect-sse');
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-connect-sse-'));
+  });
+  after(async () => {
+    if (gw) await stop(gw.proc);
+    if (ev) await stop(ev.proc);
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('progress notifications reach the stdio client while the call is in flight', async () => {
+    const transport = new StdioClientTransport({
+      command: GATEHOUSE_BIN, args: ['connect', gw.url], stderr: 'pipe',
+      env: { PATH: process.env.PATH, HOME: tmp, BROWSER: 'false', ...sanitizerEnv() },
+    });
+    let stderr = '';
+    transport.stderr.on('data', (d) => { stderr += d; });
+    const client = new Client({ name: 'connect-sse', version: '1.0.0' });
+    try {
+      await client.connect(transport);
+      const progress = [];
+      let resolvedAt = 0;
+      const started = Date.now();
+      const r = await client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 2, steps: 4 } },
+        undefined, { onprogress: (e) => progress.push({ ...e, at: Date.now(), inFlight: resolvedAt === 0 }), timeout: 20000 })
+        .then((x) => { resolvedAt = Date.now(); return x; });
+      assert.match(r.content[0].text, /Long running operation completed/);
+      // the last progress and the result leave the bridge together; the SDK dispatches notifications
+      // a microtask later than responses, so when both land in one stdin read it may drop the last
+      assert.deepEqual(progress.map((e) => e.progress).slice(0, 3), [1, 2, 3], JSON.stringify(progress));
+      assert.ok(progress.every((e) => e.inFlight));
+      assert.ok(progress[0].at - started < resolvedAt - started - 1000, 'progress was not held back until the answer');
+    } catch (err) {
+      err.message += `\nbridge stderr:\n${stderr}`;
+      throw err;
+    } finally {
+      await client.close();
+    }
+    await new Promise((res) => setTimeout(res, 100));
+    assert.doesNotMatch(stderr, /AddressSanitizer|runtime error/);
+    assert.ok(!fs.existsSync(path.join(tmp, '.config', 'gatehouse', 'tokens')), 'no authorization needed, none stored');
   });
 });
