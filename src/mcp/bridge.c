@@ -225,6 +225,19 @@ void gh_mcp_pending_answer(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, ch
             len = n;
         }
     }
+    if (!b->ep && p->ch < b->nch && gh_mcp_redacts_results(b->gw, b->ups[p->ch]->index)) {
+        unsigned mask = 0;
+        size_t n = 0;
+        char *r = gh_mcp_redact_answer(b->gw, b->ups[p->ch]->index, msg, len, &n, &mask);
+        if (r) { /* before the client sees anything */
+            free(msg);
+            msg = r;
+            len = n;
+        }
+        struct gh_mcp_reqaudit *ra = p->req ? gh_http_req_app(p->req) : NULL;
+        if (ra && mask) /* the request lives until its reply is written: the outcome says it */
+            atomic_fetch_or(&ra->redacted_results, mask);
+    }
     if (p->stateless)
         msg = add_result_type(msg, &len);
     if (p->st) {

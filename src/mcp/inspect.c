@@ -112,8 +112,17 @@ static int32_t arguments_of(const struct gh_json_doc *d)
     return gh_json_obj_get(d, (uint32_t)params, "arguments", 9);
 }
 
-char *gh_mcp_redact_bytes(const char *msg, size_t len, const char *const *ptrs, size_t np,
-                          bool *removed, size_t *outlen)
+/* result of a response (no error member), or -1. */
+static int32_t result_of(const struct gh_json_doc *d)
+{
+    if (d->toks[0].type != GH_JSON_OBJECT || gh_json_obj_get(d, 0, "error", 5) >= 0)
+        return -1;
+    return gh_json_obj_get(d, 0, "result", 6);
+}
+
+static char *redact_under(const char *msg, size_t len, const char *const *ptrs, size_t np,
+                          bool *removed, size_t *outlen,
+                          int32_t (*root)(const struct gh_json_doc *))
 {
     struct gh_buf cur;
     gh_buf_init(&cur, len + 1);
@@ -129,7 +138,7 @@ char *gh_mcp_redact_bytes(const char *msg, size_t len, const char *const *ptrs, 
         struct span sp;
         removed[i] = false;
         if (gh_json_parse(a, cur.data ? cur.data : "", cur.len, &lim, &d, &e) == GH_OK &&
-            find_member(&d, arguments_of(&d), ptrs[i], &sp)) {
+            find_member(&d, root(&d), ptrs[i], &sp)) {
             memmove(cur.data + sp.from, cur.data + sp.to, cur.len - sp.to);
             cur.len -= sp.to - sp.from;
             changed = removed[i] = true;
@@ -139,6 +148,40 @@ char *gh_mcp_redact_bytes(const char *msg, size_t len, const char *const *ptrs, 
     char *out = changed ? gh_xstrndup(cur.data, cur.len) : NULL;
     *outlen = changed ? cur.len : 0;
     gh_buf_release(&cur);
+    return out;
+}
+
+char *gh_mcp_redact_bytes(const char *msg, size_t len, const char *const *ptrs, size_t np,
+                          bool *removed, size_t *outlen)
+{
+    return redact_under(msg, len, ptrs, np, removed, outlen, arguments_of);
+}
+
+char *gh_mcp_redact_result_bytes(const char *msg, size_t len, const char *const *ptrs, size_t np,
+                                 bool *removed, size_t *outlen)
+{
+    return redact_under(msg, len, ptrs, np, removed, outlen, result_of);
+}
+
+bool gh_mcp_redacts_results(struct gh_mcp_gateway *gw, size_t upstream)
+{
+    const char *const *ptrs;
+    return gh_prop_upstream_result_redactions(gh_prop_upstream(gw->prop, upstream), &ptrs) > 0;
+}
+
+char *gh_mcp_redact_answer(struct gh_mcp_gateway *gw, size_t upstream, const char *msg, size_t len,
+                           size_t *outlen, unsigned *mask)
+{
+    const char *const *ptrs;
+    size_t np = gh_prop_upstream_result_redactions(gh_prop_upstream(gw->prop, upstream), &ptrs);
+    bool removed[GH_PROP_MAX_REDACTIONS];
+    *outlen = 0;
+    if (!np)
+        return NULL;
+    char *out = gh_mcp_redact_result_bytes(msg, len, ptrs, np, removed, outlen);
+    for (size_t i = 0; out && i < np; i++)
+        if (removed[i])
+            *mask |= 1u << i;
     return out;
 }
 

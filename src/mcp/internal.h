@@ -80,6 +80,15 @@ struct gh_mcp_reqaudit;
  *  (malloc'ed, *outlen set; removed[i] says whether ptrs[i] matched), or NULL when none did. */
 char *gh_mcp_redact_bytes(const char *msg, size_t len, const char *const *ptrs, size_t np,
                           bool *removed, size_t *outlen);
+/** The same for a JSON-RPC response: members of its result (an error answer is left alone). */
+char *gh_mcp_redact_result_bytes(const char *msg, size_t len, const char *const *ptrs, size_t np,
+                                 bool *removed, size_t *outlen);
+/** An answer from upstream index `upstream` without its redact.results members (malloc'ed,
+ *  *outlen set), or NULL when nothing was removed; *mask gets a bit per pointer removed. */
+char *gh_mcp_redact_answer(struct gh_mcp_gateway *gw, size_t upstream, const char *msg, size_t len,
+                           size_t *outlen, unsigned *mask);
+/** Whether answers from upstream index `upstream` are redacted. */
+bool gh_mcp_redacts_results(struct gh_mcp_gateway *gw, size_t upstream);
 
 /** False (err set) when policy p has a rule that reads arguments of an upstream declared
  *  inspect: method. */
@@ -111,6 +120,8 @@ struct gh_mcp_reqaudit {
     size_t upstream; /* config index of the route's (first) upstream: latency metric label */
     const char *redacted[GH_PROP_MAX_REDACTIONS]; /* JSON Pointers removed from the arguments */
     size_t nredacted;
+    _Atomic unsigned redacted_results; /* bit i: redact.results[i] was removed from the answer
+                                        * (set by whichever worker holds the answer) */
 };
 /** Without a traceparent header, a single request's params._meta.traceparent is the caller's. */
 void gh_mcp_trace_adopt_meta(struct gh_mcp_reqaudit *ra, struct gh_http_req *r,
@@ -245,6 +256,9 @@ void gh_mcp_stream_set_list(struct gh_mcp_stream *st, const char *list_method,
 const char *gh_mcp_stream_list(const struct gh_mcp_stream *st, struct gh_auth_principal **who);
 /** True while a client response is attached to st. */
 bool gh_mcp_stream_has_consumer(struct gh_mcp_stream *st);
+/** Members of an answer's result were removed (redact.results): the outcome record of the
+ *  request reading the stream says so, when that request is on this worker. */
+void gh_mcp_stream_note_redacted(struct gh_mcp_stream *st, unsigned mask);
 /** Marks a stream whose events may go unheard (a session's server-initiated messages): past the
  *  replay cap the oldest events are dropped instead of pausing a producer. */
 void gh_mcp_stream_set_lossy(struct gh_mcp_stream *st);

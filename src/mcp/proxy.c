@@ -38,6 +38,7 @@ struct exchange {
     char principal[65];            /* who asked (sessions it creates are theirs) */
     char traceparent[56];          /* sent upstream: the gateway's span in the caller's trace */
     const char *list_method;       /* a list request under a policy: its answer is filtered */
+    bool redact_results;           /* the route's answers lose their redact.results members */
     struct gh_prop_exchange *xchg; /* a token exchange under way for this request */
     const char *x_method;          /* what to send once it is done */
     struct gh_slice x_body;
@@ -159,6 +160,34 @@ static void note_version(struct exchange *ex, const char *json, size_t len)
     gh_arena_free(a);
 }
 
+/* What the client may see of one answer message: of a list, the caller's part; of an upstream
+ * with redact.results, the result without those members. malloc'ed, or NULL when unchanged. */
+static char *ex_rewrite(struct exchange *ex, const char *p, size_t n, size_t *outn)
+{
+    char *f = NULL;
+    *outn = 0;
+    if (ex->list_method)
+        f = gh_mcp_filter_answer(ex->gw, ex->who, gh_slice_cstr(ex->route->conf->name),
+                                 ex->list_method, 0, p, n, outn);
+    if (ex->redact_results) {
+        unsigned mask = 0;
+        size_t rn = 0;
+        char *r =
+            gh_mcp_redact_answer(ex->gw, ex->route->index, f ? f : p, f ? *outn : n, &rn, &mask);
+        if (r) {
+            free(f);
+            f = r;
+            *outn = rn;
+        }
+        struct gh_mcp_reqaudit *ra = ex->req ? gh_http_req_app(ex->req) : NULL;
+        if (ra && mask) /* the outcome record names what was removed */
+            atomic_fetch_or(&ra->redacted_results, mask);
+        else if (mask && ex->st)
+            gh_mcp_stream_note_redacted(ex->st, mask);
+    }
+    return f;
+}
+
 static enum gh_rc on_sse_event(void *arg, const struct gh_sse_event *ev)
 {
     struct exchange *ex = arg;
@@ -167,10 +196,7 @@ static enum gh_rc on_sse_event(void *arg, const struct gh_sse_event *ev)
     if (ex->initialize && ev->has_data)
         note_version(ex, ev->data.ptr, ev->data.len);
     size_t n = 0;
-    char *f = ex->list_method && ev->has_data
-                  ? gh_mcp_filter_answer(ex->gw, ex->who, gh_slice_cstr(ex->route->conf->name),
-                                         ex->list_method, 0, ev->data.ptr, ev->data.len, &n)
-                  : NULL;
+    char *f = ev->has_data ? ex_rewrite(ex, ev->data.ptr, ev->data.len, &n) : NULL;
     if (f) {
         struct gh_sse_event fe = *ev;
         fe.data = gh_slice(f, n);
@@ -272,14 +298,15 @@ static void on_head(void *arg, const struct gh_http_response_head *h)
         start_sse(ex, h);
         return;
     }
-    if ((ex->initialize || ex->list_method) && ok) {
+    if ((ex->initialize || ex->list_method || ex->redact_results) && ok) {
         /* held whole: the negotiated version is read, a list is filtered for its caller */
         ex->buffered = true;
         ex->sse_buffered =
             ct && ct->value.len >= 17 && strncasecmp(ct->value.ptr, "text/event-stream", 17) == 0;
         gh_buf_release(&ex->body);
-        gh_buf_init(&ex->body,
-                    ex->list_method ? ex->gw->cfg->limits.body_bytes * 4 : INIT_BODY_CAP);
+        gh_buf_init(&ex->body, ex->list_method || ex->redact_results
+                                   ? ex->gw->cfg->limits.body_bytes * 4
+                                   : INIT_BODY_CAP);
     }
     struct gh_http_header hdrs[12];
     size_t n = client_headers(ex, h, hdrs, GH_ARRAY_LEN(hdrs));
@@ -326,15 +353,12 @@ static void on_body(void *arg, const char *p, size_t len)
     gh_http_resp_flush(ex->req);
 }
 
-/* A list answer that came as SSE without a session: each event's message filtered. */
+/* An answer held whole as SSE without a session: each event's message rewritten. */
 static enum gh_rc refilter_event(void *arg, const struct gh_sse_event *ev)
 {
     struct exchange *ex = arg;
     size_t n = 0;
-    char *f = ev->has_data
-                  ? gh_mcp_filter_answer(ex->gw, ex->who, gh_slice_cstr(ex->route->conf->name),
-                                         ex->list_method, 0, ev->data.ptr, ev->data.len, &n)
-                  : NULL;
+    char *f = ev->has_data ? ex_rewrite(ex, ev->data.ptr, ev->data.len, &n) : NULL;
     gh_sse_write_event(ex->sse_out, ev->has_id ? ev->id : (struct gh_slice){0}, ev->event,
                        f ? gh_slice(f, n) : ev->data, ev->retry);
     free(f);
@@ -350,7 +374,8 @@ static void finish_buffered(struct exchange *ex)
     size_t len = ex->body.len;
     char *filtered = NULL;
     gh_buf_init(&out, ex->body.len + 1024);
-    if (ex->list_method && ex->sse_buffered) {
+    bool rewrite = ex->list_method || ex->redact_results;
+    if (rewrite && ex->sse_buffered) {
         struct gh_sse_parser sp;
         gh_sse_parser_init(&sp, ex->gw->cfg->limits.sse_event_bytes);
         ex->sse_out = &out;
@@ -360,9 +385,8 @@ static void finish_buffered(struct exchange *ex)
         gh_sse_parser_release(&sp);
         body = out.data;
         len = out.len;
-    } else if (ex->list_method) {
-        filtered = gh_mcp_filter_answer(ex->gw, ex->who, gh_slice_cstr(ex->route->conf->name),
-                                        ex->list_method, 0, body ? body : "", len, &len);
+    } else if (rewrite) {
+        filtered = ex_rewrite(ex, body ? body : "", len, &len);
         if (filtered)
             body = filtered;
         else
@@ -425,6 +449,7 @@ static struct exchange *ex_new(struct gh_mcp_gateway *gw, const struct gh_upstre
     ex->req = r;
     ex->sess = s; /* the caller's reference moves here */
     ex->kind = kind;
+    ex->redact_results = gh_mcp_redacts_results(gw, route->index);
     memcpy(ex->principal, gh_mcp_current_principal, sizeof(ex->principal));
     gh_buf_init(&ex->body, 1);
     atomic_fetch_add(&gw->inflight, 1);
@@ -599,6 +624,14 @@ void gh_mcp_proxy_post(struct gh_mcp_gateway *gw, const struct gh_upstream *rout
                        struct gh_http_req *r, struct gh_mcp_session *s,
                        const struct gh_jsonrpc_body *body)
 {
+    if (body->batch && gh_mcp_redacts_results(gw, route->index)) {
+        gh_mcp_reply_error(r, 400, (struct gh_slice){0}, GH_JSONRPC_INVALID_REQUEST,
+                           "Bad Request: this upstream's results are redacted by the gateway, "
+                           "which takes single requests only, not batches");
+        if (s)
+            gh_mcp_session_unref(gw, s);
+        return;
+    }
     struct exchange *ex = ex_new(gw, route, r, s, EX_POST);
     const struct gh_jsonrpc_msg *m = &body->msgs[0];
     ex->initialize = !body->batch && gh_slice_eq_cstr(m->method, "initialize");

@@ -160,6 +160,22 @@ static void answer_from_tail(struct gh_http_req *r, struct answer *ans)
     gh_sse_parser_release(&sp);
 }
 
+/* The members of the answer's result the gateway removed (redact.results), if any. */
+static void put_result_redactions(struct gh_buf *b, struct gh_mcp_reqaudit *ra)
+{
+    unsigned mask = atomic_load(&ra->redacted_results);
+    const char *const *ptrs;
+    size_t np =
+        gh_prop_upstream_result_redactions(gh_prop_upstream(ra->gw->prop, ra->upstream), &ptrs);
+    struct gh_slice red[GH_PROP_MAX_REDACTIONS];
+    uint32_t n = 0;
+    for (size_t i = 0; i < np; i++)
+        if (mask & (1u << i))
+            red[n++] = gh_slice_cstr(ptrs[i]);
+    if (n)
+        gh_audit_put_list(b, "redacted", red, n);
+}
+
 static void outcome_on_free(void *arg)
 {
     struct gh_mcp_reqaudit *ra = arg;
@@ -190,6 +206,7 @@ static void outcome_on_free(void *arg)
         gh_audit_put_int(&b, "rpc_error", ans.code);
     if (ans.tool_error)
         gh_audit_put_bool(&b, "tool_error", true);
+    put_result_redactions(&b, ra);
     gh_audit_close_obj(&b);
     emit(ra->gw, "request.outcome", &b);
     gh_buf_release(&b);
@@ -256,6 +273,12 @@ bool gh_mcp_record_decision(struct gh_mcp_gateway *gw, const struct gh_mcp_reqau
     for (size_t i = 0; i < ra->nredacted; i++)
         red[i] = gh_slice_cstr(ra->redacted[i]);
     gh_audit_put_list(&b, "redacted", red, (uint32_t)ra->nredacted);
+    const char *const *rptrs;
+    size_t nr = gh_prop_upstream_result_redactions(pu, &rptrs);
+    for (size_t i = 0; i < nr; i++)
+        red[i] = gh_slice_cstr(rptrs[i]);
+    if (nr) /* declared: applied to the answer before the client sees it */
+        gh_audit_put_list(&b, "redact_results", red, (uint32_t)nr);
     gh_audit_close_obj(&b);
     gh_audit_open_obj(&b, "propagation");
     gh_audit_put_id(&b, "mode", gh_slice_cstr(gh_prop_mode_str(gh_prop_upstream_mode(pu))));

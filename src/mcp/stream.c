@@ -479,6 +479,19 @@ void gh_mcp_stream_ref(struct gh_mcp_stream *st)
     atomic_fetch_add(&st->refs, 1);
 }
 
+void gh_mcp_stream_note_redacted(struct gh_mcp_stream *st, unsigned mask)
+{
+    pthread_mutex_lock(&st->sess->lock);
+    struct consumer *c = st->cons;
+    /* the consumer's request is touched on its own worker only */
+    if (c && !c->gone && !c->ended && c->req && c->w == gh_net_worker_current()) {
+        struct gh_mcp_reqaudit *ra = gh_http_req_app(c->req);
+        if (ra)
+            atomic_fetch_or(&ra->redacted_results, mask);
+    }
+    pthread_mutex_unlock(&st->sess->lock);
+}
+
 bool gh_mcp_stream_has_consumer(struct gh_mcp_stream *st)
 {
     pthread_mutex_lock(&st->sess->lock);

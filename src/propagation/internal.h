@@ -29,6 +29,8 @@ struct gh_prop_upstream {
     enum gh_prop_inspect inspect;
     char *redact[GH_PROP_MAX_REDACTIONS]; /* JSON Pointers into params.arguments, owned */
     size_t nredact;
+    char *redact_results[GH_PROP_MAX_REDACTIONS]; /* JSON Pointers into a response's result */
+    size_t nredact_results;
     char *name;
 };
 

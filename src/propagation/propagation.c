@@ -168,22 +168,24 @@ static enum gh_rc up_redact(struct gh_prop_upstream *u, const struct gh_config_n
                             struct gh_config_error *err)
 {
     if (v->kind != CFG_MAP)
-        return gh_config_node_error(err, v, "expected a mapping (arguments: [JSON Pointers])");
+        return gh_config_node_error(err, v,
+                                    "expected a mapping (arguments: / results: [JSON Pointers])");
     for (size_t i = 0; i < v->n; i++) {
         const struct gh_config_node *k = v->items[i];
-        if (strcmp(k->key, "arguments") != 0)
-            return gh_config_node_error(err, k,
-                                        "unknown key (expected arguments; redaction of results "
-                                        "is not available in this version)");
+        bool args = strcmp(k->key, "arguments") == 0;
+        if (!args && strcmp(k->key, "results") != 0)
+            return gh_config_node_error(err, k, "unknown key (expected arguments or results)");
         if (k->kind != CFG_SEQ || k->n == 0 || k->n > GH_PROP_MAX_REDACTIONS)
             return gh_config_node_error(err, k, "expected a list of 1-%d JSON Pointers",
                                         GH_PROP_MAX_REDACTIONS);
+        char **dst = args ? u->redact : u->redact_results;
+        size_t *n = args ? &u->nredact : &u->nredact_results;
         for (size_t j = 0; j < k->n; j++) {
             if (!scalar(k->items[j]) || !pointer_ok(k->items[j]->text))
                 return gh_config_node_error(err, k->items[j],
                                             "expected a JSON Pointer (RFC 6901) such as /password "
                                             "or /auth/token");
-            u->redact[u->nredact++] = gh_xstrdup(k->items[j]->text);
+            dst[(*n)++] = gh_xstrdup(k->items[j]->text);
         }
     }
     return GH_OK;
@@ -264,6 +266,9 @@ static enum gh_rc up_compile(struct gh_prop_upstream *u, const struct gh_config_
     if (u->nredact && u->inspect < GH_PROP_INSPECT_ARGUMENTS)
         return gh_config_node_error(err, gh_config_node_get(n, "redact"),
                                     "redacting arguments needs inspect: arguments or results");
+    if (u->nredact_results && u->inspect < GH_PROP_INSPECT_RESULTS)
+        return gh_config_node_error(err, gh_config_node_get(n, "redact"),
+                                    "redacting results needs inspect: results");
     for (size_t i = 0; u->mode != GH_PROP_NONE && i < u->nheaders; i++)
         if (gh_slice_caseeq_cstr(u->headers[i].name, "Authorization"))
             return gh_config_node_error(err, gh_config_node_get(n, "headers"),
@@ -291,8 +296,8 @@ static enum gh_rc ups_compile(struct gh_prop *p, const struct gh_config *cfg,
             return gh_config_node_error(err, v->items[i],
                                         "a stdio upstream has no HTTP request to carry identity "
                                         "or headers (give its child what it needs in env:)");
-        bool special =
-            u->mode != GH_PROP_NONE || u->inspect != GH_PROP_INSPECT_RESULTS || u->nredact;
+        bool special = u->mode != GH_PROP_NONE || u->inspect != GH_PROP_INSPECT_RESULTS ||
+                       u->nredact || u->nredact_results;
         for (size_t e = 0; special && e < cfg->n_endpoints; e++)
             for (size_t m = 0; m < cfg->endpoints[e].n_upstreams; m++)
                 if (strcmp(cfg->endpoints[e].upstreams[m], v->items[i]->key) == 0)
@@ -438,6 +443,8 @@ void gh_prop_free(struct gh_prop *p)
         free(u->scopes);
         for (size_t k = 0; k < u->nredact; k++)
             free(u->redact[k]);
+        for (size_t k = 0; k < u->nredact_results; k++)
+            free(u->redact_results[k]);
         for (size_t k = 0; k < u->nheaders; k++) {
             free((char *)u->headers[k].name.ptr);
             OPENSSL_cleanse((char *)u->headers[k].value.ptr, u->headers[k].value.len);
@@ -514,6 +521,12 @@ size_t gh_prop_upstream_headers(const struct gh_prop_upstream *u, struct gh_http
 enum gh_prop_inspect gh_prop_upstream_inspect(const struct gh_prop_upstream *u)
 {
     return u->inspect ? u->inspect : GH_PROP_INSPECT_RESULTS;
+}
+
+size_t gh_prop_upstream_result_redactions(const struct gh_prop_upstream *u, const char *const **out)
+{
+    *out = (const char *const *)u->redact_results;
+    return u->nredact_results;
 }
 
 size_t gh_prop_upstream_redactions(const struct gh_prop_upstream *u, const char *const **out)

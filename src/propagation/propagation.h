@@ -65,6 +65,9 @@ enum gh_prop_inspect gh_prop_upstream_inspect(const struct gh_prop_upstream *u);
 const char *gh_prop_inspect_str(enum gh_prop_inspect i);
 /** The JSON Pointers (RFC 6901, into params.arguments) removed before forwarding; the count. */
 size_t gh_prop_upstream_redactions(const struct gh_prop_upstream *u, const char *const **out);
+/** The JSON Pointers (into a response's result) removed before the client sees it; the count. */
+size_t gh_prop_upstream_result_redactions(const struct gh_prop_upstream *u,
+                                          const char *const **out);
 
 /** Who the outbound identity is about, and for what (slices valid during the call). */
 struct gh_prop_subject {

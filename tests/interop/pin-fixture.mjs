@@ -100,6 +100,17 @@ function buildServer(session) {
     },
   );
   server.registerTool(
+    'profile',
+    { description: 'Returns a profile with sensitive members (for result redaction).', inputSchema: { user: z.string() } },
+    async (args, extra) => {
+      record('tool', 'profile', args, extra);
+      return {
+        content: [{ type: 'text', text: `profile of ${args.user}` }],
+        structuredContent: { user: args.user, ssn: '078-05-1120', card: { number: '4111111111111111', brand: 'visa' } },
+      };
+    },
+  );
+  server.registerTool(
     'delete_repo',
     { description: 'Deletes a repository (pretends to).', inputSchema: { repo: z.string() } },
     async (args, extra) => {

@@ -298,7 +298,9 @@ describe('outbound identity', { skip: DIRECT && 'gateway-only', timeout: 120000 
       'upstreams:',
       `  - {name: fx, url: "${fxUrl}", path: /fx/mcp}`,
       `  - {name: blind, url: "${fxUrl}", path: /blind/mcp}`,
+      `  - {name: priv, url: "${fxUrl}", path: /priv/mcp}`,
       'propagation:', '  upstreams:',
+      '    priv: {inspect: results, redact: {results: [/structuredContent/ssn, /structuredContent/card/number, /absent]}}',
       '    fx:', '      inspect: arguments', '      redact: {arguments: [/secret, /nested/token, /absent]}',
       '    blind: {inspect: method}',
       'policy:', '  rules:',
@@ -336,6 +338,15 @@ describe('outbound identity', { skip: DIRECT && 'gateway-only', timeout: 120000 
       await c2.callTool({ name: 'echo', arguments: { message: blindMarker } });
       await t2.terminateSession();
       await c2.close();
+      // results: the client never sees the redacted members of the answer
+      const c3 = new Client({ name: 'inspect-test', version: '1.0.0' });
+      const t3 = new StreamableHTTPClientTransport(new URL(`${gwBase}/priv/mcp`));
+      await c3.connect(t3);
+      const pr = await c3.callTool({ name: 'profile', arguments: { user: 'ada' } });
+      assert.deepEqual(pr.structuredContent, { user: 'ada', card: { brand: 'visa' } });
+      assert.equal(pr.content[0].text, 'profile of ada');
+      await t3.terminateSession();
+      await c3.close();
       const got = (await (await fetch(`${fx.base}/control/received`)).json())
         .find((m) => m.method === 'tools/call' && m.params?.arguments?.message === marker);
       assert.ok(got, 'the call arrived');
@@ -356,6 +367,12 @@ describe('outbound identity', { skip: DIRECT && 'gateway-only', timeout: 120000 
     assert.equal(blindCall.action.arguments_digest, null, 'argument-free record');
     const blindOut = recs.find((x) => x.type === 'request.outcome' && x.rid === blindCall.rid);
     assert.equal(blindOut.outcome.rpc_error, undefined);
+    const privCall = calls.find((x) => x.action.upstream === 'priv');
+    assert.deepEqual(privCall.inspection, { read: 'results', redacted: [],
+      redact_results: ['/structuredContent/ssn', '/structuredContent/card/number', '/absent'] });
+    const privOut = recs.find((x) => x.type === 'request.outcome' && x.rid === privCall.rid);
+    assert.deepEqual(privOut.outcome.redacted, ['/structuredContent/ssn', '/structuredContent/card/number'],
+      'the outcome says what was removed from the answer (and /absent was not there)');
     const raw = fs.readFileSync(audit, 'utf8');
     assert.ok(!raw.includes('hunter2-secret') && !raw.includes('tok-secret'));
   });

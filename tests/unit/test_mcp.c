@@ -938,12 +938,38 @@ static void test_redact_arguments(void **state)
 #undef CALL
 }
 
+/* result redaction: members of a response's result; error answers and requests untouched */
+static void test_redact_results(void **state)
+{
+    (void)state;
+    const char *ptrs[] = {"/structuredContent/ssn", "/structuredContent/card/number", "/absent"};
+    bool removed[3] = {0};
+    size_t n = 0;
+    const char *in =
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[],\"structuredContent\":"
+        "{\"user\":\"a\",\"ssn\":\"1\",\"card\":{\"number\":\"4\",\"brand\":\"v\"}}}}";
+    char *out = gh_mcp_redact_result_bytes(in, strlen(in), ptrs, 3, removed, &n);
+    assert_non_null(out);
+    assert_string_equal(out, "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"content\":[],"
+                             "\"structuredContent\":{\"user\":\"a\",\"card\":{\"brand\":\"v\"}}}}");
+    assert_true(removed[0] && removed[1] && !removed[2]);
+    free(out);
+    const char *err = "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1,\"message\":\"m\"},"
+                      "\"result\":{\"structuredContent\":{\"ssn\":\"1\"}}}";
+    assert_null(gh_mcp_redact_result_bytes(err, strlen(err), ptrs, 3, removed, &n));
+    const char *req = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{}}";
+    assert_null(gh_mcp_redact_result_bytes(req, strlen(req), ptrs, 3, removed, &n));
+    assert_null(gh_mcp_redact_result_bytes("[1,2]", 5, ptrs, 3, removed, &n));
+    assert_null(gh_mcp_redact_result_bytes("{\"result\":", 10, ptrs, 3, removed, &n));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accepts),
         cmocka_unit_test(test_trace_meta),
         cmocka_unit_test(test_redact_arguments),
+        cmocka_unit_test(test_redact_results),
         cmocka_unit_test(test_accepts_zero_q_forms),
         cmocka_unit_test(test_versions),
         cmocka_unit_test(test_session_create_find_close),

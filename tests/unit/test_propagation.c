@@ -141,6 +141,56 @@ static void test_exchange_errors(void **state)
         "no quotes");
 }
 
+/* redact.results: JSON Pointers, only where the gateway may read results */
+static void test_redact_results(void **state)
+{
+    (void)state;
+    char msg[1024];
+    const char *ok = "  upstreams:\n    fx: {redact: {results: [/structuredContent/ssn]}}\n";
+    char yaml[512];
+    snprintf(yaml, sizeof(yaml), "%s", ok);
+    struct gh_config *cfg = NULL;
+    struct gh_config_error err = {0};
+    char full[1024];
+    snprintf(full, sizeof(full),
+             "gateway: {insecure_no_auth: true}\nupstreams:\n  - {name: fx, url: "
+             "\"http://127.0.0.1:9/mcp\"}\npropagation:\n%s",
+             yaml);
+    assert_int_equal(gh_config_load_string("t.yaml", full, strlen(full), &cfg, &err), GH_OK);
+    struct gh_prop *p = NULL;
+    assert_int_equal(gh_prop_compile(cfg, cfg->propagation, &p, &err), GH_OK);
+    const char *const *ptrs;
+    assert_int_equal(gh_prop_upstream_result_redactions(gh_prop_upstream(p, 0), &ptrs), 1);
+    assert_string_equal(ptrs[0], "/structuredContent/ssn");
+    gh_prop_free(p);
+    gh_config_unref(cfg);
+    static const struct {
+        const char *sec, *want;
+    } BAD[] = {
+        {"  upstreams:\n    fx: {inspect: arguments, redact: {results: [/x]}}\n",
+         "redacting results needs inspect: results"},
+        {"  upstreams:\n    fx: {redact: {results: [x]}}\n", "expected a JSON Pointer"},
+        {"  upstreams:\n    fx: {redact: {answers: [/x]}}\n", "expected arguments or results"},
+        {"  upstreams:\n    fx: {redact: {results: []}}\n", "expected a list of 1-16"},
+    };
+    for (size_t i = 0; i < sizeof(BAD) / sizeof(BAD[0]); i++) {
+        snprintf(full, sizeof(full),
+                 "gateway: {insecure_no_auth: true}\nupstreams:\n  - {name: fx, url: "
+                 "\"http://127.0.0.1:9/mcp\"}\npropagation:\n%s",
+                 BAD[i].sec);
+        cfg = NULL;
+        memset(&err, 0, sizeof(err));
+        assert_int_equal(gh_config_load_string("t.yaml", full, strlen(full), &cfg, &err), GH_OK);
+        p = NULL;
+        assert_int_not_equal(gh_prop_compile(cfg, cfg->propagation, &p, &err), GH_OK);
+        gh_config_error_format(&err, msg, sizeof(msg));
+        if (!strstr(msg, BAD[i].want))
+            fail_msg("error '%s' does not contain '%s'", msg, BAD[i].want);
+        gh_prop_free(p);
+        gh_config_unref(cfg);
+    }
+}
+
 static void test_exchange_private_network_allowed(void **state)
 {
     (void)state;
@@ -163,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_exchange_ok),
         cmocka_unit_test(test_exchange_errors),
         cmocka_unit_test(test_exchange_private_network_allowed),
+        cmocka_unit_test(test_redact_results),
     };
     return cmocka_run_group_tests(tests, make_key, drop_key);
 }
