@@ -1,29 +1,30 @@
 /*
- * portable/codex.c owns Codex CLI's config.toml: a small TOML reader (tables, dotted and quoted
- * keys, basic/literal/multi-line strings, arrays, inline tables; other scalars kept as text) that
- * also records where each table starts, the writer of `[mcp_servers.NAME]` tables, and merge:
- * the tables of the exported servers are replaced in place or appended, and every other byte
- * of the file stays. Codex takes environment-variable NAMES, never values (env_vars,
- * bearer_token_env_var, env_http_headers), which is how references are written here.
+ * portable/codex.c owns Codex CLI's config.toml: read with the scanner's TOML reader
+ * (scan_toml.c, gh_pnode_parse_toml) and turned into the pnode tree, with where each table's
+ * header starts; the writer of `[mcp_servers.NAME]` tables; and merge: the tables of the
+ * exported servers are replaced in place or appended, and every other byte of the file stays.
+ * Codex takes environment-variable NAMES, never values (env_vars, bearer_token_env_var,
+ * env_http_headers), which is how references are written here.
  */
 #include "portable/internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <strings.h>
 
-#define TOML_MAX_DEPTH    32   /* nested arrays and inline tables */
-#define TOML_MAX_SECTIONS 4096 /* table headers in one file */
-#define TOML_MAX_KEYPARTS 16   /* parts of one dotted key */
+#define TOML_MAX_KIDS 4096 /* members of one table or array (the pnode tree's cap) */
 
+/* A [header] or [[header]]: where its line starts and its first two key parts. */
 struct tsec {
-    size_t start;        /* offset of the header line */
+    size_t start;        /* offset of the header's '[' */
     const char *p0, *p1; /* first two key parts ("mcp_servers", NAME), NULL when absent */
 };
 
+/* config.toml read by the scanner's TOML reader, as the pnode tree import, merge and migrate
+ * work on, with the tables' headers in file order (merge and migrate replace their bytes). */
 struct tp {
     const char *s;
-    size_t len, i;
-    int line;
+    size_t len;
     struct gh_arena *a;
     const char *name;
     struct gh_portable_err *err;
@@ -31,326 +32,86 @@ struct tp {
     size_t nsecs;
 };
 
-static enum gh_rc tfail(struct tp *t, const char *what)
+/* Byte offset of a node's line and column (columns count code points, as the reader's do). */
+static size_t offset_of(const struct tp *t, uint32_t line, uint32_t col)
 {
-    return gh_perr(t->err, GH_E_PARSE, "%s:%d: TOML: %s", t->name, t->line, what);
+    size_t i = t->len >= 3 && memcmp(t->s, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+    for (uint32_t l = 1; l < line && i < t->len; i++)
+        if (t->s[i] == '\n')
+            l++;
+    for (uint32_t c = 1; c < col && i < t->len; c++)
+        for (i++; i < t->len && ((unsigned char)t->s[i] & 0xc0) == 0x80; i++)
+            ;
+    return i;
 }
 
-static void skip_ws(struct tp *t)
+/* The gh_pnode subtree n as a pnode; headers of its tables noted in t->secs. path: n's first
+ * two key parts (tables of an array of tables take the array's). */
+static enum gh_rc convert(struct tp *t, const struct gh_pnode *n, const char **path, size_t depth,
+                          struct pnode **out)
 {
-    while (t->i < t->len && (t->s[t->i] == ' ' || t->s[t->i] == '\t'))
-        t->i++;
-}
-
-/* Whitespace, newlines and comments (inside arrays). */
-static void skip_all(struct tp *t)
-{
-    while (t->i < t->len) {
-        char c = t->s[t->i];
-        if (c == '\n')
-            t->line++;
-        if (c == '#') {
-            while (t->i < t->len && t->s[t->i] != '\n')
-                t->i++;
-            continue;
-        }
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-            return;
-        t->i++;
-    }
-}
-
-static void put_utf8(struct gh_buf *b, unsigned long cp)
-{
-    char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | (cp >> 6));
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | (cp >> 12));
-        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (char)(0xF0 | (cp >> 18));
-        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    gh_buf_append(b, u, n);
-}
-
-static enum gh_rc escape(struct tp *t, struct gh_buf *b)
-{
-    if (t->i >= t->len)
-        return tfail(t, "unterminated string");
-    char c = t->s[t->i++];
-    static const char from[] = "btnfr\"\\", to[] = "\b\t\n\f\r\"\\";
-    const char *k = strchr(from, c);
-    if (k && c) {
-        gh_buf_append(b, &to[k - from], 1);
-        return GH_OK;
-    }
-    size_t n = c == 'u' ? 4 : c == 'U' ? 8 : 0;
-    if (!n || t->i + n > t->len)
-        return tfail(t, "bad escape in a string");
-    char hex[9] = {0};
-    memcpy(hex, t->s + t->i, n);
-    char *end;
-    unsigned long cp = strtoul(hex, &end, 16);
-    if (*end || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return tfail(t, "bad \\u escape in a string");
-    t->i += n;
-    put_utf8(b, cp);
-    return GH_OK;
-}
-
-/* A string of any of the four kinds, t->i at its opening quote. */
-static enum gh_rc tstring(struct tp *t, char **out)
-{
-    char q = t->s[t->i];
-    bool multi = t->i + 2 < t->len && t->s[t->i + 1] == q && t->s[t->i + 2] == q;
-    t->i += multi ? 3 : 1;
-    if (multi && t->i < t->len && t->s[t->i] == '\n')
-        t->i++, t->line++; /* a newline right after the opening delimiter is trimmed */
-    struct gh_buf b;
-    gh_buf_init(&b, GH_PORTABLE_MAX_FILE);
-    enum gh_rc rc = GH_OK;
-    for (;;) {
-        if (t->i >= t->len || (!multi && t->s[t->i] == '\n')) {
-            rc = tfail(t, "unterminated string");
-            break;
-        }
-        char c = t->s[t->i];
-        if (c == q &&
-            (!multi || (t->i + 2 < t->len && t->s[t->i + 1] == q && t->s[t->i + 2] == q))) {
-            t->i += multi ? 3 : 1;
-            break;
-        }
-        t->i++;
-        if (c == '\n')
-            t->line++;
-        if (c == '\\' && q == '"')
-            rc = escape(t, &b);
-        else
-            gh_buf_append(&b, &c, 1);
-        if (rc)
-            break;
-    }
-    *out = rc ? NULL : gh_arena_strndup(t->a, b.data ? b.data : "", b.len);
-    gh_buf_release(&b);
-    return rc;
-}
-
-static bool bare_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
-}
-
-/* A dotted key into parts[]. */
-static enum gh_rc tkey(struct tp *t, char **parts, size_t *n)
-{
-    *n = 0;
-    for (;;) {
-        skip_ws(t);
-        if (*n >= TOML_MAX_KEYPARTS)
-            return tfail(t, "key has too many parts");
-        char c = t->i < t->len ? t->s[t->i] : '\0';
-        if (c == '"' || c == '\'') {
-            enum gh_rc rc = tstring(t, &parts[*n]);
-            if (rc)
-                return rc;
-        } else {
-            size_t j = t->i;
-            while (j < t->len && bare_char(t->s[j]))
-                j++;
-            if (j == t->i)
-                return tfail(t, "expected a key");
-            parts[*n] = gh_arena_strndup(t->a, t->s + t->i, j - t->i);
-            t->i = j;
-        }
-        (*n)++;
-        skip_ws(t);
-        if (t->i >= t->len || t->s[t->i] != '.')
-            return GH_OK;
-        t->i++;
-    }
-}
-
-static enum gh_rc tvalue(struct tp *t, int depth, struct pnode **out);
-
-/* obj[parts[0]]...[parts[n-1]] as nested objects (created as needed). */
-static struct pnode *descend(struct tp *t, struct pnode *obj, char **parts, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        struct pnode *k = gh_pn_get(obj, parts[i]);
-        if (!k || k->kind != PN_OBJ)
-            k = gh_pn_add(t->a, obj, parts[i], gh_pn_obj(t->a));
-        obj = k;
-    }
-    return obj;
-}
-
-static enum gh_rc tkeyval(struct tp *t, struct pnode *tab, int depth)
-{
-    char *parts[TOML_MAX_KEYPARTS];
-    size_t n;
-    enum gh_rc rc = tkey(t, parts, &n);
-    if (rc)
-        return rc;
-    skip_ws(t);
-    if (t->i >= t->len || t->s[t->i] != '=')
-        return tfail(t, "expected '=' after a key");
-    t->i++;
-    skip_ws(t);
-    struct pnode *v;
-    rc = tvalue(t, depth, &v);
-    if (rc == GH_OK)
-        gh_pn_add(t->a, descend(t, tab, parts, n - 1), parts[n - 1], v);
-    return rc;
-}
-
-static enum gh_rc tarray(struct tp *t, int depth, struct pnode **out)
-{
-    struct pnode *arr = gh_pn_arr(t->a);
-    t->i++;
-    for (;;) {
-        skip_all(t);
-        if (t->i < t->len && t->s[t->i] == ']') {
-            t->i++;
-            break;
-        }
-        if (arr->n >= 4096)
-            return tfail(t, "array too long");
-        struct pnode *v;
-        enum gh_rc rc = tvalue(t, depth + 1, &v);
-        if (rc)
-            return rc;
-        gh_pn_add(t->a, arr, NULL, v);
-        skip_all(t);
-        if (t->i < t->len && t->s[t->i] == ',')
-            t->i++;
-        else if (t->i >= t->len || t->s[t->i] != ']')
-            return tfail(t, "expected ',' or ']' in an array");
-    }
-    *out = arr;
-    return GH_OK;
-}
-
-static enum gh_rc tinline(struct tp *t, int depth, struct pnode **out)
-{
-    struct pnode *obj = gh_pn_obj(t->a);
-    t->i++;
-    skip_ws(t);
-    if (t->i < t->len && t->s[t->i] == '}') {
-        t->i++;
-        *out = obj;
-        return GH_OK;
-    }
-    for (;;) {
-        if (obj->n >= 4096)
-            return tfail(t, "inline table too long");
-        enum gh_rc rc = tkeyval(t, obj, depth + 1);
-        if (rc)
-            return rc;
-        skip_ws(t);
-        if (t->i < t->len && t->s[t->i] == ',') {
-            t->i++;
-            continue;
-        }
-        if (t->i < t->len && t->s[t->i] == '}') {
-            t->i++;
-            break;
-        }
-        return tfail(t, "expected ',' or '}' in an inline table");
-    }
-    *out = obj;
-    return GH_OK;
-}
-
-static enum gh_rc tvalue(struct tp *t, int depth, struct pnode **out)
-{
-    if (depth > TOML_MAX_DEPTH)
-        return tfail(t, "nested too deeply");
-    if (t->i >= t->len)
-        return tfail(t, "expected a value");
-    char c = t->s[t->i];
-    if (c == '[')
-        return tarray(t, depth, out);
-    if (c == '{')
-        return tinline(t, depth, out);
-    struct pnode *v = gh_pn_arr(t->a);
-    v->kind = PN_STR;
-    if (c == '"' || c == '\'') {
-        char *str = NULL;
-        enum gh_rc rc = tstring(t, &str);
-        v->str = str;
+    if (n->type != GH_PNODE_TABLE && n->type != GH_PNODE_ARRAY) {
+        struct pnode *v = gh_pn_arr(t->a);
+        v->kind = n->type == GH_PNODE_STRING ? PN_STR : PN_RAW; /* numbers, booleans, dates */
+        v->str = gh_arena_strndup(t->a, n->text.ptr ? n->text.ptr : "", n->text.len);
         *out = v;
-        return rc;
+        return GH_OK;
     }
-    v->kind = PN_RAW;
-    size_t j = t->i; /* number, bool, date: kept as its text */
-    while (j < t->len && !strchr(",]}#\n\r", t->s[j]))
-        j++;
-    while (j > t->i && (t->s[j - 1] == ' ' || t->s[j - 1] == '\t'))
-        j--;
-    if (j == t->i)
-        return tfail(t, "expected a value");
-    v->str = gh_arena_strndup(t->a, t->s + t->i, j - t->i);
-    t->i = j;
+    if (n->n > TOML_MAX_KIDS)
+        return gh_perr(t->err, GH_E_PARSE, "%s:%u: TOML: more than %d members or items", t->name,
+                       n->line, TOML_MAX_KIDS);
+    if (gh_pnode_toml_header(n))
+        t->secs[t->nsecs++] = (struct tsec){offset_of(t, n->line, n->col), path[0], path[1]};
+    struct pnode *v = n->type == GH_PNODE_TABLE ? gh_pn_obj(t->a) : gh_pn_arr(t->a);
+    for (const struct gh_pnode *k = n->first; k; k = k->next) {
+        const char *key = NULL, *sub[2] = {path[0], path[1]};
+        if (n->type == GH_PNODE_TABLE) {
+            key = gh_arena_strndup(t->a, k->key.ptr ? k->key.ptr : "", k->key.len);
+            if (depth < 2)
+                sub[depth] = key;
+        }
+        struct pnode *kv;
+        enum gh_rc rc = convert(t, k, sub, depth + (n->type == GH_PNODE_TABLE), &kv);
+        if (rc)
+            return rc;
+        gh_pn_add(t->a, v, key, kv);
+    }
     *out = v;
     return GH_OK;
 }
 
-/* "[a.b]" or "[[a.b]]" at t->i: returns the table to fill (array tables go to a sink). */
-static enum gh_rc theader(struct tp *t, struct pnode *root, struct pnode **tab)
+static int sec_cmp(const void *x, const void *y)
 {
-    size_t start = t->i;
-    bool arr = t->i + 1 < t->len && t->s[t->i + 1] == '[';
-    t->i += arr ? 2 : 1;
-    char *parts[TOML_MAX_KEYPARTS];
-    size_t n;
-    enum gh_rc rc = tkey(t, parts, &n);
-    if (rc)
-        return rc;
-    if (t->i >= t->len || t->s[t->i] != ']' ||
-        (arr && (t->i + 1 >= t->len || t->s[t->i + 1] != ']')))
-        return tfail(t, "malformed table header");
-    t->i += arr ? 2 : 1;
-    if (t->nsecs >= TOML_MAX_SECTIONS)
-        return tfail(t, "too many tables");
-    t->secs[t->nsecs++] = (struct tsec){start, parts[0], n > 1 ? parts[1] : NULL};
-    *tab = arr ? gh_pn_obj(t->a) : descend(t, root, parts, n);
-    return GH_OK;
+    const struct tsec *a = x, *b = y;
+    return a->start < b->start ? -1 : a->start > b->start;
 }
 
 static enum gh_rc tparse(struct tp *t, struct pnode **root)
 {
-    *root = gh_pn_obj(t->a);
-    struct pnode *tab = *root;
-    t->secs = gh_arena_alloc(t->a, TOML_MAX_SECTIONS * sizeof(*t->secs));
-    t->line = 1;
-    enum gh_rc rc = GH_OK;
-    while (rc == GH_OK) {
-        skip_all(t);
-        if (t->i >= t->len)
-            break;
-        rc = t->s[t->i] == '[' ? theader(t, *root, &tab) : tkeyval(t, tab, 0);
-        if (rc)
-            break;
-        skip_ws(t);
-        if (t->i < t->len && t->s[t->i] == '#')
-            skip_all(t);
-        else if (t->i < t->len && t->s[t->i] != '\n' && t->s[t->i] != '\r')
-            rc = tfail(t, "unexpected text after a value");
+    struct gh_pnode *tree;
+    struct gh_pnode_err e;
+    enum gh_rc rc = gh_pnode_parse_toml(t->a, t->s, t->len, &tree, &e);
+    if (rc)
+        return gh_perr(t->err, rc, "%s:%u:%u: TOML: %s", t->name, e.line, e.col,
+                       e.reason ? e.reason : "not valid TOML");
+    /* every table has at most one header; nodes are a bound on the tables */
+    size_t cap = 0;
+    for (const struct gh_pnode *n = tree; n;) {
+        cap++;
+        if (n->first) {
+            n = n->first;
+            continue;
+        }
+        while (n && !n->next)
+            n = n->parent;
+        n = n ? n->next : NULL;
     }
+    t->secs = gh_arena_calloc(t->a, cap * sizeof(*t->secs));
+    t->nsecs = 0;
+    const char *path[2] = {NULL, NULL};
+    rc = convert(t, tree, path, 0, root);
+    if (rc == GH_OK)
+        qsort(t->secs, t->nsecs, sizeof(*t->secs), sec_cmp);
     return rc;
 }
 

@@ -194,8 +194,6 @@ enum gh_rc gh_portable_write_file(const char *path, const char *data, size_t len
 enum gh_rc gh_portable_read_file(const char *path, char **out, size_t *len,
                                  struct gh_portable_err *err);
 
-
-
 /* ---- scanner: secrets and risky settings in client config files -------------------------- */
 
 #include "core/core.h"
@@ -256,6 +254,9 @@ enum gh_rc gh_pnode_parse_json(struct gh_arena *a, const char *src, size_t len, 
  */
 enum gh_rc gh_pnode_parse_toml(struct gh_arena *a, const char *src, size_t len,
                                struct gh_pnode **root, struct gh_pnode_err *err);
+/** True for a table of a TOML tree that a [header] or [[header]] defined (its line and col are
+ * the header's opening bracket). */
+bool gh_pnode_toml_header(const struct gh_pnode *n);
 /** Member `key` of table t, or NULL. */
 const struct gh_pnode *gh_pnode_get(const struct gh_pnode *t, const char *key);
 
@@ -345,7 +346,5 @@ bool gh_scan_is_placeholder(struct gh_slice v);
  * value sits under; with generic set, the entropy rule is tried too (as for an env value).
  */
 const char *gh_scan_match(struct gh_slice v, const char *key, bool generic);
-
-
 
 #endif

@@ -674,3 +674,8 @@ enum gh_rc gh_pnode_parse_toml(struct gh_arena *a, const char *src, size_t len,
     *root = t.root;
     return GH_OK;
 }
+
+bool gh_pnode_toml_header(const struct gh_pnode *n)
+{
+    return n->parent && n->type == GH_PNODE_TABLE && n->state == T_DEFINED;
+}
