@@ -5,7 +5,9 @@
 // resource read and prompt get it receives, so a test can prove a denied request never got here.
 //
 //   node pin-fixture.mjs --port N     (or PORT=N; 0 picks a free port)
-//     [--jwks URL --assert-issuer ISS --assert-audience AUD]
+//     [--jwks URL --assert-issuer ISS --assert-audience AUD] [--profile-tool]
+// --profile-tool adds a `profile` tool whose answer has sensitive members (result redaction);
+// off by default so the policy suites see the usual three tools.
 //
 // With --jwks, the Authorization header of every recorded request is verified as a gateway
 // assertion with jose (keys fetched from URL, refetched on an unknown kid): the record gets
@@ -36,6 +38,7 @@ import * as jose from 'jose';
 
 const argOf = (name) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const JWKS_URL = argOf('--jwks');
+const PROFILE_TOOL = process.argv.includes('--profile-tool');
 const JWKS = JWKS_URL ? jose.createRemoteJWKSet(new URL(JWKS_URL), { cooldownDuration: 0 }) : null;
 const pending = []; // verifications under way: /control/requests waits for them
 
@@ -99,7 +102,7 @@ function buildServer(session) {
       return text(args.path);
     },
   );
-  server.registerTool(
+  if (PROFILE_TOOL) server.registerTool(
     'profile',
     { description: 'Returns a profile with sensitive members (for result redaction).', inputSchema: { user: z.string() } },
     async (args, extra) => {

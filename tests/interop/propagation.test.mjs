@@ -37,8 +37,8 @@ const READER = 'reader-client'; // scope mcp:read mcp:tools mcp:write, groups [r
 const LEGACY_SECRET = `legacy-${crypto.randomBytes(12).toString('hex')}`;
 
 /** pin-fixture on a chosen port, verifying assertions against jwks for issuer/audience. */
-async function startFixture(name, port, jwks, issuer, audience) {
-  const args = [path.join(HERE, 'pin-fixture.mjs'), '--port', String(port)];
+async function startFixture(name, port, jwks, issuer, audience, extra = []) {
+  const args = [path.join(HERE, 'pin-fixture.mjs'), '--port', String(port), ...extra];
   if (jwks) args.push('--jwks', jwks, '--assert-issuer', issuer, '--assert-audience', audience);
   const proc = spawnLogged(name, process.execPath, args);
   // the port in the pattern: the log file may still hold an earlier run's ready line
@@ -290,7 +290,7 @@ describe('outbound identity', { skip: DIRECT && 'gateway-only', timeout: 120000 
     const fxPort = await freePort();
     const gwBase = `http://127.0.0.1:${gwPort}`;
     const fxUrl = `http://127.0.0.1:${fxPort}/mcp`;
-    const fx = await startFixture('inspect-fixture', fxPort);
+    const fx = await startFixture('inspect-fixture', fxPort, undefined, undefined, undefined, ['--profile-tool']);
     const audit = path.join(tmp, 'c.jsonl');
     const cfgLines = (extraPolicy) => [
       'gateway: {insecure_no_auth: true, log_level: debug}',
