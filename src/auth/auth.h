@@ -211,6 +211,15 @@ enum gh_verdict gh_auth_jws_verify(struct gh_arena *a, struct gh_slice token,
                                    const struct gh_auth_alg_set *allowed, unsigned flags,
                                    struct gh_auth_jws *out);
 
+struct evp_pkey_st; /* OpenSSL's EVP_PKEY */
+/**
+ * Signs a compact JWS (malloc'ed "header.payload.signature", NULL on failure) with the
+ * algorithm the key's type implies: P-256 → ES256 (signature as JOSE r||s), Ed25519 → EdDSA,
+ * RSA → RS256. header_json must name that alg; it and the payload are base64url-encoded here.
+ */
+char *gh_auth_jws_sign(struct evp_pkey_st *key, const char *header_json, const char *payload,
+                       size_t n);
+
 /** What an access token must satisfy. Zero fields are "no requirement" unless noted. */
 struct gh_auth_jwt_rules {
     struct gh_slice issuer;       /* required: iss must equal it byte for byte */

@@ -67,23 +67,6 @@ struct gh_auth_jwks *gh_auth_dev_issuer_jwks(struct gh_auth_dev_issuer *d)
     return gh_auth_jwks_ref(d->jwks);
 }
 
-/* ES256 over input: JOSE wants r||s (64 bytes), OpenSSL gives DER. */
-static bool sign(EVP_PKEY *key, const char *input, size_t n, unsigned char out[64])
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned char der[80];
-    size_t dlen = sizeof(der);
-    bool ok = ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
-              EVP_DigestSign(ctx, der, &dlen, (const unsigned char *)input, n) == 1;
-    EVP_MD_CTX_free(ctx);
-    const unsigned char *p = der;
-    ECDSA_SIG *sig = ok ? d2i_ECDSA_SIG(NULL, &p, (long)dlen) : NULL;
-    ok = sig && BN_bn2binpad(ECDSA_SIG_get0_r(sig), out, 32) == 32 &&
-         BN_bn2binpad(ECDSA_SIG_get0_s(sig), out + 32, 32) == 32;
-    ECDSA_SIG_free(sig);
-    return ok;
-}
-
 char *gh_auth_dev_issuer_mint(struct gh_auth_dev_issuer *d, const char *sub, const char *scope,
                               int64_t ttl_s)
 {
@@ -99,23 +82,9 @@ char *gh_auth_dev_issuer_mint(struct gh_auth_dev_issuer *d, const char *sub, con
         "{\"iss\":\"%s\",\"sub\":\"%s\",\"aud\":\"%s\",\"client_id\":\"gatehouse-dev\","
         "\"scope\":\"%s\",\"iat\":%lld,\"exp\":%lld,\"jti\":\"%s\"}",
         d->issuer, sub, d->audience, scope, (long long)now, (long long)(now + ttl_s), jti_hex);
-    char *h = b64((const unsigned char *)HEADER, sizeof(HEADER) - 1);
-    char *p = b64((const unsigned char *)payload, (size_t)pn);
-    struct gh_buf tok;
-    gh_buf_init(&tok, 4096);
-    gh_buf_appendf(&tok, "%s.%s", h, p);
-    unsigned char sig[64];
-    char *out = NULL;
-    if (sign(d->key, tok.data, tok.len, sig)) {
-        char *s = b64(sig, sizeof(sig));
-        gh_buf_appendf(&tok, ".%s", s);
-        free(s);
-        out = gh_xstrndup(tok.data, tok.len);
-    }
-    gh_buf_release(&tok);
-    free(h);
-    free(p);
-    return out;
+    return pn < 0 || (size_t)pn >= sizeof(payload)
+               ? NULL
+               : gh_auth_jws_sign(d->key, HEADER, payload, (size_t)pn);
 }
 
 void gh_auth_dev_issuer_free(struct gh_auth_dev_issuer *d)

@@ -108,31 +108,6 @@ bool gh_auth_introspector_ready(const struct gh_auth_introspector *in)
     return in->ready;
 }
 
-/* JOSE signature bytes: r||s for ECDSA, as-is for RSA. */
-static bool sign(EVP_PKEY *k, bool ec, const char *in, size_t n, unsigned char *out, size_t *olen)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned char der[600];
-    size_t dlen = sizeof(der);
-    bool ok = ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, k) == 1 &&
-              EVP_DigestSign(ctx, der, &dlen, (const unsigned char *)in, n) == 1;
-    EVP_MD_CTX_free(ctx);
-    if (!ok)
-        return false;
-    if (!ec) {
-        memcpy(out, der, dlen);
-        *olen = dlen;
-        return true;
-    }
-    const unsigned char *p = der;
-    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)dlen);
-    ok = sig && BN_bn2binpad(ECDSA_SIG_get0_r(sig), out, 32) == 32 &&
-         BN_bn2binpad(ECDSA_SIG_get0_s(sig), out + 32, 32) == 32;
-    ECDSA_SIG_free(sig);
-    *olen = 64;
-    return ok;
-}
-
 /* The client assertion (RFC 7523): iss = sub = client_id, aud = the issuer, 60 s, one jti. */
 static char *assertion(const struct gh_auth_introspector *in)
 {
@@ -142,32 +117,15 @@ static char *assertion(const struct gh_auth_introspector *in)
     gh_random_bytes(r, sizeof(r));
     gh_hex_encode(r, sizeof(r), jti);
     int64_t now = (int64_t)time(NULL);
-    int hn = snprintf(header, sizeof(header), "{\"alg\":\"%s\",\"typ\":\"JWT\"}",
-                      ec ? "ES256" : "RS256");
+    snprintf(header, sizeof(header), "{\"alg\":\"%s\",\"typ\":\"JWT\"}", ec ? "ES256" : "RS256");
     int pn = snprintf(payload, sizeof(payload),
                       "{\"iss\":\"%s\",\"sub\":\"%s\",\"aud\":\"%s\",\"iat\":%lld,\"exp\":%lld,"
                       "\"jti\":\"%s\"}",
                       in->conf->introspection->client_id, in->conf->introspection->client_id,
                       in->conf->issuer, (long long)now, (long long)(now + 60), jti);
-    struct gh_buf b;
-    gh_buf_init(&b, 4096);
-    char enc[1400];
-    gh_b64url_encode(header, (size_t)hn, enc);
-    gh_buf_puts(&b, enc);
-    gh_buf_append(&b, ".", 1);
-    gh_b64url_encode(payload, (size_t)pn, enc);
-    gh_buf_puts(&b, enc);
-    unsigned char sig[600];
-    size_t slen;
-    char *out = NULL;
-    if (sign(in->key, ec, b.data, b.len, sig, &slen)) {
-        gh_b64url_encode(sig, slen, enc);
-        gh_buf_append(&b, ".", 1);
-        gh_buf_puts(&b, enc);
-        out = gh_xstrndup(b.data, b.len);
-    }
-    gh_buf_release(&b);
-    return out;
+    if (pn < 0 || (size_t)pn >= sizeof(payload))
+        return NULL;
+    return gh_auth_jws_sign(in->key, header, payload, (size_t)pn);
 }
 
 struct call {

@@ -5,6 +5,7 @@
  * it signed stay verifiable until they expire. kid = RFC 7638 thumbprint.
  */
 #include "core/core.h"
+#include "auth/auth.h"
 #include "propagation/internal.h"
 
 #include <openssl/bn.h>
@@ -98,54 +99,13 @@ void gh_prop__key_free(struct gh_prop__key *k)
     free(k);
 }
 
-/* JOSE signature over input: Ed25519 as is, ES256 as r||s (OpenSSL gives DER). */
-static bool sign(const struct gh_prop__key *k, const char *in, size_t n, unsigned char *out,
-                 size_t *olen)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned char der[80];
-    size_t dlen = k->ed ? 64 : sizeof(der);
-    bool ok = ctx &&
-              EVP_DigestSignInit(ctx, NULL, k->ed ? NULL : EVP_sha256(), NULL, k->pkey) == 1 &&
-              EVP_DigestSign(ctx, k->ed ? out : der, &dlen, (const unsigned char *)in, n) == 1;
-    EVP_MD_CTX_free(ctx);
-    if (!ok || k->ed) {
-        *olen = dlen;
-        return ok;
-    }
-    const unsigned char *p = der;
-    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)dlen);
-    ok = sig && BN_bn2binpad(ECDSA_SIG_get0_r(sig), out, 32) == 32 &&
-         BN_bn2binpad(ECDSA_SIG_get0_s(sig), out + 32, 32) == 32;
-    ECDSA_SIG_free(sig);
-    *olen = 64;
-    return ok;
-}
-
 char *gh_prop__sign_jwt(const struct gh_prop__key *k, const char *typ, const char *payload,
                         size_t n)
 {
     char header[160];
-    int hn = snprintf(header, sizeof(header), "{\"alg\":\"%s\",\"typ\":\"%s\",\"kid\":\"%s\"}",
-                      k->ed ? "EdDSA" : "ES256", typ, k->kid);
-    char *h = b64((const unsigned char *)header, (size_t)hn);
-    char *p = b64((const unsigned char *)payload, n);
-    struct gh_buf t;
-    gh_buf_init(&t, strlen(h) + strlen(p) + 100);
-    gh_buf_appendf(&t, "%s.%s", h, p);
-    unsigned char sig[64];
-    size_t sl = 0;
-    char *out = NULL;
-    if (sign(k, t.data, t.len, sig, &sl)) {
-        char *s = b64(sig, sl);
-        gh_buf_appendf(&t, ".%s", s);
-        free(s);
-        out = gh_xstrndup(t.data, t.len);
-    }
-    gh_buf_release(&t);
-    free(h);
-    free(p);
-    return out;
+    snprintf(header, sizeof(header), "{\"alg\":\"%s\",\"typ\":\"%s\",\"kid\":\"%s\"}",
+             k->ed ? "EdDSA" : "ES256", typ, k->kid);
+    return gh_auth_jws_sign(k->pkey, header, payload, n);
 }
 
 /* ---- the key set: current signer first, then the retired ones still published ---- */

@@ -12,6 +12,7 @@
 #include "core/core.h"
 #include "auth/auth.h"
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -1290,12 +1291,61 @@ static void reason_names(void **state)
     assert_int_equal(gh_auth_alg_from_name(GH_SLICE_LIT("RS256 ")), GH_AUTH_ALG_NONE);
 }
 
+/* gh_auth_jws_sign: each key type signs with the JOSE encoding its alg needs, checked here with
+ * OpenSSL directly (ES256's r||s turned back into DER). */
+static void check_jws_sign(EVP_PKEY *k, const char *header)
+{
+    const char *payload = "{\"sub\":\"s\"}";
+    char *jws = gh_auth_jws_sign(k, header, payload, strlen(payload));
+    assert_non_null(jws);
+    char *dot2 = strrchr(jws, '.');
+    assert_non_null(dot2);
+    unsigned char sig[600];
+    size_t sl = 0;
+    assert_int_equal(gh_b64url_decode(dot2 + 1, strlen(dot2 + 1), sig, sizeof(sig), &sl), GH_OK);
+    unsigned char der[128];
+    const unsigned char *vsig = sig;
+    size_t vlen = sl;
+    int id = EVP_PKEY_get_base_id(k);
+    if (id == EVP_PKEY_EC) {
+        assert_int_equal(sl, 64);
+        ECDSA_SIG *es = ECDSA_SIG_new();
+        ECDSA_SIG_set0(es, BN_bin2bn(sig, 32, NULL), BN_bin2bn(sig + 32, 32, NULL));
+        unsigned char *dp = der;
+        vlen = (size_t)i2d_ECDSA_SIG(es, &dp);
+        ECDSA_SIG_free(es);
+        vsig = der;
+    }
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    assert_int_equal(
+        EVP_DigestVerifyInit(ctx, NULL, id == EVP_PKEY_ED25519 ? NULL : EVP_sha256(), NULL, k), 1);
+    assert_int_equal(
+        EVP_DigestVerify(ctx, vsig, vlen, (const unsigned char *)jws, (size_t)(dot2 - jws)), 1);
+    EVP_MD_CTX_free(ctx);
+    free(jws);
+}
+
+static void jws_sign_key_types(void **state)
+{
+    (void)state;
+    EVP_PKEY *ec = EVP_EC_gen("P-256");
+    EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    EVP_PKEY *rsa = EVP_RSA_gen(2048);
+    check_jws_sign(ec, "{\"alg\":\"ES256\"}");
+    check_jws_sign(ed, "{\"alg\":\"EdDSA\"}");
+    check_jws_sign(rsa, "{\"alg\":\"RS256\"}");
+    EVP_PKEY_free(ec);
+    EVP_PKEY_free(ed);
+    EVP_PKEY_free(rsa);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, reset, NULL)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(jws_round_trip_every_alg),
+        T(jws_sign_key_types),
         T(jws_alg_none_refused),
         T(jws_alg_kty_mismatch_both_ways),
         T(jws_key_alg_pins),
