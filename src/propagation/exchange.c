@@ -3,7 +3,8 @@
  * caller's validated access token is the subject token; the gateway authenticates with
  * private_key_jwt (RFC 7523, key from a reference) and asks for a token for the upstream's
  * audience with the caller's scopes narrowed to the upstream's ceiling. Issued tokens are cached
- * per (principal, upstream, scopes) until shortly before they expire; an IdP that refuses, times
+ * per (principal, upstream, scopes) until shortly before they expire, and concurrent requests
+ * on one worker that need the same token share one IdP request; an IdP that refuses, times
  * out or answers garbage yields no token, and the request is refused (503) — never forwarded
  * without the identity the upstream expects, never with the caller's own token.
  *
@@ -52,16 +53,27 @@ struct gh_prop__exchanger {
     struct cache_entry *cache;
 };
 
-struct gh_prop_exchange {
+/* One request to the IdP; every exchange on this worker that needs the same token waits on it
+ * (single flight: a burst of calls from a new caller costs one exchange per worker). */
+struct flight {
     struct gh_prop__exchanger *x;
     struct gh_http_creq *creq;
-    gh_prop_exchange_cb cb;
-    void *arg;
     unsigned char key[32];
     struct gh_buf answer;
     int status;
     char upstream[64];
+    struct gh_prop_exchange *waiters;
+    struct flight *next;
 };
+
+struct gh_prop_exchange { /* one waiter */
+    struct flight *f;
+    gh_prop_exchange_cb cb;
+    void *arg;
+    struct gh_prop_exchange *next;
+};
+
+static _Thread_local struct flight *flights; /* under way on this worker */
 
 /* one pool per worker thread; a process serves one propagation configuration */
 static _Thread_local struct gh_http_pool *pool;
@@ -344,12 +356,12 @@ static bool form_build(struct gh_buf *b, const struct gh_prop__exchanger *x,
 
 static void on_head(void *arg, const struct gh_http_response_head *h)
 {
-    ((struct gh_prop_exchange *)arg)->status = h->status;
+    ((struct flight *)arg)->status = h->status;
 }
 
 static void on_body(void *arg, const char *p, size_t n)
 {
-    struct gh_prop_exchange *e = arg;
+    struct flight *e = arg;
     if (gh_buf_append(&e->answer, p, n) != GH_OK)
         e->status = -1; /* too large: garbage */
 }
@@ -363,7 +375,7 @@ static bool str_member(const struct gh_json_doc *d, struct gh_arena *a, const ch
 }
 
 /* RFC 8693 §2.2.1: a Bearer access token; returns its lifetime in seconds (0: not given). */
-static bool read_answer(struct gh_prop_exchange *e, struct gh_arena *a, struct gh_slice *token,
+static bool read_answer(struct flight *e, struct gh_arena *a, struct gh_slice *token,
                         int64_t *expires_in, const char **why)
 {
     struct gh_json_doc d;
@@ -398,9 +410,32 @@ static bool read_answer(struct gh_prop_exchange *e, struct gh_arena *a, struct g
     return true;
 }
 
+static void flight_unlink(struct flight *f)
+{
+    for (struct flight **pp = &flights; *pp; pp = &(*pp)->next)
+        if (*pp == f) {
+            *pp = f->next;
+            return;
+        }
+}
+
+/* Each waiter gets the answer in turn; one cancelled by an earlier callback is already gone. */
+static void flight_deliver(struct flight *f, const char *authorization)
+{
+    struct gh_prop_exchange *w;
+    while ((w = f->waiters) != NULL) {
+        f->waiters = w->next;
+        gh_prop_exchange_cb cb = w->cb;
+        void *arg = w->arg;
+        free(w);
+        cb(arg, authorization);
+    }
+}
+
 static void on_done(void *arg, enum gh_rc rc)
 {
-    struct gh_prop_exchange *e = arg;
+    struct flight *e = arg;
+    flight_unlink(e); /* later misses start a new flight */
     struct gh_arena *a = gh_arena_new(4096);
     struct gh_slice token = {0};
     int64_t expires_in = 0;
@@ -412,7 +447,7 @@ static void on_done(void *arg, enum gh_rc rc)
         snprintf(authorization, n, "Bearer %.*s", (int)token.len, token.ptr);
         int64_t now = gh_clock_wall_s();
         int64_t early = expires_in / 4 < EARLY_S ? expires_in / 4 : EARLY_S;
-        if (expires_in - early > 0) /* no lifetime given: used for this request only */
+        if (expires_in - early > 0) /* no lifetime given: used for the waiting requests only */
             cache_put(e->x, e->key, authorization, now + expires_in - early, now);
         GH_LOGD("propagation", "upstream %s: token exchanged (expires in %lld s)", e->upstream,
                 (long long)expires_in);
@@ -420,7 +455,7 @@ static void on_done(void *arg, enum gh_rc rc)
         GH_LOGW("propagation", "upstream %s: token exchange at %s failed (status %d: %s)",
                 e->upstream, e->x->token_endpoint, e->status, why);
     }
-    e->cb(e->arg, authorization);
+    flight_deliver(e, authorization);
     if (authorization) {
         OPENSSL_cleanse(authorization, strlen(authorization));
         free(authorization);
@@ -432,6 +467,60 @@ static void on_done(void *arg, enum gh_rc rc)
 }
 
 static const struct gh_http_creq_cbs EXCHANGE_CBS = {on_head, on_body, on_done};
+
+static struct gh_prop_exchange *waiter_add(struct flight *f, gh_prop_exchange_cb cb, void *arg)
+{
+    struct gh_prop_exchange *w = gh_xcalloc(1, sizeof(*w));
+    w->f = f;
+    w->cb = cb;
+    w->arg = arg;
+    w->next = f->waiters;
+    f->waiters = w;
+    return w;
+}
+
+static struct flight *flight_find(const struct gh_prop__exchanger *x, const unsigned char key[32])
+{
+    for (struct flight *f = flights; f; f = f->next)
+        if (f->x == x && memcmp(f->key, key, 32) == 0)
+            return f;
+    return NULL;
+}
+
+static const struct gh_http_header FORM_HEADERS[] = {
+    {GH_SLICE_LIT("Content-Type"), GH_SLICE_LIT("application/x-www-form-urlencoded")},
+    {GH_SLICE_LIT("Accept"), GH_SLICE_LIT("application/json")},
+};
+
+/* A new request to the IdP; NULL when the client assertion cannot be made. */
+static struct flight *flight_start(struct gh_prop__exchanger *x, const struct gh_prop_upstream *u,
+                                   struct gh_slice subject_token, const char *scopes,
+                                   const unsigned char key[32])
+{
+    struct gh_buf form;
+    gh_buf_init(&form, subject_token.len * 3 + 16384);
+    if (!form_build(&form, x, u, subject_token, scopes)) {
+        gh_buf_release(&form);
+        return NULL;
+    }
+    if (!pool || pool_owner != x) { /* a new configuration (tests): the old pool stays idle */
+        pool = gh_http_pool_new(gh_net_worker_current(), &x->target);
+        pool_owner = x;
+    }
+    struct flight *f = gh_xcalloc(1, sizeof(*f));
+    f->x = x;
+    memcpy(f->key, key, 32);
+    snprintf(f->upstream, sizeof(f->upstream), "%s", gh_prop_upstream_name(u));
+    gh_buf_init(&f->answer, ANSWER_MAX);
+    f->next = flights;
+    flights = f;
+    f->creq = gh_http_client_send(pool, "POST", gh_slice_cstr(x->path), FORM_HEADERS,
+                                  GH_ARRAY_LEN(FORM_HEADERS), gh_slice(form.data, form.len),
+                                  &EXCHANGE_CBS, f);
+    OPENSSL_cleanse(form.data, form.len);
+    gh_buf_release(&form);
+    return f;
+}
 
 enum gh_prop_exchange_state gh_prop_exchange_start(struct gh_prop *p,
                                                    const struct gh_prop_upstream *u,
@@ -452,38 +541,14 @@ enum gh_prop_exchange_state gh_prop_exchange_start(struct gh_prop *p,
     unsigned char key[32];
     cache_key(u, s, scopes.data, key);
     enum gh_prop_exchange_state st = GH_PROP_EXCHANGE_PENDING;
-    if ((*cached = cache_get(x, key, gh_clock_wall_s())) != NULL) {
+    struct flight *f = NULL;
+    if ((*cached = cache_get(x, key, gh_clock_wall_s())) != NULL)
         st = GH_PROP_EXCHANGE_CACHED;
-        goto out;
-    }
-    struct gh_buf form;
-    gh_buf_init(&form, subject_token.len * 3 + 16384);
-    if (!form_build(&form, x, u, subject_token, scopes.data)) {
-        gh_buf_release(&form);
+    else if ((f = flight_find(x, key)) != NULL || /* the same token is being asked for */
+             (f = flight_start(x, u, subject_token, scopes.data, key)) != NULL)
+        *pending = waiter_add(f, cb, arg);
+    else
         st = GH_PROP_EXCHANGE_FAILED;
-        goto out;
-    }
-    if (!pool || pool_owner != x) { /* a new configuration (tests): the old pool stays idle */
-        pool = gh_http_pool_new(gh_net_worker_current(), &x->target);
-        pool_owner = x;
-    }
-    struct gh_prop_exchange *e = gh_xcalloc(1, sizeof(*e));
-    e->x = x;
-    e->cb = cb;
-    e->arg = arg;
-    memcpy(e->key, key, 32);
-    snprintf(e->upstream, sizeof(e->upstream), "%s", gh_prop_upstream_name(u));
-    gh_buf_init(&e->answer, ANSWER_MAX);
-    static const struct gh_http_header h[] = {
-        {GH_SLICE_LIT("Content-Type"), GH_SLICE_LIT("application/x-www-form-urlencoded")},
-        {GH_SLICE_LIT("Accept"), GH_SLICE_LIT("application/json")},
-    };
-    *pending = e;
-    e->creq = gh_http_client_send(pool, "POST", gh_slice_cstr(x->path), h, GH_ARRAY_LEN(h),
-                                  gh_slice(form.data, form.len), &EXCHANGE_CBS, e);
-    OPENSSL_cleanse(form.data, form.len);
-    gh_buf_release(&form);
-out:
     gh_buf_release(&scopes);
     return st;
 }
@@ -492,7 +557,11 @@ void gh_prop_exchange_cancel(struct gh_prop_exchange *e)
 {
     if (!e)
         return;
-    gh_http_creq_cancel(e->creq);
-    gh_buf_release(&e->answer);
+    /* the flight goes on without this waiter: its answer is still cached for the next call */
+    for (struct gh_prop_exchange **pp = &e->f->waiters; *pp; pp = &(*pp)->next)
+        if (*pp == e) {
+            *pp = e->next;
+            break;
+        }
     free(e);
 }

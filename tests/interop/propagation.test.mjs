@@ -16,8 +16,8 @@
 //   (d) mode token-exchange: the gateway trades the caller's token at the IdP (RFC 8693,
 //       private_key_jwt) for one with the upstream's audience, the scopes narrowed to the
 //       upstream's ceiling and act naming the gateway; the upstream never sees the caller's
-//       token; the exchanged token is cached per principal; an IdP outage is 503 for a principal
-//       with nothing cached.
+//       token; the exchanged token is cached per principal, and a burst of first requests shares
+//       one exchange; an IdP outage is 503 for a principal with nothing cached.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -387,7 +387,7 @@ describe('outbound identity', { skip: DIRECT && 'gateway-only', timeout: 120000 
     let gw;
     try {
       gw = await startGw('gatehouse-exchange', tmp, gwPort, [
-        'gateway: {log_level: debug}',
+        'gateway: {log_level: debug, workers: 1}',
         'listeners:', `  - address: 127.0.0.1:${gwPort}`,
         ...authLines(gwBase, idp.issuer),
         'upstreams:',
@@ -439,6 +439,19 @@ describe('outbound identity', { skip: DIRECT && 'gateway-only', timeout: 120000 
       assert.equal(ex[0].resource, fxUrl);
       assert.equal(ex[0].scope, 'mcp:read mcp:tools');
       assert.equal(ex[0].client, idp.exchangeClientId);
+
+      // a burst from a new caller: concurrent requests share one exchange (single flight)
+      const adminTok = (await idp.token('admin-client', { resource: `${gwBase}/fx/mcp` })).access_token;
+      const burst = await Promise.all([0, 1, 2, 3].map((i) => fetch(`${gwBase}/fx/mcp`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminTok}`, 'content-type': 'application/json',
+          accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: i, method: 'initialize', params: {
+          protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: `burst-${i}`, version: '1' } } }),
+      })));
+      for (const r of burst) { assert.equal(r.status, 200); await r.text(); }
+      const adminEx = (await idp.exchanges()).filter((e) => e.subject === 'admin-client');
+      assert.equal(adminEx.length, 1, `four concurrent first requests, one exchange: ${JSON.stringify(adminEx)}`);
 
       // IdP outage: a principal with a cached token keeps working; a new one gets 503
       await idp.exchangeOutage();
