@@ -165,7 +165,8 @@ void gh_log(enum gh_log_level lvl, const char *module, const char *fmt, ...)
     } while (0)
 
 /* ---- randomness, encodings, hashes, clocks ---- */
-/** Fills buf with n bytes from the OS CSPRNG (OpenSSL RAND_bytes); aborts if it cannot. */
+/** Fills buf with n bytes from the CSPRNG (OpenSSL RAND_bytes, drawn per thread in blocks and
+ *  each byte handed out once); aborts if it cannot. */
 void gh_random_bytes(void *buf, size_t n);
 /** base64url without padding. out must hold gh_b64url_enclen(n)+1 bytes; returns the length. */
 size_t gh_b64url_encode(const void *in, size_t n, char *out);
