@@ -118,6 +118,20 @@ static void use_discovery(struct issuer *is, const struct gh_buf *b)
     gh_arena_free(a);
 }
 
+/* The first keys of the last issuer to get any: the quick retries (RETRY_MS) give way to the
+ * regular refresh, instead of one more fetch of every issuer RETRY_MS after start. Main loop. */
+static void settle_timer(struct gh_auth_gate *g)
+{
+    for (size_t i = 0; i < g->niss; i++) {
+        pthread_mutex_lock(&g->iss[i].lock);
+        bool missing = g->iss[i].keys == NULL && !g->iss[i].fixed;
+        pthread_mutex_unlock(&g->iss[i].lock);
+        if (missing)
+            return;
+    }
+    gh_net_timer_arm(g->timer, REFRESH_MS);
+}
+
 static void use_jwks(struct issuer *is, const struct gh_buf *b)
 {
     struct gh_auth_jwks *set = NULL;
@@ -134,6 +148,8 @@ static void use_jwks(struct issuer *is, const struct gh_buf *b)
     gh_auth_jwks_unref(old);
     GH_LOGI("auth", "issuer %s: %u signing keys loaded", is->conf->issuer,
             (unsigned)gh_auth_jwks_count(set));
+    if (!old)
+        settle_timer(is->g);
 }
 
 static void fetch_done(void *arg, enum gh_rc rc)
