@@ -150,6 +150,17 @@ describe('shared children and held sessions', { skip: DIRECT && 'gateway-only', 
     assert.equal(changed.params._meta['io.modelcontextprotocol/subscriptionId'], 'sub-1');
   });
 
+  test('without auth every 2026-07-28 client is the one anonymous principal: one held session, one child', async () => {
+    const url = `${base}/solo`;
+    const p1 = await call2026(url, 1, 'tools/call', { name: 'pid', arguments: {} });
+    const p2 = await call2026(url, 2, 'tools/call', { name: 'pid', arguments: {} });
+    assert.equal(p1.status, 200);
+    assert.equal(p1.json.result.content[0].text, p2.json.result.content[0].text);
+    const n1 = Number((await call2026(url, 3, 'tools/call', { name: 'increment', arguments: {} })).json.result.content[0].text);
+    const n2 = Number((await call2026(url, 4, 'tools/call', { name: 'increment', arguments: {} })).json.result.content[0].text);
+    assert.equal(n2, n1 + 1);
+  });
+
   test('2026-07-28 client to a session-era HTTP upstream (the gateway holds its session)', async () => {
     let d;
     for (let i = 0; i < 40; i++) { // the health probe learns the upstream's era first
