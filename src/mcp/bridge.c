@@ -859,10 +859,13 @@ void gh_mcp_bridge_get(struct gh_mcp_gateway *gw, struct gh_http_req *r, struct 
 /* ---- held sessions: 2026-07-28 clients on session-era routes ----
  *
  * A stateless client has no session, but a stdio child or an aggregated endpoint only speaks
- * the session era. The gateway then is the upstream's one client: it initializes once per route,
- * answers server/discover from that initialize result, forwards each request with its id
- * remapped (its result marked resultType "complete"), refuses what 2026-07-28 removed, and
- * carries the upstream's change notifications to subscriptions/listen streams.
+ * the session era. The gateway then is the upstream's client: it initializes once per route and
+ * principal (one principal's state never reaches another; without auth everybody is the one
+ * anonymous principal), answers server/discover from that initialize result, forwards each
+ * request with its id remapped (its result marked resultType "complete"), refuses what
+ * 2026-07-28 removed, and carries the upstream's change notifications to subscriptions/listen
+ * streams. A held session is a gateway session like any other: it counts against the session
+ * limits and ends after timeouts.session_idle_ms unused, stopping its children.
  */
 
 #define META_SUB "io.modelcontextprotocol/subscriptionId"
@@ -1101,7 +1104,7 @@ static void held_broadcast(struct gh_mcp_bridge *b, const char *msg, size_t len)
     gh_arena_free(a);
 }
 
-static void held_restart(struct gh_mcp_bridge *b);
+static void held_release(struct gh_mcp_bridge *b);
 
 static void held_close(struct gh_mcp_bridge *b)
 {
@@ -1111,7 +1114,7 @@ static void held_close(struct gh_mcp_bridge *b)
     }
     b->nthin = 0;
     if (b->held)
-        held_restart(b);
+        held_release(b);
     while (b->listeners) {
         struct gh_mcp_listener *l = b->listeners;
         b->listeners = l->next;
@@ -1248,10 +1251,16 @@ static void held_init_done(struct gh_mcp_bridge *b, const char *msg, size_t len)
     b->queue = rev; /* closed meanwhile: held_close answers them */
 }
 
-/* Opens the route's held session on this worker and sends the gateway's own initialize. */
-static struct gh_mcp_session *held_open(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt)
+/* Opens a held session of the route for principal on this worker and sends the gateway's own
+ * initialize. NULL when the session limits refuse it (*limit: 1 total, 2 the principal's share)
+ * or the upstream cannot be started (*limit 0). */
+static struct gh_mcp_session *held_open(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+                                        const char *principal, int *limit)
 {
-    struct gh_mcp_session *s = gh_mcp_session_create(gw, rt->key, (struct gh_slice){0});
+    bool per_principal = false;
+    struct gh_mcp_session *s =
+        gh_mcp_session_create_for(gw, rt->key, (struct gh_slice){0}, principal, &per_principal);
+    *limit = s ? 0 : per_principal ? 2 : 1;
     if (!s)
         return NULL;
     struct gh_mcp_bridge *b = bridge_new(gw, s, rt->u, rt->ep);
@@ -1286,47 +1295,97 @@ static struct gh_mcp_session *held_open(struct gh_mcp_gateway *gw, const struct 
     return s; /* the creator's reference */
 }
 
-static size_t held_slot_locked(struct gh_mcp_gateway *gw, const void *key)
+/* One held session of a route for one principal ("" for a shared child and without auth), with
+ * the restart backoff of its upstream. */
+struct gh_mcp_held_slot {
+    const void *key;
+    char principal[65];
+    struct gh_mcp_session *s; /* the table's reference; NULL once it ended */
+    unsigned failures;        /* consecutive early exits: restart backoff */
+    uint64_t retry_at;        /* no new held session before this (ms) */
+};
+
+/* The principal a route's held session belongs to: a shared child is everybody's by config. */
+static const char *held_principal(const struct gh_mcp_route *rt)
 {
-    for (size_t i = 0; i < gw->nheld; i++)
-        if (gw->held_key[i] == key)
-            return i;
-    if (gw->nheld >= GH_ARRAY_LEN(gw->held))
-        return SIZE_MAX;
-    gw->held_key[gw->nheld] = key;
-    gw->held[gw->nheld] = NULL;
-    return gw->nheld++;
+    return !rt->ep && gh_mcp_shared(rt->u) ? "" : gh_mcp_current_principal;
 }
 
-/* The route's live held session with a reference; opens one unless a restart backoff is on.
- * *retry_ms says how long to wait when it returns NULL. */
+/* The slot of (key, principal), added when absent. Slots whose session ended and whose backoff
+ * no longer matters (a minute after it ran out) are dropped meanwhile, so the table stays about
+ * as large as the live held sessions, which the session limits bound. Under gw->lock. */
+static struct gh_mcp_held_slot *held_slot_locked(struct gh_mcp_gateway *gw, const void *key,
+                                                 const char *principal, uint64_t now)
+{
+    struct gh_mcp_held_slot *found = NULL;
+    for (size_t i = 0; i < gw->nheld;) {
+        struct gh_mcp_held_slot *h = &gw->held[i];
+        if (h->key == key && strcmp(h->principal, principal) == 0) {
+            found = h;
+            i++;
+        } else if (!h->s && now >= h->retry_at + 60000) {
+            gw->held[i] = gw->held[--gw->nheld]; /* i now holds the last one: look again */
+        } else {
+            i++;
+        }
+    }
+    if (found)
+        return found;
+    if (gw->nheld == gw->held_cap) {
+        gw->held_cap = gw->held_cap ? gw->held_cap * 2 : 16;
+        gw->held = gh_xrealloc(gw->held, gw->held_cap * sizeof(*gw->held));
+    }
+    struct gh_mcp_held_slot *h = &gw->held[gw->nheld++];
+    memset(h, 0, sizeof(*h));
+    h->key = key;
+    snprintf(h->principal, sizeof(h->principal), "%s", principal);
+    return h;
+}
+
+/* The live held session of the route for the principal of this request, with a reference; opens
+ * one unless a restart backoff is on (*retry_ms then says how long) or the session limits refuse
+ * it (*limit as held_open says). */
 static struct gh_mcp_session *held_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
-                                       uint64_t *retry_ms)
+                                       const char *principal, uint64_t *retry_ms, int *limit)
 {
     struct gh_mcp_session *s = NULL;
     uint64_t now = gh_clock_ms();
     *retry_ms = 0;
+    *limit = 0;
     pthread_mutex_lock(&gw->lock);
-    size_t i = held_slot_locked(gw, rt->key);
-    if (i != SIZE_MAX && gw->held[i] && !gw->held[i]->closed) {
-        s = gw->held[i];
+    struct gh_mcp_held_slot *h = held_slot_locked(gw, rt->key, principal, now);
+    if (h->s && !h->s->closed) {
+        s = h->s;
         s->refs++;
-    } else if (i != SIZE_MAX && now < gw->held_retry_at[i]) {
-        *retry_ms = gw->held_retry_at[i] - now;
+    } else if (now < h->retry_at) {
+        *retry_ms = h->retry_at - now;
     }
     pthread_mutex_unlock(&gw->lock);
-    if (s || *retry_ms || i == SIZE_MAX)
+    if (s || *retry_ms)
         return s;
-    s = held_open(gw, rt);
+    s = held_open(gw, rt, principal, limit);
     if (!s)
         return NULL;
     s->bridge->route_key = rt->key;
+    struct gh_mcp_session *old = NULL, *loser = NULL;
     pthread_mutex_lock(&gw->lock);
-    if (gw->held[i])
-        gw->held[i]->refs--; /* the table's hold on a closed one (freed by its last holder) */
-    gw->held[i] = s;
-    s->refs++; /* the table's */
+    h = held_slot_locked(gw, rt->key, principal, now); /* the table may have moved meanwhile */
+    if (h->s && !h->s->closed) { /* a concurrent request of the same principal was first */
+        loser = s;
+        s = h->s;
+        s->refs++;
+    } else {
+        old = h->s; /* ended, its release still on its way: the table's reference goes now */
+        h->s = s;
+        s->refs++; /* the table's */
+    }
     pthread_mutex_unlock(&gw->lock);
+    if (old)
+        gh_mcp_session_unref(gw, old);
+    if (loser) {
+        gh_mcp_session_close_why(gw, loser, "superseded");
+        gh_mcp_session_unref(gw, loser);
+    }
     return s;
 }
 
@@ -1342,8 +1401,9 @@ static void restart_fire(void *arg)
 {
     struct restart *rs = arg;
     uint64_t retry_ms = 0;
+    int limit = 0;
     struct gh_mcp_session *s =
-        atomic_load(&rs->gw->closing) ? NULL : held_get(rs->gw, &rs->rt, &retry_ms);
+        atomic_load(&rs->gw->closing) ? NULL : held_get(rs->gw, &rs->rt, "", &retry_ms, &limit);
     if (s)
         gh_mcp_session_unref(rs->gw, s); /* the table keeps it */
     else if (retry_ms) {
@@ -1354,24 +1414,42 @@ static void restart_fire(void *arg)
     free(rs);
 }
 
-static void held_restart(struct gh_mcp_bridge *b)
+static void held_unref_task(void *arg)
+{
+    struct gh_mcp_session *s = arg;
+    gh_mcp_session_unref(s->gw, s);
+}
+
+/* A held session ends: the table lets go of it. When its upstream failed (rather than the
+ * session being closed: idle, shutdown, superseded), the next one waits for the backoff, and a
+ * shared child is restarted. */
+static void held_release(struct gh_mcp_bridge *b)
 {
     struct gh_mcp_gateway *gw = b->gw;
     uint64_t wait = 0;
-    bool mine = false;
+    bool mine = false, failed;
     pthread_mutex_lock(&gw->lock);
-    for (size_t i = 0; i < gw->nheld; i++) {
-        if (gw->held[i] != b->sess)
+    failed = !b->sess->closed; /* the session is closed first when it ends from our side */
+    for (size_t i = 0; i < gw->nheld && !mine; i++) {
+        struct gh_mcp_held_slot *h = &gw->held[i];
+        if (h->s != b->sess)
             continue;
         mine = true;
-        uint64_t lived = gh_clock_ms() - b->opened_ms;
-        gw->held_failures[i] = lived > 60000 ? 0 : gw->held_failures[i] + 1;
-        unsigned f = GH_MIN(gw->held_failures[i], 7u);
-        wait = f ? GH_MIN((uint64_t)250 << f, (uint64_t)30000) : 0;
-        gw->held_retry_at[i] = gh_clock_ms() + wait;
+        h->s = NULL;
+        if (failed) {
+            uint64_t lived = gh_clock_ms() - b->opened_ms;
+            h->failures = lived > 60000 ? 0 : h->failures + 1;
+            unsigned f = GH_MIN(h->failures, 7u);
+            wait = f ? GH_MIN((uint64_t)250 << f, (uint64_t)30000) : 0;
+            h->retry_at = gh_clock_ms() + wait;
+        }
     }
     pthread_mutex_unlock(&gw->lock);
-    if (!mine || b->ep || !gh_mcp_shared(b->ups[0]) || gw->closing)
+    if (!mine)
+        return;
+    /* the table's reference, let go once the closing that runs now has finished with it */
+    gh_net_worker_post(b->home, held_unref_task, b->sess);
+    if (!failed || b->ep || !gh_mcp_shared(b->ups[0]) || gw->closing)
         return;
     GH_LOGW("mcp", "upstream %s (shared): restarting in %llu ms", b->ups[0]->conf->name,
             (unsigned long long)wait);
@@ -1405,10 +1483,15 @@ static void post_msg(struct gh_mcp_bridge *b, struct gh_mcp_client_msg *cm)
 }
 
 void gh_mcp_held_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
-                      struct gh_http_req *r)
+                      struct gh_http_req *r, struct gh_slice id)
 {
     uint64_t retry_ms;
-    struct gh_mcp_session *s = held_get(gw, rt, &retry_ms);
+    int limit;
+    struct gh_mcp_session *s = held_get(gw, rt, held_principal(rt), &retry_ms, &limit);
+    if (!s && limit) {
+        gh_mcp_reply_session_limit(gw, r, id, limit == 2);
+        return;
+    }
     if (!s) {
         reply_retry(r, retry_ms);
         return;
@@ -1465,7 +1548,12 @@ void gh_mcp_shared_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
 {
     const struct gh_jsonrpc_msg *m = &body->msgs[0];
     uint64_t retry_ms = 0;
-    struct gh_mcp_session *hs = s ? s->shared : held_get(gw, rt, &retry_ms);
+    int limit = 0;
+    struct gh_mcp_session *hs = s ? s->shared : held_get(gw, rt, "", &retry_ms, &limit);
+    if (!hs && limit) {
+        gh_mcp_reply_session_limit(gw, r, m->id_raw, false);
+        return;
+    }
     if (!hs) {
         reply_retry(r, retry_ms);
         return;
@@ -1494,7 +1582,8 @@ void gh_mcp_shared_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
         gh_mcp_stream_unref(ev); /* no producer: the session's list keeps it */
         cm->shared_init = true;
     }
-    gh_mcp_session_ref(gw, hs); /* the task's */
+    gh_mcp_session_ref(gw, hs);                     /* the task's */
+    atomic_store(&hs->last_used_ms, gh_clock_ms()); /* a child in use is not idle */
     cm->b = hs->bridge;
     cm->thin = s; /* the caller's (or the creator's) reference moves to the task */
     cm->bytes = client_bytes(r, &cm->len);

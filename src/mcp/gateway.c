@@ -117,6 +117,7 @@ void gh_mcp_gateway_free(struct gh_mcp_gateway *gw)
         }
     }
     free(gw->buckets);
+    free(gw->held); /* its sessions were in the table: freed above */
     gh_mcp_sessions_counts_free(gw);
     for (size_t i = 0; gw->endpoints && i < gw->cfg->n_endpoints; i++)
         free(gw->endpoints[i].ups);
@@ -207,8 +208,15 @@ static bool admit_session(struct gh_mcp_gateway *gw, struct gh_http_req *r, stru
     bool per_principal = false;
     if (gh_mcp_session_admit(gw, &per_principal))
         return true;
+    gh_mcp_reply_session_limit(gw, r, id, per_principal);
+    return false;
+}
+
+void gh_mcp_reply_session_limit(struct gh_mcp_gateway *gw, struct gh_http_req *r,
+                                struct gh_slice id, bool per_principal)
+{
     if (per_principal) {
-        GH_LOGW("mcp", "initialize refused: principal at limits.sessions_per_principal (%llu)",
+        GH_LOGW("mcp", "session refused: principal at limits.sessions_per_principal (%llu)",
                 (unsigned long long)gw->cfg->limits.sessions_per_principal);
         gh_mcp_reply_error(r, 429, id, GH_JSONRPC_INTERNAL_ERROR,
                            "Too Many Requests: this principal has reached its limit of open "
@@ -217,7 +225,6 @@ static bool admit_session(struct gh_mcp_gateway *gw, struct gh_http_req *r, stru
         gh_mcp_reply_error(r, 503, id, GH_JSONRPC_INTERNAL_ERROR,
                            "Service Unavailable: session limit reached");
     }
-    return false;
 }
 
 /* Whether the body is an initialize (*init), and whether it may go on: alone, not in a batch,

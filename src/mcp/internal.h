@@ -37,12 +37,11 @@ struct gh_mcp_gateway {
     struct gh_prop *prop;        /* owned; outbound identity per upstream (propagation:) */
     struct gh_net_cidr *trusted; /* owned; gateway.trusted_proxies, parsed */
     size_t ntrusted;
-    struct gh_audit *audit;          /* the trail (the runtime's); NULL: none */
-    struct gh_mcp_session *held[64]; /* sessions held upstream, by route (gw->lock) */
-    const void *held_key[64];
-    unsigned held_failures[64]; /* consecutive early exits: restart backoff */
-    uint64_t held_retry_at[64]; /* no new held session before this (ms) */
-    size_t nheld;
+    struct gh_audit *audit; /* the trail (the runtime's); NULL: none */
+    /* sessions the gateway holds upstream for 2026-07-28 clients and shared children, by
+     * (route, principal) (bridge.c; gw->lock) */
+    struct gh_mcp_held_slot *held;
+    size_t nheld, held_cap;
     atomic_bool closing; /* shutdown: no restarts */
     /* session table: a small open hash guarded by one lock (sessions are rare next to requests) */
     pthread_mutex_t lock;
@@ -200,6 +199,15 @@ void gh_mcp_sessions_counts_free(struct gh_mcp_gateway *gw);
 
 struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw, const void *route,
                                              struct gh_slice upstream_id);
+/** The same for a given principal key ("": anonymous) rather than this thread's; on a refusal
+ *  (NULL) *per_principal says whether the principal's share, not sessions_total, was reached. */
+struct gh_mcp_session *gh_mcp_session_create_for(struct gh_mcp_gateway *gw, const void *route,
+                                                 struct gh_slice upstream_id, const char *principal,
+                                                 bool *per_principal);
+/** Answers the refusal of one more session: 429 when the principal holds its share of
+ *  limits.sessions_per_principal, 503 when limits.sessions_total is reached. */
+void gh_mcp_reply_session_limit(struct gh_mcp_gateway *gw, struct gh_http_req *r,
+                                struct gh_slice id, bool per_principal);
 /** Finds by id and route, with a reference; NULL when unknown or closed. When the id is live
  *  but belongs to another principal or route, *why (if given) says so: "other_principal" or
  *  "other_route" (the caller answers 404 all the same). */
@@ -402,7 +410,7 @@ void gh_mcp_bridge_get(struct gh_mcp_gateway *gw, struct gh_http_req *r, struct 
 /** A 2026-07-28 request on a session-era route (stdio, aggregated): the gateway holds an
  *  upstream session for the route and answers as a stateless server. */
 void gh_mcp_held_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
-                      struct gh_http_req *r);
+                      struct gh_http_req *r, struct gh_slice id);
 /** True when u's child is shared by every session (mode: shared). */
 bool gh_mcp_shared(const struct gh_upstream *u);
 /** A session-era POST on a shared stdio route; s is the client's session, NULL for initialize. */

@@ -322,6 +322,55 @@ static void test_session_small_total_limit(void **state)
     gh_mcp_gateway_free(gw);
 }
 
+/* Sessions made for a named principal (the gateway-held ones of 2026-07-28 clients): they are
+ * that principal's (found only under its key), count against its share, and a refusal says
+ * whether the share or the total was reached. */
+static void test_session_create_for_principal(void **state)
+{
+    (void)state;
+    struct gh_mcp_gateway *gw = gw_new("http://127.0.0.1:9/mcp", NULL, 3, 60000);
+    gw->cfg->limits.sessions_per_principal = 1;
+    const struct gh_upstream *ra = route(gw, 0);
+    bool per_principal = true;
+    struct gh_mcp_session *a =
+        gh_mcp_session_create_for(gw, ra, gh_slice(NULL, 0), "alice", &per_principal);
+    assert_non_null(a);
+    assert_false(per_principal);
+    assert_string_equal(a->principal, "alice");
+    /* alice's share is used up; bob has his own */
+    assert_null(gh_mcp_session_create_for(gw, ra, gh_slice(NULL, 0), "alice", &per_principal));
+    assert_true(per_principal);
+    struct gh_mcp_session *b =
+        gh_mcp_session_create_for(gw, ra, gh_slice(NULL, 0), "bob", &per_principal);
+    assert_non_null(b);
+    /* the anonymous principal has no share: only the total bounds it */
+    struct gh_mcp_session *n =
+        gh_mcp_session_create_for(gw, ra, gh_slice(NULL, 0), "", &per_principal);
+    assert_non_null(n);
+    assert_null(gh_mcp_session_create_for(gw, ra, gh_slice(NULL, 0), "carol", &per_principal));
+    assert_false(per_principal); /* sessions_total, not carol's share */
+    /* found only by its own principal */
+    snprintf(gh_mcp_current_principal, sizeof(gh_mcp_current_principal), "bob");
+    const char *why = NULL;
+    assert_null(gh_mcp_session_find(gw, gh_slice_cstr(a->id), ra, &why));
+    assert_string_equal(why, "other_principal");
+    snprintf(gh_mcp_current_principal, sizeof(gh_mcp_current_principal), "alice");
+    struct gh_mcp_session *f = gh_mcp_session_find(gw, gh_slice_cstr(a->id), ra, NULL);
+    assert_ptr_equal(f, a);
+    gh_mcp_session_unref(gw, f);
+    gh_mcp_current_principal[0] = '\0';
+    /* ending alice's session frees her share */
+    gh_mcp_session_close(gw, a);
+    gh_mcp_session_unref(gw, a);
+    struct gh_mcp_session *a2 =
+        gh_mcp_session_create_for(gw, ra, gh_slice(NULL, 0), "alice", &per_principal);
+    assert_non_null(a2);
+    gh_mcp_session_unref(gw, a2);
+    gh_mcp_session_unref(gw, b);
+    gh_mcp_session_unref(gw, n);
+    gh_mcp_gateway_free(gw);
+}
+
 static void test_session_sweep_drops_idle(void **state)
 {
     (void)state;
@@ -976,6 +1025,7 @@ int main(void)
         cmocka_unit_test(test_session_set_version),
         cmocka_unit_test(test_session_ids_unique_and_total_limit),
         cmocka_unit_test(test_session_small_total_limit),
+        cmocka_unit_test(test_session_create_for_principal),
         cmocka_unit_test(test_session_sweep_drops_idle),
         cmocka_unit_test(test_stream_lookup_and_resumable),
         cmocka_unit_test(test_stream_backpressure_and_cancel),
