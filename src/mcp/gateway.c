@@ -568,7 +568,9 @@ static bool scopes_ok(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
     for (uint32_t i = 0; i < body->count; i++)
         ok &= gh_auth_gate_scopes(gw->auth, p, body->msgs[i].method, up, &missing);
     if (!ok) {
-        struct gh_auth_result res = {.status = 403, .error = "insufficient_scope"};
+        /* a bound token came with the DPoP scheme: the challenge answers in it */
+        struct gh_auth_result res = {
+            .status = 403, .error = "insufficient_scope", .dpop_scheme = p->claims.cnf_jkt.len > 0};
         gh_buf_append(&missing, "", 1);
         reply_auth(gw, r, &res, missing.data);
     }
