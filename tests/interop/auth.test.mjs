@@ -221,13 +221,23 @@ describe('inbound authentication (JWT, oidc-provider)', { skip: DIRECT && 'gatew
     const replay = await post(INIT, { authorization: `DPoP ${t}`, dpop: once });
     assert.equal(replay.status, 401);
     assert.match(replay.headers.get('www-authenticate'), /^DPoP algs="[^"]+", error="invalid_dpop_proof"/);
-    // a proof for another method, another URL, or by another key; no proof at all
-    const wrongHtm = await dpopProof(key, 'GET', url, t);
-    assert.equal((await post(INIT, { authorization: `DPoP ${t}`, dpop: wrongHtm })).status, 401);
-    const wrongHtu = await dpopProof(key, 'POST', `${base}/other`, t);
-    assert.equal((await post(INIT, { authorization: `DPoP ${t}`, dpop: wrongHtu })).status, 401);
+    // a proof for another method or URL, without ath, too old (security cases 30-35): invalid_dpop_proof
+    const proofRefused = async (dpop, reason) => {
+      const r = await post(INIT, { authorization: `DPoP ${t}`, dpop });
+      assert.equal(r.status, 401, reason);
+      assert.match(r.headers.get('www-authenticate'),
+        new RegExp(`^DPoP algs="[^"]+", error="invalid_dpop_proof", error_description="${reason}", resource_metadata="`), reason);
+    };
+    await proofRefused(await dpopProof(key, 'GET', url, t), 'dpop_htm');
+    await proofRefused(await dpopProof(key, 'POST', `${base}/other`, t), 'dpop_htu');
+    await proofRefused(await dpopProof(key, 'POST', url), 'dpop_ath');
+    await proofRefused(await dpopProof(key, 'POST', url, t, { iat: Math.floor(Date.now() / 1000) - 3600 }), 'dpop_iat');
+    // a valid proof by another key than cnf.jkt (case 36): the token is the problem, invalid_token
     const other = await newDpopKey('ES256');
-    assert.equal((await post(INIT, { authorization: `DPoP ${t}`, dpop: await dpopProof(other, 'POST', url, t) })).status, 401);
+    const otherKey = await post(INIT, { authorization: `DPoP ${t}`, dpop: await dpopProof(other, 'POST', url, t) });
+    assert.equal(otherKey.status, 401);
+    assert.match(otherKey.headers.get('www-authenticate'),
+      /^DPoP algs="[^"]+", error="invalid_token", error_description="the DPoP proof is not of the key the token is bound to"/);
     // no proof, two proofs (security case 29): 401 with the DPoP challenge and invalid_dpop_proof
     const rm = `resource_metadata="${base}/.well-known/oauth-protected-resource/mcp"`;
     const none = await post(INIT, { authorization: `DPoP ${t}` });
@@ -308,6 +318,9 @@ describe('DPoP server nonces (dpop.nonce: true)', { skip: DIRECT && 'gateway-onl
     const base = url.replace(/\/mcp$/, '');
     assert.equal(r.headers.get('www-authenticate'),
       `DPoP algs="RS256 PS256 ES256 ES384 EdDSA", resource_metadata="${base}/.well-known/oauth-protected-resource/mcp"`);
+    const prm = await (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).json();
+    assert.deepEqual(prm.dpop_signing_alg_values_supported, ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA']);
+    assert.equal(prm.dpop_bound_access_tokens_required, true);
   });
 
   test('a proof without the nonce gets use_dpop_nonce and the nonce; with it, the call passes', async () => {
@@ -430,6 +443,10 @@ describe('dpop: off, and scopes per upstream (auth.scopes.upstreams)', { skip: D
     const r = await send(url);
     assert.equal(r.status, 401);
     assert.equal(r.headers.get('www-authenticate'), `Bearer resource_metadata="${base}/.well-known/oauth-protected-resource/mcp"`);
+    // and the RFC 9728 document agrees: no DPoP algorithms advertised
+    const prm = await (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).json();
+    assert.equal(prm.dpop_signing_alg_values_supported, undefined);
+    assert.equal(prm.dpop_bound_access_tokens_required, undefined);
   });
 
   test('a DPoP-bound token is refused in either scheme, as is the DPoP scheme; a plain Bearer token passes', async () => {
