@@ -435,10 +435,12 @@ typedef void (*gh_auth_gate_cb)(void *arg, struct gh_http_req *r, const struct g
  */
 void gh_auth_gate_authenticate_async(struct gh_auth_gate *g, struct gh_http_req *r,
                                      gh_auth_gate_cb cb, void *arg);
-/** True when p has every scope the config requires for method on upstream; else the missing
- *  ones are appended (space-separated) to missing. */
+/** True when p has every scope the config requires: scopes.required, those of method, and those of
+ *  each of upstreams[0..nups) (the upstreams the message may reach); else the missing ones are
+ *  appended to missing (space-separated, each once). */
 bool gh_auth_gate_scopes(const struct gh_auth_gate *g, const struct gh_auth_principal *p,
-                         struct gh_slice method, struct gh_slice upstream, struct gh_buf *missing);
+                         struct gh_slice method, const struct gh_slice *upstreams, size_t nups,
+                         struct gh_buf *missing);
 /**
  * The WWW-Authenticate value for a refusal at MCP path `path` (scope: what is missing): a Bearer
  * challenge unless every issuer requires DPoP, a DPoP challenge (algs) unless every issuer has

@@ -858,7 +858,18 @@ void gh_auth_gate_authenticate(struct gh_auth_gate *g, struct gh_http_req *r,
                        out);
 }
 
-/* Appends to missing each of scopes[0..n) that the principal lacks; true when none is missing. */
+/* True when missing (space-separated) already names scope. */
+static bool listed(const struct gh_buf *missing, const char *scope)
+{
+    size_t n = strlen(scope);
+    for (size_t i = 0; i + n <= missing->len; i++)
+        if ((i == 0 || missing->data[i - 1] == ' ') && memcmp(missing->data + i, scope, n) == 0 &&
+            (i + n == missing->len || missing->data[i + n] == ' '))
+            return true;
+    return false;
+}
+
+/* Appends to missing each of scopes[0..n) that the principal lacks (once); true when none is. */
 static bool scopes_held(const struct gh_auth_principal *p, char *const *scopes, size_t n,
                         struct gh_buf *missing)
 {
@@ -869,23 +880,26 @@ static bool scopes_held(const struct gh_auth_principal *p, char *const *scopes, 
             has = gh_slice_eq_cstr(p->claims.scopes[k], scopes[i]);
         if (!has) {
             ok = false;
-            gh_buf_appendf(missing, "%s%s", missing->len ? " " : "", scopes[i]);
+            if (!listed(missing, scopes[i]))
+                gh_buf_appendf(missing, "%s%s", missing->len ? " " : "", scopes[i]);
         }
     }
     return ok;
 }
 
 bool gh_auth_gate_scopes(const struct gh_auth_gate *g, const struct gh_auth_principal *p,
-                         struct gh_slice method, struct gh_slice upstream, struct gh_buf *missing)
+                         struct gh_slice method, const struct gh_slice *upstreams, size_t nups,
+                         struct gh_buf *missing)
 {
     const struct gh_config_auth_scopes *s = &g->conf->scopes;
     bool ok = scopes_held(p, s->required, s->n_required, missing);
     for (size_t i = 0; i < s->n_methods; i++)
         if (gh_slice_eq_cstr(method, s->methods[i].name))
             ok &= scopes_held(p, s->methods[i].scopes, s->methods[i].n_scopes, missing);
-    for (size_t i = 0; i < s->n_upstreams; i++)
-        if (gh_slice_eq_cstr(upstream, s->upstreams[i].name))
-            ok &= scopes_held(p, s->upstreams[i].scopes, s->upstreams[i].n_scopes, missing);
+    for (size_t u = 0; u < nups; u++)
+        for (size_t i = 0; i < s->n_upstreams; i++)
+            if (gh_slice_eq_cstr(upstreams[u], s->upstreams[i].name))
+                ok &= scopes_held(p, s->upstreams[i].scopes, s->upstreams[i].n_scopes, missing);
     return ok;
 }
 

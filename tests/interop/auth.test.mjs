@@ -423,6 +423,7 @@ describe('dpop: off, and scopes per upstream (auth.scopes.upstreams)', { skip: D
     const cfg = path.join(OUT_DIR, 'auth-dpop-off.yaml');
     fs.writeFileSync(cfg, ['listeners:', `  - address: 127.0.0.1:${port}`,
       'upstreams:', '  - name: other', `    url: ${everything.url}`, '    path: /other',
+      'endpoints:', '  - path: /agg', '    upstreams: [other]',
       'auth:', `  resource: ${base}`, '  issuers:', `    - issuer: ${idp.issuer}`,
       '      algorithms: [ES256, RS256]', '      dpop: "off"',
       '  scopes:', '    required: [mcp:read]', '    upstreams:', '      other: [mcp:write]'].join('\n') + '\n');
@@ -498,5 +499,29 @@ describe('dpop: off, and scopes per upstream (auth.scopes.upstreams)', { skip: D
       { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { message: 'through other' } } });
     assert.equal(call.status, 200);
     assert.match(await call.text(), /through other/);
+  });
+
+  test('an aggregated endpoint needs the scopes of the members a message reaches', async () => {
+    const agg = `${base}/agg`;
+    const rm = `resource_metadata="${base}/.well-known/oauth-protected-resource/agg"`;
+    // initialize (like lists and resources) reaches every member: each member's scopes
+    const { access_token: narrow } = await idp.token('jwt-client', { resource: agg, scope: 'mcp:read mcp:tools' });
+    const denied = await send(agg, { authorization: `Bearer ${narrow}` });
+    assert.equal(denied.status, 403);
+    assert.equal(denied.headers.get('www-authenticate'), `Bearer ${rm}, error="insufficient_scope", scope="mcp:write"`);
+    const { access_token: full } = await idp.token('jwt-client', { resource: agg, scope: 'mcp:read mcp:write' });
+    const init = await send(agg, { authorization: `Bearer ${full}` });
+    assert.equal(init.status, 200);
+    const sid = init.headers.get('mcp-session-id');
+    const version = /"protocolVersion":"([^"]+)"/.exec(await init.text())?.[1];
+    const call = (t, name) => send(agg, { authorization: `Bearer ${t}`, 'mcp-session-id': sid, 'mcp-protocol-version': version },
+      { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name, arguments: { message: 'via agg' } } });
+    const ok = await call(full, 'other.echo');
+    assert.equal(ok.status, 200);
+    assert.match(await ok.text(), /via agg/);
+    // the same principal with the narrower token: a tool named for the member needs its scopes
+    const named = await call(narrow, 'other.echo');
+    assert.equal(named.status, 403);
+    assert.match(named.headers.get('www-authenticate'), /error="insufficient_scope", scope="mcp:write"$/);
   });
 });
