@@ -499,6 +499,8 @@ describe('dpop: off, and scopes per upstream (auth.scopes.upstreams)', { skip: D
       { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { message: 'through other' } } });
     assert.equal(call.status, 200);
     assert.match(await call.text(), /through other/);
+    const del = await fetch(other, { method: 'DELETE', headers: { authorization: `Bearer ${full}`, 'mcp-session-id': sid, 'mcp-protocol-version': version } });
+    assert.ok(del.status === 200 || del.status === 204, `DELETE ${del.status}`);
   });
 
   test('an aggregated endpoint needs the scopes of the members a message reaches', async () => {
@@ -523,5 +525,7 @@ describe('dpop: off, and scopes per upstream (auth.scopes.upstreams)', { skip: D
     const named = await call(narrow, 'other.echo');
     assert.equal(named.status, 403);
     assert.match(named.headers.get('www-authenticate'), /error="insufficient_scope", scope="mcp:write"$/);
+    const del = await fetch(agg, { method: 'DELETE', headers: { authorization: `Bearer ${full}`, 'mcp-session-id': sid, 'mcp-protocol-version': version } });
+    assert.ok(del.status === 200 || del.status === 204, `DELETE ${del.status}`);
   });
 });
