@@ -380,6 +380,23 @@ uint32_t gh_auth_token_cache_count(struct gh_auth_token_cache *c);
 
 struct gh_auth_gate;
 
+/** What an Authorization field value holds (gh_auth_credentials_parse). Zero is "malformed". */
+enum gh_auth_cred {
+    GH_AUTH_CRED_MALFORMED = 0, /* Bearer/DPoP without a token, or a token that is not token68 */
+    GH_AUTH_CRED_BEARER,        /* the Bearer scheme (RFC 6750), any case */
+    GH_AUTH_CRED_DPOP,          /* the DPoP scheme (RFC 9449 §7.1), any case */
+    GH_AUTH_CRED_OTHER,         /* another scheme (Basic, ...): no credentials the gate takes */
+};
+
+/**
+ * Splits one Authorization field value (RFC 9110 §11.4: auth-scheme 1*SP token68, surrounding
+ * SP/HTAB ignored). Scheme names compare case-insensitively ("bearer" is Bearer). *token is what
+ * follows the scheme and its spaces: the token on BEARER/DPOP, and on MALFORMED empty (no token)
+ * or the offending bytes (a character outside token68, "=" padding not at the end, a second
+ * token). Only the syntax is checked here; an empty value is MALFORMED.
+ */
+enum gh_auth_cred gh_auth_credentials_parse(struct gh_slice value, struct gh_slice *token);
+
 /** What the gate decided about one request. */
 struct gh_auth_result {
     enum gh_verdict verdict;             /* GH_DENY (0) unless a valid token was shown */
@@ -401,11 +418,12 @@ struct gh_auth_gate *gh_auth_gate_new(const struct gh_config_auth *conf,
  *  dropped with the loop). NULL is ignored. */
 void gh_auth_gate_free(struct gh_auth_gate *g);
 /**
- * Authenticates a request (any worker): Bearer token from the single Authorization header
- * (a token in the query string, two headers or an empty token are 400), then the token cache,
- * then JWS + claims against each issuer (aud = auth.resource + the request path). A DPoP-bound
- * token is refused (DPoP is not accepted yet). An unknown kid asks the main loop for a rate-limited
- * JWKS refetch.
+ * Authenticates a request (any worker): the Bearer or DPoP token of the single Authorization
+ * header (an access_token query parameter, two headers, an empty or non-token68 token are 400;
+ * another scheme is 401 without an error code), then the token cache, then JWS + claims against
+ * each issuer (aud = auth.resource + the request path), then the issuer's DPoP rule (a bound
+ * token needs the DPoP scheme and one valid proof; dpop: off refuses both; dpop: required refuses
+ * unbound tokens). An unknown kid asks the main loop for a rate-limited JWKS refetch.
  */
 void gh_auth_gate_authenticate(struct gh_auth_gate *g, struct gh_http_req *r,
                                struct gh_auth_result *out);
@@ -417,11 +435,18 @@ typedef void (*gh_auth_gate_cb)(void *arg, struct gh_http_req *r, const struct g
  */
 void gh_auth_gate_authenticate_async(struct gh_auth_gate *g, struct gh_http_req *r,
                                      gh_auth_gate_cb cb, void *arg);
-/** True when p has every scope the config requires for method on upstream; else the missing
- *  ones are appended (space-separated) to missing. */
+/** True when p has every scope the config requires: scopes.required, those of method, and those of
+ *  each of upstreams[0..nups) (the upstreams the message may reach); else the missing ones are
+ *  appended to missing (space-separated, each once). */
 bool gh_auth_gate_scopes(const struct gh_auth_gate *g, const struct gh_auth_principal *p,
-                         struct gh_slice method, struct gh_slice upstream, struct gh_buf *missing);
-/** The WWW-Authenticate value for a refusal at MCP path `path` (scope: what is missing). */
+                         struct gh_slice method, const struct gh_slice *upstreams, size_t nups,
+                         struct gh_buf *missing);
+/**
+ * The WWW-Authenticate value for a refusal at MCP path `path` (scope: what is missing): a Bearer
+ * challenge unless every issuer requires DPoP, a DPoP challenge (algs) unless every issuer has
+ * DPoP off, both in one field. The error goes in the challenge of the scheme the client used;
+ * without an error Bearer comes first (MCP clients read the first challenge's resource_metadata).
+ */
 void gh_auth_gate_challenge(const struct gh_auth_gate *g, struct gh_slice path,
                             const struct gh_auth_result *res, const char *scope,
                             struct gh_buf *out);

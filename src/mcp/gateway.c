@@ -561,7 +561,36 @@ static void reply_auth(struct gh_mcp_gateway *gw, struct gh_http_req *r,
     gh_buf_release(&body);
 }
 
-/* Every message of the body needs the scopes its method and upstream call for (403 else). */
+/*
+ * The upstreams a message may reach, for their scopes: the route's upstream; on an aggregated
+ * endpoint the member a tool or prompt name is prefixed with (split as routing splits it), and
+ * for anything else (initialize, lists, resources, notifications, responses) every member, since
+ * the endpoint fans it out or routes it by owner. Returns how many names were put in out.
+ */
+static size_t reached_by(const struct gh_mcp_route *rt, const struct gh_jsonrpc_msg *m,
+                         struct gh_slice *out)
+{
+    if (!rt->ep) {
+        out[0] = gh_slice_cstr(rt->u->conf->name);
+        return 1;
+    }
+    bool named =
+        gh_slice_eq_cstr(m->method, "tools/call") || gh_slice_eq_cstr(m->method, "prompts/get");
+    const char *sep =
+        named && m->name.ptr ? memchr(m->name.ptr, rt->ep->separator, m->name.len) : NULL;
+    for (size_t i = 0; sep && i < rt->ep->nups; i++) {
+        if (gh_slice_eq(gh_slice(m->name.ptr, (size_t)(sep - m->name.ptr)),
+                        gh_slice_cstr(rt->ep->ups[i]->conf->name))) {
+            out[0] = gh_slice_cstr(rt->ep->ups[i]->conf->name);
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < rt->ep->nups; i++)
+        out[i] = gh_slice_cstr(rt->ep->ups[i]->conf->name);
+    return rt->ep->nups;
+}
+
+/* Every message of the body needs the scopes its method and upstreams call for (403 else). */
 static bool scopes_ok(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
                       struct gh_http_req *r, const struct gh_auth_principal *p,
                       const struct gh_jsonrpc_body *body)
@@ -571,11 +600,16 @@ static bool scopes_ok(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
     struct gh_buf missing;
     gh_buf_init(&missing, 4096);
     bool ok = true;
-    struct gh_slice up = rt->ep ? gh_slice_cstr(rt->ep->path) : gh_slice_cstr(rt->u->conf->name);
-    for (uint32_t i = 0; i < body->count; i++)
-        ok &= gh_auth_gate_scopes(gw->auth, p, body->msgs[i].method, up, &missing);
+    size_t cap = rt->ep ? rt->ep->nups : 1;
+    struct gh_slice *ups = gh_arena_alloc(gh_http_req_arena(r), cap * sizeof(*ups));
+    for (uint32_t i = 0; i < body->count; i++) {
+        size_t n = reached_by(rt, &body->msgs[i], ups);
+        ok &= gh_auth_gate_scopes(gw->auth, p, body->msgs[i].method, ups, n, &missing);
+    }
     if (!ok) {
-        struct gh_auth_result res = {.status = 403, .error = "insufficient_scope"};
+        /* a bound token came with the DPoP scheme: the challenge answers in it */
+        struct gh_auth_result res = {
+            .status = 403, .error = "insufficient_scope", .dpop_scheme = p->claims.cnf_jkt.len > 0};
         gh_buf_append(&missing, "", 1);
         reply_auth(gw, r, &res, missing.data);
     }

@@ -1339,6 +1339,51 @@ static void jws_sign_key_types(void **state)
     EVP_PKEY_free(rsa);
 }
 
+/* gh_auth_credentials_parse: the Authorization shapes of security-cases §4.1 cases 1-3. */
+static enum gh_auth_cred cred(const char *v, struct gh_slice *tok)
+{
+    return gh_auth_credentials_parse(gh_slice_cstr(v), tok);
+}
+
+static void credentials_shapes(void **state)
+{
+    (void)state;
+    struct gh_slice t;
+    assert_int_equal(cred("Bearer abc.def-_~+/ghi==", &t), GH_AUTH_CRED_BEARER);
+    assert_true(gh_slice_eq_cstr(t, "abc.def-_~+/ghi=="));
+    /* scheme names are case-insensitive (RFC 9110 §11.1); several spaces are 1*SP */
+    assert_int_equal(cred("bearer abc", &t), GH_AUTH_CRED_BEARER);
+    assert_int_equal(cred("BEARER    abc", &t), GH_AUTH_CRED_BEARER);
+    assert_true(gh_slice_eq_cstr(t, "abc"));
+    assert_int_equal(cred("\t Bearer abc \t", &t), GH_AUTH_CRED_BEARER);
+    assert_true(gh_slice_eq_cstr(t, "abc"));
+    assert_int_equal(cred("DPoP abc", &t), GH_AUTH_CRED_DPOP);
+    assert_int_equal(cred("dpop abc", &t), GH_AUTH_CRED_DPOP);
+    /* no token: empty, not "another scheme" */
+    const char *empty[] = {"Bearer", "Bearer ", "Bearer    ", "bearer\t",
+                           "DPoP",   "DPoP  ",  "",           "  "};
+    for (size_t i = 0; i < GH_ARRAY_LEN(empty); i++) {
+        assert_int_equal(cred(empty[i], &t), GH_AUTH_CRED_MALFORMED);
+        assert_int_equal(t.len, 0);
+    }
+    /* not token68: the offending rest is given back */
+    const char *bad[] = {"Bearer a b",        "Bearer a,b",
+                         "Bearer \"abc\"",    "Bearer a=b",
+                         "Bearer =abc",       "Bearer \tabc",
+                         "Bearer ab\xc3\xa9", "DPoP a;b",
+                         "Bearer a\x01",      "Bearer abc, Bearer def"};
+    for (size_t i = 0; i < GH_ARRAY_LEN(bad); i++) {
+        assert_int_equal(cred(bad[i], &t), GH_AUTH_CRED_MALFORMED);
+        assert_true(t.len > 0);
+    }
+    /* other schemes, and names that only start like ours */
+    const char *other[] = {"Basic dXNlcjpwYXNz", "Token abc", "Bearerabc",
+                           "Bearer,abc",         "DPoPabc",   "Negotiate",
+                           "MAC id=\"x\""};
+    for (size_t i = 0; i < GH_ARRAY_LEN(other); i++)
+        assert_int_equal(cred(other[i], &t), GH_AUTH_CRED_OTHER);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, reset, NULL)
 
 int main(void)
@@ -1375,6 +1420,7 @@ int main(void)
         T(cache_basics),
         T(end_to_end),
         T(reason_names),
+        T(credentials_shapes),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
