@@ -338,8 +338,14 @@ static bool item_visible(struct gh_mcp_bridge *b, struct gh_mcp_fanout *f, const
 static void put_item(struct gh_buf *list, const char *up, const char *item, size_t n)
 {
     if (list->len + 1 + n > list->max) {
-        GH_LOGW("mcp",
-                "upstream %s: its list is larger than the merge allows; the rest is left out", up);
+        /* the list is frozen where it is (a later, smaller item must not jump the gap), and
+         * the freeze is logged once */
+        size_t frozen = GH_MAX(list->len, 1); /* a gh_buf's max is never 0 */
+        if (list->max > frozen)
+            GH_LOGW("mcp",
+                    "upstream %s: its list is larger than the merge allows; the rest is left out",
+                    up);
+        list->max = frozen;
         return;
     }
     if (list->len)
