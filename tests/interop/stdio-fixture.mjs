@@ -32,6 +32,10 @@ server.tool('add_tool', 'Registers one more tool (the server then says its tool 
   server.tool(name, 'Added at run time', {}, async () => ({ content: [{ type: 'text', text: name }] }));
   return { content: [{ type: 'text', text: name }] };
 });
+server.tool('stderr', 'Writes its text to stderr (which the gateway logs): a hostile-output test', { text: z.string() }, async ({ text }) => {
+  process.stderr.write(text);
+  return { content: [{ type: 'text', text: 'written' }] };
+});
 server.resource('fixture-note', 'fixture://note', { mimeType: 'text/plain' }, async (uri) => ({
   contents: [{ uri: uri.href, text: `note from ${process.pid}` }],
 }));
