@@ -6,6 +6,10 @@
 
 #include "core/core.h"
 
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
 static void bump(void *p)
 {
     (*(int *)p)++;
@@ -54,7 +58,8 @@ static void b64url_roundtrip_and_strictness(void **state)
     assert_int_equal(gh_b64url_decode(enc, strlen(enc), out, sizeof(out), &n), GH_OK);
     assert_memory_equal(out, "hello?", 6);
     assert_int_equal(gh_b64url_decode("aGVsbG8=", 8, out, sizeof(out), &n), GH_E_PARSE);
-    assert_int_equal(gh_b64url_decode("aGVsbG9", 7, out, sizeof(out), &n), GH_E_PARSE); /* non-canonical */
+    assert_int_equal(gh_b64url_decode("aGVsbG9", 7, out, sizeof(out), &n),
+                     GH_E_PARSE); /* non-canonical */
     assert_int_equal(gh_b64url_decode("a", 1, out, sizeof(out), &n), GH_E_PARSE);
 }
 
@@ -80,6 +85,45 @@ static void siphash128_reference_vector(void **state)
     assert_memory_equal(out, want0, 16);
 }
 
+/* Runs fn with stderr sent to a temporary file; returns what it wrote (static buffer). */
+static const char *capture_stderr(void (*fn)(void))
+{
+    static char got[4096];
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    assert_true(saved >= 0 && dup2(fileno(tmp), 2) == 2);
+    fn();
+    fflush(stderr);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(got, 1, sizeof(got) - 1, tmp);
+    got[n] = '\0';
+    fclose(tmp);
+    return got;
+}
+
+static void log_at_error_level(void)
+{
+    gh_log_set_level(GH_LOG_ERROR);
+    GH_LOGW("test", "quiet warning");
+    gh_log_always(GH_LOG_WARN, "test", "INSECURE: loud\x1b[2J\rwarning");
+    gh_log_set_level(GH_LOG_INFO);
+}
+
+/* The INSECURE warning must survive log_level error; its control bytes are escaped too. */
+static void log_always_ignores_level_and_escapes(void **state)
+{
+    (void)state;
+    const char *got = capture_stderr(log_at_error_level);
+    assert_null(strstr(got, "quiet warning"));
+    const char *at = strstr(got, " warn test: INSECURE: loud\\x1b[2J\\x0dwarning\n");
+    assert_non_null(at);
+    assert_int_equal(strchr(got, '\n') - got, at + strlen(at) - 1 - got); /* one line */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -88,6 +132,7 @@ int main(void)
         cmocka_unit_test(b64url_roundtrip_and_strictness),
         cmocka_unit_test(slices_compare),
         cmocka_unit_test(siphash128_reference_vector),
+        cmocka_unit_test(log_always_ignores_level_and_escapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
