@@ -42,6 +42,10 @@ server.tool('add_resource', 'Registers one more resource (the server then says i
   server.resource(uri, uri, { mimeType: 'text/plain' }, async (u) => ({ contents: [{ uri: u.href, text: uri }] }));
   return { content: [{ type: 'text', text: uri }] };
 });
+server.tool('stderr', 'Writes its text to stderr (which the gateway logs): a hostile-output test', { text: z.string() }, async ({ text }) => {
+  process.stderr.write(text);
+  return { content: [{ type: 'text', text: 'written' }] };
+});
 server.resource('fixture-note', 'fixture://note', { mimeType: 'text/plain' }, async (uri) => ({
   contents: [{ uri: uri.href, text: `note from ${process.pid}` }],
 }));

@@ -6,6 +6,7 @@
 
 #include "core/core.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -117,6 +118,45 @@ static void random_bytes_never_repeat(void **state)
     close(fds[1]);
 }
 
+/* Runs fn with stderr sent to a temporary file; returns what it wrote (static buffer). */
+static const char *capture_stderr(void (*fn)(void))
+{
+    static char got[4096];
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    assert_true(saved >= 0 && dup2(fileno(tmp), 2) == 2);
+    fn();
+    fflush(stderr);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(got, 1, sizeof(got) - 1, tmp);
+    got[n] = '\0';
+    fclose(tmp);
+    return got;
+}
+
+static void log_at_error_level(void)
+{
+    gh_log_set_level(GH_LOG_ERROR);
+    GH_LOGW("test", "quiet warning");
+    gh_log_always(GH_LOG_WARN, "test", "INSECURE: loud\x1b[2J\rwarning");
+    gh_log_set_level(GH_LOG_INFO);
+}
+
+/* The INSECURE warning must survive log_level error; its control bytes are escaped too. */
+static void log_always_ignores_level_and_escapes(void **state)
+{
+    (void)state;
+    const char *got = capture_stderr(log_at_error_level);
+    assert_null(strstr(got, "quiet warning"));
+    const char *at = strstr(got, " warn test: INSECURE: loud\\x1b[2J\\x0dwarning\n");
+    assert_non_null(at);
+    assert_int_equal(strchr(got, '\n') - got, at + strlen(at) - 1 - got); /* one line */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -126,6 +166,7 @@ int main(void)
         cmocka_unit_test(slices_compare),
         cmocka_unit_test(siphash128_reference_vector),
         cmocka_unit_test(random_bytes_never_repeat),
+        cmocka_unit_test(log_always_ignores_level_and_escapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
