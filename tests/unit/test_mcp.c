@@ -392,7 +392,8 @@ struct sctx {
 
 static struct gh_mcp_stream *find(struct sctx *c, const char *lei, uint64_t *seq)
 {
-    return gh_mcp_stream_find(c->s, gh_slice_cstr(lei), seq);
+    bool trimmed;
+    return gh_mcp_stream_find(c->s, gh_slice_cstr(lei), seq, &trimmed);
 }
 
 static void stream_lookup_task(void *arg)
