@@ -415,9 +415,6 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
     }
     if (!scopes_ok(gw, rt, r, rt->principal, &body))
         return;
-    if (carries_request(&body) &&
-        !gh_mcp_inflight_admit(gw, r, body.batch ? (struct gh_slice){0} : body.msgs[0].id_raw))
-        return;
     /* the parsed body, the route and the principal outlive this call if the PDP is asked */
     struct post_ctx *pc = gh_arena_calloc(gh_http_req_arena(r), sizeof(*pc));
     pc->gw = gw;
@@ -429,6 +426,10 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
     gh_mcp_trace_adopt_meta(pc->ra, r, &body);
     gh_mcp_redact_arguments(gw, rt, r, &body, pc->ra); /* before the upstream sees anything */
     gh_http_req_set_app(r, pc->ra); /* the proxy sends its trace context upstream */
+    /* a refusal here is a measured outcome like any other answer */
+    if (carries_request(&body) &&
+        !gh_mcp_inflight_admit(gw, r, body.batch ? (struct gh_slice){0} : body.msgs[0].id_raw))
+        return;
     switch (gh_mcp_authorize(gw, &pc->rt, r, &pc->body, pc->ra, post_resume, pc)) {
     case GH_MCP_AUTHZ_OK:
         post_durable(pc);
