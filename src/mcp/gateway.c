@@ -390,6 +390,15 @@ static void post_durable(struct post_ctx *pc)
     gh_audit_barrier(pc->gw->audit, post_synced, pc);
 }
 
+/* Notifications and responses are answered 202 at once: only requests occupy a slot. */
+static bool carries_request(const struct gh_jsonrpc_body *body)
+{
+    for (uint32_t i = 0; i < body->count; i++)
+        if (body->msgs[i].kind == GH_JSONRPC_REQUEST)
+            return true;
+    return false;
+}
+
 static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
                         struct gh_http_req *r)
 {
@@ -424,6 +433,10 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
     gh_mcp_trace_adopt_meta(pc->ra, r, &body);
     gh_mcp_redact_arguments(gw, rt, r, &body, pc->ra); /* before the upstream sees anything */
     gh_http_req_set_app(r, pc->ra); /* the proxy sends its trace context upstream */
+    /* a refusal here is a measured outcome like any other answer */
+    if (carries_request(&body) &&
+        !gh_mcp_inflight_admit(gw, r, body.batch ? (struct gh_slice){0} : body.msgs[0].id_raw))
+        return;
     switch (gh_mcp_authorize(gw, &pc->rt, r, &pc->body, pc->ra, post_resume, pc)) {
     case GH_MCP_AUTHZ_OK:
         post_durable(pc);
@@ -502,8 +515,22 @@ static void handle_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
     }
     uint64_t seq = 0;
     struct gh_slice last = gh_http_req_header(r, "Last-Event-ID");
+    bool trimmed = false;
     struct gh_mcp_stream *st =
-        last.ptr ? gh_mcp_stream_find(s, last, &seq) : gh_mcp_stream_find_get(s, false);
+        last.ptr ? gh_mcp_stream_find(s, last, &seq, &trimmed) : gh_mcp_stream_find_get(s, false);
+    if (trimmed) { /* resuming would silently skip events: say so instead */
+        GH_LOGW("mcp",
+                "resumption refused: events after Last-Event-ID %.*s are past "
+                "limits.sse_replay_bytes (%llu)",
+                (int)GH_MIN(last.len, (size_t)47), last.ptr,
+                (unsigned long long)gw->cfg->limits.sse_replay_bytes);
+        gh_mcp_reply_error(r, 410, (struct gh_slice){0}, GH_JSONRPC_INVALID_REQUEST,
+                           "Gone: the events after this Last-Event-ID are no longer held (the "
+                           "replay buffer, limits.sse_replay_bytes, is full); reconnect without "
+                           "Last-Event-ID");
+        gh_mcp_session_unref(gw, s);
+        return;
+    }
     if (!last.ptr && st)
         seq = gh_mcp_stream_delivered(st);
     if (!st && (s->bridge || s->shared)) {

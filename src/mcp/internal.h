@@ -241,9 +241,11 @@ void gh_mcp_stream_append(struct gh_mcp_stream *st, const struct gh_sse_event *e
 void gh_mcp_stream_finish(struct gh_mcp_stream *st, enum gh_rc rc);
 /** Attaches a client response (already started as SSE) from the event after last_seq. */
 void gh_mcp_stream_attach(struct gh_mcp_stream *st, struct gh_http_req *r, uint64_t after_seq);
-/** Finds the stream named by a Last-Event-ID ("<stream>-<seq>") within s, with a reference. */
+/** Finds the stream named by a Last-Event-ID ("<stream>-<seq>") within s, with a reference.
+ *  NULL with *trimmed when that stream exists but its replay buffer (limits.sse_replay_bytes)
+ *  no longer holds every event after the id. */
 struct gh_mcp_stream *gh_mcp_stream_find(struct gh_mcp_session *s, struct gh_slice last_event_id,
-                                         uint64_t *seq);
+                                         uint64_t *seq, bool *trimmed);
 /** An unfinished GET stream of s with no reader (or any, with attached_too), referenced. */
 struct gh_mcp_stream *gh_mcp_stream_find_get(struct gh_mcp_session *s, bool attached_too);
 void gh_mcp_stream_unref(struct gh_mcp_stream *st);
@@ -270,6 +272,8 @@ void gh_mcp_stream_note_redacted(struct gh_mcp_stream *st, unsigned mask);
 /** Marks a stream whose events may go unheard (a session's server-initiated messages): past the
  *  replay cap the oldest events are dropped instead of pausing a producer. */
 void gh_mcp_stream_set_lossy(struct gh_mcp_stream *st);
+/** True once a JSON-RPC response (result or error) went through st. */
+bool gh_mcp_stream_answered(struct gh_mcp_stream *st);
 /** The highest sequence number some client has received (0 when none). */
 uint64_t gh_mcp_stream_delivered(struct gh_mcp_stream *st);
 /** Ends all streams of a closing session (called with s->lock held). */
@@ -284,6 +288,17 @@ void gh_mcp_reply_error(struct gh_http_req *r, int status, struct gh_slice id, i
 enum gh_verdict gh_mcp_check_origin(const struct gh_mcp_gateway *gw, struct gh_http_req *r);
 bool gh_mcp_accepts(struct gh_slice accept, const char *type);
 bool gh_mcp_version_known(struct gh_slice v);
+
+/* ---- requests in flight per principal (inflight.c) ---- */
+/** Takes one of key's cap slots; false (nothing taken) when all are held. *held: the count
+ *  before. Any thread. */
+bool gh_mcp_inflight_take(const char *key, uint64_t cap, uint64_t *held);
+void gh_mcp_inflight_give(const char *key);
+/** Requests key has in flight now. */
+uint64_t gh_mcp_inflight_of(const char *key);
+/** limits.concurrent_requests_per_principal for this thread's principal: takes a slot given
+ *  back when r is freed, or answers 429 (Retry-After, JSON-RPC error for id) and returns false. */
+bool gh_mcp_inflight_admit(struct gh_mcp_gateway *gw, struct gh_http_req *r, struct gh_slice id);
 
 /* ---- stateless revision (stateless.c) ---- */
 /** MCP error codes added by 2026-07-28. */
