@@ -86,6 +86,9 @@ INTEROP+=(portable.test.mjs)
 # -- connect --
 INTEROP+=(connect.test.mjs)
 
+# -- inbound auth fetches (issue 4): discovery, JWKS caps and counts, egress guard, introspection --
+INTEROP+=(auth-fetch.test.mjs)
+
 note "interop: SDK client + server-everything + raw-socket framing (release gateway)"
 run_node "interop (release)" "$ROOT/build/release/gatehouse" "${INTEROP[@]}"
 note "interop under ASan+UBSan"

@@ -325,6 +325,8 @@ struct gh_auth_principal {
     struct gh_auth_claims claims; /* slices point inside this block */
     enum gh_auth_method method;   /* set by whoever created it (DPoP binding: claims.cnf_jkt) */
     int64_t expires;              /* wall-clock second the principal stops being valid */
+    int64_t expires_ms;           /* 0, or a finer wall-clock deadline in ms (introspection's
+                                   * ttl_ms): the token cache drops it then; expires is its floor */
     char key[65];                 /* hex SHA-256 of iss, sub, client_id: computed once, here */
 };
 
@@ -491,5 +493,40 @@ void gh_auth_introspector_free(struct gh_auth_introspector *in);
 /** Asks about token (issuer index idx, for this worker's pool); cb runs on this worker. */
 void gh_auth_introspect(struct gh_auth_introspector *in, size_t idx, struct gh_slice token,
                         const char *resource, gh_auth_introspect_cb cb, void *arg);
+
+/** What one introspection answer says. Zero is garbage: the request gets 503, nothing cached. */
+enum gh_auth_intro_answer {
+    GH_AUTH_INTRO_GARBAGE = 0, /* not JSON, no boolean active, a mistyped exp */
+    GH_AUTH_INTRO_INACTIVE,    /* active:false, or active but another issuer's, expired, not ours */
+    GH_AUTH_INTRO_ACTIVE,      /* cl filled; *until_ms = min(exp, now + ttl_ms) */
+};
+/**
+ * Reads an RFC 7662 answer for issuer conf and the request's resource URI at wall-clock now_ms.
+ * Claims point into body and arena a.
+ */
+enum gh_auth_intro_answer gh_auth_introspect_read(const struct gh_config_auth_issuer *conf,
+                                                  const char *resource, const char *body,
+                                                  size_t len, int64_t now_ms, struct gh_arena *a,
+                                                  struct gh_auth_claims *cl, int64_t *until_ms);
+
+/* ---- discovery (discovery.c): where metadata lives and whether to believe it ---- */
+
+/** What the gateway takes from an issuer's metadata document (owned strings, NULL if absent). */
+struct gh_auth_discovery {
+    char *jwks_uri;
+    char *introspection_endpoint;
+};
+/**
+ * The metadata URL to try at attempt 0, 1, ...: discovery_url when configured (only), else the
+ * RFC 8414 §3.1 URL (well-known segment inserted before the issuer's path), then the OpenID
+ * Connect one (appended to the path). False when there is no such attempt.
+ */
+bool gh_auth_discovery_url(const struct gh_config_auth_issuer *conf, unsigned attempt, char *out,
+                           size_t outlen);
+/** GH_ALLOW and out filled when body is a JSON object whose issuer is exactly issuer (RFC 8414
+ *  §3.3); GH_DENY with why otherwise. */
+enum gh_verdict gh_auth_discovery_read(const char *issuer, const char *body, size_t len,
+                                       struct gh_auth_discovery *out, const char **why);
+void gh_auth_discovery_release(struct gh_auth_discovery *d);
 
 #endif

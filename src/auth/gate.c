@@ -29,6 +29,7 @@ struct issuer {
     char *jwks_uri;
     _Atomic uint64_t refresh_asked_ms;  /* rate limit of kid-miss refetches */
     bool fetching;                      /* main loop only */
+    unsigned disc_try;                  /* main loop only: the metadata URL to try next */
     bool fixed;                         /* keys given (dev issuer): never fetched */
     struct gh_auth_introspector *intro; /* opaque tokens, when configured */
     size_t idx;
@@ -63,6 +64,7 @@ struct fetch {
 };
 
 static void fetch_jwks(struct issuer *is);
+static void fetch_issuer(struct issuer *is);
 
 static void fetch_head(void *arg, const struct gh_http_response_head *h)
 {
@@ -90,34 +92,31 @@ static bool is_loopback_issuer(const struct issuer *is)
     return yes;
 }
 
-static void use_discovery(struct issuer *is, const struct gh_buf *b)
+/* Takes jwks_uri and introspection_endpoint from a metadata document (discovery.c decides
+ * whether to believe it); false when it is refused. */
+static bool use_discovery(struct issuer *is, const struct gh_buf *b)
 {
-    struct gh_arena *a = gh_arena_new(4096);
-    struct gh_json_doc d;
-    struct gh_json_err e;
-    struct gh_slice uri;
-    if (gh_json_parse(a, b->data ? b->data : "", b->len, NULL, &d, &e) == GH_OK &&
-        d.toks[0].type == GH_JSON_OBJECT) {
-        int32_t t = gh_json_obj_get(&d, 0, "jwks_uri", 8);
-        if (t >= 0 && gh_json_str(&d, a, (uint32_t)t, &uri) == GH_OK && uri.len < 2048) {
-            pthread_mutex_lock(&is->lock);
-            free(is->jwks_uri);
-            is->jwks_uri = gh_xstrndup(uri.ptr, uri.len);
-            pthread_mutex_unlock(&is->lock);
-        }
-        t = gh_json_obj_get(&d, 0, "introspection_endpoint", 22);
-        if (is->intro && !is->conf->introspection->endpoint && t >= 0 &&
-            gh_json_str(&d, a, (uint32_t)t, &uri) == GH_OK && uri.len < 2048 &&
-            !gh_auth_introspector_ready(is->intro)) {
-            char *u = gh_xstrndup(uri.ptr, uri.len);
-            if (gh_auth_introspector_set_endpoint(is->intro, u, is->g->tls,
-                                                  is_loopback_issuer(is)) != GH_OK)
-                GH_LOGW("auth", "issuer %s: introspection endpoint refused by the egress guard",
-                        is->conf->issuer);
-            free(u);
-        }
+    struct gh_auth_discovery d;
+    const char *why;
+    if (gh_auth_discovery_read(is->conf->issuer, b->data, b->len, &d, &why) != GH_ALLOW) {
+        GH_LOGW("auth", "issuer %s: metadata refused: %s", is->conf->issuer, why);
+        return false;
     }
-    gh_arena_free(a);
+    if (d.jwks_uri) {
+        pthread_mutex_lock(&is->lock);
+        free(is->jwks_uri);
+        is->jwks_uri = d.jwks_uri;
+        d.jwks_uri = NULL;
+        pthread_mutex_unlock(&is->lock);
+    }
+    if (is->intro && !is->conf->introspection->endpoint && d.introspection_endpoint &&
+        !gh_auth_introspector_ready(is->intro) &&
+        gh_auth_introspector_set_endpoint(is->intro, d.introspection_endpoint, is->g->tls,
+                                          is_loopback_issuer(is)) != GH_OK)
+        GH_LOGW("auth", "issuer %s: introspection endpoint refused by the egress guard",
+                is->conf->issuer);
+    gh_auth_discovery_release(&d);
+    return true;
 }
 
 /* The first keys of the last issuer to get any: the quick retries (RETRY_MS) give way to the
@@ -163,10 +162,12 @@ static void fetch_done(void *arg, enum gh_rc rc)
         GH_LOGW("auth", "issuer %s: %s fetch failed (%s, status %d): keeping the keys we have",
                 is->conf->issuer, f->discovery ? "discovery" : "JWKS", gh_rc_str(rc), f->status);
     else if (f->discovery)
-        use_discovery(is, &f->body);
+        ok = use_discovery(is, &f->body);
     else
         use_jwks(is, &f->body);
-    bool next = ok && f->discovery;
+    bool next = ok && f->discovery, other_url = !ok && f->discovery;
+    if (f->discovery)
+        is->disc_try = ok ? 0 : is->disc_try + 1;
     gh_buf_release(&f->body);
     /* the pool cannot be freed inside its own callback: the loop does it next */
     gh_net_worker_post(is->g->main, (gh_net_task_fn)gh_http_pool_free, f->pool);
@@ -174,6 +175,8 @@ static void fetch_done(void *arg, enum gh_rc rc)
     is->fetching = false;
     if (next)
         fetch_jwks(is);
+    else if (other_url)
+        fetch_issuer(is); /* the next well-known URL, if there is one */
 }
 
 static const struct gh_http_creq_cbs FETCH_CBS = {fetch_head, fetch_body, fetch_done};
@@ -251,13 +254,10 @@ static void fetch_issuer(struct issuer *is)
         return;
     }
     char url[2200];
-    const char *base = is->conf->issuer;
-    size_t n = strlen(base);
-    if (is->conf->discovery_url)
-        snprintf(url, sizeof(url), "%s", is->conf->discovery_url);
-    else /* RFC 8414 for an issuer without a path; oidc-provider and most IdPs serve it */
-        snprintf(url, sizeof(url), "%.*s/.well-known/oauth-authorization-server",
-                 (int)(n && base[n - 1] == '/' ? n - 1 : n), base);
+    if (!gh_auth_discovery_url(is->conf, is->disc_try, url, sizeof(url))) {
+        is->disc_try = 0; /* every URL failed: the timer starts over */
+        return;
+    }
     fetch_start(is, url, true);
 }
 
