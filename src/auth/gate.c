@@ -368,17 +368,17 @@ static void deny(struct gh_auth_result *out, int status, const char *error, cons
     out->description = desc;
 }
 
-static bool is_token68_char(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
-}
+/* token68 characters (RFC 9110 §11.2) but '=', which only pads the end */
+static const unsigned char TOKEN68[256] = {
+    ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['0' ... '9'] = 1, ['-'] = 1, ['.'] = 1,
+    ['_'] = 1,         ['~'] = 1,         ['+'] = 1,         ['/'] = 1,
+};
 
 /* token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" (RFC 9110 §11.2) */
 static bool is_token68(struct gh_slice t)
 {
     size_t i = 0;
-    while (i < t.len && is_token68_char(t.ptr[i]))
+    while (i < t.len && TOKEN68[(unsigned char)t.ptr[i]])
         i++;
     if (i == 0)
         return false;
@@ -387,7 +387,9 @@ static bool is_token68(struct gh_slice t)
     return i == t.len;
 }
 
-enum gh_auth_cred gh_auth_credentials_parse(struct gh_slice value, struct gh_slice *token)
+/* The scheme and the token of an Authorization value; the token's characters are not checked
+ * yet (a token this connection already presented was checked then: the gate skips it). */
+static enum gh_auth_cred credentials_split(struct gh_slice value, struct gh_slice *token)
 {
     struct gh_slice v = gh_slice_trim(value);
     size_t e = 0;
@@ -397,18 +399,29 @@ enum gh_auth_cred gh_auth_credentials_parse(struct gh_slice value, struct gh_sli
     while (t < v.len && v.ptr[t] == ' ') /* 1*SP; a tab is left for token68 to refuse */
         t++;
     *token = gh_slice(v.ptr + t, v.len - t);
-    enum gh_auth_cred kind = GH_AUTH_CRED_OTHER;
     if (e == 6 && strncasecmp(v.ptr, "Bearer", 6) == 0)
-        kind = GH_AUTH_CRED_BEARER;
-    else if (e == 4 && strncasecmp(v.ptr, "DPoP", 4) == 0)
-        kind = GH_AUTH_CRED_DPOP;
-    else if (e == 0)
-        kind = GH_AUTH_CRED_MALFORMED; /* an empty field: no scheme at all */
-    if (kind == GH_AUTH_CRED_OTHER)
-        return kind;
-    if (kind != GH_AUTH_CRED_MALFORMED && is_token68(*token))
-        return kind;
-    return GH_AUTH_CRED_MALFORMED;
+        return token->len ? GH_AUTH_CRED_BEARER : GH_AUTH_CRED_MALFORMED;
+    if (e == 4 && strncasecmp(v.ptr, "DPoP", 4) == 0)
+        return token->len ? GH_AUTH_CRED_DPOP : GH_AUTH_CRED_MALFORMED;
+    return e == 0 ? GH_AUTH_CRED_MALFORMED /* an empty field: no scheme at all */
+                  : GH_AUTH_CRED_OTHER;
+}
+
+enum gh_auth_cred gh_auth_credentials_parse(struct gh_slice value, struct gh_slice *token)
+{
+    enum gh_auth_cred kind = credentials_split(value, token);
+    if ((kind == GH_AUTH_CRED_BEARER || kind == GH_AUTH_CRED_DPOP) && !is_token68(*token))
+        return GH_AUTH_CRED_MALFORMED;
+    return kind;
+}
+
+/* The 400 for a token that is not token68 (checked once the connection memo missed). */
+static bool token_shape_ok(struct gh_slice tok, struct gh_auth_result *out)
+{
+    if (is_token68(tok))
+        return true;
+    deny(out, 400, "invalid_request", "the token is not token68 (RFC 9110 section 11.2)");
+    return false;
 }
 
 static int hex_val(char c)
@@ -454,8 +467,15 @@ static bool query_names_token(struct gh_slice q)
 static bool extract(const struct gh_http_req *r, struct gh_slice *tok, struct gh_auth_result *out)
 {
     const struct gh_http_request_head *h = gh_http_req_head(r);
-    size_t n = gh_http_header_count(h->headers, h->nheaders, "Authorization");
-    if (query_names_token(h->query)) {
+    /* one pass over the fields: the first Authorization, then whether another follows */
+    const struct gh_http_header *auth =
+        gh_http_header_find(h->headers, h->nheaders, "Authorization");
+    size_t n = 0;
+    if (auth) {
+        size_t at = (size_t)(auth - h->headers) + 1;
+        n = 1 + gh_http_header_count(auth + 1, h->nheaders - at, "Authorization");
+    }
+    if (h->query.len && query_names_token(h->query)) {
         deny(out, 400, "invalid_request",
              n ? "a token in both the Authorization header and the query string"
                : "tokens are not accepted in the query string");
@@ -469,8 +489,7 @@ static bool extract(const struct gh_http_req *r, struct gh_slice *tok, struct gh
         deny(out, 400, "invalid_request", "more than one Authorization header");
         return false;
     }
-    switch (gh_auth_credentials_parse(
-        gh_http_header_find(h->headers, h->nheaders, "Authorization")->value, tok)) {
+    switch (credentials_split(auth->value, tok)) {
     case GH_AUTH_CRED_DPOP:
         out->dpop_scheme = true;
         return true;
@@ -802,6 +821,10 @@ void gh_auth_gate_authenticate_async(struct gh_auth_gate *g, struct gh_http_req 
         return;
     }
     gh_auth_principal_unref(cached);
+    if (!token_shape_ok(tok, &out)) {
+        cb(arg, r, &out);
+        return;
+    }
     size_t dots = 0; /* not on the memo path above: the common case scans nothing */
     for (size_t i = 0; i < tok.len; i++)
         dots += tok.ptr[i] == '.';
@@ -865,7 +888,7 @@ void gh_auth_gate_authenticate(struct gh_auth_gate *g, struct gh_http_req *r,
 {
     memset(out, 0, sizeof(*out));
     struct gh_slice tok;
-    if (!extract(r, &tok, out))
+    if (!extract(r, &tok, out) || !token_shape_ok(tok, out))
         return;
     int64_t now = (int64_t)time(NULL);
     unsigned char hash[32];
