@@ -503,23 +503,64 @@ static void on_channel_gone(void *arg, size_t idx, const char *why)
 
 static const struct gh_mcp_channel_cbs CHANNEL_CBS = {on_channel_message, on_channel_gone};
 
+static void held_hung(struct gh_mcp_bridge *b, const char *why);
+static void held_respawn(struct gh_mcp_bridge *b);
+
+/* A stdio child that has said nothing at all (no answer, progress or request of its own) since
+ * a request went to it, and let that request's deadline pass, is hung: alive, answering nothing.
+ * One that still talks is only slow on that request, which alone fails. */
+static bool pending_hung(const struct gh_mcp_bridge *b, const struct gh_mcp_pending *p)
+{
+    return p->ch < b->nch && b->ch[p->ch] && p->sent_ms &&
+           gh_mcp_channel_silent_since(b->ch[p->ch], p->sent_ms);
+}
+
+/* A session's own child is stopped with its session: everything in flight fails, the child is
+ * stopped (TERM, KILL after stop_grace_ms) and reaped, and the next request gets 404. A shared
+ * child is restarted under its sessions instead (held_hung). */
+static void on_hang(struct gh_mcp_bridge *b, size_t idx)
+{
+    const struct gh_upstream *u = b->ups[idx];
+    char why[192];
+    snprintf(why, sizeof(why), "upstream %s did not answer in time: stopped as hung",
+             u->conf->name);
+    GH_LOGW("mcp",
+            "upstream %s: pid %d said nothing for %llu ms with a request pending: stopping "
+            "it as hung",
+            u->conf->name, (int)gh_mcp_channel_pid(b->ch[idx]),
+            (unsigned long long)u->target.first_byte_ms);
+    if (b->held && b->held_ready && !b->ep && gh_mcp_shared(u))
+        held_hung(b, why);
+    else
+        bridge_close_home(b, why);
+}
+
 static void on_tick(void *arg)
 {
     struct gh_mcp_bridge *b = arg;
+    struct gh_mcp_gateway *gw = b->gw;
+    struct gh_mcp_session *s = b->sess;
     uint64_t now = gh_clock_ms();
+    gh_mcp_session_ref(gw, s); /* ending the session must not free b before we are done */
     for (bool again = true; again && !b->closed;) {
         again = false;
         for (struct gh_mcp_pending *p = b->pending; p; p = p->next) {
             if (p->gid && now >= p->deadline_ms) {
-                gh_mcp_pending_fail(b, p, GH_JSONRPC_INTERNAL_ERROR,
-                                    "upstream did not answer in time");
+                if (pending_hung(b, p))
+                    on_hang(b, p->ch);
+                else
+                    gh_mcp_pending_fail(b, p, GH_JSONRPC_INTERNAL_ERROR,
+                                        "upstream did not answer in time");
                 again = true; /* the list changed under us */
                 break;
             }
         }
     }
+    if (!b->closed && b->respawn_at_ms && now >= b->respawn_at_ms)
+        held_respawn(b);
     if (!b->closed)
         gh_net_timer_arm(b->tick, TICK_MS);
+    gh_mcp_session_unref(gw, s);
 }
 
 /* ---- client → upstream (home) ---- */
@@ -542,6 +583,7 @@ bool gh_mcp_bridge_send_request(struct gh_mcp_bridge *b, struct gh_mcp_pending *
     snprintf(id, sizeof(id), "%" PRIu64, p->gid);
     size_t n;
     char *out = gh_mcp_splice(msg, len, id_span, id, &n);
+    p->sent_ms = gh_clock_ms();
     bool ok = send_up(b, p->ch, out, n, p->gid, p->initialize);
     free(out);
     return ok;
@@ -1121,10 +1163,13 @@ static void held_close(struct gh_mcp_bridge *b)
     while (b->queue) {
         struct gh_mcp_client_msg *cm = b->queue;
         b->queue = cm->next;
-        reply_error(cm->req, cm->req_w, 503, GH_JSONRPC_INTERNAL_ERROR,
-                    "Service Unavailable: upstream could not be initialized");
+        if (cm->req) /* a queued notification has nobody waiting */
+            reply_error(cm->req, cm->req_w, 503, GH_JSONRPC_INTERNAL_ERROR,
+                        "Service Unavailable: upstream could not be initialized");
         free(cm->bytes);
         gh_auth_principal_unref(cm->principal);
+        if (cm->thin)
+            gh_mcp_session_unref(b->gw, cm->thin);
         free(cm);
         gh_mcp_session_unref(b->gw, b->sess); /* the queued task's */
     }
@@ -1219,6 +1264,7 @@ static void held_init_done(struct gh_mcp_bridge *b, const char *msg, size_t len)
         return;
     }
     struct gh_slice raw = gh_json_raw(&d, (uint32_t)res);
+    free(b->held_init); /* a restarted shared child's replaces its predecessor's */
     b->held_init = gh_xstrndup(raw.ptr, raw.len);
     gh_arena_free(a);
     static const char INITIALIZED[] =
@@ -1248,21 +1294,9 @@ static void held_init_done(struct gh_mcp_bridge *b, const char *msg, size_t len)
     b->queue = rev; /* closed meanwhile: held_close answers them */
 }
 
-/* Opens the route's held session on this worker and sends the gateway's own initialize. */
-static struct gh_mcp_session *held_open(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt)
+/* The gateway's own initialize to a held session's upstream (held_init_done gets the answer). */
+static void held_send_init(struct gh_mcp_bridge *b)
 {
-    struct gh_mcp_session *s = gh_mcp_session_create(gw, rt->key, (struct gh_slice){0});
-    if (!s)
-        return NULL;
-    struct gh_mcp_bridge *b = bridge_new(gw, s, rt->u, rt->ep);
-    b->held = true;
-    b->opened_ms = gh_clock_ms();
-    s->bridge = b;
-    if (open_channels(b) != GH_OK) {
-        bridge_close_home(b, "upstream could not be started");
-        gh_mcp_session_unref(gw, s);
-        return NULL;
-    }
     char init[512];
     int n = snprintf(init, sizeof(init),
                      "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{"
@@ -1283,6 +1317,24 @@ static struct gh_mcp_session *held_open(struct gh_mcp_gateway *gw, const struct 
             gh_mcp_bridge_send_request(b, p, init, (size_t)n, body.msgs[0].id_raw);
     }
     gh_arena_free(a);
+}
+
+/* Opens the route's held session on this worker and sends the gateway's own initialize. */
+static struct gh_mcp_session *held_open(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt)
+{
+    struct gh_mcp_session *s = gh_mcp_session_create(gw, rt->key, (struct gh_slice){0});
+    if (!s)
+        return NULL;
+    struct gh_mcp_bridge *b = bridge_new(gw, s, rt->u, rt->ep);
+    b->held = true;
+    b->opened_ms = gh_clock_ms();
+    s->bridge = b;
+    if (open_channels(b) != GH_OK) {
+        bridge_close_home(b, "upstream could not be started");
+        gh_mcp_session_unref(gw, s);
+        return NULL;
+    }
+    held_send_init(b);
     return s; /* the creator's reference */
 }
 
@@ -1318,6 +1370,9 @@ static struct gh_mcp_session *held_get(struct gh_mcp_gateway *gw, const struct g
     if (s || *retry_ms || i == SIZE_MAX)
         return s;
     s = held_open(gw, rt);
+    if (!rt->ep && gh_mcp_shared(rt->u))
+        gh_upstream_health_set_child(gw->upstreams, rt->u, s ? GH_UPSTREAM_UP : GH_UPSTREAM_DOWN,
+                                     0);
     if (!s)
         return NULL;
     s->bridge->route_key = rt->key;
@@ -1354,11 +1409,13 @@ static void restart_fire(void *arg)
     free(rs);
 }
 
-static void held_restart(struct gh_mcp_bridge *b)
+/* One more end of b's upstream: *wait gets the delay before the next start. False when b is not
+ * its route's current held session. */
+static bool held_backoff(struct gh_mcp_bridge *b, uint64_t *wait)
 {
     struct gh_mcp_gateway *gw = b->gw;
-    uint64_t wait = 0;
     bool mine = false;
+    *wait = 0;
     pthread_mutex_lock(&gw->lock);
     for (size_t i = 0; i < gw->nheld; i++) {
         if (gw->held[i] != b->sess)
@@ -1367,19 +1424,68 @@ static void held_restart(struct gh_mcp_bridge *b)
         uint64_t lived = gh_clock_ms() - b->opened_ms;
         gw->held_failures[i] = lived > 60000 ? 0 : gw->held_failures[i] + 1;
         unsigned f = GH_MIN(gw->held_failures[i], 7u);
-        wait = f ? GH_MIN((uint64_t)250 << f, (uint64_t)30000) : 0;
-        gw->held_retry_at[i] = gh_clock_ms() + wait;
+        *wait = f ? GH_MIN((uint64_t)250 << f, (uint64_t)30000) : 0;
+        gw->held_retry_at[i] = gh_clock_ms() + *wait;
     }
     pthread_mutex_unlock(&gw->lock);
+    return mine;
+}
+
+static void held_restart(struct gh_mcp_bridge *b)
+{
+    struct gh_mcp_gateway *gw = b->gw;
+    uint64_t wait = 0;
+    bool mine = held_backoff(b, &wait);
     if (!mine || b->ep || !gh_mcp_shared(b->ups[0]) || gw->closing)
         return;
     GH_LOGW("mcp", "upstream %s (shared): restarting in %llu ms", b->ups[0]->conf->name,
             (unsigned long long)wait);
+    gh_upstream_health_set_child(gw->upstreams, b->ups[0], GH_UPSTREAM_RESTARTING, wait);
     struct restart *rs = gh_xcalloc(1, sizeof(*rs));
     rs->gw = gw;
     rs->rt = (struct gh_mcp_route){.u = b->ups[0], .ep = NULL, .key = b->route_key};
     rs->timer = gh_net_timer_new(b->home, restart_fire, rs);
     gh_net_timer_arm(rs->timer, wait ? wait : 1);
+}
+
+/* A shared child hung: every call in flight on it fails, it is stopped (TERM, KILL after its
+ * grace) and reaped, and a new one starts under the same sessions after the restart backoff
+ * (on_tick); requests meanwhile wait in the queue as before the first initialize. */
+static void held_hung(struct gh_mcp_bridge *b, const char *why)
+{
+    struct gh_mcp_gateway *gw = b->gw;
+    gh_mcp_channel_close(b->ch[0]);
+    b->ch[0] = NULL;
+    b->held_ready = false;
+    while (b->pending)
+        gh_mcp_pending_fail(b, b->pending, GH_JSONRPC_INTERNAL_ERROR, why);
+    while (b->sreqs) { /* the old child's questions: nobody is left to answer */
+        struct gh_mcp_server_req *r = b->sreqs;
+        b->sreqs = r->next;
+        free(r->upstream_id);
+        free(r);
+    }
+    uint64_t wait = 0;
+    held_backoff(b, &wait);
+    b->respawn_at_ms = gh_clock_ms() + (wait ? wait : 1);
+    GH_LOGW("mcp", "upstream %s (shared): restarting in %llu ms", b->ups[0]->conf->name,
+            (unsigned long long)wait);
+    gh_upstream_health_set_child(gw->upstreams, b->ups[0], GH_UPSTREAM_RESTARTING, wait);
+}
+
+/* The backoff after a hang is over: the new child is initialized, then the queue runs. */
+static void held_respawn(struct gh_mcp_bridge *b)
+{
+    b->respawn_at_ms = 0;
+    if (atomic_load(&b->gw->closing))
+        return;
+    if (open_channels(b) != GH_OK) { /* the sessions end; held_restart tries again later */
+        bridge_close_home(b, "upstream could not be restarted");
+        return;
+    }
+    b->opened_ms = gh_clock_ms();
+    gh_upstream_health_set_child(b->gw->upstreams, b->ups[0], GH_UPSTREAM_UP, 0);
+    held_send_init(b);
 }
 
 static void reply_retry(struct gh_http_req *r, uint64_t retry_ms)
@@ -1494,7 +1600,8 @@ void gh_mcp_shared_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
         gh_mcp_stream_unref(ev); /* no producer: the session's list keeps it */
         cm->shared_init = true;
     }
-    gh_mcp_session_ref(gw, hs); /* the task's */
+    gh_mcp_session_ref(gw, hs);                     /* the task's */
+    atomic_store(&hs->last_used_ms, gh_clock_ms()); /* its clients' traffic keeps it from idling */
     cm->b = hs->bridge;
     cm->thin = s; /* the caller's (or the creator's) reference moves to the task */
     cm->bytes = client_bytes(r, &cm->len);

@@ -36,6 +36,7 @@ struct gh_mcp_channel {
     void *arg;
     bool closed;
     struct gh_upstream_child *child; /* stdio */
+    uint64_t heard_ms;               /* stdio: when the child last said anything (0: never) */
     char *session_id;                /* http: the upstream's */
     char version[16];                /* http: negotiated */
     struct http_exchange *exchanges; /* http: in flight, GET included */
@@ -48,6 +49,7 @@ struct gh_mcp_channel {
 static void on_child_message(void *arg, const char *msg, size_t len)
 {
     struct gh_mcp_channel *ch = arg;
+    ch->heard_ms = gh_clock_ms();
     ch->cbs.on_message(ch->arg, ch->idx, msg, len);
 }
 
@@ -589,6 +591,11 @@ void gh_mcp_channel_close(struct gh_mcp_channel *ch)
                             &NOOP_CBS, NULL);
     }
     gh_net_worker_post(gh_net_worker_current(), channel_free_task, ch);
+}
+
+bool gh_mcp_channel_silent_since(const struct gh_mcp_channel *ch, uint64_t since_ms)
+{
+    return ch->child && !ch->closed && ch->heard_ms < since_ms;
 }
 
 pid_t gh_mcp_channel_pid(const struct gh_mcp_channel *ch)
