@@ -301,7 +301,8 @@ struct gh_mcp_channel;
 /** What a channel reports; both run on the home worker. */
 struct gh_mcp_channel_cbs {
     void (*on_message)(void *arg, size_t idx, const char *msg, size_t len);
-    /** The upstream is gone (child exited, upstream session ended); no callback follows. */
+    /** The upstream is gone (child exited, upstream session ended); no callback follows, and
+     *  the channel frees itself afterwards: the owner forgets it (never closes it). */
     void (*on_gone)(void *arg, size_t idx, const char *why);
 };
 /** Opens a channel to u on this worker: spawns a stdio child, or prepares an HTTP client. */
