@@ -32,6 +32,7 @@
 #define WRITER_TICK_MS    5    /* buffered records are written at least this often */
 #define WRITER_HIGH_WATER 4096 /* or as soon as this many wait */
 #define COMMIT_DELAY_US   500  /* before-forward: a barrier waits this long for company */
+#define COMMIT_DELAY_MAX  100000
 
 struct item {
     struct item *next;
@@ -65,6 +66,7 @@ struct gh_audit {
     bool urgent;                  /* a barrier or a full-ish queue: the writer goes now */
     atomic_bool reopen;           /* SIGHUP: end the current file and open the path again */
     uint64_t max_age_s;           /* rotate files older than this (0: never) */
+    uint64_t commit_delay_us;     /* before-forward: how long a barrier waits for company */
     uint64_t opened_ms;           /* when the current file was opened */
     struct gh_audit_sinks *sinks; /* remote sinks reading the file; NULL: none */
     const struct gh_config_node *sinks_node;
@@ -366,10 +368,11 @@ static void *writer(void *arg)
             if (pthread_cond_timedwait(&a->cv, &a->mu, &until) != 0 && a->head)
                 break; /* the tick: write what has come */
         }
-        if (a->urgent && !a->stop && a->durability == GH_AUDIT_BEFORE_FORWARD) {
+        if (a->urgent && !a->stop && a->durability == GH_AUDIT_BEFORE_FORWARD &&
+            a->commit_delay_us) {
             /* group commit: let the other calls in flight join this fsync (commit delay) */
             pthread_mutex_unlock(&a->mu);
-            usleep(COMMIT_DELAY_US);
+            usleep((useconds_t)a->commit_delay_us);
             pthread_mutex_lock(&a->mu);
         }
         a->urgent = false;
@@ -610,7 +613,7 @@ static enum gh_rc section(struct gh_audit *a, const struct gh_config_node *n,
             free(a->path);
             a->path = gh_xstrdup(v->text);
         } else if (strcmp(v->key, "max_bytes") == 0 || strcmp(v->key, "checkpoint_every") == 0 ||
-                   strcmp(v->key, "max_age_s") == 0) {
+                   strcmp(v->key, "max_age_s") == 0 || strcmp(v->key, "commit_delay_us") == 0) {
             char *end = NULL;
             unsigned long long x = v->kind == CFG_SCALAR ? strtoull(v->text, &end, 10) : 0;
             if (!end || *end || !v->len || v->text[0] == '-' || x > (1ull << 40))
@@ -619,8 +622,13 @@ static enum gh_rc section(struct gh_audit *a, const struct gh_config_node *n,
                 a->max_bytes = x;
             else if (strcmp(v->key, "max_age_s") == 0)
                 a->max_age_s = x;
-            else
+            else if (strcmp(v->key, "commit_delay_us") != 0)
                 a->checkpoint_every = x;
+            else if (x > COMMIT_DELAY_MAX)
+                return gh_config_node_error(err, v, "expected at most %d (microseconds)",
+                                            COMMIT_DELAY_MAX);
+            else
+                a->commit_delay_us = x;
         } else if (strcmp(v->key, "key") == 0) {
             *key = v;
         } else if (strcmp(v->key, "sinks") == 0) {
@@ -628,7 +636,8 @@ static enum gh_rc section(struct gh_audit *a, const struct gh_config_node *n,
         } else {
             return gh_config_node_error(err, v,
                                         "unknown key (expected path, durability, max_bytes, "
-                                        "max_age_s, checkpoint_every, key, sinks)");
+                                        "max_age_s, checkpoint_every, commit_delay_us, key, "
+                                        "sinks)");
         }
     }
     return GH_OK;
@@ -649,6 +658,7 @@ enum gh_rc gh_audit_open(const struct gh_config *cfg, const struct gh_config_nod
     a->path = gh_xstrdup(DEV_PATH);
     a->max_bytes = DEFAULT_MAX;
     a->checkpoint_every = DEFAULT_CP;
+    a->commit_delay_us = COMMIT_DELAY_US;
     memset(a->prev, '0', 64);
     const struct gh_config_node *kn = NULL;
     enum gh_rc rc = section(a, node, &kn, err);

@@ -325,6 +325,8 @@ struct gh_auth_principal {
     struct gh_auth_claims claims; /* slices point inside this block */
     enum gh_auth_method method;   /* set by whoever created it (DPoP binding: claims.cnf_jkt) */
     int64_t expires;              /* wall-clock second the principal stops being valid */
+    int64_t expires_ms;           /* 0, or a finer wall-clock deadline in ms (introspection's
+                                   * ttl_ms): the token cache drops it then; expires is its floor */
     char key[65];                 /* hex SHA-256 of iss, sub, client_id: computed once, here */
 };
 
@@ -380,6 +382,23 @@ uint32_t gh_auth_token_cache_count(struct gh_auth_token_cache *c);
 
 struct gh_auth_gate;
 
+/** What an Authorization field value holds (gh_auth_credentials_parse). Zero is "malformed". */
+enum gh_auth_cred {
+    GH_AUTH_CRED_MALFORMED = 0, /* Bearer/DPoP without a token, or a token that is not token68 */
+    GH_AUTH_CRED_BEARER,        /* the Bearer scheme (RFC 6750), any case */
+    GH_AUTH_CRED_DPOP,          /* the DPoP scheme (RFC 9449 §7.1), any case */
+    GH_AUTH_CRED_OTHER,         /* another scheme (Basic, ...): no credentials the gate takes */
+};
+
+/**
+ * Splits one Authorization field value (RFC 9110 §11.4: auth-scheme 1*SP token68, surrounding
+ * SP/HTAB ignored). Scheme names compare case-insensitively ("bearer" is Bearer). *token is what
+ * follows the scheme and its spaces: the token on BEARER/DPOP, and on MALFORMED empty (no token)
+ * or the offending bytes (a character outside token68, "=" padding not at the end, a second
+ * token). Only the syntax is checked here; an empty value is MALFORMED.
+ */
+enum gh_auth_cred gh_auth_credentials_parse(struct gh_slice value, struct gh_slice *token);
+
 /** What the gate decided about one request. */
 struct gh_auth_result {
     enum gh_verdict verdict;             /* GH_DENY (0) unless a valid token was shown */
@@ -401,11 +420,12 @@ struct gh_auth_gate *gh_auth_gate_new(const struct gh_config_auth *conf,
  *  dropped with the loop). NULL is ignored. */
 void gh_auth_gate_free(struct gh_auth_gate *g);
 /**
- * Authenticates a request (any worker): Bearer token from the single Authorization header
- * (a token in the query string, two headers or an empty token are 400), then the token cache,
- * then JWS + claims against each issuer (aud = auth.resource + the request path). A DPoP-bound
- * token is refused (DPoP is not accepted yet). An unknown kid asks the main loop for a rate-limited
- * JWKS refetch.
+ * Authenticates a request (any worker): the Bearer or DPoP token of the single Authorization
+ * header (an access_token query parameter, two headers, an empty or non-token68 token are 400;
+ * another scheme is 401 without an error code), then the token cache, then JWS + claims against
+ * each issuer (aud = auth.resource + the request path), then the issuer's DPoP rule (a bound
+ * token needs the DPoP scheme and one valid proof; dpop: off refuses both; dpop: required refuses
+ * unbound tokens). An unknown kid asks the main loop for a rate-limited JWKS refetch.
  */
 void gh_auth_gate_authenticate(struct gh_auth_gate *g, struct gh_http_req *r,
                                struct gh_auth_result *out);
@@ -417,11 +437,18 @@ typedef void (*gh_auth_gate_cb)(void *arg, struct gh_http_req *r, const struct g
  */
 void gh_auth_gate_authenticate_async(struct gh_auth_gate *g, struct gh_http_req *r,
                                      gh_auth_gate_cb cb, void *arg);
-/** True when p has every scope the config requires for method on upstream; else the missing
- *  ones are appended (space-separated) to missing. */
+/** True when p has every scope the config requires: scopes.required, those of method, and those of
+ *  each of upstreams[0..nups) (the upstreams the message may reach); else the missing ones are
+ *  appended to missing (space-separated, each once). */
 bool gh_auth_gate_scopes(const struct gh_auth_gate *g, const struct gh_auth_principal *p,
-                         struct gh_slice method, struct gh_slice upstream, struct gh_buf *missing);
-/** The WWW-Authenticate value for a refusal at MCP path `path` (scope: what is missing). */
+                         struct gh_slice method, const struct gh_slice *upstreams, size_t nups,
+                         struct gh_buf *missing);
+/**
+ * The WWW-Authenticate value for a refusal at MCP path `path` (scope: what is missing): a Bearer
+ * challenge unless every issuer requires DPoP, a DPoP challenge (algs) unless every issuer has
+ * DPoP off, both in one field. The error goes in the challenge of the scheme the client used;
+ * without an error Bearer comes first (MCP clients read the first challenge's resource_metadata).
+ */
 void gh_auth_gate_challenge(const struct gh_auth_gate *g, struct gh_slice path,
                             const struct gh_auth_result *res, const char *scope,
                             struct gh_buf *out);
@@ -466,5 +493,40 @@ void gh_auth_introspector_free(struct gh_auth_introspector *in);
 /** Asks about token (issuer index idx, for this worker's pool); cb runs on this worker. */
 void gh_auth_introspect(struct gh_auth_introspector *in, size_t idx, struct gh_slice token,
                         const char *resource, gh_auth_introspect_cb cb, void *arg);
+
+/** What one introspection answer says. Zero is garbage: the request gets 503, nothing cached. */
+enum gh_auth_intro_answer {
+    GH_AUTH_INTRO_GARBAGE = 0, /* not JSON, no boolean active, a mistyped exp */
+    GH_AUTH_INTRO_INACTIVE,    /* active:false, or active but another issuer's, expired, not ours */
+    GH_AUTH_INTRO_ACTIVE,      /* cl filled; *until_ms = min(exp, now + ttl_ms) */
+};
+/**
+ * Reads an RFC 7662 answer for issuer conf and the request's resource URI at wall-clock now_ms.
+ * Claims point into body and arena a.
+ */
+enum gh_auth_intro_answer gh_auth_introspect_read(const struct gh_config_auth_issuer *conf,
+                                                  const char *resource, const char *body,
+                                                  size_t len, int64_t now_ms, struct gh_arena *a,
+                                                  struct gh_auth_claims *cl, int64_t *until_ms);
+
+/* ---- discovery (discovery.c): where metadata lives and whether to believe it ---- */
+
+/** What the gateway takes from an issuer's metadata document (owned strings, NULL if absent). */
+struct gh_auth_discovery {
+    char *jwks_uri;
+    char *introspection_endpoint;
+};
+/**
+ * The metadata URL to try at attempt 0, 1, ...: discovery_url when configured (only), else the
+ * RFC 8414 §3.1 URL (well-known segment inserted before the issuer's path), then the OpenID
+ * Connect one (appended to the path). False when there is no such attempt.
+ */
+bool gh_auth_discovery_url(const struct gh_config_auth_issuer *conf, unsigned attempt, char *out,
+                           size_t outlen);
+/** GH_ALLOW and out filled when body is a JSON object whose issuer is exactly issuer (RFC 8414
+ *  §3.3); GH_DENY with why otherwise. */
+enum gh_verdict gh_auth_discovery_read(const char *issuer, const char *body, size_t len,
+                                       struct gh_auth_discovery *out, const char **why);
+void gh_auth_discovery_release(struct gh_auth_discovery *d);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "auth/internal.h"
 
@@ -25,6 +26,7 @@ struct box {
 struct entry {
     unsigned char key[32];       /* SHA-256 of the token */
     int64_t expires;             /* dead at or after this second */
+    int64_t expires_ms;          /* when not 0: dead at or after this wall-clock ms instead */
     struct gh_auth_principal *p; /* one reference held by the cache; NULL: empty */
 };
 
@@ -179,6 +181,20 @@ static struct entry *set_of(struct gh_auth_token_cache *c, const unsigned char h
     return &(*sh)->slots[(size_t)(x & (c->nsets - 1)) * WAYS];
 }
 
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whole seconds for most principals; a principal with a ms deadline (introspection ttl_ms) is
+ * judged on it, so a sub-second ttl is neither rounded away nor up. */
+static bool dead_at(int64_t expires, int64_t expires_ms, int64_t now)
+{
+    return expires_ms ? wall_ms() >= expires_ms : now >= expires;
+}
+
 static void drop(struct shard *s, struct entry *e)
 {
     gh_auth_principal_unref(e->p);
@@ -197,7 +213,7 @@ struct gh_auth_principal *gh_auth_token_cache_get_hash(struct gh_auth_token_cach
         struct entry *e = &set[w];
         if (!e->p || memcmp(e->key, h, 32) != 0)
             continue;
-        if (now >= e->expires)
+        if (dead_at(e->expires, e->expires_ms, now))
             drop(s, e);
         else
             hit = gh_auth_principal_ref(e->p);
@@ -246,7 +262,7 @@ void gh_auth_token_cache_put_hash(struct gh_auth_token_cache *c, const unsigned 
                                   struct gh_auth_principal *p, int64_t now)
 {
     struct shard *s;
-    if (now >= p->expires)
+    if (dead_at(p->expires, p->expires_ms, now))
         return;
     struct entry *set = set_of(c, h, &s);
     gh_auth_principal_ref(p);
@@ -255,7 +271,8 @@ void gh_auth_token_cache_put_hash(struct gh_auth_token_cache *c, const unsigned 
     if (e->p)
         drop(s, e);
     memcpy(e->key, h, 32);
-    e->expires = p->expires;
+    e->expires = p->expires_ms ? (p->expires_ms + 999) / 1000 : p->expires;
+    e->expires_ms = p->expires_ms;
     e->p = p;
     s->live++;
     pthread_mutex_unlock(&s->mu);

@@ -29,6 +29,7 @@ struct issuer {
     char *jwks_uri;
     _Atomic uint64_t refresh_asked_ms;  /* rate limit of kid-miss refetches */
     bool fetching;                      /* main loop only */
+    unsigned disc_try;                  /* main loop only: the metadata URL to try next */
     bool fixed;                         /* keys given (dev issuer): never fetched */
     struct gh_auth_introspector *intro; /* opaque tokens, when configured */
     size_t idx;
@@ -40,6 +41,8 @@ struct gh_auth_gate {
     struct gh_state *replay;     /* DPoP proof jti seen-once store */
     unsigned char nonce_key[32]; /* DPoP-Nonce: HMAC of the minute under a per-process key */
     bool any_dpop_required;
+    bool bearer_offered;         /* some issuer takes unbound tokens: the Bearer challenge */
+    bool dpop_offered;           /* some issuer takes DPoP: the DPoP challenge (RFC 9449 §7.1) */
     unsigned char cache_key[16]; /* SipHash key: the token cache is keyed by a keyed PRF */
     struct gh_auth_alg_set dpop_algs;
     struct issuer *iss;
@@ -61,6 +64,7 @@ struct fetch {
 };
 
 static void fetch_jwks(struct issuer *is);
+static void fetch_issuer(struct issuer *is);
 
 static void fetch_head(void *arg, const struct gh_http_response_head *h)
 {
@@ -88,34 +92,45 @@ static bool is_loopback_issuer(const struct issuer *is)
     return yes;
 }
 
-static void use_discovery(struct issuer *is, const struct gh_buf *b)
+/* Takes jwks_uri and introspection_endpoint from a metadata document (discovery.c decides
+ * whether to believe it); false when it is refused. */
+static bool use_discovery(struct issuer *is, const struct gh_buf *b)
 {
-    struct gh_arena *a = gh_arena_new(4096);
-    struct gh_json_doc d;
-    struct gh_json_err e;
-    struct gh_slice uri;
-    if (gh_json_parse(a, b->data ? b->data : "", b->len, NULL, &d, &e) == GH_OK &&
-        d.toks[0].type == GH_JSON_OBJECT) {
-        int32_t t = gh_json_obj_get(&d, 0, "jwks_uri", 8);
-        if (t >= 0 && gh_json_str(&d, a, (uint32_t)t, &uri) == GH_OK && uri.len < 2048) {
-            pthread_mutex_lock(&is->lock);
-            free(is->jwks_uri);
-            is->jwks_uri = gh_xstrndup(uri.ptr, uri.len);
-            pthread_mutex_unlock(&is->lock);
-        }
-        t = gh_json_obj_get(&d, 0, "introspection_endpoint", 22);
-        if (is->intro && !is->conf->introspection->endpoint && t >= 0 &&
-            gh_json_str(&d, a, (uint32_t)t, &uri) == GH_OK && uri.len < 2048 &&
-            !gh_auth_introspector_ready(is->intro)) {
-            char *u = gh_xstrndup(uri.ptr, uri.len);
-            if (gh_auth_introspector_set_endpoint(is->intro, u, is->g->tls,
-                                                  is_loopback_issuer(is)) != GH_OK)
-                GH_LOGW("auth", "issuer %s: introspection endpoint refused by the egress guard",
-                        is->conf->issuer);
-            free(u);
-        }
+    struct gh_auth_discovery d;
+    const char *why;
+    if (gh_auth_discovery_read(is->conf->issuer, b->data, b->len, &d, &why) != GH_ALLOW) {
+        GH_LOGW("auth", "issuer %s: metadata refused: %s", is->conf->issuer, why);
+        return false;
     }
-    gh_arena_free(a);
+    if (d.jwks_uri) {
+        pthread_mutex_lock(&is->lock);
+        free(is->jwks_uri);
+        is->jwks_uri = d.jwks_uri;
+        d.jwks_uri = NULL;
+        pthread_mutex_unlock(&is->lock);
+    }
+    if (is->intro && !is->conf->introspection->endpoint && d.introspection_endpoint &&
+        !gh_auth_introspector_ready(is->intro) &&
+        gh_auth_introspector_set_endpoint(is->intro, d.introspection_endpoint, is->g->tls,
+                                          is_loopback_issuer(is)) != GH_OK)
+        GH_LOGW("auth", "issuer %s: introspection endpoint refused by the egress guard",
+                is->conf->issuer);
+    gh_auth_discovery_release(&d);
+    return true;
+}
+
+/* The first keys of the last issuer to get any: the quick retries (RETRY_MS) give way to the
+ * regular refresh, instead of one more fetch of every issuer RETRY_MS after start. Main loop. */
+static void settle_timer(struct gh_auth_gate *g)
+{
+    for (size_t i = 0; i < g->niss; i++) {
+        pthread_mutex_lock(&g->iss[i].lock);
+        bool missing = g->iss[i].keys == NULL && !g->iss[i].fixed;
+        pthread_mutex_unlock(&g->iss[i].lock);
+        if (missing)
+            return;
+    }
+    gh_net_timer_arm(g->timer, REFRESH_MS);
 }
 
 static void use_jwks(struct issuer *is, const struct gh_buf *b)
@@ -134,6 +149,8 @@ static void use_jwks(struct issuer *is, const struct gh_buf *b)
     gh_auth_jwks_unref(old);
     GH_LOGI("auth", "issuer %s: %u signing keys loaded", is->conf->issuer,
             (unsigned)gh_auth_jwks_count(set));
+    if (!old)
+        settle_timer(is->g);
 }
 
 static void fetch_done(void *arg, enum gh_rc rc)
@@ -145,10 +162,12 @@ static void fetch_done(void *arg, enum gh_rc rc)
         GH_LOGW("auth", "issuer %s: %s fetch failed (%s, status %d): keeping the keys we have",
                 is->conf->issuer, f->discovery ? "discovery" : "JWKS", gh_rc_str(rc), f->status);
     else if (f->discovery)
-        use_discovery(is, &f->body);
+        ok = use_discovery(is, &f->body);
     else
         use_jwks(is, &f->body);
-    bool next = ok && f->discovery;
+    bool next = ok && f->discovery, other_url = !ok && f->discovery;
+    if (f->discovery)
+        is->disc_try = ok ? 0 : is->disc_try + 1;
     gh_buf_release(&f->body);
     /* the pool cannot be freed inside its own callback: the loop does it next */
     gh_net_worker_post(is->g->main, (gh_net_task_fn)gh_http_pool_free, f->pool);
@@ -156,6 +175,8 @@ static void fetch_done(void *arg, enum gh_rc rc)
     is->fetching = false;
     if (next)
         fetch_jwks(is);
+    else if (other_url)
+        fetch_issuer(is); /* the next well-known URL, if there is one */
 }
 
 static const struct gh_http_creq_cbs FETCH_CBS = {fetch_head, fetch_body, fetch_done};
@@ -233,13 +254,10 @@ static void fetch_issuer(struct issuer *is)
         return;
     }
     char url[2200];
-    const char *base = is->conf->issuer;
-    size_t n = strlen(base);
-    if (is->conf->discovery_url)
-        snprintf(url, sizeof(url), "%s", is->conf->discovery_url);
-    else /* RFC 8414 for an issuer without a path; oidc-provider and most IdPs serve it */
-        snprintf(url, sizeof(url), "%.*s/.well-known/oauth-authorization-server",
-                 (int)(n && base[n - 1] == '/' ? n - 1 : n), base);
+    if (!gh_auth_discovery_url(is->conf, is->disc_try, url, sizeof(url))) {
+        is->disc_try = 0; /* every URL failed: the timer starts over */
+        return;
+    }
     fetch_start(is, url, true);
 }
 
@@ -286,6 +304,8 @@ struct gh_auth_gate *gh_auth_gate_new(const struct gh_config_auth *conf, struct 
         pthread_mutex_init(&is->lock, NULL);
         is->idx = i;
         g->any_dpop_required |= is->conf->dpop == GH_CONFIG_DPOP_REQUIRED;
+        g->bearer_offered |= is->conf->dpop != GH_CONFIG_DPOP_REQUIRED;
+        g->dpop_offered |= is->conf->dpop != GH_CONFIG_DPOP_OFF;
         if (is->conf->jwks_uri)
             is->jwks_uri = gh_xstrdup(is->conf->jwks_uri);
         if (is->conf->introspection) {
@@ -348,41 +368,142 @@ static void deny(struct gh_auth_result *out, int status, const char *error, cons
     out->description = desc;
 }
 
-/* The token of an Authorization: Bearer header; errors for a missing, doubled or query token. */
+/* token68 characters (RFC 9110 §11.2) but '=', which only pads the end */
+static const unsigned char TOKEN68[256] = {
+    ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['0' ... '9'] = 1, ['-'] = 1, ['.'] = 1,
+    ['_'] = 1,         ['~'] = 1,         ['+'] = 1,         ['/'] = 1,
+};
+
+/* token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" (RFC 9110 §11.2) */
+static bool is_token68(struct gh_slice t)
+{
+    size_t i = 0;
+    while (i < t.len && TOKEN68[(unsigned char)t.ptr[i]])
+        i++;
+    if (i == 0)
+        return false;
+    while (i < t.len && t.ptr[i] == '=')
+        i++;
+    return i == t.len;
+}
+
+/* The scheme and the token of an Authorization value; the token's characters are not checked
+ * yet (a token this connection already presented was checked then: the gate skips it). */
+static enum gh_auth_cred credentials_split(struct gh_slice value, struct gh_slice *token)
+{
+    struct gh_slice v = gh_slice_trim(value);
+    size_t e = 0;
+    while (e < v.len && v.ptr[e] != ' ' && v.ptr[e] != '\t')
+        e++;
+    size_t t = e;
+    while (t < v.len && v.ptr[t] == ' ') /* 1*SP; a tab is left for token68 to refuse */
+        t++;
+    *token = gh_slice(v.ptr + t, v.len - t);
+    if (e == 6 && strncasecmp(v.ptr, "Bearer", 6) == 0)
+        return token->len ? GH_AUTH_CRED_BEARER : GH_AUTH_CRED_MALFORMED;
+    if (e == 4 && strncasecmp(v.ptr, "DPoP", 4) == 0)
+        return token->len ? GH_AUTH_CRED_DPOP : GH_AUTH_CRED_MALFORMED;
+    return e == 0 ? GH_AUTH_CRED_MALFORMED /* an empty field: no scheme at all */
+                  : GH_AUTH_CRED_OTHER;
+}
+
+enum gh_auth_cred gh_auth_credentials_parse(struct gh_slice value, struct gh_slice *token)
+{
+    enum gh_auth_cred kind = credentials_split(value, token);
+    if ((kind == GH_AUTH_CRED_BEARER || kind == GH_AUTH_CRED_DPOP) && !is_token68(*token))
+        return GH_AUTH_CRED_MALFORMED;
+    return kind;
+}
+
+/* The 400 for a token that is not token68 (checked once the connection memo missed). */
+static bool token_shape_ok(struct gh_slice tok, struct gh_auth_result *out)
+{
+    if (is_token68(tok))
+        return true;
+    deny(out, 400, "invalid_request", "the token is not token68 (RFC 9110 section 11.2)");
+    return false;
+}
+
+static int hex_val(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* True when the query names an access_token parameter (RFC 6750 §2.3), percent-encoded or not:
+ * the name a framework behind us would decode, not a substring of another name or a value. */
+static bool query_names_token(struct gh_slice q)
+{
+    static const char NAME[] = "access_token";
+    size_t i = 0;
+    while (i < q.len) {
+        size_t k = 0;
+        bool same = true;
+        while (i < q.len && q.ptr[i] != '&' && q.ptr[i] != '=') {
+            int c = (unsigned char)q.ptr[i++];
+            if (c == '%' && i + 1 < q.len && hex_val(q.ptr[i]) >= 0 && hex_val(q.ptr[i + 1]) >= 0) {
+                c = hex_val(q.ptr[i]) * 16 + hex_val(q.ptr[i + 1]);
+                i += 2;
+            }
+            same = same && k < sizeof(NAME) - 1 && c == NAME[k];
+            k++;
+        }
+        if (same && k == sizeof(NAME) - 1)
+            return true;
+        while (i < q.len && q.ptr[i] != '&')
+            i++; /* the value */
+        i++;
+    }
+    return false;
+}
+
+/*
+ * The token of the single Authorization header (Bearer or DPoP scheme). Refusals (RFC 6750 §3.1,
+ * security-cases §4.1 cases 1-3): no header is 401 without an error code, as is a scheme the gate
+ * does not take; a token in the query, two headers, an empty or non-token68 token are 400.
+ */
 static bool extract(const struct gh_http_req *r, struct gh_slice *tok, struct gh_auth_result *out)
 {
     const struct gh_http_request_head *h = gh_http_req_head(r);
-    if (h->query.len && (memmem(h->query.ptr, h->query.len, "access_token=", 13))) {
-        deny(out, 400, "invalid_request", "tokens are not accepted in the query string");
+    /* one pass over the fields: the first Authorization, then whether another follows */
+    const struct gh_http_header *auth =
+        gh_http_header_find(h->headers, h->nheaders, "Authorization");
+    size_t n = 0;
+    if (auth) {
+        size_t at = (size_t)(auth - h->headers) + 1;
+        n = 1 + gh_http_header_count(auth + 1, h->nheaders - at, "Authorization");
+    }
+    if (h->query.len && query_names_token(h->query)) {
+        deny(out, 400, "invalid_request",
+             n ? "a token in both the Authorization header and the query string"
+               : "tokens are not accepted in the query string");
         return false;
     }
-    size_t n = gh_http_header_count(h->headers, h->nheaders, "Authorization");
     if (n == 0) {
         deny(out, 401, NULL, NULL); /* RFC 6750 §3.1: no error code when no token was sent */
         return false;
     }
-    struct gh_slice v =
-        gh_slice_trim(gh_http_header_find(h->headers, h->nheaders, "Authorization")->value);
     if (n > 1) {
         deny(out, 400, "invalid_request", "more than one Authorization header");
         return false;
     }
-    size_t skip = 0;
-    if (v.len > 5 && strncasecmp(v.ptr, "DPoP ", 5) == 0) {
+    switch (credentials_split(auth->value, tok)) {
+    case GH_AUTH_CRED_DPOP:
         out->dpop_scheme = true;
-        skip = 5;
-    } else if (v.len >= 7 && strncasecmp(v.ptr, "Bearer ", 7) == 0) {
-        skip = 7;
-    } else {
-        deny(out, 401, "invalid_request", "use the Bearer or DPoP scheme");
+        return true;
+    case GH_AUTH_CRED_BEARER:
+        return true;
+    case GH_AUTH_CRED_OTHER: /* no credentials we take: a challenge, no error (RFC 6750 §3.1) */
+        deny(out, 401, NULL, "an authorization scheme other than Bearer or DPoP");
+        return false;
+    case GH_AUTH_CRED_MALFORMED:
+    default:
+        deny(out, 400, "invalid_request",
+             tok->len ? "the token is not token68 (RFC 9110 section 11.2)" : "empty token");
         return false;
     }
-    *tok = gh_slice_trim(gh_slice(v.ptr + skip, v.len - skip));
-    if (!tok->len) {
-        deny(out, 400, "invalid_request", "empty bearer token");
-        return false;
-    }
-    return true;
 }
 
 static struct gh_auth_jwks *keys_of(struct issuer *is)
@@ -510,6 +631,12 @@ static bool dpop_ok(struct gh_auth_gate *g, struct gh_http_req *r, struct gh_sli
     if (!bound && !out->dpop_scheme && !g->any_dpop_required)
         return true; /* the common case, at no cost */
     const struct gh_config_auth_issuer *is = issuer_of(g, p);
+    if (is && is->dpop == GH_CONFIG_DPOP_OFF && (bound || out->dpop_scheme)) {
+        deny(out, 401, "invalid_token",
+             bound ? "DPoP-bound tokens of this issuer are not accepted (dpop: off)"
+                   : "the DPoP scheme is not accepted for this issuer (dpop: off)");
+        return false;
+    }
     if (!bound) {
         if (out->dpop_scheme || (is && is->dpop == GH_CONFIG_DPOP_REQUIRED)) {
             deny(out, 401, "invalid_token", "a DPoP-bound token is required");
@@ -517,13 +644,15 @@ static bool dpop_ok(struct gh_auth_gate *g, struct gh_http_req *r, struct gh_sli
         }
         return true;
     }
-    if (!out->dpop_scheme || (is && is->dpop == GH_CONFIG_DPOP_OFF)) {
+    if (!out->dpop_scheme) {
         deny(out, 401, "invalid_token", "a DPoP-bound token must be sent with the DPoP scheme");
         return false;
     }
     const struct gh_http_request_head *h = gh_http_req_head(r);
-    if (gh_http_header_count(h->headers, h->nheaders, "DPoP") != 1) {
-        deny(out, 401, "invalid_dpop_proof", "exactly one DPoP proof header is required");
+    size_t nproofs = gh_http_header_count(h->headers, h->nheaders, "DPoP");
+    if (nproofs != 1) { /* RFC 9449 §4.3 (1): exactly one DPoP header */
+        deny(out, 401, "invalid_dpop_proof",
+             nproofs ? "more than one DPoP proof header" : "no DPoP proof header");
         return false;
     }
     struct gh_arena *a = gh_http_req_arena(r);
@@ -692,6 +821,10 @@ void gh_auth_gate_authenticate_async(struct gh_auth_gate *g, struct gh_http_req 
         return;
     }
     gh_auth_principal_unref(cached);
+    if (!token_shape_ok(tok, &out)) {
+        cb(arg, r, &out);
+        return;
+    }
     size_t dots = 0; /* not on the memo path above: the common case scans nothing */
     for (size_t i = 0; i < tok.len; i++)
         dots += tok.ptr[i] == '.';
@@ -755,7 +888,7 @@ void gh_auth_gate_authenticate(struct gh_auth_gate *g, struct gh_http_req *r,
 {
     memset(out, 0, sizeof(*out));
     struct gh_slice tok;
-    if (!extract(r, &tok, out))
+    if (!extract(r, &tok, out) || !token_shape_ok(tok, out))
         return;
     int64_t now = (int64_t)time(NULL);
     unsigned char hash[32];
@@ -764,7 +897,18 @@ void gh_auth_gate_authenticate(struct gh_auth_gate *g, struct gh_http_req *r,
                        out);
 }
 
-/* Appends to missing each of scopes[0..n) that the principal lacks; true when none is missing. */
+/* True when missing (space-separated) already names scope. */
+static bool listed(const struct gh_buf *missing, const char *scope)
+{
+    size_t n = strlen(scope);
+    for (size_t i = 0; i + n <= missing->len; i++)
+        if ((i == 0 || missing->data[i - 1] == ' ') && memcmp(missing->data + i, scope, n) == 0 &&
+            (i + n == missing->len || missing->data[i + n] == ' '))
+            return true;
+    return false;
+}
+
+/* Appends to missing each of scopes[0..n) that the principal lacks (once); true when none is. */
 static bool scopes_held(const struct gh_auth_principal *p, char *const *scopes, size_t n,
                         struct gh_buf *missing)
 {
@@ -775,24 +919,60 @@ static bool scopes_held(const struct gh_auth_principal *p, char *const *scopes, 
             has = gh_slice_eq_cstr(p->claims.scopes[k], scopes[i]);
         if (!has) {
             ok = false;
-            gh_buf_appendf(missing, "%s%s", missing->len ? " " : "", scopes[i]);
+            if (!listed(missing, scopes[i]))
+                gh_buf_appendf(missing, "%s%s", missing->len ? " " : "", scopes[i]);
         }
     }
     return ok;
 }
 
 bool gh_auth_gate_scopes(const struct gh_auth_gate *g, const struct gh_auth_principal *p,
-                         struct gh_slice method, struct gh_slice upstream, struct gh_buf *missing)
+                         struct gh_slice method, const struct gh_slice *upstreams, size_t nups,
+                         struct gh_buf *missing)
 {
     const struct gh_config_auth_scopes *s = &g->conf->scopes;
     bool ok = scopes_held(p, s->required, s->n_required, missing);
     for (size_t i = 0; i < s->n_methods; i++)
         if (gh_slice_eq_cstr(method, s->methods[i].name))
             ok &= scopes_held(p, s->methods[i].scopes, s->methods[i].n_scopes, missing);
-    for (size_t i = 0; i < s->n_upstreams; i++)
-        if (gh_slice_eq_cstr(upstream, s->upstreams[i].name))
-            ok &= scopes_held(p, s->upstreams[i].scopes, s->upstreams[i].n_scopes, missing);
+    for (size_t u = 0; u < nups; u++)
+        for (size_t i = 0; i < s->n_upstreams; i++)
+            if (gh_slice_eq_cstr(upstreams[u], s->upstreams[i].name))
+                ok &= scopes_held(p, s->upstreams[i].scopes, s->upstreams[i].n_scopes, missing);
     return ok;
+}
+
+static void put_metadata(const struct gh_auth_gate *g, struct gh_slice path, struct gh_buf *out)
+{
+    gh_buf_appendf(out, "resource_metadata=\"%s/.well-known/oauth-protected-resource%.*s\"",
+                   g->conf->resource, (int)path.len, path.ptr);
+}
+
+static void put_algs(const struct gh_auth_gate *g, struct gh_buf *out)
+{
+    gh_buf_puts(out, "algs=\"");
+    bool first = true;
+    for (unsigned bit = 1; bit <= GH_ALG_EDDSA; bit <<= 1) {
+        if (g->conf->dpop.algorithms & bit) {
+            gh_buf_appendf(out, "%s%s", first ? "" : " ",
+                           gh_config_alg_name((enum gh_config_alg)bit));
+            first = false;
+        }
+    }
+    gh_buf_puts(out, "\"");
+}
+
+/* ", error=…, error_description=…, scope=…" of a refusal; nothing when no error code applies
+ * (no token, another scheme: RFC 6750 §3.1). Descriptions are fixed strings, never request data. */
+static void put_error(const struct gh_auth_result *res, const char *scope, struct gh_buf *out)
+{
+    if (!res->error)
+        return;
+    gh_buf_appendf(out, ", error=\"%s\"", res->error);
+    if (res->description)
+        gh_buf_appendf(out, ", error_description=\"%s\"", res->description);
+    if (scope && *scope)
+        gh_buf_appendf(out, ", scope=\"%s\"", scope);
 }
 
 void gh_auth_gate_challenge(const struct gh_auth_gate *g, struct gh_slice path,
@@ -800,31 +980,30 @@ void gh_auth_gate_challenge(const struct gh_auth_gate *g, struct gh_slice path,
 {
     bool dpop_error = res->error && (strcmp(res->error, "invalid_dpop_proof") == 0 ||
                                      strcmp(res->error, "use_dpop_nonce") == 0);
-    if (dpop_error || res->dpop_scheme) { /* answer in the scheme the client used (RFC 9449 §7.1) */
-        gh_buf_puts(out, "DPoP algs=\"");
-        bool first = true;
-        for (unsigned bit = 1; bit <= GH_ALG_EDDSA; bit <<= 1) {
-            if (g->conf->dpop.algorithms & bit) {
-                gh_buf_appendf(out, "%s%s", first ? "" : " ",
-                               gh_config_alg_name((enum gh_config_alg)bit));
-                first = false;
-            }
-        }
-        gh_buf_appendf(out, "\", error=\"%s\"", res->error ? res->error : "invalid_token");
-        if (res->description)
-            gh_buf_appendf(out, ", error_description=\"%s\"", res->description);
+    /* the error is told in the scheme the client used (RFC 9449 §7.1), when the gate takes it;
+     * with no error Bearer leads: MCP clients read resource_metadata from a leading Bearer */
+    bool dpop_first = g->dpop_offered && (dpop_error || res->dpop_scheme || !g->bearer_offered);
+    if (dpop_first) {
+        gh_buf_puts(out, "DPoP ");
+        put_algs(g, out);
+        put_error(res, scope, out);
         gh_buf_puts(out, ", ");
-        /* and the Bearer challenge with the metadata location, so discovery still works */
+        put_metadata(g, path, out);
+        if (g->bearer_offered) { /* RFC 9449 §7.2: both schemes, one field (RFC 9110 §11.6.1) */
+            gh_buf_puts(out, ", Bearer ");
+            put_metadata(g, path, out);
+        }
+        return;
     }
-    gh_buf_appendf(out, "Bearer resource_metadata=\"%s/.well-known/oauth-protected-resource%.*s\"",
-                   g->conf->resource, (int)path.len, path.ptr);
-    if (res->error && !dpop_error)
-        gh_buf_appendf(out, ", error=\"%s\"", res->error);
-    if (res->description && !dpop_error &&
-        !res->dpop_scheme) /* fixed strings, never request data */
-        gh_buf_appendf(out, ", error_description=\"%s\"", res->description);
-    if (scope && *scope)
-        gh_buf_appendf(out, ", scope=\"%s\"", scope);
+    gh_buf_puts(out, "Bearer ");
+    put_metadata(g, path, out);
+    put_error(res, scope, out);
+    if (g->dpop_offered) {
+        gh_buf_puts(out, ", DPoP ");
+        put_algs(g, out);
+        gh_buf_puts(out, ", ");
+        put_metadata(g, path, out);
+    }
 }
 
 void gh_auth_principal_key(const struct gh_auth_principal *p, char out[65])

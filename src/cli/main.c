@@ -211,8 +211,9 @@ static int check_auth_mode(const struct gh_config *cfg, bool dev_issuer)
         }
     }
     if (!dev_issuer)
-        GH_LOGW("cli", "INSECURE: serving WITHOUT authentication (loopback only); any local "
-                       "process can call every upstream tool");
+        gh_log_always(GH_LOG_WARN, "cli",
+                      "INSECURE: serving WITHOUT authentication (loopback only); any local "
+                      "process can call every upstream tool");
     return 0;
 }
 

@@ -155,6 +155,12 @@ enum gh_log_level gh_log_get_level(void);
 enum gh_rc gh_log_level_parse(const char *s, enum gh_log_level *out);
 void gh_log(enum gh_log_level lvl, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/**
+ * Logs whatever the configured level: for the few events an operator must never miss, such
+ * as serving without authentication (a log_level of error must not silence that warning).
+ */
+void gh_log_always(enum gh_log_level lvl, const char *module, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 #define GH_LOGE(mod, ...) gh_log(GH_LOG_ERROR, mod, __VA_ARGS__)
 #define GH_LOGW(mod, ...) gh_log(GH_LOG_WARN, mod, __VA_ARGS__)
 #define GH_LOGI(mod, ...) gh_log(GH_LOG_INFO, mod, __VA_ARGS__)
@@ -165,7 +171,8 @@ void gh_log(enum gh_log_level lvl, const char *module, const char *fmt, ...)
     } while (0)
 
 /* ---- randomness, encodings, hashes, clocks ---- */
-/** Fills buf with n bytes from the OS CSPRNG (OpenSSL RAND_bytes); aborts if it cannot. */
+/** Fills buf with n bytes from the CSPRNG (OpenSSL RAND_bytes, drawn per thread in blocks and
+ *  each byte handed out once); aborts if it cannot. */
 void gh_random_bytes(void *buf, size_t n);
 /** base64url without padding. out must hold gh_b64url_enclen(n)+1 bytes; returns the length. */
 size_t gh_b64url_encode(const void *in, size_t n, char *out);

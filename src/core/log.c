@@ -33,16 +33,11 @@ enum gh_rc gh_log_level_parse(const char *s, enum gh_log_level *out)
     return GH_E_PARSE;
 }
 
-void gh_log(enum gh_log_level lvl, const char *module, const char *fmt, ...)
+static void log_write(enum gh_log_level lvl, const char *module, const char *fmt, va_list ap)
 {
     static const char *tags[] = {"error", "warn", "info", "debug"};
-    if ((int)lvl > atomic_load(&log_level))
-        return;
     char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     char line[2048 * 4 + 128];
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -58,4 +53,22 @@ void gh_log(enum gh_log_level lvl, const char *module, const char *fmt, ...)
     }
     line[o++] = '\n';
     fwrite(line, 1, o, stderr);
+}
+
+void gh_log(enum gh_log_level lvl, const char *module, const char *fmt, ...)
+{
+    if ((int)lvl > atomic_load(&log_level))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_write(lvl, module, fmt, ap);
+    va_end(ap);
+}
+
+void gh_log_always(enum gh_log_level lvl, const char *module, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_write(lvl, module, fmt, ap);
+    va_end(ap);
 }

@@ -21,7 +21,12 @@ enum caps {
     CAP_LOGGING = 1 << 3,
     CAP_COMPLETIONS = 1 << 4,
     CAP_SUBSCRIBE = 1 << 5,
+    CAP_TOOLS_CHANGED = 1 << 6, /* the member sends notifications/tools/list_changed */
+    CAP_PROMPTS_CHANGED = 1 << 7,
+    CAP_RESOURCES_CHANGED = 1 << 8,
 };
+
+#define TOOL_NAME_MAX 128 /* MCP 2025-11-25: tool names are 1-128 of A-Z a-z 0-9 _ - . */
 
 enum agg_kind {
     AGG_INIT = 0,
@@ -48,8 +53,9 @@ struct gh_mcp_agg {
 struct gh_mcp_fanout {
     enum agg_kind kind;
     size_t outstanding;
-    size_t *pages; /* per channel */
-    struct gh_buf items;
+    size_t nch;
+    size_t *pages;        /* per channel */
+    struct gh_buf *items; /* per channel: joined in member order when the last part is in */
     struct gh_buf instructions;
     char client_version[16];
     const struct gh_auth_principal *who; /* the parent's principal: lists are filtered for it */
@@ -97,7 +103,9 @@ void gh_mcp_agg_free(struct gh_mcp_bridge *b)
 
 void gh_mcp_fanout_free(struct gh_mcp_fanout *f)
 {
-    gh_buf_release(&f->items);
+    for (size_t i = 0; f->items && i < f->nch; i++)
+        gh_buf_release(&f->items[i]);
+    free(f->items);
     gh_buf_release(&f->instructions);
     free(f->pages);
     free(f);
@@ -146,8 +154,11 @@ static struct gh_mcp_fanout *fanout_new(struct gh_mcp_bridge *b, struct gh_mcp_p
 {
     struct gh_mcp_fanout *f = gh_xcalloc(1, sizeof(*f));
     f->kind = kind;
+    f->nch = b->nch;
     f->pages = gh_xcalloc(b->nch, sizeof(*f->pages));
-    gh_buf_init(&f->items, b->gw->cfg->limits.body_bytes * 4);
+    f->items = gh_xcalloc(b->nch, sizeof(*f->items));
+    for (size_t i = 0; i < b->nch; i++)
+        gh_buf_init(&f->items[i], b->gw->cfg->limits.body_bytes * 4);
     gh_buf_init(&f->instructions, 64 << 10);
     p->fan = f;
     f->who = p->principal;
@@ -196,23 +207,32 @@ static void compose_init(struct gh_mcp_bridge *b, struct gh_mcp_fanout *f, struc
     unsigned all = 0;
     for (size_t i = 0; i < b->nch; i++)
         all |= agg_of(b)->caps[i];
-    const char *caps[8];
-    size_t n = 0;
-    if (all & CAP_TOOLS)
-        caps[n++] = "\"tools\":{\"listChanged\":true}";
-    if (all & CAP_PROMPTS)
-        caps[n++] = "\"prompts\":{\"listChanged\":true}";
-    if ((all & CAP_RESOURCES) && (all & CAP_SUBSCRIBE))
-        caps[n++] = "\"resources\":{\"listChanged\":true,\"subscribe\":true}";
-    else if (all & CAP_RESOURCES)
-        caps[n++] = "\"resources\":{\"listChanged\":true}";
-    if (all & CAP_LOGGING)
-        caps[n++] = "\"logging\":{}";
-    if (all & CAP_COMPLETIONS)
-        caps[n++] = "\"completions\":{}";
+    /* listChanged is a promise to notify: the gateway only relays members' notifications (it
+     * sends none of its own), so it is claimed only when some member claims it for that list */
     gh_buf_appendf(r, "{\"protocolVersion\":\"%s\",\"capabilities\":{", b->sess->version);
-    for (size_t i = 0; i < n; i++)
-        gh_buf_appendf(r, "%s%s", i ? "," : "", caps[i]);
+    const char *sep = "";
+    if (all & CAP_TOOLS) {
+        gh_buf_appendf(r, "\"tools\":{%s}",
+                       (all & CAP_TOOLS_CHANGED) ? "\"listChanged\":true" : "");
+        sep = ",";
+    }
+    if (all & CAP_PROMPTS) {
+        gh_buf_appendf(r, "%s\"prompts\":{%s}", sep,
+                       (all & CAP_PROMPTS_CHANGED) ? "\"listChanged\":true" : "");
+        sep = ",";
+    }
+    if (all & CAP_RESOURCES) {
+        bool lc = all & CAP_RESOURCES_CHANGED, sub = all & CAP_SUBSCRIBE;
+        gh_buf_appendf(r, "%s\"resources\":{%s%s%s}", sep, lc ? "\"listChanged\":true" : "",
+                       lc && sub ? "," : "", sub ? "\"subscribe\":true" : "");
+        sep = ",";
+    }
+    if (all & CAP_LOGGING) {
+        gh_buf_appendf(r, "%s\"logging\":{}", sep);
+        sep = ",";
+    }
+    if (all & CAP_COMPLETIONS)
+        gh_buf_appendf(r, "%s\"completions\":{}", sep);
     gh_buf_appendf(r, "},\"serverInfo\":{\"name\":\"gatehouse\",\"version\":\"%s\"}", GH_VERSION);
     if (f->instructions.len) {
         gh_buf_append(r, ",\"instructions\":", 16);
@@ -228,13 +248,24 @@ static void fanout_finish(struct gh_mcp_bridge *b, struct gh_mcp_pending *p)
         answer_body(b, p, "{}");
         return;
     }
+    size_t total = 0;
+    for (size_t i = 0; i < f->nch; i++)
+        total += f->items[i].len + 1;
     struct gh_buf r;
-    gh_buf_init(&r, f->items.len + f->instructions.len * 6 + 4096);
+    gh_buf_init(&r, total + f->instructions.len * 6 + 4096);
     if (f->kind == AGG_INIT) {
         compose_init(b, f, &r);
     } else {
         gh_buf_appendf(&r, "{\"%s\":[", LIST_FIELD[f->kind]);
-        gh_buf_append(&r, f->items.data ? f->items.data : "", f->items.len);
+        bool first = true;
+        for (size_t i = 0; i < f->nch; i++) { /* member order: stable whoever answered first */
+            if (!f->items[i].len)
+                continue;
+            if (!first)
+                gh_buf_append(&r, ",", 1);
+            gh_buf_append(&r, f->items[i].data, f->items[i].len);
+            first = false;
+        }
         gh_buf_append(&r, "]}", 2);
     }
     gh_buf_append(&r, "", 1); /* NUL for answer_body */
@@ -247,9 +278,14 @@ static void fanout_finish(struct gh_mcp_bridge *b, struct gh_mcp_pending *p)
 static void note_owner(struct gh_mcp_bridge *b, struct gh_slice key, size_t ch, bool prefix)
 {
     struct gh_mcp_agg *a = agg_of(b);
-    for (struct owner *o = a->owners; o; o = o->next)
-        if (o->prefix == prefix && gh_slice_eq_cstr(key, o->key))
-            return; /* the first upstream to list a URI keeps it */
+    for (struct owner *o = a->owners; o; o = o->next) {
+        if (o->prefix == prefix && gh_slice_eq_cstr(key, o->key)) {
+            /* the first member (in endpoint order) that lists a URI owns it, whichever answered
+             * first: reads must not change owner from one list to the next */
+            o->ch = GH_MIN(o->ch, ch);
+            return;
+        }
+    }
     struct owner *o = gh_xcalloc(1, sizeof(*o));
     o->key = gh_xstrndup(key.ptr, key.len);
     o->ch = ch;
@@ -298,6 +334,41 @@ static bool item_visible(struct gh_mcp_bridge *b, struct gh_mcp_fanout *f, const
     return v;
 }
 
+/* Appends one item (comma first unless it is the first) to a member's list, whole or not at all. */
+static void put_item(struct gh_buf *list, const char *up, const char *item, size_t n)
+{
+    if (list->len + 1 + n > list->max) {
+        /* the list is frozen where it is (a later, smaller item must not jump the gap), and
+         * the freeze is logged once */
+        size_t frozen = GH_MAX(list->len, 1); /* a gh_buf's max is never 0 */
+        if (list->max > frozen)
+            GH_LOGW("mcp",
+                    "upstream %s: its list is larger than the merge allows; the rest is left out",
+                    up);
+        list->max = frozen;
+        return;
+    }
+    if (list->len)
+        gh_buf_append(list, ",", 1);
+    gh_buf_append(list, item, n);
+}
+
+/* Whether a namespaced tool name stays a valid MCP tool name (1-128 of A-Z a-z 0-9 _ - .). The
+ * upstream name and separator are already of those characters (config check), so only the
+ * member's own name and the total length can break it. */
+static bool tool_name_valid(const char *up, struct gh_slice name)
+{
+    if (name.len == 0 || strlen(up) + 1 + name.len > TOOL_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < name.len; i++) {
+        unsigned char c = (unsigned char)name.ptr[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
 /* Appends one list item; tools and prompts get their upstream's namespace. */
 static void collect_item(struct gh_mcp_bridge *b, struct gh_mcp_fanout *f, size_t ch,
                          const struct gh_json_doc *d, int32_t item)
@@ -306,22 +377,26 @@ static void collect_item(struct gh_mcp_bridge *b, struct gh_mcp_fanout *f, size_
     const char *up = b->ups[ch]->conf->name;
     if (!item_visible(b, f, up, d, item))
         return;
-    if (f->items.len)
-        gh_buf_append(&f->items, ",", 1);
     if (f->kind == AGG_TOOLS || f->kind == AGG_PROMPTS) {
         int32_t nm = get(d, item, "name");
-        if (!str_of(d, nm, &s) || strlen(up) + 1 + s.len > 128 ||
-            (d->toks[nm].flags & GH_JSON_F_ESCAPED)) {
+        if (!str_of(d, nm, &s) || s.len == 0 || strlen(up) + 1 + s.len > TOOL_NAME_MAX) {
             GH_LOGW("mcp", "upstream %s: a %s entry without a usable name was left out", up,
                     LIST_FIELD[f->kind]);
-            f->items.len -= f->items.len ? 1 : 0;
             return;
         }
-        char repl[200];
+        /* skipped, not escaped: an escaped name would be a second spelling to route back */
+        if (f->kind == AGG_TOOLS && !tool_name_valid(up, s)) {
+            GH_LOGW("mcp",
+                    "upstream %s: tool \"%.*s\" left out: \"%s%c<name>\" would not be a valid MCP "
+                    "tool name (1-%d of A-Z a-z 0-9 _ - .)",
+                    up, (int)GH_MIN(s.len, 80), s.ptr, up, b->ep->separator, TOOL_NAME_MAX);
+            return;
+        }
+        char repl[TOOL_NAME_MAX + 8];
         snprintf(repl, sizeof(repl), "\"%s%c%.*s\"", up, b->ep->separator, (int)s.len, s.ptr);
         size_t n;
         char *out = gh_mcp_splice(raw.ptr, raw.len, gh_json_raw(d, (uint32_t)nm), repl, &n);
-        gh_buf_append(&f->items, out, n);
+        put_item(&f->items[ch], up, out, n);
         free(out);
         return;
     }
@@ -331,7 +406,14 @@ static void collect_item(struct gh_mcp_bridge *b, struct gh_mcp_fanout *f, size_
         const char *brace = memchr(s.ptr, '{', s.len);
         note_owner(b, gh_slice(s.ptr, brace ? (size_t)(brace - s.ptr) : s.len), ch, true);
     }
-    gh_buf_append(&f->items, raw.ptr, raw.len);
+    put_item(&f->items[ch], up, raw.ptr, raw.len);
+}
+
+/* Whether capability obj (an object in an initialize result) says listChanged: true. */
+static bool list_changed(const struct gh_json_doc *d, int32_t obj)
+{
+    int32_t lc = get(d, obj, "listChanged");
+    return lc >= 0 && d->toks[lc].type == GH_JSON_TRUE;
 }
 
 static void collect_init(struct gh_mcp_bridge *b, struct gh_mcp_fanout *f, size_t ch,
@@ -347,6 +429,9 @@ static void collect_init(struct gh_mcp_bridge *b, struct gh_mcp_fanout *f, size_
     c |= get(d, caps, "completions") >= 0 ? CAP_COMPLETIONS : 0;
     int32_t sub = get(d, get(d, caps, "resources"), "subscribe");
     c |= sub >= 0 && d->toks[sub].type == GH_JSON_TRUE ? CAP_SUBSCRIBE : 0;
+    c |= list_changed(d, get(d, caps, "tools")) ? CAP_TOOLS_CHANGED : 0;
+    c |= list_changed(d, get(d, caps, "prompts")) ? CAP_PROMPTS_CHANGED : 0;
+    c |= list_changed(d, get(d, caps, "resources")) ? CAP_RESOURCES_CHANGED : 0;
     a->caps[ch] = c;
     struct gh_slice v, ins;
     if (str_of(d, get(d, res, "protocolVersion"), &v) && v.len < 16) {
@@ -371,8 +456,13 @@ static bool next_page(struct gh_mcp_bridge *b, struct gh_mcp_pending *parent, si
 {
     struct gh_mcp_fanout *f = parent->fan;
     int32_t cur = get(d, res, "nextCursor");
-    if (cur < 0 || d->toks[cur].type != GH_JSON_STRING || ++f->pages[ch] >= MAX_PAGES)
+    if (cur < 0 || d->toks[cur].type != GH_JSON_STRING)
         return false;
+    if (++f->pages[ch] >= MAX_PAGES) {
+        GH_LOGW("mcp", "upstream %s: %s stopped after %d pages; the rest is left out",
+                b->ups[ch]->conf->name, LIST_METHOD[f->kind], MAX_PAGES);
+        return false;
+    }
     struct gh_slice raw = gh_json_raw(d, (uint32_t)cur);
     if (raw.len > 1024)
         return false;
@@ -485,6 +575,12 @@ static void route_named(struct gh_mcp_bridge *b, struct gh_mcp_pending *p,
         answer_error(b, p, GH_JSONRPC_INVALID_PARAMS, "Unknown tool or prompt name");
         return;
     }
+    /* a tool left out of tools/list for its name is not callable by that name either */
+    if (gh_slice_eq_cstr(m->method, "tools/call") &&
+        !tool_name_valid(b->ups[ch]->conf->name, rest)) {
+        answer_error(b, p, GH_JSONRPC_INVALID_PARAMS, "Unknown tool or prompt name");
+        return;
+    }
     forward(b, p, ch, msg, len, m->id_raw, gh_json_raw(&body->doc, (uint32_t)name_tok), rest);
 }
 
@@ -532,9 +628,13 @@ static void agg_set_level(struct gh_mcp_bridge *b, struct gh_mcp_pending *p,
         answer_body(b, p, "{}");
 }
 
-/* Methods fanned out to every member that has the capability, merged into one answer. */
-static bool agg_list(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, struct gh_slice meth)
+/* Methods fanned out to every member that has the capability, merged into one answer. The
+ * answer is one page holding every member's pages, so it never carries a nextCursor: a cursor
+ * from the client was not made here and is refused (-32602) rather than silently restarting. */
+static bool agg_list(struct gh_mcp_bridge *b, struct gh_mcp_pending *p,
+                     const struct gh_jsonrpc_body *body)
 {
+    struct gh_slice meth = body->msgs[0].method;
     static const struct {
         const char *method;
         enum agg_kind kind;
@@ -547,7 +647,11 @@ static bool agg_list(struct gh_mcp_bridge *b, struct gh_mcp_pending *p, struct g
     };
     for (size_t i = 0; i < GH_ARRAY_LEN(LISTS); i++) {
         if (gh_slice_eq_cstr(meth, LISTS[i].method)) {
-            fan_out(b, p, LISTS[i].kind, LISTS[i].method, LISTS[i].cap);
+            if (get(&body->doc, body->msgs[0].params, "cursor") >= 0)
+                answer_error(b, p, GH_JSONRPC_INVALID_PARAMS,
+                             "Invalid cursor: this endpoint answers every list in one page");
+            else
+                fan_out(b, p, LISTS[i].kind, LISTS[i].method, LISTS[i].cap);
             return true;
         }
     }
@@ -564,7 +668,7 @@ void gh_mcp_agg_request(struct gh_mcp_bridge *b, struct gh_mcp_pending *p,
         agg_initialize(b, p, m, msg, len);
     } else if (gh_slice_eq_cstr(meth, "ping")) {
         answer_body(b, p, "{}");
-    } else if (agg_list(b, p, meth)) {
+    } else if (agg_list(b, p, body)) {
         return;
     } else if (gh_slice_eq_cstr(meth, "logging/setLevel")) {
         agg_set_level(b, p, body);

@@ -901,10 +901,13 @@ void gh_mcp_bridge_get(struct gh_mcp_gateway *gw, struct gh_http_req *r, struct 
 /* ---- held sessions: 2026-07-28 clients on session-era routes ----
  *
  * A stateless client has no session, but a stdio child or an aggregated endpoint only speaks
- * the session era. The gateway then is the upstream's one client: it initializes once per route,
- * answers server/discover from that initialize result, forwards each request with its id
- * remapped (its result marked resultType "complete"), refuses what 2026-07-28 removed, and
- * carries the upstream's change notifications to subscriptions/listen streams.
+ * the session era. The gateway then is the upstream's client: it initializes once per route and
+ * principal (one principal's state never reaches another; without auth everybody is the one
+ * anonymous principal), answers server/discover from that initialize result, forwards each
+ * request with its id remapped (its result marked resultType "complete"), refuses what
+ * 2026-07-28 removed, and carries the upstream's change notifications to subscriptions/listen
+ * streams. A held session is a gateway session like any other: it counts against the session
+ * limits and ends after timeouts.session_idle_ms unused, stopping its children.
  */
 
 #define META_SUB "io.modelcontextprotocol/subscriptionId"
@@ -1143,7 +1146,7 @@ static void held_broadcast(struct gh_mcp_bridge *b, const char *msg, size_t len)
     gh_arena_free(a);
 }
 
-static void held_restart(struct gh_mcp_bridge *b);
+static void held_release(struct gh_mcp_bridge *b);
 
 static void held_close(struct gh_mcp_bridge *b)
 {
@@ -1153,7 +1156,7 @@ static void held_close(struct gh_mcp_bridge *b)
     }
     b->nthin = 0;
     if (b->held)
-        held_restart(b);
+        held_release(b);
     while (b->listeners) {
         struct gh_mcp_listener *l = b->listeners;
         b->listeners = l->next;
@@ -1319,10 +1322,16 @@ static void held_send_init(struct gh_mcp_bridge *b)
     gh_arena_free(a);
 }
 
-/* Opens the route's held session on this worker and sends the gateway's own initialize. */
-static struct gh_mcp_session *held_open(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt)
+/* Opens a held session of the route for principal on this worker and sends the gateway's own
+ * initialize. NULL when the session limits refuse it (*limit: 1 total, 2 the principal's share)
+ * or the upstream cannot be started (*limit 0). */
+static struct gh_mcp_session *held_open(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
+                                        const char *principal, int *limit)
 {
-    struct gh_mcp_session *s = gh_mcp_session_create(gw, rt->key, (struct gh_slice){0});
+    bool per_principal = false;
+    struct gh_mcp_session *s =
+        gh_mcp_session_create_for(gw, rt->key, (struct gh_slice){0}, principal, &per_principal);
+    *limit = s ? 0 : per_principal ? 2 : 1;
     if (!s)
         return NULL;
     struct gh_mcp_bridge *b = bridge_new(gw, s, rt->u, rt->ep);
@@ -1338,50 +1347,100 @@ static struct gh_mcp_session *held_open(struct gh_mcp_gateway *gw, const struct 
     return s; /* the creator's reference */
 }
 
-static size_t held_slot_locked(struct gh_mcp_gateway *gw, const void *key)
+/* One held session of a route for one principal ("" for a shared child and without auth), with
+ * the restart backoff of its upstream. */
+struct gh_mcp_held_slot {
+    const void *key;
+    char principal[65];
+    struct gh_mcp_session *s; /* the table's reference; NULL once it ended */
+    unsigned failures;        /* consecutive early exits: restart backoff */
+    uint64_t retry_at;        /* no new held session before this (ms) */
+};
+
+/* The principal a route's held session belongs to: a shared child is everybody's by config. */
+static const char *held_principal(const struct gh_mcp_route *rt)
 {
-    for (size_t i = 0; i < gw->nheld; i++)
-        if (gw->held_key[i] == key)
-            return i;
-    if (gw->nheld >= GH_ARRAY_LEN(gw->held))
-        return SIZE_MAX;
-    gw->held_key[gw->nheld] = key;
-    gw->held[gw->nheld] = NULL;
-    return gw->nheld++;
+    return !rt->ep && gh_mcp_shared(rt->u) ? "" : gh_mcp_current_principal;
 }
 
-/* The route's live held session with a reference; opens one unless a restart backoff is on.
- * *retry_ms says how long to wait when it returns NULL. */
+/* The slot of (key, principal), added when absent. Slots whose session ended and whose backoff
+ * no longer matters (a minute after it ran out) are dropped meanwhile, so the table stays about
+ * as large as the live held sessions, which the session limits bound. Under gw->lock. */
+static struct gh_mcp_held_slot *held_slot_locked(struct gh_mcp_gateway *gw, const void *key,
+                                                 const char *principal, uint64_t now)
+{
+    struct gh_mcp_held_slot *found = NULL;
+    for (size_t i = 0; i < gw->nheld;) {
+        struct gh_mcp_held_slot *h = &gw->held[i];
+        if (h->key == key && strcmp(h->principal, principal) == 0) {
+            found = h;
+            i++;
+        } else if (!h->s && now >= h->retry_at + 60000) {
+            gw->held[i] = gw->held[--gw->nheld]; /* i now holds the last one: look again */
+        } else {
+            i++;
+        }
+    }
+    if (found)
+        return found;
+    if (gw->nheld == gw->held_cap) {
+        gw->held_cap = gw->held_cap ? gw->held_cap * 2 : 16;
+        gw->held = gh_xrealloc(gw->held, gw->held_cap * sizeof(*gw->held));
+    }
+    struct gh_mcp_held_slot *h = &gw->held[gw->nheld++];
+    memset(h, 0, sizeof(*h));
+    h->key = key;
+    snprintf(h->principal, sizeof(h->principal), "%s", principal);
+    return h;
+}
+
+/* The live held session of the route for the principal of this request, with a reference; opens
+ * one unless a restart backoff is on (*retry_ms then says how long) or the session limits refuse
+ * it (*limit as held_open says). */
 static struct gh_mcp_session *held_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
-                                       uint64_t *retry_ms)
+                                       const char *principal, uint64_t *retry_ms, int *limit)
 {
     struct gh_mcp_session *s = NULL;
     uint64_t now = gh_clock_ms();
     *retry_ms = 0;
+    *limit = 0;
     pthread_mutex_lock(&gw->lock);
-    size_t i = held_slot_locked(gw, rt->key);
-    if (i != SIZE_MAX && gw->held[i] && !gw->held[i]->closed) {
-        s = gw->held[i];
+    struct gh_mcp_held_slot *h = held_slot_locked(gw, rt->key, principal, now);
+    if (h->s && !h->s->closed) {
+        s = h->s;
         s->refs++;
-    } else if (i != SIZE_MAX && now < gw->held_retry_at[i]) {
-        *retry_ms = gw->held_retry_at[i] - now;
+    } else if (now < h->retry_at) {
+        *retry_ms = h->retry_at - now;
     }
     pthread_mutex_unlock(&gw->lock);
-    if (s || *retry_ms || i == SIZE_MAX)
+    if (s || *retry_ms)
         return s;
-    s = held_open(gw, rt);
-    if (!rt->ep && gh_mcp_shared(rt->u))
+    s = held_open(gw, rt, principal, limit);
+    if (!rt->ep && gh_mcp_shared(rt->u) && (s || !*limit)) /* a limit refusal started nothing */
         gh_upstream_health_set_child(gw->upstreams, rt->u, s ? GH_UPSTREAM_UP : GH_UPSTREAM_DOWN,
                                      0);
     if (!s)
         return NULL;
     s->bridge->route_key = rt->key;
+    struct gh_mcp_session *old = NULL, *loser = NULL;
     pthread_mutex_lock(&gw->lock);
-    if (gw->held[i])
-        gw->held[i]->refs--; /* the table's hold on a closed one (freed by its last holder) */
-    gw->held[i] = s;
-    s->refs++; /* the table's */
+    h = held_slot_locked(gw, rt->key, principal, now); /* the table may have moved meanwhile */
+    if (h->s && !h->s->closed) { /* a concurrent request of the same principal was first */
+        loser = s;
+        s = h->s;
+        s->refs++;
+    } else {
+        old = h->s; /* ended, its release still on its way: the table's reference goes now */
+        h->s = s;
+        s->refs++; /* the table's */
+    }
     pthread_mutex_unlock(&gw->lock);
+    if (old)
+        gh_mcp_session_unref(gw, old);
+    if (loser) {
+        gh_mcp_session_close_why(gw, loser, "superseded");
+        gh_mcp_session_unref(gw, loser);
+    }
     return s;
 }
 
@@ -1397,8 +1456,9 @@ static void restart_fire(void *arg)
 {
     struct restart *rs = arg;
     uint64_t retry_ms = 0;
+    int limit = 0;
     struct gh_mcp_session *s =
-        atomic_load(&rs->gw->closing) ? NULL : held_get(rs->gw, &rs->rt, &retry_ms);
+        atomic_load(&rs->gw->closing) ? NULL : held_get(rs->gw, &rs->rt, "", &retry_ms, &limit);
     if (s)
         gh_mcp_session_unref(rs->gw, s); /* the table keeps it */
     else if (retry_ms) {
@@ -1409,34 +1469,60 @@ static void restart_fire(void *arg)
     free(rs);
 }
 
-/* One more end of b's upstream: *wait gets the delay before the next start. False when b is not
- * its route's current held session. */
-static bool held_backoff(struct gh_mcp_bridge *b, uint64_t *wait)
+static void held_unref_task(void *arg)
 {
-    struct gh_mcp_gateway *gw = b->gw;
-    bool mine = false;
-    *wait = 0;
-    pthread_mutex_lock(&gw->lock);
-    for (size_t i = 0; i < gw->nheld; i++) {
-        if (gw->held[i] != b->sess)
-            continue;
-        mine = true;
-        uint64_t lived = gh_clock_ms() - b->opened_ms;
-        gw->held_failures[i] = lived > 60000 ? 0 : gw->held_failures[i] + 1;
-        unsigned f = GH_MIN(gw->held_failures[i], 7u);
-        *wait = f ? GH_MIN((uint64_t)250 << f, (uint64_t)30000) : 0;
-        gw->held_retry_at[i] = gh_clock_ms() + *wait;
-    }
-    pthread_mutex_unlock(&gw->lock);
-    return mine;
+    struct gh_mcp_session *s = arg;
+    gh_mcp_session_unref(s->gw, s);
 }
 
-static void held_restart(struct gh_mcp_bridge *b)
+/* The slot holding s, NULL when s is not (or no longer) its route's held session. Under
+ * gw->lock. */
+static struct gh_mcp_held_slot *held_slot_of_locked(struct gh_mcp_gateway *gw,
+                                                    const struct gh_mcp_session *s)
+{
+    for (size_t i = 0; i < gw->nheld; i++)
+        if (gw->held[i].s == s)
+            return &gw->held[i];
+    return NULL;
+}
+
+/* One more failure of h's upstream (it exited, could not be started or initialized, or hung),
+ * last started at opened_ms: returns the delay before the next start, which h->retry_at records.
+ * Under gw->lock. */
+static uint64_t held_backoff_locked(struct gh_mcp_held_slot *h, uint64_t opened_ms)
+{
+    uint64_t now = gh_clock_ms();
+    h->failures = now - opened_ms > 60000 ? 0 : h->failures + 1;
+    unsigned f = GH_MIN(h->failures, 7u);
+    uint64_t wait = f ? GH_MIN((uint64_t)250 << f, (uint64_t)30000) : 0;
+    h->retry_at = now + wait;
+    return wait;
+}
+
+/* A held session ends: the table lets go of it. When its upstream failed (rather than the
+ * session being closed: idle, shutdown, superseded), the next one waits for the backoff, and a
+ * shared child is restarted; a shared child stopped from our side is on-demand again. */
+static void held_release(struct gh_mcp_bridge *b)
 {
     struct gh_mcp_gateway *gw = b->gw;
     uint64_t wait = 0;
-    bool mine = held_backoff(b, &wait);
-    if (!mine || b->ep || !gh_mcp_shared(b->ups[0]) || gw->closing)
+    bool shared = !b->ep && gh_mcp_shared(b->ups[0]);
+    pthread_mutex_lock(&gw->lock);
+    bool failed = !b->sess->closed; /* the session is closed first when it ends from our side */
+    struct gh_mcp_held_slot *h = held_slot_of_locked(gw, b->sess);
+    if (h) {
+        h->s = NULL;
+        if (failed)
+            wait = held_backoff_locked(h, b->opened_ms);
+        else if (shared) /* under the lock: the next held_get's "up" comes after this */
+            gh_upstream_health_set_child(gw->upstreams, b->ups[0], GH_UPSTREAM_UNKNOWN, 0);
+    }
+    pthread_mutex_unlock(&gw->lock);
+    if (!h)
+        return;
+    /* the table's reference, let go once the closing that runs now has finished with it */
+    gh_net_worker_post(b->home, held_unref_task, b->sess);
+    if (!failed || !shared || gw->closing)
         return;
     GH_LOGW("mcp", "upstream %s (shared): restarting in %llu ms", b->ups[0]->conf->name,
             (unsigned long long)wait);
@@ -1466,7 +1552,11 @@ static void held_hung(struct gh_mcp_bridge *b, const char *why)
         free(r);
     }
     uint64_t wait = 0;
-    held_backoff(b, &wait);
+    pthread_mutex_lock(&gw->lock);
+    struct gh_mcp_held_slot *h = held_slot_of_locked(gw, b->sess);
+    if (h) /* a hang is a failure of the upstream: the same backoff as an exit */
+        wait = held_backoff_locked(h, b->opened_ms);
+    pthread_mutex_unlock(&gw->lock);
     b->respawn_at_ms = gh_clock_ms() + (wait ? wait : 1);
     GH_LOGW("mcp", "upstream %s (shared): restarting in %llu ms", b->ups[0]->conf->name,
             (unsigned long long)wait);
@@ -1479,7 +1569,7 @@ static void held_respawn(struct gh_mcp_bridge *b)
     b->respawn_at_ms = 0;
     if (atomic_load(&b->gw->closing))
         return;
-    if (open_channels(b) != GH_OK) { /* the sessions end; held_restart tries again later */
+    if (open_channels(b) != GH_OK) { /* the sessions end; held_release restarts it later */
         bridge_close_home(b, "upstream could not be restarted");
         return;
     }
@@ -1511,10 +1601,15 @@ static void post_msg(struct gh_mcp_bridge *b, struct gh_mcp_client_msg *cm)
 }
 
 void gh_mcp_held_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
-                      struct gh_http_req *r)
+                      struct gh_http_req *r, struct gh_slice id)
 {
     uint64_t retry_ms;
-    struct gh_mcp_session *s = held_get(gw, rt, &retry_ms);
+    int limit;
+    struct gh_mcp_session *s = held_get(gw, rt, held_principal(rt), &retry_ms, &limit);
+    if (!s && limit) {
+        gh_mcp_reply_session_limit(gw, r, id, limit == 2);
+        return;
+    }
     if (!s) {
         reply_retry(r, retry_ms);
         return;
@@ -1571,7 +1666,12 @@ void gh_mcp_shared_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
 {
     const struct gh_jsonrpc_msg *m = &body->msgs[0];
     uint64_t retry_ms = 0;
-    struct gh_mcp_session *hs = s ? s->shared : held_get(gw, rt, &retry_ms);
+    int limit = 0;
+    struct gh_mcp_session *hs = s ? s->shared : held_get(gw, rt, "", &retry_ms, &limit);
+    if (!hs && limit) {
+        gh_mcp_reply_session_limit(gw, r, m->id_raw, false);
+        return;
+    }
     if (!hs) {
         reply_retry(r, retry_ms);
         return;
@@ -1601,7 +1701,7 @@ void gh_mcp_shared_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
         cm->shared_init = true;
     }
     gh_mcp_session_ref(gw, hs);                     /* the task's */
-    atomic_store(&hs->last_used_ms, gh_clock_ms()); /* its clients' traffic keeps it from idling */
+    atomic_store(&hs->last_used_ms, gh_clock_ms()); /* a child in use is not idle */
     cm->b = hs->bridge;
     cm->thin = s; /* the caller's (or the creator's) reference moves to the task */
     cm->bytes = client_bytes(r, &cm->len);

@@ -117,6 +117,7 @@ void gh_mcp_gateway_free(struct gh_mcp_gateway *gw)
         }
     }
     free(gw->buckets);
+    free(gw->held); /* its sessions were in the table: freed above */
     gh_mcp_sessions_counts_free(gw);
     for (size_t i = 0; gw->endpoints && i < gw->cfg->n_endpoints; i++)
         free(gw->endpoints[i].ups);
@@ -207,8 +208,15 @@ static bool admit_session(struct gh_mcp_gateway *gw, struct gh_http_req *r, stru
     bool per_principal = false;
     if (gh_mcp_session_admit(gw, &per_principal))
         return true;
+    gh_mcp_reply_session_limit(gw, r, id, per_principal);
+    return false;
+}
+
+void gh_mcp_reply_session_limit(struct gh_mcp_gateway *gw, struct gh_http_req *r,
+                                struct gh_slice id, bool per_principal)
+{
     if (per_principal) {
-        GH_LOGW("mcp", "initialize refused: principal at limits.sessions_per_principal (%llu)",
+        GH_LOGW("mcp", "session refused: principal at limits.sessions_per_principal (%llu)",
                 (unsigned long long)gw->cfg->limits.sessions_per_principal);
         gh_mcp_reply_error(r, 429, id, GH_JSONRPC_INTERNAL_ERROR,
                            "Too Many Requests: this principal has reached its limit of open "
@@ -217,7 +225,6 @@ static bool admit_session(struct gh_mcp_gateway *gw, struct gh_http_req *r, stru
         gh_mcp_reply_error(r, 503, id, GH_JSONRPC_INTERNAL_ERROR,
                            "Service Unavailable: session limit reached");
     }
-    return false;
 }
 
 /* Whether the body is an initialize (*init), and whether it may go on: alone, not in a batch,
@@ -383,6 +390,15 @@ static void post_durable(struct post_ctx *pc)
     gh_audit_barrier(pc->gw->audit, post_synced, pc);
 }
 
+/* Notifications and responses are answered 202 at once: only requests occupy a slot. */
+static bool carries_request(const struct gh_jsonrpc_body *body)
+{
+    for (uint32_t i = 0; i < body->count; i++)
+        if (body->msgs[i].kind == GH_JSONRPC_REQUEST)
+            return true;
+    return false;
+}
+
 static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
                         struct gh_http_req *r)
 {
@@ -417,6 +433,10 @@ static void handle_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt
     gh_mcp_trace_adopt_meta(pc->ra, r, &body);
     gh_mcp_redact_arguments(gw, rt, r, &body, pc->ra); /* before the upstream sees anything */
     gh_http_req_set_app(r, pc->ra); /* the proxy sends its trace context upstream */
+    /* a refusal here is a measured outcome like any other answer */
+    if (carries_request(&body) &&
+        !gh_mcp_inflight_admit(gw, r, body.batch ? (struct gh_slice){0} : body.msgs[0].id_raw))
+        return;
     switch (gh_mcp_authorize(gw, &pc->rt, r, &pc->body, pc->ra, post_resume, pc)) {
     case GH_MCP_AUTHZ_OK:
         post_durable(pc);
@@ -495,8 +515,22 @@ static void handle_get(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
     }
     uint64_t seq = 0;
     struct gh_slice last = gh_http_req_header(r, "Last-Event-ID");
+    bool trimmed = false;
     struct gh_mcp_stream *st =
-        last.ptr ? gh_mcp_stream_find(s, last, &seq) : gh_mcp_stream_find_get(s, false);
+        last.ptr ? gh_mcp_stream_find(s, last, &seq, &trimmed) : gh_mcp_stream_find_get(s, false);
+    if (trimmed) { /* resuming would silently skip events: say so instead */
+        GH_LOGW("mcp",
+                "resumption refused: events after Last-Event-ID %.*s are past "
+                "limits.sse_replay_bytes (%llu)",
+                (int)GH_MIN(last.len, (size_t)47), last.ptr,
+                (unsigned long long)gw->cfg->limits.sse_replay_bytes);
+        gh_mcp_reply_error(r, 410, (struct gh_slice){0}, GH_JSONRPC_INVALID_REQUEST,
+                           "Gone: the events after this Last-Event-ID are no longer held (the "
+                           "replay buffer, limits.sse_replay_bytes, is full); reconnect without "
+                           "Last-Event-ID");
+        gh_mcp_session_unref(gw, s);
+        return;
+    }
     if (!last.ptr && st)
         seq = gh_mcp_stream_delivered(st);
     if (!st && (s->bridge || s->shared)) {
@@ -554,7 +588,36 @@ static void reply_auth(struct gh_mcp_gateway *gw, struct gh_http_req *r,
     gh_buf_release(&body);
 }
 
-/* Every message of the body needs the scopes its method and upstream call for (403 else). */
+/*
+ * The upstreams a message may reach, for their scopes: the route's upstream; on an aggregated
+ * endpoint the member a tool or prompt name is prefixed with (split as routing splits it), and
+ * for anything else (initialize, lists, resources, notifications, responses) every member, since
+ * the endpoint fans it out or routes it by owner. Returns how many names were put in out.
+ */
+static size_t reached_by(const struct gh_mcp_route *rt, const struct gh_jsonrpc_msg *m,
+                         struct gh_slice *out)
+{
+    if (!rt->ep) {
+        out[0] = gh_slice_cstr(rt->u->conf->name);
+        return 1;
+    }
+    bool named =
+        gh_slice_eq_cstr(m->method, "tools/call") || gh_slice_eq_cstr(m->method, "prompts/get");
+    const char *sep =
+        named && m->name.ptr ? memchr(m->name.ptr, rt->ep->separator, m->name.len) : NULL;
+    for (size_t i = 0; sep && i < rt->ep->nups; i++) {
+        if (gh_slice_eq(gh_slice(m->name.ptr, (size_t)(sep - m->name.ptr)),
+                        gh_slice_cstr(rt->ep->ups[i]->conf->name))) {
+            out[0] = gh_slice_cstr(rt->ep->ups[i]->conf->name);
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < rt->ep->nups; i++)
+        out[i] = gh_slice_cstr(rt->ep->ups[i]->conf->name);
+    return rt->ep->nups;
+}
+
+/* Every message of the body needs the scopes its method and upstreams call for (403 else). */
 static bool scopes_ok(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
                       struct gh_http_req *r, const struct gh_auth_principal *p,
                       const struct gh_jsonrpc_body *body)
@@ -564,11 +627,16 @@ static bool scopes_ok(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
     struct gh_buf missing;
     gh_buf_init(&missing, 4096);
     bool ok = true;
-    struct gh_slice up = rt->ep ? gh_slice_cstr(rt->ep->path) : gh_slice_cstr(rt->u->conf->name);
-    for (uint32_t i = 0; i < body->count; i++)
-        ok &= gh_auth_gate_scopes(gw->auth, p, body->msgs[i].method, up, &missing);
+    size_t cap = rt->ep ? rt->ep->nups : 1;
+    struct gh_slice *ups = gh_arena_alloc(gh_http_req_arena(r), cap * sizeof(*ups));
+    for (uint32_t i = 0; i < body->count; i++) {
+        size_t n = reached_by(rt, &body->msgs[i], ups);
+        ok &= gh_auth_gate_scopes(gw->auth, p, body->msgs[i].method, ups, n, &missing);
+    }
     if (!ok) {
-        struct gh_auth_result res = {.status = 403, .error = "insufficient_scope"};
+        /* a bound token came with the DPoP scheme: the challenge answers in it */
+        struct gh_auth_result res = {
+            .status = 403, .error = "insufficient_scope", .dpop_scheme = p->claims.cnf_jkt.len > 0};
         gh_buf_append(&missing, "", 1);
         reply_auth(gw, r, &res, missing.data);
     }

@@ -37,12 +37,11 @@ struct gh_mcp_gateway {
     struct gh_prop *prop;        /* owned; outbound identity per upstream (propagation:) */
     struct gh_net_cidr *trusted; /* owned; gateway.trusted_proxies, parsed */
     size_t ntrusted;
-    struct gh_audit *audit;          /* the trail (the runtime's); NULL: none */
-    struct gh_mcp_session *held[64]; /* sessions held upstream, by route (gw->lock) */
-    const void *held_key[64];
-    unsigned held_failures[64]; /* consecutive early exits: restart backoff */
-    uint64_t held_retry_at[64]; /* no new held session before this (ms) */
-    size_t nheld;
+    struct gh_audit *audit; /* the trail (the runtime's); NULL: none */
+    /* sessions the gateway holds upstream for 2026-07-28 clients and shared children, by
+     * (route, principal) (bridge.c; gw->lock) */
+    struct gh_mcp_held_slot *held;
+    size_t nheld, held_cap;
     atomic_bool closing; /* shutdown: no restarts */
     /* session table: a small open hash guarded by one lock (sessions are rare next to requests) */
     pthread_mutex_t lock;
@@ -200,6 +199,15 @@ void gh_mcp_sessions_counts_free(struct gh_mcp_gateway *gw);
 
 struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw, const void *route,
                                              struct gh_slice upstream_id);
+/** The same for a given principal key ("": anonymous) rather than this thread's; on a refusal
+ *  (NULL) *per_principal says whether the principal's share, not sessions_total, was reached. */
+struct gh_mcp_session *gh_mcp_session_create_for(struct gh_mcp_gateway *gw, const void *route,
+                                                 struct gh_slice upstream_id, const char *principal,
+                                                 bool *per_principal);
+/** Answers the refusal of one more session: 429 when the principal holds its share of
+ *  limits.sessions_per_principal, 503 when limits.sessions_total is reached. */
+void gh_mcp_reply_session_limit(struct gh_mcp_gateway *gw, struct gh_http_req *r,
+                                struct gh_slice id, bool per_principal);
 /** Finds by id and route, with a reference; NULL when unknown or closed. When the id is live
  *  but belongs to another principal or route, *why (if given) says so: "other_principal" or
  *  "other_route" (the caller answers 404 all the same). */
@@ -233,9 +241,11 @@ void gh_mcp_stream_append(struct gh_mcp_stream *st, const struct gh_sse_event *e
 void gh_mcp_stream_finish(struct gh_mcp_stream *st, enum gh_rc rc);
 /** Attaches a client response (already started as SSE) from the event after last_seq. */
 void gh_mcp_stream_attach(struct gh_mcp_stream *st, struct gh_http_req *r, uint64_t after_seq);
-/** Finds the stream named by a Last-Event-ID ("<stream>-<seq>") within s, with a reference. */
+/** Finds the stream named by a Last-Event-ID ("<stream>-<seq>") within s, with a reference.
+ *  NULL with *trimmed when that stream exists but its replay buffer (limits.sse_replay_bytes)
+ *  no longer holds every event after the id. */
 struct gh_mcp_stream *gh_mcp_stream_find(struct gh_mcp_session *s, struct gh_slice last_event_id,
-                                         uint64_t *seq);
+                                         uint64_t *seq, bool *trimmed);
 /** An unfinished GET stream of s with no reader (or any, with attached_too), referenced. */
 struct gh_mcp_stream *gh_mcp_stream_find_get(struct gh_mcp_session *s, bool attached_too);
 void gh_mcp_stream_unref(struct gh_mcp_stream *st);
@@ -262,6 +272,8 @@ void gh_mcp_stream_note_redacted(struct gh_mcp_stream *st, unsigned mask);
 /** Marks a stream whose events may go unheard (a session's server-initiated messages): past the
  *  replay cap the oldest events are dropped instead of pausing a producer. */
 void gh_mcp_stream_set_lossy(struct gh_mcp_stream *st);
+/** True once a JSON-RPC response (result or error) went through st. */
+bool gh_mcp_stream_answered(struct gh_mcp_stream *st);
 /** The highest sequence number some client has received (0 when none). */
 uint64_t gh_mcp_stream_delivered(struct gh_mcp_stream *st);
 /** Ends all streams of a closing session (called with s->lock held). */
@@ -276,6 +288,17 @@ void gh_mcp_reply_error(struct gh_http_req *r, int status, struct gh_slice id, i
 enum gh_verdict gh_mcp_check_origin(const struct gh_mcp_gateway *gw, struct gh_http_req *r);
 bool gh_mcp_accepts(struct gh_slice accept, const char *type);
 bool gh_mcp_version_known(struct gh_slice v);
+
+/* ---- requests in flight per principal (inflight.c) ---- */
+/** Takes one of key's cap slots; false (nothing taken) when all are held. *held: the count
+ *  before. Any thread. */
+bool gh_mcp_inflight_take(const char *key, uint64_t cap, uint64_t *held);
+void gh_mcp_inflight_give(const char *key);
+/** Requests key has in flight now. */
+uint64_t gh_mcp_inflight_of(const char *key);
+/** limits.concurrent_requests_per_principal for this thread's principal: takes a slot given
+ *  back when r is freed, or answers 429 (Retry-After, JSON-RPC error for id) and returns false. */
+bool gh_mcp_inflight_admit(struct gh_mcp_gateway *gw, struct gh_http_req *r, struct gh_slice id);
 
 /* ---- stateless revision (stateless.c) ---- */
 /** MCP error codes added by 2026-07-28. */
@@ -409,7 +432,7 @@ void gh_mcp_bridge_get(struct gh_mcp_gateway *gw, struct gh_http_req *r, struct 
 /** A 2026-07-28 request on a session-era route (stdio, aggregated): the gateway holds an
  *  upstream session for the route and answers as a stateless server. */
 void gh_mcp_held_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route *rt,
-                      struct gh_http_req *r);
+                      struct gh_http_req *r, struct gh_slice id);
 /** True when u's child is shared by every session (mode: shared). */
 bool gh_mcp_shared(const struct gh_upstream *u);
 /** A session-era POST on a shared stdio route; s is the client's session, NULL for initialize. */

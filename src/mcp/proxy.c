@@ -28,6 +28,7 @@ struct exchange {
     bool initialize, sse, started, client_gone, buffered, overflow, discard_body;
     bool stateless; /* a 2026-07-28 request: no session, answers passed through as they come */
     struct gh_slice rpc_id; /* id of a single request (for error answers), in the req arena */
+    char *sse_rpc_id;       /* the same, copied when an SSE answer outlives the request */
     struct gh_sse_parser sse_parser;
     struct gh_mcp_stream *st;
     struct gh_buf body; /* buffered initialize answer */
@@ -68,6 +69,7 @@ static void ex_free(struct exchange *ex)
     gh_buf_release(&ex->body);
     free(ex->traced);
     free(ex->identity);
+    free(ex->sse_rpc_id);
     if (ex->sess)
         gh_mcp_session_unref(ex->gw, ex->sess);
     atomic_fetch_sub(&ex->gw->inflight, 1);
@@ -238,6 +240,8 @@ static void start_sse(struct exchange *ex, const struct gh_http_response_head *h
         if (ex->list_method)
             gh_mcp_stream_set_list(ex->st, ex->list_method, ex->who);
     }
+    if (ex->kind == EX_POST && ex->rpc_id.len) /* the request (and its arena) may go first */
+        ex->sse_rpc_id = gh_xstrndup(ex->rpc_id.ptr, ex->rpc_id.len);
     struct gh_http_req *r = ex->req;
     ex->req = NULL; /* the stream's consumer owns the client response now */
     gh_mcp_stream_attach(ex->st, r, after);
@@ -323,15 +327,35 @@ static void on_head(void *arg, const struct gh_http_response_head *h)
     ex->started = true;
 }
 
+/* The upstream's event stream broke before it answered the client's request: the client gets
+ * that request's JSON-RPC error as the stream's last event, not a silent end. */
+static void ex_stream_fail(struct exchange *ex, const char *msg)
+{
+    if (!ex->sse_rpc_id || gh_mcp_stream_answered(ex->st))
+        return;
+    struct gh_buf b;
+    gh_buf_init(&b, 512);
+    gh_jsonrpc_error_write(&b, gh_slice_cstr(ex->sse_rpc_id), GH_JSONRPC_INTERNAL_ERROR, msg);
+    struct gh_sse_event ev = {.data = gh_slice(b.data, b.len), .retry = -1, .has_data = true};
+    gh_mcp_stream_append(ex->st, &ev);
+    gh_buf_release(&b);
+}
+
 static void on_body(void *arg, const char *p, size_t len)
 {
     struct exchange *ex = arg;
     if (ex->sse) {
         enum gh_rc rc = gh_sse_parser_feed(&ex->sse_parser, p, len, on_sse_event, ex);
         if (rc != GH_OK) {
-            GH_LOGW("mcp", "upstream %s: SSE event over the limit or malformed: %s",
-                    ex->route->conf->name, gh_rc_str(rc));
+            GH_LOGW("mcp", "upstream %s: %s: stream ended%s", ex->route->conf->name,
+                    rc == GH_E_LIMIT ? "SSE event over limits.sse_event_bytes"
+                                     : "malformed SSE event",
+                    ex->sse_rpc_id ? ", the pending request answered with an error" : "");
             gh_http_creq_cancel(ex->creq);
+            ex_stream_fail(ex, rc == GH_E_LIMIT
+                                   ? "Bad Gateway: the upstream sent an event larger than "
+                                     "limits.sse_event_bytes; the stream was closed"
+                                   : "Bad Gateway: the upstream sent a malformed event stream");
             gh_mcp_stream_finish(ex->st, rc);
             ex_free(ex);
         }
@@ -412,6 +436,15 @@ static void on_done(void *arg, enum gh_rc rc)
         if (rc == GH_OK) {
             /* the parser may hold a final event without its blank line: dispatch it */
             gh_sse_parser_feed(&ex->sse_parser, "\n\n", 2, on_sse_event, ex);
+        } else {
+            GH_LOGW("mcp", "upstream %s: event stream %s: %s", ex->route->conf->name,
+                    rc == GH_E_TIMEOUT ? "silent past timeouts.stream_idle_ms" : "broke off",
+                    gh_rc_str(rc));
+            ex_stream_fail(ex, rc == GH_E_TIMEOUT
+                                   ? "Gateway Timeout: the upstream's event stream was silent "
+                                     "longer than timeouts.stream_idle_ms"
+                                   : "Bad Gateway: the upstream's event stream broke off before "
+                                     "the answer");
         }
         gh_mcp_stream_finish(ex->st, rc);
         ex_free(ex);

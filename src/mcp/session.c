@@ -85,8 +85,19 @@ void gh_mcp_sessions_counts_free(struct gh_mcp_gateway *gw)
 struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw, const void *route,
                                              struct gh_slice upstream_id)
 {
+    bool per_principal;
+    return gh_mcp_session_create_for(gw, route, upstream_id, gh_mcp_current_principal,
+                                     &per_principal);
+}
+
+struct gh_mcp_session *gh_mcp_session_create_for(struct gh_mcp_gateway *gw, const void *route,
+                                                 struct gh_slice upstream_id, const char *principal,
+                                                 bool *per_principal)
+{
     pthread_mutex_lock(&gw->lock);
-    if (admit_locked(gw, gh_mcp_current_principal) != 0) {
+    int why = admit_locked(gw, principal);
+    *per_principal = why == 2;
+    if (why != 0) {
         pthread_mutex_unlock(&gw->lock);
         return NULL;
     }
@@ -94,7 +105,7 @@ struct gh_mcp_session *gh_mcp_session_create(struct gh_mcp_gateway *gw, const vo
     unsigned char rnd[32];
     gh_random_bytes(rnd, sizeof(rnd));
     gh_b64url_encode(rnd, sizeof(rnd), s->id);
-    memcpy(s->principal, gh_mcp_current_principal, sizeof(s->principal));
+    snprintf(s->principal, sizeof(s->principal), "%s", principal);
     s->upstream_id = upstream_id.len ? gh_xstrndup(upstream_id.ptr, upstream_id.len) : NULL;
     s->route = route;
     s->gw = gw;

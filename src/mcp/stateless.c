@@ -147,15 +147,11 @@ void gh_mcp_stateless_post(struct gh_mcp_gateway *gw, const struct gh_mcp_route 
     }
     if (m->kind == GH_JSONRPC_REQUEST && !check_envelope(r, body))
         return;
-    if (stdio && gw->auth) {
-        /* a held upstream session is one per route: it would mix principals; not with auth */
-        gh_mcp_reply_unsupported_version_of(r, m->id_raw, hv, false);
-        return;
-    }
     if (stdio) {
-        /* a stdio child or an aggregate speaks the session era: the gateway holds the session */
+        /* a stdio child or an aggregate speaks the session era: the gateway holds a session for
+         * each principal (bridge.c), so no caller's state reaches another */
         if (m->kind == GH_JSONRPC_REQUEST)
-            gh_mcp_held_post(gw, route, r);
+            gh_mcp_held_post(gw, route, r, m->id_raw);
         else
             gh_http_resp_simple(r, 202, NULL, NULL, 0, NULL, 0);
         return;

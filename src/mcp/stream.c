@@ -409,8 +409,9 @@ void gh_mcp_stream_attach(struct gh_mcp_stream *st, struct gh_http_req *r, uint6
 }
 
 struct gh_mcp_stream *gh_mcp_stream_find(struct gh_mcp_session *s, struct gh_slice last_event_id,
-                                         uint64_t *seq)
+                                         uint64_t *seq, bool *trimmed)
 {
+    *trimmed = false;
     char buf[48];
     if (last_event_id.len == 0 || last_event_id.len >= sizeof(buf))
         return NULL;
@@ -430,6 +431,8 @@ struct gh_mcp_stream *gh_mcp_stream_find(struct gh_mcp_session *s, struct gh_sli
             atomic_fetch_add(&st->refs, 1);
             break;
         }
+        /* the stream is known but the replay buffer no longer holds what follows the id */
+        *trimmed |= st->num == num && sq < st->next_seq;
     }
     pthread_mutex_unlock(&s->lock);
     *seq = sq;
@@ -505,6 +508,14 @@ void gh_mcp_stream_set_lossy(struct gh_mcp_stream *st)
     pthread_mutex_lock(&st->sess->lock);
     st->lossy = true;
     pthread_mutex_unlock(&st->sess->lock);
+}
+
+bool gh_mcp_stream_answered(struct gh_mcp_stream *st)
+{
+    pthread_mutex_lock(&st->sess->lock);
+    bool yes = st->saw_response;
+    pthread_mutex_unlock(&st->sess->lock);
+    return yes;
 }
 
 uint64_t gh_mcp_stream_delivered(struct gh_mcp_stream *st)

@@ -1,7 +1,7 @@
 /*
  * upstream: the MCP servers behind the gateway, as the request path reaches them. For HTTP
- * upstreams: the address resolved at load, TLS, timeouts, and each worker's keep-alive pool.
- * (stdio children — spawn, supervise, reap — join here with the upstream-fleet stage.)
+ * upstreams: the address resolved at load, TLS, timeouts, and each worker's keep-alive pool. For
+ * stdio upstreams: child processes, spawned, supervised and reaped (child.c, below).
  */
 #ifndef GH_UPSTREAM_H
 #define GH_UPSTREAM_H

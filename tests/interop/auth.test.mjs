@@ -5,15 +5,55 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { DIRECT, OUT_DIR, GATEHOUSE_BIN, freePort, spawnLogged, stop, waitForHttp, waitForLog, sleep } from './lib/harness.mjs';
+import { DIRECT, OUT_DIR, GATEHOUSE_BIN, freePort, spawnLogged, stop, waitForHttp, waitForLog, sleep, startEverything } from './lib/harness.mjs';
 import { startIdp, newDpopKey, dpopProof } from './idp/tokens.mjs';
 
 const ACCEPT = 'application/json, text/event-stream';
 const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize',
   params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
+
+/**
+ * One HTTP/1.1 POST written byte for byte on a plain socket (node:net): fetch and node:http merge
+ * repeated headers and trim values, which is what these cases are about. `headers` is a list of
+ * raw "Name: value" lines. Resolves { status, headers: { lowercased name: [values] }, body }.
+ */
+function rawPost(u, headerLines, body = JSON.stringify(INIT)) {
+  const { hostname, port, pathname, search } = new URL(u);
+  const head = [`POST ${pathname}${search} HTTP/1.1`, `Host: ${hostname}:${port}`,
+    'Content-Type: application/json', `Accept: ${ACCEPT}`, `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close', ...headerLines];
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(Number(port), hostname);
+    const chunks = [];
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error('raw exchange: no answer in 20 s')); }, 20000);
+    sock.on('data', (c) => chunks.push(c));
+    sock.on('error', (e) => { clearTimeout(timer); reject(e); });
+    sock.on('close', () => { // Connection: close: the gateway ends the exchange
+      clearTimeout(timer);
+      const text = Buffer.concat(chunks).toString('utf8');
+      const end = text.indexOf('\r\n\r\n');
+      if (end < 0) return reject(new Error(`raw exchange: no response head in ${JSON.stringify(text.slice(0, 200))}`));
+      const lines = text.slice(0, end).split('\r\n');
+      const headers = {};
+      for (const l of lines.slice(1)) {
+        const i = l.indexOf(':');
+        (headers[l.slice(0, i).trim().toLowerCase()] ??= []).push(l.slice(i + 1).trim());
+      }
+      resolve({ status: Number(lines[0].split(' ')[1]), headers, body: text.slice(end + 4) });
+    });
+    sock.write(`${head.join('\r\n')}\r\n\r\n${body}`);
+  });
+}
+
+/** The WWW-Authenticate of a raw answer (exactly one field). */
+function challengeOf(r) {
+  assert.equal(r.headers['www-authenticate']?.length, 1, `one WWW-Authenticate in ${JSON.stringify(r.headers)}`);
+  return r.headers['www-authenticate'][0];
+}
 
 describe('inbound authentication (JWT, oidc-provider)', { skip: DIRECT && 'gateway-only', timeout: 120000 }, () => {
   let idp, gw, base, url;
@@ -45,11 +85,14 @@ describe('inbound authentication (JWT, oidc-provider)', { skip: DIRECT && 'gatew
     headers: { 'content-type': 'application/json', accept: ACCEPT, ...headers } });
   const bearer = (t) => ({ authorization: `Bearer ${t}` });
 
-  test('no token: 401 with the RFC 9728 resource_metadata challenge, and the document is served', async () => {
+  test('no token: 401 with Bearer and DPoP challenges (dpop: allowed), no error code; the document is served', async () => {
     const r = await post(INIT);
     assert.equal(r.status, 401);
     const ch = r.headers.get('www-authenticate');
-    assert.match(ch, /^Bearer resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp"$/);
+    // RFC 6750 §3.1: no error code without a token. RFC 9449 §7.1/§7.2: a resource server taking
+    // both schemes challenges with both; Bearer first, as the MCP SDK reads a leading Bearer only.
+    const rm = `resource_metadata="${base}/.well-known/oauth-protected-resource/mcp"`;
+    assert.equal(ch, `Bearer ${rm}, DPoP algs="RS256 PS256 ES256 ES384 EdDSA", ${rm}`);
     const prm = await (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).json();
     assert.equal(prm.resource, url);
     assert.deepEqual(prm.authorization_servers, [idp.issuer]);
@@ -88,11 +131,44 @@ describe('inbound authentication (JWT, oidc-provider)', { skip: DIRECT && 'gatew
     assert.match(r.headers.get('www-authenticate'), /audience/);
   });
 
-  test('malformed presentations: 400 invalid_request', async () => {
+  test('malformed presentations: 400 invalid_request (security cases 2, 3); other schemes 401 without error', async () => {
     const { access_token: t } = await idp.token('jwt-client');
-    assert.equal((await fetch(`${url}?access_token=${t}`, { method: 'POST', body: JSON.stringify(INIT),
-      headers: { 'content-type': 'application/json', accept: ACCEPT } })).status, 400);
-    assert.equal((await post(INIT, { authorization: 'Bearer ' })).status, 401);
+    const invalidRequest = (r, why) => {
+      assert.equal(r.status, 400, why);
+      assert.match(challengeOf(r), /^Bearer resource_metadata="[^"]+", error="invalid_request", error_description="[^"]+"/, why);
+    };
+    // a token in the query string (RFC 6750 §2.3 is not accepted), alone or next to the header
+    invalidRequest(await rawPost(`${url}?access_token=${t}`, []), 'query only');
+    invalidRequest(await rawPost(`${url}?access_token=${t}`, [`Authorization: Bearer ${t}`]), 'query and header');
+    invalidRequest(await rawPost(`${url}?x=1&access%5Ftoken=${t}`, [`Authorization: Bearer ${t}`]), 'percent-encoded name');
+    // a parameter that merely contains the name is not a token
+    assert.equal((await rawPost(`${url}?not_access_token=1`, [`Authorization: Bearer ${t}`])).status, 200);
+    // two Authorization headers (fetch would merge them into one): the Envoy CVE-2025-64527 path
+    invalidRequest(await rawPost(url, [`Authorization: Bearer ${t}`, `Authorization: Bearer ${t}`]), 'two headers');
+    invalidRequest(await rawPost(url, [`Authorization: Bearer ${t}`, 'authorization: Basic dXNlcjpwYXNz']), 'two schemes');
+    // an empty or whitespace-only token: the bytes exactly as sent
+    for (const v of ['Bearer', 'Bearer ', 'Bearer    ', 'bearer \t', 'DPoP', 'DPoP  ', '']) {
+      const r = await rawPost(url, [`Authorization: ${v}`]);
+      invalidRequest(r, JSON.stringify(v));
+      assert.match(challengeOf(r), /error_description="empty token"/, JSON.stringify(v));
+    }
+    // not token68 (RFC 9110 §11.2): a space, comma, quotes, '=' inside, a tab, non-ASCII, two tokens
+    for (const v of [`Bearer ${t} x`, `Bearer ${t},x`, `Bearer "${t}"`, 'Bearer a=b', `Bearer \t${t}`,
+      'Bearer t\u00e9st', `Bearer ${t}, Bearer ${t}`]) {
+      const r = await rawPost(url, [`Authorization: ${v}`]);
+      invalidRequest(r, JSON.stringify(v));
+      assert.match(challengeOf(r), /error_description="the token is not token68/, JSON.stringify(v));
+    }
+    // the scheme name is case-insensitive (RFC 9110 §11.1), and 1*SP may be several spaces
+    assert.equal((await post(INIT, { authorization: `bearer ${t}` })).status, 200);
+    assert.equal((await post(INIT, { authorization: `BEARER   ${t}` })).status, 200);
+    // a scheme the gate does not take: no credentials for us, so 401 and a challenge without error
+    for (const v of ['Basic dXNlcjpwYXNz', `Token ${t}`, `Bearer,${t}`, 'Negotiate']) {
+      const r = await rawPost(url, [`Authorization: ${v}`]);
+      assert.equal(r.status, 401, v);
+      assert.doesNotMatch(challengeOf(r), /error=/, v);
+      assert.match(challengeOf(r), /^Bearer resource_metadata="[^"]+", DPoP algs="/, v);
+    }
   });
 
   test('insufficient scope: 403 with the scopes needed', async () => {
@@ -145,28 +221,62 @@ describe('inbound authentication (JWT, oidc-provider)', { skip: DIRECT && 'gatew
     const replay = await post(INIT, { authorization: `DPoP ${t}`, dpop: once });
     assert.equal(replay.status, 401);
     assert.match(replay.headers.get('www-authenticate'), /^DPoP algs="[^"]+", error="invalid_dpop_proof"/);
-    // a proof for another method, another URL, or by another key; no proof at all
-    const wrongHtm = await dpopProof(key, 'GET', url, t);
-    assert.equal((await post(INIT, { authorization: `DPoP ${t}`, dpop: wrongHtm })).status, 401);
-    const wrongHtu = await dpopProof(key, 'POST', `${base}/other`, t);
-    assert.equal((await post(INIT, { authorization: `DPoP ${t}`, dpop: wrongHtu })).status, 401);
+    // a proof for another method or URL, without ath, too old (security cases 30-35): invalid_dpop_proof
+    const proofRefused = async (dpop, reason) => {
+      const r = await post(INIT, { authorization: `DPoP ${t}`, dpop });
+      assert.equal(r.status, 401, reason);
+      assert.match(r.headers.get('www-authenticate'),
+        new RegExp(`^DPoP algs="[^"]+", error="invalid_dpop_proof", error_description="${reason}", resource_metadata="`), reason);
+    };
+    await proofRefused(await dpopProof(key, 'GET', url, t), 'dpop_htm');
+    await proofRefused(await dpopProof(key, 'POST', `${base}/other`, t), 'dpop_htu');
+    await proofRefused(await dpopProof(key, 'POST', url), 'dpop_ath');
+    await proofRefused(await dpopProof(key, 'POST', url, t, { iat: Math.floor(Date.now() / 1000) - 3600 }), 'dpop_iat');
+    // a valid proof by another key than cnf.jkt (case 36): the token is the problem, invalid_token
     const other = await newDpopKey('ES256');
-    assert.equal((await post(INIT, { authorization: `DPoP ${t}`, dpop: await dpopProof(other, 'POST', url, t) })).status, 401);
-    assert.equal((await post(INIT, { authorization: `DPoP ${t}` })).status, 401);
+    const otherKey = await post(INIT, { authorization: `DPoP ${t}`, dpop: await dpopProof(other, 'POST', url, t) });
+    assert.equal(otherKey.status, 401);
+    assert.match(otherKey.headers.get('www-authenticate'),
+      /^DPoP algs="[^"]+", error="invalid_token", error_description="the DPoP proof is not of the key the token is bound to"/);
+    // no proof, two proofs (security case 29): 401 with the DPoP challenge and invalid_dpop_proof
+    const rm = `resource_metadata="${base}/.well-known/oauth-protected-resource/mcp"`;
+    const none = await post(INIT, { authorization: `DPoP ${t}` });
+    assert.equal(none.status, 401);
+    assert.equal(none.headers.get('www-authenticate'), 'DPoP algs="RS256 PS256 ES256 ES384 EdDSA", ' +
+      `error="invalid_dpop_proof", error_description="no DPoP proof header", ${rm}, Bearer ${rm}`);
+    const two = await rawPost(url, [`Authorization: DPoP ${t}`, `DPoP: ${await proof()}`, `DPoP: ${await proof()}`]);
+    assert.equal(two.status, 401);
+    assert.match(challengeOf(two), /^DPoP algs="[^"]+", error="invalid_dpop_proof", error_description="more than one DPoP proof header", /);
+    // and with a single proof the same request passes
+    assert.equal((await rawPost(url, [`Authorization: DPoP ${t}`, `DPoP: ${await proof()}`])).status, 200);
+    // the downgrade (security case 28) is told in the Bearer challenge the client used
+    assert.match(bearerUse.headers.get('www-authenticate'),
+      /^Bearer resource_metadata="[^"]+", error="invalid_token", error_description="a DPoP-bound token must be sent with the DPoP scheme", DPoP algs="/);
   });
 
   test('opaque tokens: introspected, cached at most ttl, revocation honoured after it', async () => {
     const { access_token: t } = await idp.token('opaque-client');
     assert.equal(t.split('.').length, 1);
+    const t0 = Date.now(); // the introspection (and the cached answer's clock) starts after this
     const init = await post(INIT, bearer(t));
     assert.equal(init.status, 200);
     assert.equal(await idp.revoke(t), 200);
-    let status = 200;
-    for (let i = 0; i < 40 && status === 200; i++) { // within ttl_ms (2 s) the cache may still say yes
-      await sleep(150);
+    // the cached answer is in use: right after revocation the token still passes (unless this
+    // machine was so slow that ttl_ms already ran out)
+    const early = await post(INIT, bearer(t));
+    if (Date.now() - t0 < 1500) assert.equal(early.status, 200, 'served from the cached answer');
+    let status = early.status, refusedAt = Date.now();
+    while (status === 200 && Date.now() - t0 < 8000) {
+      await sleep(50);
       status = (await post(INIT, bearer(t))).status;
+      refusedAt = Date.now();
     }
     assert.equal(status, 401, 'a revoked token is refused once the cached answer expires');
+    const after = refusedAt - t0;
+    // ttl_ms is 2000: never refused before it (the cache keeps it to the ms), and refused well
+    // before the 5 s default would allow (the slack is for a loaded machine)
+    assert.ok(after >= 1950, `refused ${after} ms after the introspection: before ttl_ms`);
+    assert.ok(after < 4000, `refused only ${after} ms after the introspection: ttl_ms not honoured`);
     const r = await post(INIT, bearer('not-a-token-the-idp-issued'));
     assert.equal(r.status, 401);
     assert.match(r.headers.get('www-authenticate'), /error="invalid_token"/);
@@ -212,6 +322,18 @@ describe('DPoP server nonces (dpop.nonce: true)', { skip: DIRECT && 'gateway-onl
   });
   after(async () => { if (gw) await stop(gw); if (idp) await idp.stop(); });
 
+  test('every issuer requires DPoP: the 401 without a token carries only the DPoP challenge', async () => {
+    const r = await fetch(url, { method: 'POST', body: JSON.stringify(INIT),
+      headers: { 'content-type': 'application/json', accept: ACCEPT } });
+    assert.equal(r.status, 401);
+    const base = url.replace(/\/mcp$/, '');
+    assert.equal(r.headers.get('www-authenticate'),
+      `DPoP algs="RS256 PS256 ES256 ES384 EdDSA", resource_metadata="${base}/.well-known/oauth-protected-resource/mcp"`);
+    const prm = await (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).json();
+    assert.deepEqual(prm.dpop_signing_alg_values_supported, ['RS256', 'PS256', 'ES256', 'ES384', 'EdDSA']);
+    assert.equal(prm.dpop_bound_access_tokens_required, true);
+  });
+
   test('a proof without the nonce gets use_dpop_nonce and the nonce; with it, the call passes', async () => {
     const key = await newDpopKey('ES256');
     const { access_token: t } = await idp.token('dpop-client', { dpopKey: key });
@@ -230,6 +352,9 @@ describe('DPoP server nonces (dpop.nonce: true)', { skip: DIRECT && 'gateway-onl
     const r = await fetch(url, { method: 'POST', body: JSON.stringify(INIT), headers: {
       'content-type': 'application/json', accept: ACCEPT, authorization: `Bearer ${plain}` } });
     assert.equal(r.status, 401);
+    // Bearer is not offered at all here: the refusal is told in the DPoP challenge
+    assert.match(r.headers.get('www-authenticate'),
+      /^DPoP algs="[^"]+", error="invalid_token", error_description="a DPoP-bound token is required", resource_metadata="[^"]+"$/);
   });
 });
 
@@ -293,5 +418,125 @@ describe('sessions per principal (limits.sessions_per_principal: 2)', { skip: DI
       assert.equal(after.status, 401, 'a cached verdict for /mcp must not open /other');
       assert.match(after.headers.get('www-authenticate'), /resource_metadata="[^"]*\/other"/);
     }
+  });
+});
+
+describe('dpop: off, and scopes per upstream (auth.scopes.upstreams)', { skip: DIRECT && 'gateway-only', timeout: 120000 }, () => {
+  let idp, gw, everything, base, url, other;
+  before(async () => {
+    everything = await startEverything('server-everything-auth');
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    url = `${base}/mcp`;
+    other = `${base}/other`;
+    idp = await startIdp({ resource: url, name: 'idp-dpop-off' });
+    fs.mkdirSync(OUT_DIR, { recursive: true });
+    const cfg = path.join(OUT_DIR, 'auth-dpop-off.yaml');
+    fs.writeFileSync(cfg, ['listeners:', `  - address: 127.0.0.1:${port}`,
+      'upstreams:', '  - name: other', `    url: ${everything.url}`, '    path: /other',
+      'endpoints:', '  - path: /agg', '    upstreams: [other]',
+      'auth:', `  resource: ${base}`, '  issuers:', `    - issuer: ${idp.issuer}`,
+      '      algorithms: [ES256, RS256]', '      dpop: "off"',
+      '  scopes:', '    required: [mcp:read]', '    upstreams:', '      other: [mcp:write]'].join('\n') + '\n');
+    gw = spawnLogged('gatehouse-auth-dpop-off', GATEHOUSE_BIN, ['dev', '--config', cfg]);
+    await waitForHttp(`${base}/healthz`, { okStatus: (s) => s === 200, proc: gw });
+    await waitForLog(gw, /signing keys loaded/, { timeoutMs: 15000 });
+  });
+  after(async () => {
+    if (gw) await stop(gw);
+    if (idp) await idp.stop();
+    if (everything) await stop(everything.proc);
+  });
+
+  const send = (u, headers = {}, body = INIT) => fetch(u, { method: 'POST', body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', accept: ACCEPT, ...headers } });
+
+  test('no token: only the Bearer challenge (DPoP is not offered)', async () => {
+    const r = await send(url);
+    assert.equal(r.status, 401);
+    assert.equal(r.headers.get('www-authenticate'), `Bearer resource_metadata="${base}/.well-known/oauth-protected-resource/mcp"`);
+    // and the RFC 9728 document agrees: no DPoP algorithms advertised
+    const prm = await (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).json();
+    assert.equal(prm.dpop_signing_alg_values_supported, undefined);
+    assert.equal(prm.dpop_bound_access_tokens_required, undefined);
+  });
+
+  test('a DPoP-bound token is refused in either scheme, as is the DPoP scheme; a plain Bearer token passes', async () => {
+    const key = await newDpopKey('ES256');
+    const { access_token: bound } = await idp.token('dpop-client', { dpopKey: key });
+    const offBound = /^Bearer resource_metadata="[^"]+", error="invalid_token", error_description="DPoP-bound tokens of this issuer are not accepted \(dpop: off\)"$/;
+    // with a valid proof of its key: DPoP is off, so the proof earns nothing
+    const withProof = await send(url, { authorization: `DPoP ${bound}`, dpop: await dpopProof(key, 'POST', url, bound) });
+    assert.equal(withProof.status, 401);
+    assert.match(withProof.headers.get('www-authenticate'), offBound);
+    // as a Bearer token: a DPoP-unaware server would take it; this one knows what cnf.jkt means
+    const asBearer = await send(url, { authorization: `Bearer ${bound}` });
+    assert.equal(asBearer.status, 401);
+    assert.match(asBearer.headers.get('www-authenticate'), offBound);
+    // an unbound token in the DPoP scheme, even with a proof
+    const { access_token: plain } = await idp.token('jwt-es256-client');
+    const scheme = await send(url, { authorization: `DPoP ${plain}`, dpop: await dpopProof(key, 'POST', url, plain) });
+    assert.equal(scheme.status, 401);
+    assert.match(scheme.headers.get('www-authenticate'),
+      /^Bearer resource_metadata="[^"]+", error="invalid_token", error_description="the DPoP scheme is not accepted for this issuer \(dpop: off\)"$/);
+    assert.equal((await send(url, { authorization: `Bearer ${plain}` })).status, 200);
+  });
+
+  test('an upstream\'s scopes: 403 insufficient_scope naming them; with them the call reaches the upstream', async () => {
+    // tokens for the /other resource; mcp:write is what that upstream needs
+    const { access_token: narrow } = await idp.token('jwt-client', { resource: other, scope: 'mcp:read mcp:tools' });
+    const denied = await send(other, { authorization: `Bearer ${narrow}` });
+    assert.equal(denied.status, 403);
+    assert.equal(denied.headers.get('www-authenticate'),
+      `Bearer resource_metadata="${base}/.well-known/oauth-protected-resource/other", error="insufficient_scope", scope="mcp:write"`);
+    assert.equal((await denied.json()).error.code, -32600);
+    // the upstream rule is that upstream's only: the same scopes open /mcp (the dev demo upstream)
+    const { access_token: narrowMcp } = await idp.token('jwt-client', { scope: 'mcp:read mcp:tools' });
+    assert.equal((await send(url, { authorization: `Bearer ${narrowMcp}` })).status, 200);
+    // and required scopes still apply on top: mcp:write alone lacks mcp:read
+    const { access_token: writeOnly } = await idp.token('jwt-client', { resource: other, scope: 'mcp:write' });
+    const both = await send(other, { authorization: `Bearer ${writeOnly}` });
+    assert.equal(both.status, 403);
+    assert.match(both.headers.get('www-authenticate'), /error="insufficient_scope", scope="mcp:read"$/);
+    // with the upstream's scope: initialize and a tool call through server-everything
+    const { access_token: full } = await idp.token('jwt-client', { resource: other, scope: 'mcp:read mcp:write' });
+    const init = await send(other, { authorization: `Bearer ${full}` });
+    assert.equal(init.status, 200);
+    const sid = init.headers.get('mcp-session-id');
+    assert.ok(sid, 'server-everything opened a session');
+    const version = /"protocolVersion":"([^"]+)"/.exec(await init.text())?.[1];
+    assert.ok(version, 'initialize answered with a protocol version');
+    const call = await send(other, { authorization: `Bearer ${full}`, 'mcp-session-id': sid, 'mcp-protocol-version': version },
+      { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { message: 'through other' } } });
+    assert.equal(call.status, 200);
+    assert.match(await call.text(), /through other/);
+    const del = await fetch(other, { method: 'DELETE', headers: { authorization: `Bearer ${full}`, 'mcp-session-id': sid, 'mcp-protocol-version': version } });
+    assert.ok(del.status === 200 || del.status === 204, `DELETE ${del.status}`);
+  });
+
+  test('an aggregated endpoint needs the scopes of the members a message reaches', async () => {
+    const agg = `${base}/agg`;
+    const rm = `resource_metadata="${base}/.well-known/oauth-protected-resource/agg"`;
+    // initialize (like lists and resources) reaches every member: each member's scopes
+    const { access_token: narrow } = await idp.token('jwt-client', { resource: agg, scope: 'mcp:read mcp:tools' });
+    const denied = await send(agg, { authorization: `Bearer ${narrow}` });
+    assert.equal(denied.status, 403);
+    assert.equal(denied.headers.get('www-authenticate'), `Bearer ${rm}, error="insufficient_scope", scope="mcp:write"`);
+    const { access_token: full } = await idp.token('jwt-client', { resource: agg, scope: 'mcp:read mcp:write' });
+    const init = await send(agg, { authorization: `Bearer ${full}` });
+    assert.equal(init.status, 200);
+    const sid = init.headers.get('mcp-session-id');
+    const version = /"protocolVersion":"([^"]+)"/.exec(await init.text())?.[1];
+    const call = (t, name) => send(agg, { authorization: `Bearer ${t}`, 'mcp-session-id': sid, 'mcp-protocol-version': version },
+      { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name, arguments: { message: 'via agg' } } });
+    const ok = await call(full, 'other.echo');
+    assert.equal(ok.status, 200);
+    assert.match(await ok.text(), /via agg/);
+    // the same principal with the narrower token: a tool named for the member needs its scopes
+    const named = await call(narrow, 'other.echo');
+    assert.equal(named.status, 403);
+    assert.match(named.headers.get('www-authenticate'), /error="insufficient_scope", scope="mcp:write"$/);
+    const del = await fetch(agg, { method: 'DELETE', headers: { authorization: `Bearer ${full}`, 'mcp-session-id': sid, 'mcp-protocol-version': version } });
+    assert.ok(del.status === 200 || del.status === 204, `DELETE ${del.status}`);
   });
 });

@@ -3,13 +3,16 @@
 // server suite (on Node 22) once directly against the SDK fixture server, once
 // through `gatehouse serve --upstream <fixture>` (HTTP upstream) and once through
 // a gateway that spawns `fixture-server.mjs --stdio` per session (stdio upstream),
-// then compares each gateway run with the direct one per check. Exits non-zero if
-// any check that passes direct does not pass through a gateway, unless it is in
-// STDIO_KNOWN_DIFFERENCES (printed, with its reason, never silent).
+// then compares each gateway run with the direct one per check, both ways
+// (lib/conformance-compare.mjs): a check that passes only direct, one that passes
+// only through the gateway, and one that fails or warns on one side only are all
+// differences. Exits non-zero on any difference, unless it is in
+// STDIO_KNOWN_DIFFERENCES (exact verdict pair, printed with its reason, never silent).
 // Last line: `N passed, M failed`, one test per scenario and gateway run
-// (passed = same-or-better, known differences excepted).
+// (passed = same verdict for every check, known differences excepted).
 //
 // Usage: node conformance.mjs [--scenario NAME]... [--suite all|active|pending] [--only http|stdio]
+//          [--markdown]   (also print the per-scenario result table, as in docs/conformance.md)
 // Env:   GATEHOUSE_BIN (gateway binary), GH_INTEROP_DIRECT=1 (direct run only)
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -28,17 +31,19 @@ import {
   waitForHttp,
   waitForLog,
 } from './lib/harness.mjs';
+import { NOT_SCORED, compareRuns, markdownTable } from './lib/conformance-compare.mjs';
 
 const RUN_TIMEOUT_MS = Number(process.env.GH_CONFORMANCE_TIMEOUT_MS || 10 * 60 * 1000);
 
 function parseArgs(argv) {
-  const opts = { scenarios: [], suite: 'all', only: null };
+  const opts = { scenarios: [], suite: 'all', only: null, markdown: false };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--scenario') opts.scenarios.push(argv[++i]);
     else if (argv[i] === '--suite') opts.suite = argv[++i];
     else if (argv[i] === '--only') opts.only = argv[++i];
+    else if (argv[i] === '--markdown') opts.markdown = true;
     else if (argv[i] === '--help' || argv[i] === '-h') {
-      console.log('usage: node conformance.mjs [--scenario NAME]... [--suite all|active|pending] [--only http|stdio]');
+      console.log('usage: node conformance.mjs [--scenario NAME]... [--suite all|active|pending] [--only http|stdio] [--markdown]');
       process.exit(0);
     } else throw new Error(`unknown argument ${argv[i]}`);
   }
@@ -111,7 +116,6 @@ function listScenarios(opts) {
 }
 
 const scored = (checks) => checks.filter((c) => c.status === 'SUCCESS' || c.status === 'FAILURE');
-const passedIds = (checks) => new Set(checks.filter((c) => c.status === 'SUCCESS').map((c) => c.id));
 
 function score(results, scenarios) {
   let passed = 0;
@@ -136,12 +140,14 @@ function printScore(label, s) {
 }
 
 /**
- * Checks that may legitimately differ through a stdio bridge, because they test the
+ * Checks that legitimately differ through a stdio bridge, because they test the
  * upstream's own HTTP transport, which a stdio upstream does not have. Key:
- * `scenario/check-id`; value: the reason. A listed check that is not scored through
- * the stdio gateway (INFO / absent) counts as passed and is printed with its reason;
- * one that runs and FAILS is still a regression; one that passes is reported as
- * "no longer differs" so the list can shrink. Keep README.md in step.
+ * `scenario/check-id`; value: the exact verdicts direct and through the stdio gateway
+ * (NOT_SCORED = the CLI recorded it as INFO "not applicable" or not at all) and the
+ * reason. Any other verdict pair for a listed check (e.g. it runs and FAILS) is still
+ * a difference; a listed check that no longer differs is reported so the list can
+ * shrink. The HTTP-upstream run has no known differences. Keep README.md and
+ * docs/conformance.md in step.
  */
 const STDIO_KNOWN_DIFFERENCES = {
   // SEP-1699 polling: direct, the SDK's HTTP transport opens an SSE stream with a
@@ -150,17 +156,29 @@ const STDIO_KNOWN_DIFFERENCES = {
   // an HTTP-transport feature), and the bridge answers a request with SSE only once
   // a message related to it arrives, so this 100 ms call is answered as plain JSON
   // and the CLI records these three checks as INFO "not applicable".
-  'server-sse-polling/server-sse-priming-event':
-    'stdio upstream has no SSE stream to prime; the bridge answers this call as application/json (no related message before the result)',
-  'server-sse-polling/server-sse-retry-field':
-    'no SSE stream, so no retry: field; the fixture\'s retryInterval belongs to its HTTP transport',
-  'server-sse-polling/server-sse-disconnect-resume':
-    'the server-side stream close (closeSSEStream) exists only on the upstream\'s HTTP transport; over stdio the call simply completes in one JSON answer',
+  'server-sse-polling/server-sse-priming-event': {
+    direct: 'SUCCESS',
+    gateway: NOT_SCORED,
+    reason: 'stdio upstream has no SSE stream to prime; the bridge answers this call as application/json (no related message before the result)',
+  },
+  'server-sse-polling/server-sse-retry-field': {
+    direct: 'SUCCESS',
+    gateway: NOT_SCORED,
+    reason: "no SSE stream, so no retry: field; the fixture's retryInterval belongs to its HTTP transport",
+  },
+  'server-sse-polling/server-sse-disconnect-resume': {
+    direct: 'SUCCESS',
+    gateway: NOT_SCORED,
+    reason: "the server-side stream close (closeSSEStream) exists only on the upstream's HTTP transport; over stdio the call simply completes in one JSON answer",
+  },
   // Direct, every POST answer is SSE (the SDK's event store makes it stream with a
   // priming event); the bridge answers quick requests as JSON, which the spec allows,
   // so the CLI skips the SSE-functional check ("SSE streaming is optional").
-  'server-sse-multiple-streams/server-sse-streams-functional':
-    'the bridge answers these 3 concurrent quick requests as application/json (allowed); the check only scores SSE answers',
+  'server-sse-multiple-streams/server-sse-streams-functional': {
+    direct: 'SUCCESS',
+    gateway: NOT_SCORED,
+    reason: 'the bridge answers these 3 concurrent quick requests as application/json (allowed); the check only scores SSE answers',
+  },
 };
 
 /** Starts a gateway whose /mcp upstream is `fixture-server.mjs --stdio`, spawned per session. */
@@ -212,48 +230,6 @@ async function runThrough(kind, fixtureUrl, opts) {
   }
 }
 
-/** Compares one gateway run with the direct run; one test per scenario. */
-function compare(kind, direct, gateway, scenarios, known) {
-  let passed = 0;
-  const regressions = [];
-  const knownHits = [];
-  const knownGone = [];
-  for (const s of scenarios) {
-    const d = direct.get(s) || [];
-    const g = gateway.get(s) || [];
-    const gPass = passedIds(g);
-    const lostAll = [...passedIds(d)].filter((id) => !gPass.has(id));
-    // A known difference excuses a check that is not applicable (INFO/absent) through
-    // the gateway, never one that runs and FAILS: that stays a regression.
-    const gFailed = new Set(g.filter((c) => c.status === 'FAILURE').map((c) => c.id));
-    const excused = (id) => Boolean(known[`${s}/${id}`]) && !gFailed.has(id);
-    const lost = lostAll.filter((id) => !excused(id));
-    for (const id of lostAll) if (excused(id)) knownHits.push({ key: `${s}/${id}`, reason: known[`${s}/${id}`] });
-    for (const key of Object.keys(known)) {
-      const [ks, kid] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
-      if (ks === s && gPass.has(kid)) knownGone.push(key);
-    }
-    const gOk = scored(g).filter((c) => c.status === 'SUCCESS').length;
-    const dOk = scored(d).filter((c) => c.status === 'SUCCESS').length;
-    const worse = gOk + (lostAll.length - lost.length) < dOk;
-    if (!gateway.has(s) || lost.length || worse) regressions.push({ s, lost, gfail: failedChecks(g), missing: !gateway.has(s) });
-    else passed++;
-  }
-  if (regressions.length) {
-    console.log(`\nchecks passing direct but not through the gateway (${kind} upstream):`);
-    for (const r of regressions) {
-      console.log(`  ${r.s}: ${r.missing ? 'no gateway result' : r.lost.join(', ') || 'fewer passes'}`);
-      for (const f of r.gfail) console.log(`      ${f}`);
-    }
-  }
-  if (knownHits.length) {
-    console.log(`\nknown differences (${kind} upstream), counted as passed:`);
-    for (const k of knownHits) console.log(`  ${k.key}: ${k.reason}`);
-  }
-  for (const k of knownGone) console.log(`  note: known difference ${k} no longer differs (${kind} upstream): remove it from the list`);
-  return { passed, failed: regressions.length };
-}
-
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (!existsSync(NODE22)) throw new Error(`Node 22 not found at ${NODE22}: run npm ci in tests/interop`);
@@ -284,10 +260,18 @@ async function main() {
     for (const kind of kinds) printScore(`gateway (${kind} upstream)`.padEnd(26), score(runs[kind], scenarios));
     let passed = 0;
     let failed = 0;
+    const cmps = {};
     for (const kind of kinds) {
-      const r = compare(kind, direct, runs[kind], scenarios, kind === 'stdio' ? STDIO_KNOWN_DIFFERENCES : {});
+      const known = kind === 'stdio' ? STDIO_KNOWN_DIFFERENCES : {};
+      const r = (cmps[kind] = compareRuns(`${kind} upstream`, direct, runs[kind], scenarios, known));
+      for (const line of r.report) console.log(line);
       passed += r.passed;
       failed += r.failed;
+    }
+    if (opts.markdown) {
+      const cols = [{ label: 'direct', results: direct }];
+      for (const kind of kinds) cols.push({ label: `gateway (${kind} upstream)`, results: runs[kind], cmp: cmps[kind] });
+      console.log(`\n${markdownTable(scenarios, cols)}\n`);
     }
     console.log(`logs: ${OUT_DIR}`);
     console.log(`${passed} passed, ${failed} failed`);

@@ -139,9 +139,13 @@ describe('outbound identity', { skip: DIRECT && 'gateway-only', timeout: 120000 
       const m1 = `before rotation ${crypto.randomUUID()}`;
       await c.callTool({ name: 'echo', arguments: { message: m1 } });
       const jwks1 = await (await fetch(`${gwBase}/.well-known/jwks.json`)).json();
-      assert.equal(jwks1.keys.length, 1);
-      assert.equal(jwks1.keys[0].alg, 'ES256');
-      assert.equal(jwks1.keys[0].d, undefined, 'public keys only');
+      // one key, or two when a slow run (ASan, a loaded machine) already passed rotate_s: the
+      // previous key stays published while assertions it signed may still be in flight
+      assert.ok(jwks1.keys.length === 1 || jwks1.keys.length === 2, JSON.stringify(jwks1));
+      for (const k of jwks1.keys) {
+        assert.equal(k.alg, 'ES256');
+        assert.equal(k.d, undefined, 'public keys only');
+      }
       // the generated key rotates (rotate_s: 3): the upstream fetches the new one on its own
       await waitForLog(gw.proc, /assertion signing key rotated/, { timeoutMs: 10000 });
       const m2 = `after rotation ${crypto.randomUUID()}`;

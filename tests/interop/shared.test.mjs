@@ -1,12 +1,14 @@
 // Shared stdio children (mode: shared), their restart with backoff, and 2026-07-28 (stateless)
-// clients on session-era routes, where the gateway holds the upstream session itself.
+// clients on session-era routes, where the gateway holds the upstream session itself — one per
+// route and principal, with auth on (the test IdP) as without.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { DIRECT, OUT_DIR, HERE, GATEHOUSE_BIN, freePort, spawnLogged, stop, waitForHttp, startEverything, sleep } from './lib/harness.mjs';
+import { DIRECT, OUT_DIR, HERE, GATEHOUSE_BIN, freePort, spawnLogged, stop, waitFor, waitForHttp, waitForLog, startEverything, sleep } from './lib/harness.mjs';
+import { startIdp } from './idp/tokens.mjs';
 
 const FIXTURE = path.join(HERE, 'stdio-fixture.mjs');
 const text = (r) => r.content[0].text;
@@ -19,7 +21,7 @@ async function connect(url) {
 }
 
 /** One 2026-07-28 request, headers mirrored as the spec requires. */
-async function call2026(url, id, method, params = {}, extra = {}) {
+async function call2026(url, id, method, params = {}, extra = {}) { // extra: more headers
   const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream',
     'mcp-protocol-version': '2026-07-28', 'mcp-method': method };
   if (method === 'tools/call' || method === 'prompts/get') headers['mcp-name'] = params.name;
@@ -148,6 +150,17 @@ describe('shared children and held sessions', { skip: DIRECT && 'gateway-only', 
     assert.equal(changed.params._meta['io.modelcontextprotocol/subscriptionId'], 'sub-1');
   });
 
+  test('without auth every 2026-07-28 client is the one anonymous principal: one held session, one child', async () => {
+    const url = `${base}/solo`;
+    const p1 = await call2026(url, 1, 'tools/call', { name: 'pid', arguments: {} });
+    const p2 = await call2026(url, 2, 'tools/call', { name: 'pid', arguments: {} });
+    assert.equal(p1.status, 200);
+    assert.equal(p1.json.result.content[0].text, p2.json.result.content[0].text);
+    const n1 = Number((await call2026(url, 3, 'tools/call', { name: 'increment', arguments: {} })).json.result.content[0].text);
+    const n2 = Number((await call2026(url, 4, 'tools/call', { name: 'increment', arguments: {} })).json.result.content[0].text);
+    assert.equal(n2, n1 + 1);
+  });
+
   test('2026-07-28 client to a session-era HTTP upstream (the gateway holds its session)', async () => {
     let d;
     for (let i = 0; i < 40; i++) { // the health probe learns the upstream's era first
@@ -160,5 +173,120 @@ describe('shared children and held sessions', { skip: DIRECT && 'gateway-only', 
     const c = await call2026(`${base}/everything`, 2, 'tools/call', { name: 'echo', arguments: { message: 'from 2026' } });
     assert.match(c.json.result.content[0].text, /from 2026/);
     assert.equal(c.json.result.resultType, 'complete');
+  });
+});
+
+// The SDK v2 client (tests/interop/v2), pinned to 2026-07-28: it probes with server/discover and
+// then sends stateless requests, which the gateway carries on the session it holds upstream.
+const V2_CLIENT = path.join(HERE, 'v2/node_modules/@modelcontextprotocol/client/dist/index.mjs');
+
+describe('held sessions per principal (auth on, 2026-07-28 clients on a per-session stdio route)',
+  { skip: (DIRECT || !fs.existsSync(V2_CLIENT)) && 'gateway-only', timeout: 180000 }, () => {
+  let idp, gw, base, v2;
+  const IDLE_MS = 4000;
+  before(async () => {
+    v2 = await import(V2_CLIENT);
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    idp = await startIdp({ resource: `${base}/solo`, name: 'idp-held' });
+    fs.mkdirSync(OUT_DIR, { recursive: true });
+    const cfg = path.join(OUT_DIR, 'shared-held-auth.yaml');
+    const solo = (name) => [
+      `  - name: ${name}`, `    command: ${process.execPath}`, `    args: [${JSON.stringify(FIXTURE)}]`,
+      `    cwd: ${HERE}`, '    env:', '      PATH: /usr/bin:/bin', '    mode: per-session', '    stop_grace_ms: 300',
+      `    path: /${name}`];
+    fs.writeFileSync(cfg, [
+      'gateway:', '  log_level: debug',
+      'listeners:', `  - address: 127.0.0.1:${port}`,
+      'upstreams:', ...solo('solo'), ...solo('solo2'),
+      'limits:', '  sessions_per_principal: 1',
+      'timeouts:', `  session_idle_ms: ${IDLE_MS}`,
+      'auth:', `  resource: ${base}`, '  issuers:', `    - issuer: ${idp.issuer}`, '      algorithms: [ES256, RS256]',
+    ].join('\n') + '\n');
+    gw = spawnLogged('gatehouse-held-auth', GATEHOUSE_BIN, ['dev', '--config', cfg]);
+    await waitForHttp(`${base}/healthz`, { okStatus: (s) => s === 200, proc: gw });
+    await waitForLog(gw, /signing keys loaded/, { timeoutMs: 15000 });
+  });
+  after(async () => { if (gw) await stop(gw); if (idp) await idp.stop(); });
+
+  const token = async (client, route = 'solo') =>
+    (await idp.token(client, { resource: `${base}/${route}` })).access_token;
+  async function connect2026(client, route = 'solo') {
+    const c = new v2.Client({ name: `held-${client}`, version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    const t = new v2.StreamableHTTPClientTransport(new URL(`${base}/${route}`),
+      { requestInit: { headers: { authorization: `Bearer ${await token(client, route)}` } } });
+    await c.connect(t);
+    assert.equal(t.protocolVersion, '2026-07-28', 'the client speaks the stateless revision');
+    assert.equal(t.sessionId, undefined, 'a 2026-07-28 client is given no session');
+    return c;
+  }
+  const call = async (c, name) => text(await c.callTool({ name, arguments: {} }));
+  const gone = (pid) => !fs.existsSync(`/proc/${pid}`);
+
+  test('two principals get two children; one principal\'s requests share its own', async () => {
+    const a = await connect2026('jwt-es256-client');
+    const b = await connect2026('jwt-rs256-client');
+    try {
+      const pa = Number(await call(a, 'pid'));
+      const pb = Number(await call(b, 'pid'));
+      assert.ok(pa > 0 && pb > 0);
+      assert.notEqual(pa, pb, 'each principal has its own child');
+      assert.equal(await call(a, 'increment'), '1');
+      assert.equal(await call(a, 'increment'), '2');
+      assert.equal(await call(b, 'increment'), '1', 'the other principal\'s counter is not visible');
+      assert.equal(Number(await call(a, 'pid')), pa, 'the same principal reuses its held session');
+      // a new token and a new client of the same principal: still the same held session
+      const a2 = await connect2026('jwt-es256-client');
+      try {
+        assert.equal(Number(await call(a2, 'pid')), pa);
+        assert.equal(await call(a2, 'increment'), '3');
+      } finally { await a2.close(); }
+    } finally { await a.close(); await b.close(); }
+  });
+
+  test('a principal at limits.sessions_per_principal gets the session-era refusal (429) for one more held session', async () => {
+    const keep = await token('jwt-es256-client');
+    const ok = await call2026(`${base}/solo`, 1, 'tools/call', { name: 'pid', arguments: {} }, { authorization: `Bearer ${keep}` });
+    assert.equal(ok.status, 200, JSON.stringify(ok.json)); // its held session on /solo is alive
+    const t2 = await token('jwt-es256-client', 'solo2');
+    const r = await call2026(`${base}/solo2`, 9, 'tools/call', { name: 'pid', arguments: {} }, { authorization: `Bearer ${t2}` });
+    assert.equal(r.status, 429);
+    assert.equal(r.json.id, 9);
+    assert.equal(r.json.error.code, -32603);
+    assert.match(r.json.error.message, /^Too Many Requests: this principal has reached its limit of open sessions/);
+    // the same refusal a session-era initialize of that principal gets
+    const init = await fetch(`${base}/solo2`, { method: 'POST', headers: { 'content-type': 'application/json',
+      accept: 'application/json, text/event-stream', authorization: `Bearer ${t2}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) });
+    assert.equal(init.status, 429);
+    assert.equal((await init.json()).error.message, r.json.error.message);
+    // another principal has its own share
+    const other = await call2026(`${base}/solo2`, 10, 'tools/call', { name: 'pid', arguments: {} },
+      { authorization: `Bearer ${await token('jwt-client', 'solo2')}` });
+    assert.equal(other.status, 200, JSON.stringify(other.json));
+  });
+
+  test('an idle held session ends after timeouts.session_idle_ms: its child is stopped and reaped, its slot freed', async () => {
+    const a = await connect2026('jwt-es256-client');
+    let pid;
+    try {
+      pid = Number(await call(a, 'pid'));
+      assert.ok(!gone(pid));
+      await waitFor('the idle held session\'s child to be gone (reaped, no zombie)', () => gone(pid),
+        { timeoutMs: IDLE_MS + 20000, intervalMs: 200 });
+      await waitForLog(gw, /session expired after \d+ ms idle/);
+      // the next request opens a fresh held session: a new child, a new counter
+      const fresh = Number(await call(a, 'pid'));
+      assert.notEqual(fresh, pid);
+      assert.equal(await call(a, 'increment'), '1');
+    } finally { await a.close(); }
+    // and the principal's share moved to the new one: /solo2 is still refused, until it idles too
+    const t2 = await token('jwt-es256-client', 'solo2');
+    const r = await call2026(`${base}/solo2`, 11, 'tools/call', { name: 'pid', arguments: {} }, { authorization: `Bearer ${t2}` });
+    assert.equal(r.status, 429);
+    await waitFor('the principal\'s held session to idle out', async () =>
+      (await call2026(`${base}/solo2`, 12, 'tools/call', { name: 'pid', arguments: {} }, { authorization: `Bearer ${t2}` })).status === 200,
+    { timeoutMs: IDLE_MS + 20000, intervalMs: 500 });
   });
 });

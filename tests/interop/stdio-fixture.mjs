@@ -32,6 +32,20 @@ server.tool('add_tool', 'Registers one more tool (the server then says its tool 
   server.tool(name, 'Added at run time', {}, async () => ({ content: [{ type: 'text', text: name }] }));
   return { content: [{ type: 'text', text: name }] };
 });
+server.tool('add_prompt', 'Registers one more prompt (the server then says its prompt list changed)', {}, async () => {
+  const name = `extra_prompt_${Date.now()}`;
+  server.prompt(name, 'Added at run time', async () => ({ messages: [{ role: 'user', content: { type: 'text', text: name } }] }));
+  return { content: [{ type: 'text', text: name }] };
+});
+server.tool('add_resource', 'Registers one more resource (the server then says its resource list changed)', {}, async () => {
+  const uri = `fixture://extra/${Date.now()}`;
+  server.resource(uri, uri, { mimeType: 'text/plain' }, async (u) => ({ contents: [{ uri: u.href, text: uri }] }));
+  return { content: [{ type: 'text', text: uri }] };
+});
+server.tool('stderr', 'Writes its text to stderr (which the gateway logs): a hostile-output test', { text: z.string() }, async ({ text }) => {
+  process.stderr.write(text);
+  return { content: [{ type: 'text', text: 'written' }] };
+});
 server.resource('fixture-note', 'fixture://note', { mimeType: 'text/plain' }, async (uri) => ({
   contents: [{ uri: uri.href, text: `note from ${process.pid}` }],
 }));

@@ -379,8 +379,10 @@ static void config_errors(void **state)
     static const char *const bad[] = {
         "audit:\n  durability: sometimes\n  path: /tmp/x\n",
         "audit:\n  path: /tmp/x\n  colour: red\n",
-        "audit:\n  durability: buffered\n",              /* no path outside dev */
-        "audit:\n  path: /tmp/x\n  key: /etc/key.pem\n", /* not a file: reference */
+        "audit:\n  durability: buffered\n",                    /* no path outside dev */
+        "audit:\n  path: /tmp/x\n  key: /etc/key.pem\n",       /* not a file: reference */
+        "audit:\n  path: /tmp/x\n  commit_delay_us: 100001\n", /* over the cap */
+        "audit:\n  path: /tmp/x\n  commit_delay_us: -5\n",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct gh_config *cfg = NULL;

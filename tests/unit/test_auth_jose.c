@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rsa.h>
+#include <time.h>
 #include <stdio.h>
 
 #define NOW  1750000000
@@ -1339,12 +1340,228 @@ static void jws_sign_key_types(void **state)
     EVP_PKEY_free(rsa);
 }
 
+/* gh_auth_credentials_parse: the Authorization shapes of security-cases §4.1 cases 1-3. */
+static enum gh_auth_cred cred(const char *v, struct gh_slice *tok)
+{
+    return gh_auth_credentials_parse(gh_slice_cstr(v), tok);
+}
+
+static void credentials_shapes(void **state)
+{
+    (void)state;
+    struct gh_slice t;
+    assert_int_equal(cred("Bearer abc.def-_~+/ghi==", &t), GH_AUTH_CRED_BEARER);
+    assert_true(gh_slice_eq_cstr(t, "abc.def-_~+/ghi=="));
+    /* scheme names are case-insensitive (RFC 9110 §11.1); several spaces are 1*SP */
+    assert_int_equal(cred("bearer abc", &t), GH_AUTH_CRED_BEARER);
+    assert_int_equal(cred("BEARER    abc", &t), GH_AUTH_CRED_BEARER);
+    assert_true(gh_slice_eq_cstr(t, "abc"));
+    assert_int_equal(cred("\t Bearer abc \t", &t), GH_AUTH_CRED_BEARER);
+    assert_true(gh_slice_eq_cstr(t, "abc"));
+    assert_int_equal(cred("DPoP abc", &t), GH_AUTH_CRED_DPOP);
+    assert_int_equal(cred("dpop abc", &t), GH_AUTH_CRED_DPOP);
+    /* no token: empty, not "another scheme" */
+    const char *empty[] = {"Bearer", "Bearer ", "Bearer    ", "bearer\t",
+                           "DPoP",   "DPoP  ",  "",           "  "};
+    for (size_t i = 0; i < GH_ARRAY_LEN(empty); i++) {
+        assert_int_equal(cred(empty[i], &t), GH_AUTH_CRED_MALFORMED);
+        assert_int_equal(t.len, 0);
+    }
+    /* not token68: the offending rest is given back */
+    const char *bad[] = {"Bearer a b",        "Bearer a,b",
+                         "Bearer \"abc\"",    "Bearer a=b",
+                         "Bearer =abc",       "Bearer \tabc",
+                         "Bearer ab\xc3\xa9", "DPoP a;b",
+                         "Bearer a\x01",      "Bearer abc, Bearer def"};
+    for (size_t i = 0; i < GH_ARRAY_LEN(bad); i++) {
+        assert_int_equal(cred(bad[i], &t), GH_AUTH_CRED_MALFORMED);
+        assert_true(t.len > 0);
+    }
+    /* other schemes, and names that only start like ours */
+    const char *other[] = {"Basic dXNlcjpwYXNz", "Token abc", "Bearerabc",
+                           "Bearer,abc",         "DPoPabc",   "Negotiate",
+                           "MAC id=\"x\""};
+    for (size_t i = 0; i < GH_ARRAY_LEN(other); i++)
+        assert_int_equal(cred(other[i], &t), GH_AUTH_CRED_OTHER);
+}
+
+/* ---- introspection answers (RFC 7662): what is active, inactive, or garbage (503) ---- */
+
+#define RES "https://gw.example/mcp"
+
+static enum gh_auth_intro_answer intro(const char *body, int64_t now_ms, struct gh_auth_claims *cl,
+                                       int64_t *until)
+{
+    static struct gh_config_auth_introspection in = {.ttl_ms = 2500, .negative_ttl_ms = 1000};
+    static char *auds[] = {"https://alias.example/"};
+    static struct gh_config_auth_issuer is = {.issuer = ISS, .introspection = &in};
+    is.audiences = auds;
+    is.n_audiences = 1;
+    return gh_auth_introspect_read(&is, RES, body, strlen(body), now_ms, A, cl, until);
+}
+
+static void introspect_answers(void **state)
+{
+    (void)state;
+    struct gh_auth_claims cl;
+    int64_t until = 0, now_ms = (int64_t)NOW * 1000 + 700;
+    char b[512];
+    /* active and ours: claims read, cached until now + ttl_ms to the millisecond */
+    snprintf(b, sizeof(b),
+             "{\"active\":true,\"iss\":\"" ISS "\",\"sub\":\"bob\",\"aud\":\"" RES
+             "\",\"scope\":\"a b\",\"exp\":%lld,\"cnf\":{\"jkt\":\"xyz\"}}",
+             (long long)NOW + 60);
+    assert_int_equal(intro(b, now_ms, &cl, &until), GH_AUTH_INTRO_ACTIVE);
+    assert_int_equal(until, now_ms + 2500); /* not truncated to whole seconds */
+    assert_true(gh_slice_eq_cstr(cl.sub, "bob"));
+    assert_int_equal(cl.nscopes, 2);
+    assert_true(gh_slice_eq_cstr(cl.scopes[1], "b"));
+    assert_true(gh_slice_eq_cstr(cl.cnf_jkt, "xyz"));
+    /* exp sooner than the ttl bounds the cache */
+    snprintf(b, sizeof(b), "{\"active\":true,\"exp\":%lld}", (long long)NOW + 1);
+    assert_int_equal(intro(b, now_ms, &cl, &until), GH_AUTH_INTRO_ACTIVE);
+    assert_int_equal(until, ((int64_t)NOW + 1) * 1000);
+    /* aud: a configured audience, or an array holding us */
+    assert_int_equal(
+        intro("{\"active\":true,\"aud\":\"https://alias.example/\"}", now_ms, &cl, &until),
+        GH_AUTH_INTRO_ACTIVE);
+    assert_int_equal(
+        intro("{\"active\":true,\"aud\":[\"https://x/\",\"" RES "\"]}", now_ms, &cl, &until),
+        GH_AUTH_INTRO_ACTIVE);
+    /* active:true, but not for us or no longer valid: inactive (401), never cached as active */
+    assert_int_equal(
+        intro("{\"active\":true,\"aud\":\"https://other.example/mcp\"}", now_ms, &cl, &until),
+        GH_AUTH_INTRO_INACTIVE);
+    assert_int_equal(
+        intro("{\"active\":true,\"aud\":[\"https://x/\",\"" RES "/\"]}", now_ms, &cl, &until),
+        GH_AUTH_INTRO_INACTIVE);
+    assert_int_equal(intro("{\"active\":true,\"aud\":[]}", now_ms, &cl, &until),
+                     GH_AUTH_INTRO_INACTIVE);
+    assert_int_equal(intro("{\"active\":true,\"aud\":7}", now_ms, &cl, &until),
+                     GH_AUTH_INTRO_INACTIVE);
+    snprintf(b, sizeof(b), "{\"active\":true,\"aud\":\"" RES "\",\"exp\":%lld}", (long long)NOW);
+    assert_int_equal(intro(b, now_ms, &cl, &until), GH_AUTH_INTRO_INACTIVE); /* exp passed */
+    assert_int_equal(intro("{\"active\":true,\"exp\":0}", now_ms, &cl, &until),
+                     GH_AUTH_INTRO_INACTIVE);
+    assert_int_equal(intro("{\"active\":true,\"exp\":-5}", now_ms, &cl, &until),
+                     GH_AUTH_INTRO_INACTIVE);
+    assert_int_equal(
+        intro("{\"active\":true,\"iss\":\"https://evil.example\"}", now_ms, &cl, &until),
+        GH_AUTH_INTRO_INACTIVE);
+    assert_int_equal(intro("{\"active\":false}", now_ms, &cl, &until), GH_AUTH_INTRO_INACTIVE);
+    /* far-future exp: the ttl bounds it, no overflow */
+    assert_int_equal(intro("{\"active\":true,\"exp\":9223372036854775807}", now_ms, &cl, &until),
+                     GH_AUTH_INTRO_ACTIVE);
+    assert_int_equal(until, now_ms + 2500);
+    /* garbage: neither active nor inactive (503, nothing cached) */
+    static const char *const junk[] = {
+        "",
+        "<html>",
+        "[true]",
+        "{}",
+        "{\"active\":\"true\"}",
+        "{\"active\":1}",
+        "{\"active\":null}",
+        "{\"active\":true,\"exp\":\"9999999999\"}",
+        "{\"active\":true,\"exp\":1.5}",
+        "{\"active\":true",
+        "{\"active\":true,\"active\":false}",
+    };
+    for (size_t i = 0; i < GH_ARRAY_LEN(junk); i++)
+        assert_int_equal(intro(junk[i], now_ms, &cl, &until), GH_AUTH_INTRO_GARBAGE);
+}
+
+/* A principal with a ms deadline leaves the token cache at that ms, not at a whole second. */
+static void cache_ms_deadline(void **state)
+{
+    (void)state;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = ts.tv_sec, now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    struct gh_auth_claims c = {.reason = GH_AUTH_R_OK, .sub = GH_SLICE_LIT("s")};
+    struct gh_auth_token_cache *cache = gh_auth_token_cache_new(64);
+    struct gh_auth_principal *p = gh_auth_principal_new(&c, (now_ms + 150) / 1000);
+    p->expires_ms = now_ms + 150;
+    gh_auth_token_cache_put(cache, GH_SLICE_LIT("ms"), p, now);
+    struct gh_auth_principal *hit = gh_auth_token_cache_get(cache, GH_SLICE_LIT("ms"), now);
+    assert_non_null(hit); /* cached even when the deadline is within this second */
+    gh_auth_principal_unref(hit);
+    struct timespec pause = {0, 200 * 1000000L};
+    nanosleep(&pause, NULL);
+    assert_null(gh_auth_token_cache_get(cache, GH_SLICE_LIT("ms"), now)); /* gone after 150 ms */
+    gh_auth_principal_unref(p);
+    gh_auth_token_cache_free(cache);
+}
+
+/* ---- discovery: RFC 8414 §3.1 path insertion, the OIDC fallback, RFC 8414 §3.3 issuer ---- */
+
+static void discovery_urls(void **state)
+{
+    (void)state;
+    char u[256];
+    struct gh_config_auth_issuer is = {.issuer = "https://idp.example"};
+    assert_true(gh_auth_discovery_url(&is, 0, u, sizeof(u)));
+    assert_string_equal(u, "https://idp.example/.well-known/oauth-authorization-server");
+    assert_true(gh_auth_discovery_url(&is, 1, u, sizeof(u)));
+    assert_string_equal(u, "https://idp.example/.well-known/openid-configuration");
+    assert_false(gh_auth_discovery_url(&is, 2, u, sizeof(u)));
+    is.issuer = "https://idp.example:8443/tenant/one";
+    assert_true(gh_auth_discovery_url(&is, 0, u, sizeof(u)));
+    assert_string_equal(
+        u, "https://idp.example:8443/.well-known/oauth-authorization-server/tenant/one");
+    assert_true(gh_auth_discovery_url(&is, 1, u, sizeof(u)));
+    assert_string_equal(u, "https://idp.example:8443/tenant/one/.well-known/openid-configuration");
+    is.issuer = "https://idp.example/";
+    assert_true(gh_auth_discovery_url(&is, 0, u, sizeof(u)));
+    assert_string_equal(u, "https://idp.example/.well-known/oauth-authorization-server");
+    is.discovery_url = "https://meta.example/doc";
+    assert_true(gh_auth_discovery_url(&is, 0, u, sizeof(u)));
+    assert_string_equal(u, "https://meta.example/doc");
+    assert_false(gh_auth_discovery_url(&is, 1, u, sizeof(u)));
+    is.discovery_url = NULL;
+    assert_false(gh_auth_discovery_url(&is, 0, u, 10)); /* does not fit: no truncated URL */
+}
+
+static void discovery_issuer_check(void **state)
+{
+    (void)state;
+    struct gh_auth_discovery d;
+    const char *why;
+#define READ(body) gh_auth_discovery_read("https://idp.example/t", body, strlen(body), &d, &why)
+    assert_int_equal(READ("{\"issuer\":\"https://idp.example/t\",\"jwks_uri\":\"https://k/j\","
+                          "\"introspection_endpoint\":\"https://k/i\"}"),
+                     GH_ALLOW);
+    assert_string_equal(d.jwks_uri, "https://k/j");
+    assert_string_equal(d.introspection_endpoint, "https://k/i");
+    gh_auth_discovery_release(&d);
+    static const char *const refused[] = {
+        "{\"issuer\":\"https://idp.example/t/\",\"jwks_uri\":\"https://k/j\"}",
+        "{\"issuer\":\"https://IDP.example/t\",\"jwks_uri\":\"https://k/j\"}",
+        "{\"issuer\":\"https://evil.example/t\",\"jwks_uri\":\"https://k/j\"}",
+        "{\"issuer\":\"https://idp.example/t\\u0000x\",\"jwks_uri\":\"https://k/j\"}",
+        "{\"jwks_uri\":\"https://k/j\"}",
+        "{\"issuer\":7}",
+        "[\"https://idp.example/t\"]",
+        "not json",
+    };
+    for (size_t i = 0; i < GH_ARRAY_LEN(refused); i++) {
+        assert_int_equal(READ(refused[i]), GH_DENY);
+        assert_non_null(why);
+        assert_null(d.jwks_uri);
+    }
+#undef READ
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, reset, NULL)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(jws_round_trip_every_alg),
+        T(introspect_answers),
+        T(cache_ms_deadline),
+        T(discovery_urls),
+        T(discovery_issuer_check),
         T(jws_sign_key_types),
         T(jws_alg_none_refused),
         T(jws_alg_kty_mismatch_both_ways),
@@ -1375,6 +1592,7 @@ int main(void)
         T(cache_basics),
         T(end_to_end),
         T(reason_names),
+        T(credentials_shapes),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

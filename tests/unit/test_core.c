@@ -6,6 +6,11 @@
 
 #include "core/core.h"
 
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 static void bump(void *p)
 {
     (*(int *)p)++;
@@ -54,7 +59,8 @@ static void b64url_roundtrip_and_strictness(void **state)
     assert_int_equal(gh_b64url_decode(enc, strlen(enc), out, sizeof(out), &n), GH_OK);
     assert_memory_equal(out, "hello?", 6);
     assert_int_equal(gh_b64url_decode("aGVsbG8=", 8, out, sizeof(out), &n), GH_E_PARSE);
-    assert_int_equal(gh_b64url_decode("aGVsbG9", 7, out, sizeof(out), &n), GH_E_PARSE); /* non-canonical */
+    assert_int_equal(gh_b64url_decode("aGVsbG9", 7, out, sizeof(out), &n),
+                     GH_E_PARSE); /* non-canonical */
     assert_int_equal(gh_b64url_decode("a", 1, out, sizeof(out), &n), GH_E_PARSE);
 }
 
@@ -80,6 +86,77 @@ static void siphash128_reference_vector(void **state)
     assert_memory_equal(out, want0, 16);
 }
 
+/* gh_random_bytes hands out pooled bytes: never the same id twice, across refills too, and a
+ * forked child never repeats what the parent hands out next. */
+static void random_bytes_never_repeat(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    static unsigned char ids[N][8];
+    for (int i = 0; i < N; i++) /* 16,000 bytes: the pool is refilled many times */
+        gh_random_bytes(ids[i], 8);
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++)
+            assert_false(memcmp(ids[i], ids[j], 8) == 0);
+    unsigned char parent[16], child[16];
+    gh_random_bytes(parent, 1); /* the pool holds unused bytes at the fork */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        gh_random_bytes(child, sizeof(child));
+        _exit(write(fds[1], child, sizeof(child)) == (ssize_t)sizeof(child) ? 0 : 1);
+    }
+    gh_random_bytes(parent, sizeof(parent));
+    assert_int_equal(read(fds[0], child, sizeof(child)), (ssize_t)sizeof(child));
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_false(memcmp(parent, child, sizeof(child)) == 0);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+/* Runs fn with stderr sent to a temporary file; returns what it wrote (static buffer). */
+static const char *capture_stderr(void (*fn)(void))
+{
+    static char got[4096];
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    assert_true(saved >= 0 && dup2(fileno(tmp), 2) == 2);
+    fn();
+    fflush(stderr);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(got, 1, sizeof(got) - 1, tmp);
+    got[n] = '\0';
+    fclose(tmp);
+    return got;
+}
+
+static void log_at_error_level(void)
+{
+    gh_log_set_level(GH_LOG_ERROR);
+    GH_LOGW("test", "quiet warning");
+    gh_log_always(GH_LOG_WARN, "test", "INSECURE: loud\x1b[2J\rwarning");
+    gh_log_set_level(GH_LOG_INFO);
+}
+
+/* The INSECURE warning must survive log_level error; its control bytes are escaped too. */
+static void log_always_ignores_level_and_escapes(void **state)
+{
+    (void)state;
+    const char *got = capture_stderr(log_at_error_level);
+    assert_null(strstr(got, "quiet warning"));
+    const char *at = strstr(got, " warn test: INSECURE: loud\\x1b[2J\\x0dwarning\n");
+    assert_non_null(at);
+    assert_int_equal(strchr(got, '\n') - got, at + strlen(at) - 1 - got); /* one line */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -88,6 +165,8 @@ int main(void)
         cmocka_unit_test(b64url_roundtrip_and_strictness),
         cmocka_unit_test(slices_compare),
         cmocka_unit_test(siphash128_reference_vector),
+        cmocka_unit_test(random_bytes_never_repeat),
+        cmocka_unit_test(log_always_ignores_level_and_escapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

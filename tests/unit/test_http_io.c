@@ -692,9 +692,9 @@ static void test_pipelined_requests_answered_in_order(void **state)
     env_stop();
 }
 
-/* Regression (fixed; http/server.c, gh_http_resp_simple / gh_http_resp_start): a response to HEAD carries the
- * body. RFC 9110 §9.3.2: no content in a HEAD response; a keep-alive client then reads the body
- * bytes as the start of the next response. */
+/* Regression (fixed; http/server.c, gh_http_resp_simple / gh_http_resp_start): a response to HEAD
+ * carries the body. RFC 9110 §9.3.2: no content in a HEAD response; a keep-alive client then reads
+ * the body bytes as the start of the next response. */
 static void test_head_response_has_no_body(void **state)
 {
     (void)state;
@@ -736,6 +736,42 @@ static void test_first_byte_timeout(void **state)
     x_free(x);
     run_on(E.w, pool_free_task, p);
     close(mute);
+    env_stop();
+}
+
+/* A peer that never completes the handshake: a listener that never accepts, its backlog already
+ * full, so Linux drops further SYNs. The exchange ends at connect_ms, well before first_byte_ms. */
+static void test_connect_timeout(void **state)
+{
+    (void)state;
+    struct gh_http_server_limits lim = default_limits();
+    env_start(&lim);
+    int hole = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(hole, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(hole, 0), 0);
+    uint16_t port = fd_port(hole);
+    int fill[4];
+    sa.sin_port = htons(port);
+    for (size_t i = 0; i < GH_ARRAY_LEN(fill); i++) {
+        fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        (void)connect(fill[i], (struct sockaddr *)&sa, sizeof(sa)); /* EINPROGRESS or queued */
+    }
+    struct pool_mk m = {.t = target_for(port, 5000)};
+    m.t.connect_ms = 300;
+    run_on(E.w, pool_new_task, &m);
+    struct xchg *x = x_new(m.out, "POST", "/mcp", "{}");
+    x_run(x);
+    assert_int_equal(x->rc, GH_E_TIMEOUT);
+    assert_int_equal(x->heads, 0);
+    assert_int_equal(x->dones, 1);
+    if (x->elapsed < 290 || x->elapsed >= 4000)
+        fail_msg("connect timeout after %llu ms, want ~300", (unsigned long long)x->elapsed);
+    x_free(x);
+    run_on(E.w, pool_free_task, m.out);
+    for (size_t i = 0; i < GH_ARRAY_LEN(fill); i++)
+        close(fill[i]);
+    close(hole);
     env_stop();
 }
 
@@ -876,6 +912,7 @@ int main(void)
         cmocka_unit_test_teardown(test_head_response_has_no_body, env_teardown),
         cmocka_unit_test_teardown(test_first_byte_timeout, env_teardown),
         cmocka_unit_test_teardown(test_connect_refused, env_teardown),
+        cmocka_unit_test_teardown(test_connect_timeout, env_teardown),
         cmocka_unit_test_teardown(test_cancel_stops_callbacks, env_teardown),
         cmocka_unit_test_teardown(test_cancel_inside_on_head, env_teardown),
         cmocka_unit_test_teardown(test_chunked_with_connection_close, env_teardown),

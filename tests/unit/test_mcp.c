@@ -322,6 +322,55 @@ static void test_session_small_total_limit(void **state)
     gh_mcp_gateway_free(gw);
 }
 
+/* Sessions made for a named principal (the gateway-held ones of 2026-07-28 clients): they are
+ * that principal's (found only under its key), count against its share, and a refusal says
+ * whether the share or the total was reached. */
+static void test_session_create_for_principal(void **state)
+{
+    (void)state;
+    struct gh_mcp_gateway *gw = gw_new("http://127.0.0.1:9/mcp", NULL, 3, 60000);
+    gw->cfg->limits.sessions_per_principal = 1;
+    const struct gh_upstream *ra = route(gw, 0);
+    bool per_principal = true;
+    struct gh_mcp_session *a =
+        gh_mcp_session_create_for(gw, ra, gh_slice(NULL, 0), "alice", &per_principal);
+    assert_non_null(a);
+    assert_false(per_principal);
+    assert_string_equal(a->principal, "alice");
+    /* alice's share is used up; bob has his own */
+    assert_null(gh_mcp_session_create_for(gw, ra, gh_slice(NULL, 0), "alice", &per_principal));
+    assert_true(per_principal);
+    struct gh_mcp_session *b =
+        gh_mcp_session_create_for(gw, ra, gh_slice(NULL, 0), "bob", &per_principal);
+    assert_non_null(b);
+    /* the anonymous principal has no share: only the total bounds it */
+    struct gh_mcp_session *n =
+        gh_mcp_session_create_for(gw, ra, gh_slice(NULL, 0), "", &per_principal);
+    assert_non_null(n);
+    assert_null(gh_mcp_session_create_for(gw, ra, gh_slice(NULL, 0), "carol", &per_principal));
+    assert_false(per_principal); /* sessions_total, not carol's share */
+    /* found only by its own principal */
+    snprintf(gh_mcp_current_principal, sizeof(gh_mcp_current_principal), "bob");
+    const char *why = NULL;
+    assert_null(gh_mcp_session_find(gw, gh_slice_cstr(a->id), ra, &why));
+    assert_string_equal(why, "other_principal");
+    snprintf(gh_mcp_current_principal, sizeof(gh_mcp_current_principal), "alice");
+    struct gh_mcp_session *f = gh_mcp_session_find(gw, gh_slice_cstr(a->id), ra, NULL);
+    assert_ptr_equal(f, a);
+    gh_mcp_session_unref(gw, f);
+    gh_mcp_current_principal[0] = '\0';
+    /* ending alice's session frees her share */
+    gh_mcp_session_close(gw, a);
+    gh_mcp_session_unref(gw, a);
+    struct gh_mcp_session *a2 =
+        gh_mcp_session_create_for(gw, ra, gh_slice(NULL, 0), "alice", &per_principal);
+    assert_non_null(a2);
+    gh_mcp_session_unref(gw, a2);
+    gh_mcp_session_unref(gw, b);
+    gh_mcp_session_unref(gw, n);
+    gh_mcp_gateway_free(gw);
+}
+
 static void test_session_sweep_drops_idle(void **state)
 {
     (void)state;
@@ -392,7 +441,8 @@ struct sctx {
 
 static struct gh_mcp_stream *find(struct sctx *c, const char *lei, uint64_t *seq)
 {
-    return gh_mcp_stream_find(c->s, gh_slice_cstr(lei), seq);
+    bool trimmed;
+    return gh_mcp_stream_find(c->s, gh_slice_cstr(lei), seq, &trimmed);
 }
 
 static void stream_lookup_task(void *arg)
@@ -462,6 +512,74 @@ static void test_stream_lookup_and_resumable(void **state)
     gh_mcp_session_unref(c.gw, c.s);
     gh_net_workers_stop(ws, 1);
     gh_mcp_gateway_free(c.gw);
+}
+
+/* A lossy stream past its replay cap forgets its oldest events: a Last-Event-ID before them is
+ * reported as trimmed (the gateway answers 410), one whose successors are held still resumes. */
+static void stream_trimmed_task(void *arg)
+{
+    struct sctx *c = arg;
+    char data[61];
+    memset(data, 'd', 60);
+    data[60] = '\0';
+    c->st = gh_mcp_stream_new(c->s, true, 100, ctl, &c->prod);
+    gh_mcp_stream_set_lossy(c->st);
+    struct gh_sse_event e = ev(NULL, data);
+    for (int i = 0; i < 3; i++)
+        gh_mcp_stream_append(c->st, &e); /* ~70 bytes each: only the newest fits in 100 */
+    bool trimmed[3];
+    c->f[0] = gh_mcp_stream_find(c->s, GH_SLICE_LIT("1-0"), &c->seq[0], &trimmed[0]);
+    c->f[1] = gh_mcp_stream_find(c->s, GH_SLICE_LIT("1-2"), &c->seq[1], &trimmed[1]);
+    c->f[2] = gh_mcp_stream_find(c->s, GH_SLICE_LIT("7-0"), &c->seq[2], &trimmed[2]);
+    for (int i = 0; i < 3; i++) {
+        c->seq[4 + i] = trimmed[i];
+        if (c->f[i])
+            gh_mcp_stream_unref(c->f[i]);
+    }
+    gh_mcp_stream_finish(c->st, GH_OK);
+}
+
+static void test_stream_find_trimmed(void **state)
+{
+    (void)state;
+    struct gh_net_worker **ws = gh_net_workers_new(1);
+    gh_net_workers_start(ws, 1, NULL, NULL);
+    struct sctx c = {.gw = gw_new("http://127.0.0.1:9/mcp", NULL, 10, 60000)};
+    c.s = gh_mcp_session_create(c.gw, route(c.gw, 0), gh_slice(NULL, 0));
+    run_on(ws[0], stream_trimmed_task, &c);
+    assert_null(c.f[0]);
+    assert_int_equal(c.seq[4], 1); /* events 1 and 2 are gone: trimmed */
+    assert_ptr_equal(c.f[1], c.st);
+    assert_int_equal(c.seq[5], 0); /* event 3 is held: resumes */
+    assert_null(c.f[2]);
+    assert_int_equal(c.seq[6], 0); /* no such stream: not a trimmed one */
+    gh_mcp_session_close(c.gw, c.s);
+    run_on(ws[0], nop, NULL);
+    gh_mcp_session_unref(c.gw, c.s);
+    gh_net_workers_stop(ws, 1);
+    gh_mcp_gateway_free(c.gw);
+}
+
+/* limits.concurrent_requests_per_principal's counter: per key, up to the cap, given back. */
+static void test_inflight_take_give(void **state)
+{
+    (void)state;
+    uint64_t held = 99;
+    assert_true(gh_mcp_inflight_take("p1", 2, &held));
+    assert_int_equal(held, 0);
+    assert_true(gh_mcp_inflight_take("p1", 2, &held));
+    assert_false(gh_mcp_inflight_take("p1", 2, &held)); /* at the cap: nothing taken */
+    assert_int_equal(held, 2);
+    assert_int_equal(gh_mcp_inflight_of("p1"), 2);
+    assert_true(gh_mcp_inflight_take("", 1, &held)); /* the anonymous principal is its own */
+    assert_false(gh_mcp_inflight_take("", 1, &held));
+    gh_mcp_inflight_give("p1");
+    assert_true(gh_mcp_inflight_take("p1", 2, &held));
+    gh_mcp_inflight_give("p1");
+    gh_mcp_inflight_give("p1");
+    gh_mcp_inflight_give("");
+    assert_int_equal(gh_mcp_inflight_of("p1"), 0);
+    assert_int_equal(gh_mcp_inflight_of(""), 0);
 }
 
 static void stream_backpressure_task(void *arg)
@@ -976,9 +1094,12 @@ int main(void)
         cmocka_unit_test(test_session_set_version),
         cmocka_unit_test(test_session_ids_unique_and_total_limit),
         cmocka_unit_test(test_session_small_total_limit),
+        cmocka_unit_test(test_session_create_for_principal),
         cmocka_unit_test(test_session_sweep_drops_idle),
         cmocka_unit_test(test_stream_lookup_and_resumable),
         cmocka_unit_test(test_stream_backpressure_and_cancel),
+        cmocka_unit_test(test_stream_find_trimmed),
+        cmocka_unit_test(test_inflight_take_give),
         cmocka_unit_test_setup_teardown(test_ingress_host_and_origin, server_setup,
                                         server_teardown),
         cmocka_unit_test_setup_teardown(test_ingress_post_checks, server_setup, server_teardown),

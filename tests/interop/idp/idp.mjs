@@ -335,14 +335,26 @@ function sendJson(res, status, body, type = 'application/json') {
 }
 
 let exchangeOutage = false; // POST /__admin/exchange-outage toggles: the grant answers 503
+let jwksRequests = 0; // GET /__admin/jwks-stats: how many JWKS requests were answered
+let jwksDelayMs = 0; // POST /__admin/jwks-delay?ms=N: hold each JWKS answer this long
+let rfc8414Alias = true; // POST /__admin/rfc8414-off: only /.well-known/openid-configuration
 
 function admin(req, res, pathname) {
   if (pathname === '/__admin/exchanges' && req.method === 'GET') return sendJson(res, 200, exchanges);
+  if (pathname === '/__admin/jwks-stats' && req.method === 'GET') return sendJson(res, 200, { requests: jwksRequests });
   if (req.method !== 'POST') return sendJson(res, 405, { error: 'POST only' });
   if (pathname === '/__admin/exchange-outage') {
     exchangeOutage = !exchangeOutage;
     log(`token exchange ${exchangeOutage ? 'failing' : 'working'}`);
     return sendJson(res, 200, { outage: exchangeOutage });
+  }
+  if (pathname === '/__admin/jwks-delay') {
+    jwksDelayMs = Number(new URL(req.url, 'http://127.0.0.1').searchParams.get('ms') || 0);
+    return sendJson(res, 200, { delay_ms: jwksDelayMs });
+  }
+  if (pathname === '/__admin/rfc8414-off') {
+    rfc8414Alias = false;
+    return sendJson(res, 200, { rfc8414: false });
   }
   if (pathname === '/__admin/rotate') {
     if (current >= ROTATIONS) {
@@ -375,9 +387,13 @@ function front(providerCallback) {
     if (pathname.startsWith('/__admin/')) return admin(req, res, pathname);
     if (pathname.startsWith('/interaction/')) return connectInteraction(req, res);
     if (pathname === '/jwks' && (req.method === 'GET' || req.method === 'HEAD')) {
-      return sendJson(res, 200, publishedJwks(), 'application/jwk-set+json; charset=utf-8');
+      jwksRequests++;
+      const send = () => sendJson(res, 200, publishedJwks(), 'application/jwk-set+json; charset=utf-8');
+      if (jwksDelayMs) return void setTimeout(send, jwksDelayMs);
+      return send();
     }
     if (pathname === '/.well-known/oauth-authorization-server') {
+      if (!rfc8414Alias) return sendJson(res, 404, { error: 'not_found' });
       req.url = '/.well-known/openid-configuration';
     }
     return providerCallback(req, res);

@@ -2,7 +2,7 @@
 // these tests start goes through spawnLogged() and is ended by stop(pid), so a
 // failing test cannot leave a server behind. No fixed ports anywhere.
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,8 +49,10 @@ export function freePort() {
 export function spawnLogged(name, cmd, args, opts = {}) {
   mkdirSync(OUT_DIR, { recursive: true });
   const logPath = path.join(OUT_DIR, `${name}.log`);
-  const log = createWriteStream(logPath, { flags: 'w' });
-  log.write(`# ${new Date().toISOString()} ${cmd} ${args.join(' ')}\n`);
+  // Truncate now, not when the stream opens (asynchronously): a waitForLog() polling right
+  // after the spawn must never read the previous run's lines of the same file.
+  writeFileSync(logPath, `# ${new Date().toISOString()} ${cmd} ${args.join(' ')}\n`);
+  const log = createWriteStream(logPath, { flags: 'a' });
   const child = spawn(cmd, args, {
     cwd: opts.cwd || HERE,
     env: { ...process.env, ...(opts.env || {}) },

