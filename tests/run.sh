@@ -75,7 +75,7 @@ run_node() { # label, binary, files...
   count "$label" "$p" "${f:-1}"
   [ "${f:-1}" -eq 0 ] || grep -E '^\s*not ok|error:|expected|actual' "$log" | head -30
 }
-INTEROP=(everything.test.mjs dev.test.mjs framing.test.mjs stdio.test.mjs aggregate.test.mjs shared.test.mjs bridge2026.test.mjs auth.test.mjs policy.test.mjs audit.test.mjs audit-sinks.test.mjs metrics.test.mjs propagation.test.mjs roots.test.mjs logging.test.mjs limits.test.mjs)
+INTEROP=(everything.test.mjs dev.test.mjs framing.test.mjs stdio.test.mjs lifecycle.test.mjs aggregate.test.mjs shared.test.mjs bridge2026.test.mjs auth.test.mjs policy.test.mjs audit.test.mjs audit-sinks.test.mjs metrics.test.mjs propagation.test.mjs roots.test.mjs logging.test.mjs limits.test.mjs)
 # portable configuration (issue 8): scanner, client formats, the connect bridge
 # -- scan --
 INTEROP+=(scan.test.mjs)

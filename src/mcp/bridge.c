@@ -503,23 +503,64 @@ static void on_channel_gone(void *arg, size_t idx, const char *why)
 
 static const struct gh_mcp_channel_cbs CHANNEL_CBS = {on_channel_message, on_channel_gone};
 
+static void held_hung(struct gh_mcp_bridge *b, const char *why);
+static void held_respawn(struct gh_mcp_bridge *b);
+
+/* A stdio child that has said nothing at all (no answer, progress or request of its own) since
+ * a request went to it, and let that request's deadline pass, is hung: alive, answering nothing.
+ * One that still talks is only slow on that request, which alone fails. */
+static bool pending_hung(const struct gh_mcp_bridge *b, const struct gh_mcp_pending *p)
+{
+    return p->ch < b->nch && b->ch[p->ch] && p->sent_ms &&
+           gh_mcp_channel_silent_since(b->ch[p->ch], p->sent_ms);
+}
+
+/* A session's own child is stopped with its session: everything in flight fails, the child is
+ * stopped (TERM, KILL after stop_grace_ms) and reaped, and the next request gets 404. A shared
+ * child is restarted under its sessions instead (held_hung). */
+static void on_hang(struct gh_mcp_bridge *b, size_t idx)
+{
+    const struct gh_upstream *u = b->ups[idx];
+    char why[192];
+    snprintf(why, sizeof(why), "upstream %s did not answer in time: stopped as hung",
+             u->conf->name);
+    GH_LOGW("mcp",
+            "upstream %s: pid %d said nothing for %llu ms with a request pending: stopping "
+            "it as hung",
+            u->conf->name, (int)gh_mcp_channel_pid(b->ch[idx]),
+            (unsigned long long)u->target.first_byte_ms);
+    if (b->held && b->held_ready && !b->ep && gh_mcp_shared(u))
+        held_hung(b, why);
+    else
+        bridge_close_home(b, why);
+}
+
 static void on_tick(void *arg)
 {
     struct gh_mcp_bridge *b = arg;
+    struct gh_mcp_gateway *gw = b->gw;
+    struct gh_mcp_session *s = b->sess;
     uint64_t now = gh_clock_ms();
+    gh_mcp_session_ref(gw, s); /* ending the session must not free b before we are done */
     for (bool again = true; again && !b->closed;) {
         again = false;
         for (struct gh_mcp_pending *p = b->pending; p; p = p->next) {
             if (p->gid && now >= p->deadline_ms) {
-                gh_mcp_pending_fail(b, p, GH_JSONRPC_INTERNAL_ERROR,
-                                    "upstream did not answer in time");
+                if (pending_hung(b, p))
+                    on_hang(b, p->ch);
+                else
+                    gh_mcp_pending_fail(b, p, GH_JSONRPC_INTERNAL_ERROR,
+                                        "upstream did not answer in time");
                 again = true; /* the list changed under us */
                 break;
             }
         }
     }
+    if (!b->closed && b->respawn_at_ms && now >= b->respawn_at_ms)
+        held_respawn(b);
     if (!b->closed)
         gh_net_timer_arm(b->tick, TICK_MS);
+    gh_mcp_session_unref(gw, s);
 }
 
 /* ---- client → upstream (home) ---- */
@@ -542,6 +583,7 @@ bool gh_mcp_bridge_send_request(struct gh_mcp_bridge *b, struct gh_mcp_pending *
     snprintf(id, sizeof(id), "%" PRIu64, p->gid);
     size_t n;
     char *out = gh_mcp_splice(msg, len, id_span, id, &n);
+    p->sent_ms = gh_clock_ms();
     bool ok = send_up(b, p->ch, out, n, p->gid, p->initialize);
     free(out);
     return ok;
@@ -1124,10 +1166,13 @@ static void held_close(struct gh_mcp_bridge *b)
     while (b->queue) {
         struct gh_mcp_client_msg *cm = b->queue;
         b->queue = cm->next;
-        reply_error(cm->req, cm->req_w, 503, GH_JSONRPC_INTERNAL_ERROR,
-                    "Service Unavailable: upstream could not be initialized");
+        if (cm->req) /* a queued notification has nobody waiting */
+            reply_error(cm->req, cm->req_w, 503, GH_JSONRPC_INTERNAL_ERROR,
+                        "Service Unavailable: upstream could not be initialized");
         free(cm->bytes);
         gh_auth_principal_unref(cm->principal);
+        if (cm->thin)
+            gh_mcp_session_unref(b->gw, cm->thin);
         free(cm);
         gh_mcp_session_unref(b->gw, b->sess); /* the queued task's */
     }
@@ -1222,6 +1267,7 @@ static void held_init_done(struct gh_mcp_bridge *b, const char *msg, size_t len)
         return;
     }
     struct gh_slice raw = gh_json_raw(&d, (uint32_t)res);
+    free(b->held_init); /* a restarted shared child's replaces its predecessor's */
     b->held_init = gh_xstrndup(raw.ptr, raw.len);
     gh_arena_free(a);
     static const char INITIALIZED[] =
@@ -1251,6 +1297,31 @@ static void held_init_done(struct gh_mcp_bridge *b, const char *msg, size_t len)
     b->queue = rev; /* closed meanwhile: held_close answers them */
 }
 
+/* The gateway's own initialize to a held session's upstream (held_init_done gets the answer). */
+static void held_send_init(struct gh_mcp_bridge *b)
+{
+    char init[512];
+    int n = snprintf(init, sizeof(init),
+                     "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{"
+                     "\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
+                     "\"clientInfo\":{\"name\":\"gatehouse\",\"version\":\"%s\"}}}",
+                     GH_VERSION);
+    struct gh_mcp_pending *p = gh_mcp_pending_add(b, 0);
+    p->client_id = gh_xstrdup("0");
+    p->initialize = true;
+    p->on_answer = held_init_done;
+    struct gh_arena *a = gh_arena_new(2048);
+    struct gh_jsonrpc_body body;
+    struct gh_jsonrpc_err err;
+    if (gh_jsonrpc_parse(a, init, (size_t)n, NULL, &body, &err) == GH_OK) {
+        if (b->ep)
+            gh_mcp_agg_request(b, p, &body, init, (size_t)n);
+        else
+            gh_mcp_bridge_send_request(b, p, init, (size_t)n, body.msgs[0].id_raw);
+    }
+    gh_arena_free(a);
+}
+
 /* Opens a held session of the route for principal on this worker and sends the gateway's own
  * initialize. NULL when the session limits refuse it (*limit: 1 total, 2 the principal's share)
  * or the upstream cannot be started (*limit 0). */
@@ -1272,26 +1343,7 @@ static struct gh_mcp_session *held_open(struct gh_mcp_gateway *gw, const struct 
         gh_mcp_session_unref(gw, s);
         return NULL;
     }
-    char init[512];
-    int n = snprintf(init, sizeof(init),
-                     "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{"
-                     "\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},"
-                     "\"clientInfo\":{\"name\":\"gatehouse\",\"version\":\"%s\"}}}",
-                     GH_VERSION);
-    struct gh_mcp_pending *p = gh_mcp_pending_add(b, 0);
-    p->client_id = gh_xstrdup("0");
-    p->initialize = true;
-    p->on_answer = held_init_done;
-    struct gh_arena *a = gh_arena_new(2048);
-    struct gh_jsonrpc_body body;
-    struct gh_jsonrpc_err err;
-    if (gh_jsonrpc_parse(a, init, (size_t)n, NULL, &body, &err) == GH_OK) {
-        if (b->ep)
-            gh_mcp_agg_request(b, p, &body, init, (size_t)n);
-        else
-            gh_mcp_bridge_send_request(b, p, init, (size_t)n, body.msgs[0].id_raw);
-    }
-    gh_arena_free(a);
+    held_send_init(b);
     return s; /* the creator's reference */
 }
 
@@ -1364,6 +1416,9 @@ static struct gh_mcp_session *held_get(struct gh_mcp_gateway *gw, const struct g
     if (s || *retry_ms)
         return s;
     s = held_open(gw, rt, principal, limit);
+    if (!rt->ep && gh_mcp_shared(rt->u) && (s || !*limit)) /* a limit refusal started nothing */
+        gh_upstream_health_set_child(gw->upstreams, rt->u, s ? GH_UPSTREAM_UP : GH_UPSTREAM_DOWN,
+                                     0);
     if (!s)
         return NULL;
     s->bridge->route_key = rt->key;
@@ -1420,44 +1475,107 @@ static void held_unref_task(void *arg)
     gh_mcp_session_unref(s->gw, s);
 }
 
+/* The slot holding s, NULL when s is not (or no longer) its route's held session. Under
+ * gw->lock. */
+static struct gh_mcp_held_slot *held_slot_of_locked(struct gh_mcp_gateway *gw,
+                                                    const struct gh_mcp_session *s)
+{
+    for (size_t i = 0; i < gw->nheld; i++)
+        if (gw->held[i].s == s)
+            return &gw->held[i];
+    return NULL;
+}
+
+/* One more failure of h's upstream (it exited, could not be started or initialized, or hung),
+ * last started at opened_ms: returns the delay before the next start, which h->retry_at records.
+ * Under gw->lock. */
+static uint64_t held_backoff_locked(struct gh_mcp_held_slot *h, uint64_t opened_ms)
+{
+    uint64_t now = gh_clock_ms();
+    h->failures = now - opened_ms > 60000 ? 0 : h->failures + 1;
+    unsigned f = GH_MIN(h->failures, 7u);
+    uint64_t wait = f ? GH_MIN((uint64_t)250 << f, (uint64_t)30000) : 0;
+    h->retry_at = now + wait;
+    return wait;
+}
+
 /* A held session ends: the table lets go of it. When its upstream failed (rather than the
  * session being closed: idle, shutdown, superseded), the next one waits for the backoff, and a
- * shared child is restarted. */
+ * shared child is restarted; a shared child stopped from our side is on-demand again. */
 static void held_release(struct gh_mcp_bridge *b)
 {
     struct gh_mcp_gateway *gw = b->gw;
     uint64_t wait = 0;
-    bool mine = false, failed;
+    bool shared = !b->ep && gh_mcp_shared(b->ups[0]);
     pthread_mutex_lock(&gw->lock);
-    failed = !b->sess->closed; /* the session is closed first when it ends from our side */
-    for (size_t i = 0; i < gw->nheld && !mine; i++) {
-        struct gh_mcp_held_slot *h = &gw->held[i];
-        if (h->s != b->sess)
-            continue;
-        mine = true;
+    bool failed = !b->sess->closed; /* the session is closed first when it ends from our side */
+    struct gh_mcp_held_slot *h = held_slot_of_locked(gw, b->sess);
+    if (h) {
         h->s = NULL;
-        if (failed) {
-            uint64_t lived = gh_clock_ms() - b->opened_ms;
-            h->failures = lived > 60000 ? 0 : h->failures + 1;
-            unsigned f = GH_MIN(h->failures, 7u);
-            wait = f ? GH_MIN((uint64_t)250 << f, (uint64_t)30000) : 0;
-            h->retry_at = gh_clock_ms() + wait;
-        }
+        if (failed)
+            wait = held_backoff_locked(h, b->opened_ms);
+        else if (shared) /* under the lock: the next held_get's "up" comes after this */
+            gh_upstream_health_set_child(gw->upstreams, b->ups[0], GH_UPSTREAM_UNKNOWN, 0);
     }
     pthread_mutex_unlock(&gw->lock);
-    if (!mine)
+    if (!h)
         return;
     /* the table's reference, let go once the closing that runs now has finished with it */
     gh_net_worker_post(b->home, held_unref_task, b->sess);
-    if (!failed || b->ep || !gh_mcp_shared(b->ups[0]) || gw->closing)
+    if (!failed || !shared || gw->closing)
         return;
     GH_LOGW("mcp", "upstream %s (shared): restarting in %llu ms", b->ups[0]->conf->name,
             (unsigned long long)wait);
+    gh_upstream_health_set_child(gw->upstreams, b->ups[0], GH_UPSTREAM_RESTARTING, wait);
     struct restart *rs = gh_xcalloc(1, sizeof(*rs));
     rs->gw = gw;
     rs->rt = (struct gh_mcp_route){.u = b->ups[0], .ep = NULL, .key = b->route_key};
     rs->timer = gh_net_timer_new(b->home, restart_fire, rs);
     gh_net_timer_arm(rs->timer, wait ? wait : 1);
+}
+
+/* A shared child hung: every call in flight on it fails, it is stopped (TERM, KILL after its
+ * grace) and reaped, and a new one starts under the same sessions after the restart backoff
+ * (on_tick); requests meanwhile wait in the queue as before the first initialize. */
+static void held_hung(struct gh_mcp_bridge *b, const char *why)
+{
+    struct gh_mcp_gateway *gw = b->gw;
+    gh_mcp_channel_close(b->ch[0]);
+    b->ch[0] = NULL;
+    b->held_ready = false;
+    while (b->pending)
+        gh_mcp_pending_fail(b, b->pending, GH_JSONRPC_INTERNAL_ERROR, why);
+    while (b->sreqs) { /* the old child's questions: nobody is left to answer */
+        struct gh_mcp_server_req *r = b->sreqs;
+        b->sreqs = r->next;
+        free(r->upstream_id);
+        free(r);
+    }
+    uint64_t wait = 0;
+    pthread_mutex_lock(&gw->lock);
+    struct gh_mcp_held_slot *h = held_slot_of_locked(gw, b->sess);
+    if (h) /* a hang is a failure of the upstream: the same backoff as an exit */
+        wait = held_backoff_locked(h, b->opened_ms);
+    pthread_mutex_unlock(&gw->lock);
+    b->respawn_at_ms = gh_clock_ms() + (wait ? wait : 1);
+    GH_LOGW("mcp", "upstream %s (shared): restarting in %llu ms", b->ups[0]->conf->name,
+            (unsigned long long)wait);
+    gh_upstream_health_set_child(gw->upstreams, b->ups[0], GH_UPSTREAM_RESTARTING, wait);
+}
+
+/* The backoff after a hang is over: the new child is initialized, then the queue runs. */
+static void held_respawn(struct gh_mcp_bridge *b)
+{
+    b->respawn_at_ms = 0;
+    if (atomic_load(&b->gw->closing))
+        return;
+    if (open_channels(b) != GH_OK) { /* the sessions end; held_release restarts it later */
+        bridge_close_home(b, "upstream could not be restarted");
+        return;
+    }
+    b->opened_ms = gh_clock_ms();
+    gh_upstream_health_set_child(b->gw->upstreams, b->ups[0], GH_UPSTREAM_UP, 0);
+    held_send_init(b);
 }
 
 static void reply_retry(struct gh_http_req *r, uint64_t retry_ms)

@@ -36,6 +36,7 @@ struct gh_mcp_channel {
     void *arg;
     bool closed;
     struct gh_upstream_child *child; /* stdio */
+    uint64_t heard_ms;               /* stdio: when the child last said anything (0: never) */
     char *session_id;                /* http: the upstream's */
     char version[16];                /* http: negotiated */
     struct http_exchange *exchanges; /* http: in flight, GET included */
@@ -43,11 +44,14 @@ struct gh_mcp_channel {
     const struct gh_prop_upstream *identity; /* http: static credentials it is sent */
 };
 
+static void channel_gone(struct gh_mcp_channel *ch, const char *why);
+
 /* ---- stdio ---- */
 
 static void on_child_message(void *arg, const char *msg, size_t len)
 {
     struct gh_mcp_channel *ch = arg;
+    ch->heard_ms = gh_clock_ms();
     ch->cbs.on_message(ch->arg, ch->idx, msg, len);
 }
 
@@ -62,8 +66,7 @@ static void on_child_exit(void *arg, int status, const char *why)
     else
         GH_LOGW("mcp", "%s", msg);
     ch->child = NULL; /* the module frees it */
-    ch->closed = true;
-    ch->cbs.on_gone(ch->arg, ch->idx, msg);
+    channel_gone(ch, msg);
 }
 
 static const struct gh_upstream_child_cbs CHILD_CBS = {on_child_message, on_child_exit};
@@ -155,10 +158,8 @@ static void hx_on_done(void *arg, enum gh_rc rc)
                                      : "upstream unavailable or refused the request");
     bool gone = x->status == 404 && ch->session_id && !ch->closed;
     hx_free(x);
-    if (gone) { /* the upstream forgot our session: so does the gateway's */
-        ch->closed = true;
-        ch->cbs.on_gone(ch->arg, ch->idx, "upstream session ended");
-    }
+    if (gone) /* the upstream forgot our session: so does the gateway's */
+        channel_gone(ch, "upstream session ended");
 }
 
 static const struct gh_http_creq_cbs HX_CBS = {hx_on_head, hx_on_body, hx_on_done};
@@ -572,6 +573,17 @@ static void channel_free_task(void *arg)
     free(ch);
 }
 
+/* The owner forgets the channel in on_gone, so it ends itself: what is still in flight is
+ * cancelled, and it is freed from the loop (a callback of it may be running). */
+static void channel_gone(struct gh_mcp_channel *ch, const char *why)
+{
+    ch->closed = true;
+    ch->cbs.on_gone(ch->arg, ch->idx, why);
+    for (struct http_exchange *x = ch->exchanges; x; x = x->next)
+        gh_http_creq_cancel(x->creq); /* no callback after this */
+    gh_net_worker_post(gh_net_worker_current(), channel_free_task, ch);
+}
+
 void gh_mcp_channel_close(struct gh_mcp_channel *ch)
 {
     ch->closed = true;
@@ -589,6 +601,11 @@ void gh_mcp_channel_close(struct gh_mcp_channel *ch)
                             &NOOP_CBS, NULL);
     }
     gh_net_worker_post(gh_net_worker_current(), channel_free_task, ch);
+}
+
+bool gh_mcp_channel_silent_since(const struct gh_mcp_channel *ch, uint64_t since_ms)
+{
+    return ch->child && !ch->closed && ch->heard_ms < since_ms;
 }
 
 pid_t gh_mcp_channel_pid(const struct gh_mcp_channel *ch)

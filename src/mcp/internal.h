@@ -324,7 +324,8 @@ struct gh_mcp_channel;
 /** What a channel reports; both run on the home worker. */
 struct gh_mcp_channel_cbs {
     void (*on_message)(void *arg, size_t idx, const char *msg, size_t len);
-    /** The upstream is gone (child exited, upstream session ended); no callback follows. */
+    /** The upstream is gone (child exited, upstream session ended); no callback follows, and
+     *  the channel frees itself afterwards: the owner forgets it (never closes it). */
     void (*on_gone)(void *arg, size_t idx, const char *why);
 };
 /** Opens a channel to u on this worker: spawns a stdio child, or prepares an HTTP client. */
@@ -342,6 +343,9 @@ void gh_mcp_channel_initialized(struct gh_mcp_channel *ch, struct gh_slice versi
 /** Stops the child or ends the upstream session; no callback after this call. */
 void gh_mcp_channel_close(struct gh_mcp_channel *ch);
 pid_t gh_mcp_channel_pid(const struct gh_mcp_channel *ch);
+/** True for a live stdio child that has said nothing (no answer, progress or request) since
+ *  since_ms: with a request of then past its deadline, it is hung. False for HTTP channels. */
+bool gh_mcp_channel_silent_since(const struct gh_mcp_channel *ch, uint64_t since_ms);
 
 /* ---- bridge (bridge.c): message-level sessions; aggregate.c composes many upstreams ---- */
 
@@ -366,6 +370,8 @@ struct gh_mcp_pending {
     struct gh_http_req *req; /* touched only on req_w; NULL for fan-out parts */
     struct gh_net_worker *req_w;
     struct gh_mcp_stream *st; /* once answered as SSE */
+    uint64_t sent_ms; /* when it went upstream: a child silent since then and past the deadline
+                       * is hung */
     uint64_t deadline_ms;
     bool initialize;
     bool stateless;                     /* a 2026-07-28 client: its result gets resultType */
@@ -412,6 +418,7 @@ struct gh_mcp_bridge {
     size_t nthin;
     uint64_t opened_ms;
     const void *route_key;
+    uint64_t respawn_at_ms; /* a shared child stopped as hung: start the next one then (0: no) */
 };
 
 /** True when u is reached message by message (stdio) rather than by HTTP pass-through. */

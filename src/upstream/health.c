@@ -1,7 +1,8 @@
 /*
  * upstream/health.c owns upstream liveness: a periodic probe of every HTTP upstream (any HTTP
  * answer means the server is there; a refused, reset or silent connection means it is not),
- * state transitions in the operational log, and the per-upstream state /readyz reports.
+ * state transitions in the operational log, and the per-upstream state /readyz reports (for a
+ * shared stdio child, the state mcp/ reports as it starts, loses and restarts it).
  */
 #include "core/core.h"
 #include "upstream/upstream.h"
@@ -22,7 +23,9 @@ struct gh_upstream_health {
     _Atomic int state; /* enum gh_upstream_state */
     _Atomic int era;   /* enum gh_upstream_era */
     _Atomic uint64_t since_ms;
-    bool probing; /* health worker only */
+    _Atomic unsigned restarts;    /* shared stdio child: restarts since the gateway started */
+    _Atomic uint64_t retry_at_ms; /* shared stdio child: next start (RESTARTING) */
+    bool probing;                 /* health worker only */
 };
 
 struct probe {
@@ -41,7 +44,10 @@ struct health_ctl {
 
 static const char *state_name(int s)
 {
-    return s == GH_UPSTREAM_UP ? "up" : s == GH_UPSTREAM_DOWN ? "down" : "unknown";
+    return s == GH_UPSTREAM_UP           ? "up"
+           : s == GH_UPSTREAM_DOWN       ? "down"
+           : s == GH_UPSTREAM_RESTARTING ? "restarting"
+                                         : "unknown";
 }
 
 static void set_state(struct gh_upstream_set *set, size_t i, int st, const char *why)
@@ -172,6 +178,26 @@ int gh_upstream_era(const struct gh_upstream_set *set, const struct gh_upstream 
     return atomic_load(&set->health[u->index].era);
 }
 
+void gh_upstream_health_set_child(struct gh_upstream_set *set, const struct gh_upstream *u,
+                                  enum gh_upstream_state st, uint64_t retry_ms)
+{
+    struct gh_upstream_health *h = &set->health[u->index];
+    if (st == GH_UPSTREAM_RESTARTING)
+        atomic_fetch_add(&h->restarts, 1);
+    atomic_store(&h->retry_at_ms, gh_clock_ms() + retry_ms);
+    if (atomic_exchange(&h->state, st) != (int)st)
+        atomic_store(&h->since_ms, gh_clock_ms());
+}
+
+/* A shared child's extras: how often it was restarted, and when it is started again. */
+static void child_json(const struct gh_upstream_health *h, int st, struct gh_buf *out)
+{
+    gh_buf_appendf(out, ",\"mode\":\"shared\",\"restarts\":%u", atomic_load(&h->restarts));
+    uint64_t at = atomic_load(&h->retry_at_ms), now = gh_clock_ms();
+    if (st == GH_UPSTREAM_RESTARTING)
+        gh_buf_appendf(out, ",\"retry_in_ms\":%llu", (unsigned long long)(at > now ? at - now : 0));
+}
+
 void gh_upstream_health_json(const struct gh_upstream_set *set, struct gh_buf *out, bool *all_up)
 {
     *all_up = true;
@@ -179,15 +205,22 @@ void gh_upstream_health_json(const struct gh_upstream_set *set, struct gh_buf *o
     for (size_t i = 0; i < set->n; i++) {
         const struct gh_upstream *u = &set->ups[i];
         bool http = u->conf->kind == GH_CONFIG_UPSTREAM_HTTP;
+        bool shared = !http && u->conf->mode == GH_CONFIG_STDIO_SHARED;
         int st = atomic_load(&set->health[i].state);
-        if (http && st != GH_UPSTREAM_UP)
+        /* a shared child not started yet is fine: its first session starts it */
+        if ((http || (shared && st != GH_UPSTREAM_UNKNOWN)) && st != GH_UPSTREAM_UP)
             *all_up = false;
         static const char *const ERA[] = {"unknown", "session", "stateless", "both"};
+        const char *name = http                                  ? state_name(st)
+                           : shared && st != GH_UPSTREAM_UNKNOWN ? state_name(st)
+                                                                 : "on-demand";
         gh_buf_appendf(out, "%s\"%s\":{\"kind\":\"%s\",\"state\":\"%s\"", i ? "," : "",
-                       u->conf->name, http ? "http" : "stdio", http ? state_name(st) : "on-demand");
+                       u->conf->name, http ? "http" : "stdio", name);
         if (http)
             gh_buf_appendf(out, ",\"protocol\":\"%s\"", ERA[atomic_load(&set->health[i].era) & 3]);
-        if (http && st != GH_UPSTREAM_UNKNOWN)
+        if (shared)
+            child_json(&set->health[i], st, out);
+        if ((http || shared) && st != GH_UPSTREAM_UNKNOWN)
             gh_buf_appendf(
                 out, ",\"since_ms_ago\":%llu",
                 (unsigned long long)(gh_clock_ms() - atomic_load(&set->health[i].since_ms)));

@@ -33,11 +33,12 @@ struct gh_upstream_set {
     void *health_ctl; /* the probe timer, on its worker */
 };
 
-/** What the last probe of an HTTP upstream found. */
+/** What the last probe of an HTTP upstream found, or how a shared stdio child is doing. */
 enum gh_upstream_state {
-    GH_UPSTREAM_UNKNOWN = 0, /* not probed yet */
+    GH_UPSTREAM_UNKNOWN = 0, /* not probed yet; a shared child not started yet ("on-demand") */
     GH_UPSTREAM_UP,
-    GH_UPSTREAM_DOWN,
+    GH_UPSTREAM_DOWN,       /* a shared child: could not be started (retried on demand) */
+    GH_UPSTREAM_RESTARTING, /* a shared child: exited or hung, started again after a backoff */
 };
 
 /** Which protocol eras an HTTP upstream serves, as the last probe found. */
@@ -57,7 +58,14 @@ void gh_upstream_health_start(struct gh_upstream_set *set, struct gh_net_worker 
                               uint64_t interval_ms);
 /** Stops probing; call on the probing worker's thread. */
 void gh_upstream_health_stop(struct gh_upstream_set *set);
-/** Appends {"name":{"kind":…,"state":…},…}; *all_up is false when an HTTP upstream is not up. */
+/**
+ * The live state of the shared stdio child of u (mcp/ reports it; any thread). Each RESTARTING
+ * counts one restart; retry_ms is the backoff before the next start.
+ */
+void gh_upstream_health_set_child(struct gh_upstream_set *set, const struct gh_upstream *u,
+                                  enum gh_upstream_state st, uint64_t retry_ms);
+/** Appends {"name":{"kind":…,"state":…},…}; *all_up is false when an HTTP upstream or a started
+ *  shared stdio child is not up. */
 void gh_upstream_health_json(const struct gh_upstream_set *set, struct gh_buf *out, bool *all_up);
 
 /**

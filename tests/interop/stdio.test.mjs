@@ -184,7 +184,14 @@ describe('stdio upstreams', { skip: DIRECT && 'gateway-only', timeout: 120000 },
     await assert.rejects(call, /exited|upstream/i);
     assert.ok(Date.now() - t0 < 3000, 'error must come promptly');
     assert.equal(text(await other.client.callTool({ name: 'increment', arguments: {} })), '1');
-    await assert.rejects(victim.client.callTool({ name: 'pid', arguments: {} }));
+    // the session ended with its child: 404 (not some other failure), so the client re-initializes
+    await assert.rejects(victim.client.callTool({ name: 'pid', arguments: {} }),
+      (e) => e.code === 404 && /Session not found/.test(e.message));
+    const again = await connect(`${base}/fixture`);
+    const pid2 = Number(text(await again.client.callTool({ name: 'pid', arguments: {} })));
+    assert.notEqual(pid2, pid, 're-initializing starts a new child');
+    assert.equal(text(await again.client.callTool({ name: 'increment', arguments: {} })), '1');
+    await again.client.close();
     await sleep(300);
     const zombies = children(gw.pid).filter((c) => c.state === 'Z');
     assert.deepEqual(zombies, []);

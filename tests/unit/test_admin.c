@@ -11,6 +11,8 @@
 #include "admin/admin.h"
 #include "http/http.h"
 #include "net/net.h"
+#include "config/config.h"
+#include "upstream/upstream.h"
 
 #include <arpa/inet.h>
 #include <poll.h>
@@ -226,6 +228,68 @@ static void test_readyz_lifecycle(void **state)
     expect_json("GET", "/readyz", 503, "{\"status\":\"draining\"}");
 }
 
+/* gh_upstream_health_json's text, NUL-terminated (free it). */
+static char *health_text(const struct gh_upstream_set *set, bool *all_up)
+{
+    struct gh_buf out;
+    gh_buf_init(&out, 4096);
+    gh_upstream_health_json(set, &out, all_up);
+    char *s = gh_xstrndup(out.data, out.len);
+    gh_buf_release(&out);
+    return s;
+}
+
+/* /readyz's per-upstream part: a shared stdio child reports its live state, a per-session one
+ * is always on-demand, and a started shared child that is not up degrades readiness. */
+static void test_upstream_states(void **state)
+{
+    (void)state;
+    static const char YAML[] = "gateway:\n  insecure_no_auth: true\n"
+                               "listeners:\n  - address: 127.0.0.1:0\n"
+                               "upstreams:\n"
+                               "  - name: solo\n    command: /bin/sh\n    path: /solo\n"
+                               "  - name: pool\n    command: /bin/sh\n    mode: shared\n"
+                               "    path: /pool\n";
+    struct gh_config *cfg = NULL;
+    struct gh_config_error err = {0};
+    assert_int_equal(gh_config_load_string("t.yaml", YAML, strlen(YAML), &cfg, &err), GH_OK);
+    struct gh_upstream_set *set = NULL;
+    char why[256];
+    assert_int_equal(gh_upstream_set_new(cfg, &set, why, sizeof(why)), GH_OK);
+    const struct gh_upstream *pool = &set->ups[1];
+    bool all_up = false;
+    char *t = health_text(set, &all_up);
+    assert_true(all_up); /* not started yet: its first session starts it */
+    assert_non_null(strstr(t, "\"solo\":{\"kind\":\"stdio\",\"state\":\"on-demand\"}"));
+    assert_non_null(strstr(t, "\"pool\":{\"kind\":\"stdio\",\"state\":\"on-demand\","
+                              "\"mode\":\"shared\",\"restarts\":0}"));
+
+    gh_upstream_health_set_child(set, pool, GH_UPSTREAM_UP, 0);
+    free(t);
+    t = health_text(set, &all_up);
+    assert_true(all_up);
+    assert_non_null(strstr(t, "\"pool\":{\"kind\":\"stdio\",\"state\":\"up\""));
+
+    gh_upstream_health_set_child(set, pool, GH_UPSTREAM_RESTARTING, 20000);
+    gh_upstream_health_set_child(set, pool, GH_UPSTREAM_RESTARTING, 20000);
+    free(t);
+    t = health_text(set, &all_up);
+    assert_false(all_up);
+    assert_non_null(strstr(t, "\"state\":\"restarting\",\"mode\":\"shared\","
+                              "\"restarts\":2,\"retry_in_ms\":"));
+    assert_non_null(strstr(t, "\"solo\":{\"kind\":\"stdio\",\"state\":\"on-demand\"}"));
+
+    gh_upstream_health_set_child(set, pool, GH_UPSTREAM_DOWN, 0);
+    free(t);
+    t = health_text(set, &all_up);
+    assert_false(all_up);
+    assert_non_null(strstr(t, "\"state\":\"down\",\"mode\":\"shared\",\"restarts\":2,"
+                              "\"since_ms_ago\":"));
+    free(t);
+    gh_upstream_set_free(set);
+    gh_config_unref(cfg);
+}
+
 static void test_head_is_answered(void **state)
 {
     (void)state;
@@ -273,6 +337,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_healthz, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readyz_lifecycle, setup, teardown),
+        cmocka_unit_test(test_upstream_states),
         cmocka_unit_test_setup_teardown(test_head_is_answered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_methods_405, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_paths_not_handled, setup, teardown),
