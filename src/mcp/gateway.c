@@ -361,6 +361,10 @@ static void post_synced(void *arg, bool ok)
         post_routed(pc);
         gh_mcp_current_principal[0] = '\0';
         gh_mcp_current_subject = NULL;
+    } else {
+        /* the client left while the call waited for the disk: nobody reads an answer, but the
+         * request must still end, or the handler's reference (and its in-flight slot) stays */
+        gh_http_resp_end(pc->r);
     }
     gh_auth_principal_unref(pc->held);
     pc->held = NULL;

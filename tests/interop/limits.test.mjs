@@ -124,6 +124,31 @@ describe('limits and timeouts, end to end', { skip: DIRECT && 'gateway-only', ti
     await stillServing(g, url);
   });
 
+  test('before-forward audit: calls abandoned while they wait for the fsync give their slots back (no request kept)', async () => {
+    // a long group-commit window parks each tool call for ~100 ms before it is forwarded; clients
+    // that leave during it must not keep a request (and its in-flight slot) alive for ever
+    const dir = fs.mkdtempSync(path.join(OUT_DIR, 'bf-'));
+    const key = path.join(dir, 'k.pem');
+    spawnSync('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', key]);
+    fs.chmodSync(key, 0o600);
+    const g = await start('gatehouse-limits-bf', [...upstream(), 'limits:', '  concurrent_requests_per_principal: 3',
+      'audit:', `  path: ${path.join(dir, 'audit.jsonl')}`, '  durability: before-forward', '  commit_delay_us: 100000',
+      `  key: file:${key}`]);
+    const url = `${g.base}/mcp`;
+    const sess = await rawSession(url, VER);
+    for (let round = 0; round < 3; round++) {
+      const gone = [1, 2, 3].map((i) => call(url, sess, 300 + round * 10 + i, 'slow', { ms: 10 }, { timeoutMs: 30 }).catch(() => 'aborted'));
+      assert.deepEqual(await Promise.all(gone), ['aborted', 'aborted', 'aborted']);
+      await new Promise((res) => setTimeout(res, 600)); // past the window: their fsync is done
+    }
+    let id = 400;
+    await waitFor('three calls at once after nine abandoned ones', async () => {
+      const rs = await Promise.all([1, 2, 3].map(() => call(url, sess, ++id, 'slow', { ms: 50 })));
+      return rs.every((r) => r.status === 200);
+    }, { proc: g.proc, timeoutMs: 20000, intervalMs: 300 });
+    await stillServing(g, url);
+  });
+
   test('sse_event_bytes: an oversized upstream event ends the stream with a JSON-RPC error for the request', async () => {
     const g = await start('gatehouse-limits-event', [...upstream(), 'limits:', '  sse_event_bytes: 65536']);
     const url = `${g.base}/mcp`;
