@@ -141,12 +141,13 @@ pin_tree() {
 	for p in $(tree_pids "$1"); do taskset -apc 0 "$p" >/dev/null 2>&1; done
 }
 
-# free_port: a TCP port on 127.0.0.1 that nothing listens on.
+# free_port: a TCP port on 127.0.0.1 that no socket uses, below the kernel's ephemeral range
+# (32768+), so a client connection made meanwhile cannot take it before our server binds it.
 free_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
-		[[ -z $(ss -Htln "sport = :$p" 2>/dev/null) ]] && { echo "$p"; return; }
+		p=$((20000 + RANDOM % 12000))
+		[[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]] && { echo "$p"; return; }
 	done
 }
 
