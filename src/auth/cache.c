@@ -181,18 +181,11 @@ static struct entry *set_of(struct gh_auth_token_cache *c, const unsigned char h
     return &(*sh)->slots[(size_t)(x & (c->nsets - 1)) * WAYS];
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Whole seconds for most principals; a principal with a ms deadline (introspection ttl_ms) is
  * judged on it, so a sub-second ttl is neither rounded away nor up. */
 static bool dead_at(int64_t expires, int64_t expires_ms, int64_t now)
 {
-    return expires_ms ? wall_ms() >= expires_ms : now >= expires;
+    return expires_ms ? gh_clock_wall_ms() >= expires_ms : now >= expires;
 }
 
 static void drop(struct shard *s, struct entry *e)

@@ -267,27 +267,17 @@ enum gh_auth_intro_answer gh_auth_introspect_read(const struct gh_config_auth_is
     return GH_AUTH_INTRO_ACTIVE;
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- negative cache: an inactive answer is believed for negative_ttl_ms, per token+resource
  * (an active token for another resource is inactive here only). Direct-mapped and fixed-size:
  * a flood of junk tokens overwrites slots, it never grows memory. ---- */
 
 static void neg_key(struct gh_slice token, const char *resource, unsigned char out[32])
 {
-    EVP_MD_CTX *x = EVP_MD_CTX_new();
-    unsigned int n = 32;
-    EVP_DigestInit_ex(x, EVP_sha256(), NULL);
-    EVP_DigestUpdate(x, token.ptr, token.len);
-    EVP_DigestUpdate(x, "", 1); /* a separator no token contains */
-    EVP_DigestUpdate(x, resource, strlen(resource));
-    EVP_DigestFinal_ex(x, out, &n);
-    EVP_MD_CTX_free(x);
+    struct gh_sha256_stream *h = gh_sha256_stream_new();
+    gh_sha256_stream_update(h, token.ptr, token.len);
+    gh_sha256_stream_update(h, "", 1); /* a separator no token contains */
+    gh_sha256_stream_update(h, resource, strlen(resource));
+    gh_sha256_stream_final(h, out);
 }
 
 static struct neg_slot *neg_slot_of(struct gh_auth_introspector *in, const unsigned char k[32])
@@ -303,7 +293,7 @@ static bool neg_hit(struct gh_auth_introspector *in, const unsigned char k[32])
         return false;
     struct neg_slot *s = neg_slot_of(in, k);
     pthread_mutex_lock(&in->neg_lock);
-    bool hit = s->until_ms > wall_ms() && memcmp(s->key, k, 32) == 0;
+    bool hit = s->until_ms > gh_clock_wall_ms() && memcmp(s->key, k, 32) == 0;
     pthread_mutex_unlock(&in->neg_lock);
     return hit;
 }
@@ -315,7 +305,7 @@ static void neg_put(struct gh_auth_introspector *in, const unsigned char k[32])
     struct neg_slot *s = neg_slot_of(in, k);
     pthread_mutex_lock(&in->neg_lock);
     memcpy(s->key, k, 32);
-    s->until_ms = wall_ms() + (int64_t)in->conf->introspection->negative_ttl_ms;
+    s->until_ms = gh_clock_wall_ms() + (int64_t)in->conf->introspection->negative_ttl_ms;
     pthread_mutex_unlock(&in->neg_lock);
 }
 
@@ -329,7 +319,7 @@ static void call_done(void *arg, enum gh_rc rc)
     enum gh_auth_intro_answer ans = GH_AUTH_INTRO_GARBAGE;
     if (rc == GH_OK && c->status == 200)
         ans = gh_auth_introspect_read(c->in->conf, c->resource, c->body.data, c->body.len,
-                                      wall_ms(), a, &cl, &until_ms);
+                                      gh_clock_wall_ms(), a, &cl, &until_ms);
     if (ans == GH_AUTH_INTRO_GARBAGE) {
         res.unavailable = true; /* neither active nor inactive: 503, nothing cached */
         GH_LOGW("auth", "introspection at %s unavailable (%s, status %d)", c->in->conf->issuer,
