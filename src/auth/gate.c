@@ -424,14 +424,6 @@ static bool token_shape_ok(struct gh_slice tok, struct gh_auth_result *out)
     return false;
 }
 
-static int hex_val(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* True when the query names an access_token parameter (RFC 6750 §2.3), percent-encoded or not:
  * the name a framework behind us would decode, not a substring of another name or a value. */
 static bool query_names_token(struct gh_slice q)
@@ -443,8 +435,10 @@ static bool query_names_token(struct gh_slice q)
         bool same = true;
         while (i < q.len && q.ptr[i] != '&' && q.ptr[i] != '=') {
             int c = (unsigned char)q.ptr[i++];
-            if (c == '%' && i + 1 < q.len && hex_val(q.ptr[i]) >= 0 && hex_val(q.ptr[i + 1]) >= 0) {
-                c = hex_val(q.ptr[i]) * 16 + hex_val(q.ptr[i + 1]);
+            if (c == '%' && i + 1 < q.len && gh_hex_digit((unsigned char)q.ptr[i]) >= 0 &&
+                gh_hex_digit((unsigned char)q.ptr[i + 1]) >= 0) {
+                c = gh_hex_digit((unsigned char)q.ptr[i]) * 16 +
+                    gh_hex_digit((unsigned char)q.ptr[i + 1]);
                 i += 2;
             }
             same = same && k < sizeof(NAME) - 1 && c == NAME[k];

@@ -56,23 +56,14 @@ void ghc_form_add(struct gh_buf *b, const char *name, const char *value)
     }
 }
 
-static int unhex(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f')
-        return (ch | 0x20) - 'a' + 10;
-    return -1;
-}
-
 /* Percent-decodes (and '+' as space); NULL when the result would hold a NUL or a bad escape. */
 static char *form_decode(const char *p, size_t n)
 {
     char *out = gh_xmalloc(n + 1), *o = out;
     for (size_t i = 0; i < n; i++) {
         if (p[i] == '%') {
-            int hi = i + 2 < n ? unhex(p[i + 1]) : -1;
-            int lo = i + 2 < n ? unhex(p[i + 2]) : -1;
+            int hi = i + 2 < n ? gh_hex_digit((unsigned char)p[i + 1]) : -1;
+            int lo = i + 2 < n ? gh_hex_digit((unsigned char)p[i + 2]) : -1;
             if (hi < 0 || lo < 0 || (hi | lo) == 0) {
                 free(out);
                 return NULL;

@@ -199,6 +199,8 @@ void gh_sha256_stream_free(struct gh_sha256_stream *s);
  */
 void gh_siphash128(const unsigned char key[16], const void *p, size_t n, unsigned char out[16]);
 void gh_hex_encode(const unsigned char *p, size_t n, char *out); /* out: 2n+1 bytes */
+/** The value of one hex digit (either case), or -1. */
+int gh_hex_digit(int c);
 /** Monotonic milliseconds and microseconds; wall-clock seconds and milliseconds. */
 uint64_t gh_clock_ms(void);
 uint64_t gh_clock_us(void);

@@ -582,20 +582,10 @@ void gh_http_chunked_init(struct gh_http_chunked *c, size_t max_trailer_bytes)
     c->state = CH_SIZE0;
 }
 
-static int hexval(unsigned char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    ch = lower(ch);
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    return -1;
-}
-
 /* Size line bytes: line_bytes counts digits, BWS and extension together, so each is bounded. */
 static enum gh_rc size_byte(struct gh_http_chunked *c, unsigned char ch)
 {
-    int d = hexval(ch);
+    int d = gh_hex_digit(ch);
     if (d >= 0) {
         if (c->state == CH_BWS)
             return GH_E_PARSE;
